@@ -1,0 +1,186 @@
+//! Engine configuration: every window, limit and queue size, with the
+//! protocol's defaults.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How the engine behaves. Start from [`EngineConfig::default`] (the protocol's
+/// defaults) and change what you need; [`EngineConfig::validate`] names the
+/// first setting that is out of range.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// Longest chat line, in Unicode scalar values (`limits.max_text_chars`). Default 500.
+    pub max_text_chars: usize,
+    /// Largest frame the transport accepts, in bytes; advertised in `hello`. Default 4096.
+    pub max_frame_bytes: usize,
+    /// Chat lines per second a session may send on average. Default 5.
+    pub rate_per_sec: f64,
+    /// Chat lines a session may send in a burst. Default 10.
+    pub rate_burst: u32,
+    /// Rate-limited lines within [`EngineConfig::flood_window`] after which the
+    /// session is closed for flooding (1008). Default 20.
+    pub flood_strikes: u32,
+    /// The window in which flood strikes are counted. Default 10 s.
+    pub flood_window: Duration,
+    /// How long two sessions that chatted are not matched again, counted from
+    /// the end of their chat. Default 5 min.
+    pub rematch_cooldown: Duration,
+    /// How long a session with interests waits for a common-interest partner
+    /// before it may be matched with anyone. Default 5 s.
+    pub interest_wait: Duration,
+    /// How long a dropped session can be resumed. Default 30 s.
+    pub resume_grace: Duration,
+    /// A session that does nothing (no frame, no pong) for this long is closed
+    /// with 4001 and treated like a drop. Default 60 s.
+    pub idle_timeout: Duration,
+    /// How long a report keeps the two client keys apart. Session-level blocks
+    /// last as long as the sessions. Default 24 h.
+    pub report_block: Duration,
+    /// Lines per room kept for `resume` and for report context. Default 256,
+    /// which covers a partner sending at the full rate for the whole grace period.
+    pub replay_capacity: usize,
+    /// Lines before and at a report stored as its context. Default 20.
+    pub report_context_lines: usize,
+    /// Frames queued for one connection before it is closed as too slow
+    /// (4002). Default 256.
+    pub outbox_capacity: usize,
+    /// Most sessions (connected or within grace) the engine holds. Default 100,000.
+    pub max_sessions: usize,
+    /// Most distinct interests in a `join`. Default 10.
+    pub max_interests: usize,
+    /// Longest interest, in characters. Default 32.
+    pub max_interest_chars: usize,
+    /// How often `online` counts are pushed (only when changed). Default 5 s.
+    pub online_interval: Duration,
+    /// Records buffered for the store writer before overflow. Default 16,384.
+    pub store_queue: usize,
+    /// Most records in one store write. Default 512.
+    pub store_batch: usize,
+    /// How long chat lines and flags are kept. Zero keeps no chat lines at all
+    /// (reports and their context are always kept). Default 30 days.
+    pub retention: Duration,
+    /// How often the retention purge runs. Default 1 h.
+    pub purge_interval: Duration,
+    /// Events buffered for the event-bus publisher before overflow. Default 16,384.
+    pub bus_queue: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_text_chars: 500,
+            max_frame_bytes: 4096,
+            rate_per_sec: 5.0,
+            rate_burst: 10,
+            flood_strikes: 20,
+            flood_window: Duration::from_secs(10),
+            rematch_cooldown: Duration::from_secs(5 * 60),
+            interest_wait: Duration::from_secs(5),
+            resume_grace: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            report_block: Duration::from_secs(24 * 3600),
+            replay_capacity: 256,
+            report_context_lines: 20,
+            outbox_capacity: 256,
+            max_sessions: 100_000,
+            max_interests: 10,
+            max_interest_chars: 32,
+            online_interval: Duration::from_secs(5),
+            store_queue: 16_384,
+            store_batch: 512,
+            retention: Duration::from_secs(30 * 24 * 3600),
+            purge_interval: Duration::from_secs(3600),
+            bus_queue: 16_384,
+        }
+    }
+}
+
+fn at_least<T: PartialOrd + std::fmt::Display>(setting: &'static str, value: T, min: T) -> Result<()> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(Error::Config {
+            setting,
+            reason: format!("must be at least {min}, got {value}"),
+        })
+    }
+}
+
+fn positive_duration(setting: &'static str, value: Duration) -> Result<()> {
+    if value.is_zero() {
+        Err(Error::Config {
+            setting,
+            reason: "must be longer than zero".into(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+impl EngineConfig {
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first setting that is out of range.
+    pub fn validate(&self) -> Result<()> {
+        at_least("max_text_chars", self.max_text_chars, 1)?;
+        at_least("max_frame_bytes", self.max_frame_bytes, 256)?;
+        if !(self.rate_per_sec.is_finite() && self.rate_per_sec > 0.0) {
+            return Err(Error::Config {
+                setting: "rate_per_sec",
+                reason: format!("must be a positive number, got {}", self.rate_per_sec),
+            });
+        }
+        at_least("rate_burst", self.rate_burst, 1)?;
+        at_least("flood_strikes", self.flood_strikes, 1)?;
+        positive_duration("flood_window", self.flood_window)?;
+        positive_duration("idle_timeout", self.idle_timeout)?;
+        positive_duration("online_interval", self.online_interval)?;
+        positive_duration("purge_interval", self.purge_interval)?;
+        at_least("replay_capacity", self.replay_capacity, 1)?;
+        at_least("outbox_capacity", self.outbox_capacity, 8)?;
+        at_least("max_sessions", self.max_sessions, 1)?;
+        at_least("max_interest_chars", self.max_interest_chars, 1)?;
+        at_least("store_queue", self.store_queue, 1)?;
+        at_least("store_batch", self.store_batch, 1)?;
+        at_least("bus_queue", self.bus_queue, 1)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_protocol_defaults_and_valid() {
+        let config = EngineConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.max_text_chars, 500);
+        assert_eq!(config.rate_burst, 10);
+        assert_eq!(config.resume_grace, Duration::from_secs(30));
+        assert_eq!(config.rematch_cooldown, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_setting() {
+        let config = EngineConfig {
+            rate_per_sec: 0.0,
+            ..EngineConfig::default()
+        };
+        let error = config.validate().unwrap_err();
+        assert!(matches!(error, Error::Config { setting: "rate_per_sec", .. }));
+        assert!(error.to_string().contains("rate_per_sec"));
+
+        let config = EngineConfig {
+            outbox_capacity: 1,
+            ..EngineConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(Error::Config { setting: "outbox_capacity", .. })
+        ));
+    }
+}

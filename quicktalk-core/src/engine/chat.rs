@@ -1,0 +1,185 @@
+//! Chat inside a room: `send`, `typing` and `report`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::time::Instant;
+
+use crate::engine::feed::StoreRecord;
+use crate::engine::hub::{ConnId, Hub, Phase};
+use crate::ids::SessionId;
+use crate::ports::chat_store::{ModerationFlag, Report, StoredMessage, unix_ms};
+use crate::ports::event_bus::BusEvent;
+use crate::ports::moderator::{Action, Verdict};
+use crate::protocol::{CloseReason, ProtocolError, RejectReason, Rejected, ReportRequest, ServerFrame};
+
+/// A line on its way in, already measured and judged outside the lock.
+pub(crate) struct Incoming<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) cid: Option<&'a str>,
+    /// `None` when the text is over `max_text_chars` (not moderated).
+    pub(crate) verdict: Option<Verdict>,
+}
+
+impl Hub {
+    fn reject(&self, id: SessionId, cid: Option<&str>, reason: RejectReason, category: Option<&str>) {
+        self.metrics.rejected(reason).increment(1);
+        self.push(
+            id,
+            ServerFrame::Rejected(Rejected {
+                cid: cid.map(str::to_owned),
+                reason,
+                category: category.map(str::to_owned),
+            }),
+        );
+    }
+
+    pub(crate) fn send(&mut self, conn: ConnId, line: Incoming<'_>, now: Instant) {
+        let Some(id) = self.session_of(conn, now) else {
+            return;
+        };
+        self.mark_used(id);
+        self.metrics.lines_in.increment(1);
+        let Phase::Chatting(room_id) = self.sessions[&id].phase else {
+            self.reject(id, line.cid, RejectReason::NotInRoom, None);
+            return;
+        };
+        let Some(room) = self.rooms.get(&room_id) else {
+            self.reject(id, line.cid, RejectReason::NotInRoom, None);
+            return;
+        };
+        let me = room.member_index(id).expect("a chatting session is a member of its room");
+        // A repeated cid: answer with the original echo, deliver nothing.
+        if let Some(cid) = line.cid {
+            if let Some(original) = room.line_by_cid(me, cid) {
+                let echo = original.frame_for(me);
+                self.push(id, ServerFrame::Message(echo));
+                return;
+            }
+        }
+        let Some(verdict) = line.verdict else {
+            self.reject(id, line.cid, RejectReason::TooLong, None);
+            return;
+        };
+        if line.text.trim().is_empty() {
+            self.push_error(id, ProtocolError::bad_request("`text` must not be empty"));
+            return;
+        }
+        let session = self.sessions.get_mut(&id).expect("session exists");
+        if !session.bucket.try_take(now) {
+            let strikes = session.strikes.hit(now);
+            self.reject(id, line.cid, RejectReason::RateLimited, None);
+            if strikes >= self.config.flood_strikes {
+                tracing::info!(session = %id, strikes, "closing a flooding session");
+                self.remove_by_moderation(id, CloseReason::Flooding, now);
+            }
+            return;
+        }
+        session.typing = false;
+        let key = session.key.clone();
+        self.metrics.moderated(verdict.action).increment(1);
+        let ts = unix_ms(SystemTime::now());
+        if verdict.action != Action::Allow && !self.config.retention.is_zero() {
+            self.store.offer(StoreRecord::Flag(ModerationFlag {
+                room: room_id,
+                seq: (verdict.action != Action::Block).then(|| self.rooms[&room_id].last_seq() + 1),
+                session: id,
+                client_key: key.clone(),
+                action: verdict.action,
+                category: verdict.category,
+                severity: verdict.severity,
+                text: line.text.to_owned(),
+                ts,
+            }));
+        }
+        let (text, masked): (Arc<str>, bool) = match verdict.action {
+            Action::Block => {
+                let category = verdict.category.map(|c| c.as_str());
+                self.reject(id, line.cid, RejectReason::Moderation, category);
+                return;
+            }
+            Action::Mask => (verdict.mask(line.text).into(), true),
+            Action::Allow | Action::Flag => (line.text.into(), false),
+        };
+        let room = self.rooms.get_mut(&room_id).expect("room exists");
+        let partner = room.members[1 - me];
+        let stored = room.append(me, text, ts, line.cid.map(Arc::from), masked);
+        let echo = stored.frame_for(me);
+        let delivered = stored.frame_for(1 - me);
+        let seq = stored.seq;
+        let text = stored.text.clone();
+        self.push(id, ServerFrame::Message(echo));
+        self.push(partner, ServerFrame::Message(delivered));
+        self.metrics.lines_out.increment(1);
+        if !self.config.retention.is_zero() {
+            self.store.offer(StoreRecord::Message(StoredMessage {
+                room: room_id,
+                seq,
+                session: id,
+                client_key: key.clone(),
+                text: text.to_string(),
+                ts,
+                masked,
+            }));
+        }
+        self.bus.offer(BusEvent::Message {
+            room: room_id,
+            seq,
+            from: id,
+            client_key: key,
+            text,
+            ts,
+            masked,
+        });
+    }
+
+    pub(crate) fn typing(&mut self, conn: ConnId, active: bool, now: Instant) {
+        let Some(id) = self.session_of(conn, now) else {
+            return;
+        };
+        let session = self.sessions.get_mut(&id).expect("session exists");
+        // Typing outside a room is a harmless race (the partner just left):
+        // ignore it. Only changes are forwarded, so toggling cannot flood.
+        let Phase::Chatting(room) = session.phase else {
+            return;
+        };
+        if session.typing == active {
+            return;
+        }
+        session.typing = active;
+        if let Some(partner) = self.partner_in(room, id) {
+            self.push(partner, ServerFrame::Typing { active });
+            self.bus.offer(BusEvent::Typing { room, from: id, active });
+        }
+    }
+
+    /// Builds the report of the current or most recent partner and blocks the
+    /// pair; the engine stores it and then answers `reported`.
+    pub(crate) fn report(&mut self, conn: ConnId, request: ReportRequest, now: Instant) -> Option<(SessionId, Report)> {
+        let id = self.session_of(conn, now)?;
+        self.mark_used(id);
+        let Some(room) = self.sessions[&id].last_room.and_then(|room| self.rooms.get(&room)) else {
+            self.push_error(id, ProtocolError::bad_state("nobody to report: no current or recent partner"));
+            return None;
+        };
+        let me = room.member_index(id).expect("a session is a member of its last room");
+        let report = Report {
+            id: format!("{:032x}", rand::random::<u128>()),
+            room: room.id,
+            reporter: id,
+            reporter_key: room.keys[me].clone(),
+            reported: room.members[1 - me],
+            reported_key: room.keys[1 - me].clone(),
+            reason: request.reason,
+            note: request.note,
+            ts: unix_ms(SystemTime::now()),
+            context: room.context(self.config.report_context_lines),
+        };
+        self.matcher.add_report_block(
+            (report.reporter, &report.reporter_key),
+            (report.reported, &report.reported_key),
+            now,
+        );
+        Some((id, report))
+    }
+}

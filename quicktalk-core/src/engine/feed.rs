@@ -1,0 +1,191 @@
+//! Bounded hand-off queues from the engine to its background writers (the
+//! store writer and the bus publisher), and the writer tasks themselves.
+//!
+//! The engine never waits on a backend: it offers a record to a bounded
+//! queue and moves on. A writer task takes whatever is queued (up to a batch)
+//! and writes it in one call, retrying with back-off while the backend
+//! fails. When a queue is full the record is counted as overflow, logged, and
+//! the engine reports itself not ready until the queue drains.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::ports::chat_store::{ChatStore, ModerationFlag, StoredMessage};
+use crate::ports::event_bus::{BusEvent, EventBus};
+
+/// Health of one queue, shared between the engine and its writer.
+#[derive(Debug, Default)]
+pub(crate) struct FeedHealth {
+    overflowed: AtomicU64,
+    failed: AtomicU64,
+    backlogged: AtomicBool,
+    backend_down: AtomicBool,
+}
+
+impl FeedHealth {
+    pub(crate) fn overflowed(&self) -> u64 {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Not ready: the queue overflowed and has not drained yet, or the
+    /// backend is failing.
+    pub(crate) fn degraded(&self) -> bool {
+        self.backlogged.load(Ordering::Relaxed) || self.backend_down.load(Ordering::Relaxed)
+    }
+}
+
+/// The sending side of a queue.
+pub(crate) struct Feed<T> {
+    sender: Option<mpsc::Sender<T>>,
+    health: Arc<FeedHealth>,
+    name: &'static str,
+    overflow_counter: metrics::Counter,
+}
+
+impl<T> Feed<T> {
+    pub(crate) fn new(capacity: usize, name: &'static str) -> (Self, mpsc::Receiver<T>, Arc<FeedHealth>) {
+        let (sender, receiver) = mpsc::channel(capacity);
+        let health = Arc::new(FeedHealth::default());
+        let feed = Self {
+            sender: Some(sender),
+            health: health.clone(),
+            name,
+            overflow_counter: metrics::counter!("quicktalk_queue_overflow_total", "queue" => name),
+        };
+        (feed, receiver, health)
+    }
+
+    /// A feed that goes nowhere (no backend configured).
+    pub(crate) fn disabled(name: &'static str) -> Self {
+        Self {
+            sender: None,
+            health: Arc::default(),
+            name,
+            overflow_counter: metrics::Counter::noop(),
+        }
+    }
+
+    /// Queues an item without waiting; counts and logs it when the queue is full.
+    pub(crate) fn offer(&self, item: T) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        if sender.try_send(item).is_err() {
+            let total = self.health.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
+            self.overflow_counter.increment(1);
+            // Log the first overflow of each backlog, not every record.
+            if !self.health.backlogged.swap(true, Ordering::Relaxed) {
+                tracing::error!(queue = self.name, total, "queue full: records are being dropped until it drains");
+            }
+        }
+    }
+
+    /// Closes the queue: the writer drains what is left and stops.
+    pub(crate) fn close(&mut self) {
+        self.sender = None;
+    }
+}
+
+/// What the store writer persists.
+#[derive(Debug, Clone)]
+pub(crate) enum StoreRecord {
+    Message(StoredMessage),
+    Flag(ModerationFlag),
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Retries `attempt` with exponential back-off until it succeeds or the
+/// queue is closed and `give_up_when_closed` says so.
+async fn write_with_retry<F, Fut>(
+    name: &'static str,
+    health: &FeedHealth,
+    closing: impl Fn() -> bool,
+    records: usize,
+    mut attempt: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::Result<()>>,
+{
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match attempt().await {
+            Ok(()) => {
+                health.backend_down.store(false, Ordering::Relaxed);
+                return;
+            }
+            Err(error) => {
+                health.backend_down.store(true, Ordering::Relaxed);
+                if closing() {
+                    health.failed.fetch_add(records as u64, Ordering::Relaxed);
+                    tracing::error!(queue = name, records, %error, "write failed at shutdown; records lost");
+                    return;
+                }
+                tracing::warn!(queue = name, records, %error, retry_in_ms = backoff.as_millis() as u64, "write failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Runs the store writer until its queue is closed and drained.
+pub(crate) async fn run_store_writer(
+    mut receiver: mpsc::Receiver<StoreRecord>,
+    store: Arc<dyn ChatStore>,
+    batch: usize,
+    health: Arc<FeedHealth>,
+) {
+    let mut records = Vec::with_capacity(batch);
+    let mut messages = Vec::new();
+    let mut flags = Vec::new();
+    while receiver.recv_many(&mut records, batch).await > 0 {
+        for record in records.drain(..) {
+            match record {
+                StoreRecord::Message(message) => messages.push(message),
+                StoreRecord::Flag(flag) => flags.push(flag),
+            }
+        }
+        if !messages.is_empty() {
+            let count = messages.len();
+            write_with_retry("store", &health, || receiver.is_closed(), count, || {
+                store.append_messages(&messages)
+            })
+            .await;
+            messages.clear();
+        }
+        if !flags.is_empty() {
+            let count = flags.len();
+            write_with_retry("store", &health, || receiver.is_closed(), count, || store.append_flags(&flags)).await;
+            flags.clear();
+        }
+        if receiver.is_empty() {
+            health.backlogged.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs the bus publisher until its queue is closed and drained.
+pub(crate) async fn run_bus_publisher(
+    mut receiver: mpsc::Receiver<BusEvent>,
+    bus: Arc<dyn EventBus>,
+    batch: usize,
+    health: Arc<FeedHealth>,
+) {
+    let mut events = Vec::with_capacity(batch);
+    while receiver.recv_many(&mut events, batch).await > 0 {
+        let count = events.len();
+        write_with_retry("bus", &health, || receiver.is_closed(), count, || bus.publish(&events)).await;
+        events.clear();
+        if receiver.is_empty() {
+            health.backlogged.store(false, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `SessionHandle`: what a transport calls for one connection.
+
+use std::sync::Arc;
+
+use crate::engine::Shared;
+use crate::engine::chat::Incoming;
+use crate::engine::hub::ConnId;
+use crate::ids::SessionId;
+use crate::protocol::{ClientFrame, ErrorCode, JoinRequest, ProtocolError, ReportRequest, ServerFrame};
+
+/// One connection's way into the engine. Every answer (echo, `rejected`,
+/// `error`, `pong`, ...) arrives on the connection's
+/// [`EventStream`](crate::EventStream), never as a return value, so that
+/// every transport sees the same frames in the same order.
+///
+/// Dropping the handle is the same as [`SessionHandle::disconnect`]: the
+/// session is kept for the resume grace period.
+pub struct SessionHandle {
+    shared: Arc<Shared>,
+    conn: ConnId,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle").field("conn", &self.conn).finish_non_exhaustive()
+    }
+}
+
+impl SessionHandle {
+    pub(crate) fn new(shared: Arc<Shared>, conn: ConnId) -> Self {
+        Self { shared, conn }
+    }
+
+    /// The session this connection speaks for now (it changes after a
+    /// successful `resume`); `None` once the connection is detached.
+    pub fn session(&self) -> Option<SessionId> {
+        self.shared.hub.lock().session_for(self.conn)
+    }
+
+    /// Parses one text frame and acts on it; a malformed frame is answered
+    /// with `error {code: "bad_request"}`.
+    pub async fn handle_text(&self, text: &str) {
+        match ClientFrame::parse(text) {
+            Ok(frame) => self.handle_frame(frame).await,
+            Err(error) => self.error(error),
+        }
+    }
+
+    /// Acts on one parsed client frame.
+    pub async fn handle_frame(&self, frame: ClientFrame) {
+        match frame {
+            ClientFrame::Join(request) => self.join(request),
+            ClientFrame::Send(request) => self.send(&request.text, request.cid.as_deref()),
+            ClientFrame::Typing { active } => self.typing(active),
+            ClientFrame::Next(request) => self.next(request),
+            ClientFrame::Leave => self.leave(),
+            ClientFrame::Report(request) => self.report(request).await,
+            ClientFrame::Resume(request) => self.resume(&request.token, request.last_seq),
+            ClientFrame::Ping => self.ping(),
+        }
+    }
+
+    /// Enters the match queue (`join`). `error {code: "bad_state"}` unless idle.
+    pub fn join(&self, mut request: JoinRequest) {
+        if let Err(error) = request.normalize() {
+            return self.error(error);
+        }
+        self.shared.with_hub(|hub, now| hub.join(self.conn, request, now));
+    }
+
+    /// Ends the current chat, if any, and queues again (`next`).
+    pub fn next(&self, mut request: JoinRequest) {
+        if let Err(error) = request.normalize() {
+            return self.error(error);
+        }
+        self.shared.with_hub(|hub, now| hub.next(self.conn, request, now));
+    }
+
+    /// Ends the chat or stops waiting, staying connected (`leave`).
+    pub fn leave(&self) {
+        self.shared.with_hub(|hub, now| hub.leave(self.conn, now));
+    }
+
+    /// Sends a chat line (`send`). The moderator runs here, outside the
+    /// engine's lock; the echo (or `rejected`) arrives on the stream.
+    pub fn send(&self, text: &str, cid: Option<&str>) {
+        let fits = text.len() <= self.shared.config.max_text_chars
+            || text.chars().count() <= self.shared.config.max_text_chars;
+        let verdict = fits.then(|| self.shared.moderator.check(text));
+        let line = Incoming { text, cid, verdict };
+        self.shared.with_hub(|hub, now| hub.send(self.conn, line, now));
+    }
+
+    /// Typing indicator (`typing`).
+    pub fn typing(&self, active: bool) {
+        self.shared.with_hub(|hub, now| hub.typing(self.conn, active, now));
+    }
+
+    /// Reports the current or most recent partner (`report`). Answers
+    /// `reported` once the store has the report.
+    pub async fn report(&self, request: ReportRequest) {
+        let Some((session, report)) = self.shared.with_hub(|hub, now| hub.report(self.conn, request, now)) else {
+            return;
+        };
+        let frame = match self.shared.store.save_report(&report).await {
+            Ok(()) => ServerFrame::Reported,
+            Err(error) => {
+                tracing::error!(%error, "could not store a report");
+                ProtocolError {
+                    code: ErrorCode::ServerBusy,
+                    message: "the report could not be stored; try again".into(),
+                }
+                .to_frame()
+            }
+        };
+        self.shared.hub.lock().push(session, frame);
+    }
+
+    /// Restores a dropped session on this connection (`resume`).
+    pub fn resume(&self, token: &str, last_seq: u64) {
+        self.shared.with_hub(|hub, now| hub.resume(self.conn, token, last_seq, now));
+    }
+
+    /// Application-level ping: answers `pong`.
+    pub fn ping(&self) {
+        self.shared.with_hub(|hub, now| {
+            if let Some(id) = hub.session_of(self.conn, now) {
+                hub.push(id, ServerFrame::Pong);
+            }
+        });
+    }
+
+    /// Records activity without a frame (e.g. a WebSocket pong), so the idle
+    /// timeout does not fire.
+    pub fn touch(&self) {
+        let mut hub = self.shared.hub.lock();
+        hub.session_of(self.conn, tokio::time::Instant::now());
+    }
+
+    /// Sends an `error` frame to this connection (e.g. `unsupported` for a
+    /// binary frame the transport received).
+    pub fn error(&self, error: ProtocolError) {
+        self.shared.with_hub(|hub, now| {
+            if let Some(id) = hub.session_of(self.conn, now) {
+                hub.push_error(id, error);
+            }
+        });
+    }
+
+    /// The connection is gone. The session stays resumable for the grace
+    /// period; its partner notices nothing unless the grace runs out.
+    pub fn disconnect(self) {
+        // Drop does the work.
+    }
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        let conn = self.conn;
+        self.shared.with_hub(|hub, now| hub.disconnect(conn, now));
+    }
+}

@@ -1,0 +1,347 @@
+//! The engine: what a transport drives.
+//!
+//! [`Engine::connect`] opens a session and returns a [`SessionHandle`] (to
+//! act: join, send, typing, next, leave, report, resume, ping) and an
+//! [`EventStream`] of what to send back (the protocol's server frames, and
+//! when to close). The engine knows nothing of sockets: the WebSocket
+//! server, tests, a TCP example and bots drive the same API.
+
+mod chat;
+mod feed;
+mod handle;
+mod hub;
+mod metrics;
+mod rate;
+mod room;
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::EngineConfig;
+use crate::error::{Error, Result};
+use crate::ids::ClientKey;
+use crate::memory::MemoryChatStore;
+use crate::outbox::EventStream;
+use crate::ports::chat_store::{Ban, ChatStore, unix_ms};
+use crate::ports::event_bus::EventBus;
+use crate::ports::moderator::{Moderator, NoopModerator};
+use feed::{Feed, FeedHealth};
+pub use handle::SessionHandle;
+use hub::Hub;
+pub use hub::Stats;
+
+/// Whether the engine can do its job; `/readyz` answers from this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Health {
+    /// Ready: the store answers, and no queue is overflowing or failing.
+    pub ready: bool,
+    /// The store's `ping` failed, with the error text.
+    pub store_error: Option<String>,
+    /// Records the store writer's queue dropped because it was full.
+    pub store_overflowed: u64,
+    /// Records that could not be written at shutdown.
+    pub store_failed: u64,
+    /// Events the bus publisher's queue dropped because it was full.
+    pub bus_overflowed: u64,
+}
+
+pub(crate) struct Shared {
+    hub: Mutex<Hub>,
+    config: Arc<EngineConfig>,
+    moderator: Arc<dyn Moderator>,
+    store: Arc<dyn ChatStore>,
+    wake: Arc<Notify>,
+    store_health: Arc<FeedHealth>,
+    bus_health: Arc<FeedHealth>,
+    writers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Runs `f` on the state machine, then wakes the timer task if `f`
+    /// brought a deadline forward.
+    fn with_hub<R>(&self, f: impl FnOnce(&mut Hub, Instant) -> R) -> R {
+        let mut hub = self.hub.lock();
+        let result = f(&mut hub, Instant::now());
+        let wake = hub.needs_wake();
+        drop(hub);
+        if wake {
+            self.wake.notify_one();
+        }
+        result
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Lets the timer task see that the engine is gone.
+        self.wake.notify_one();
+    }
+}
+
+/// The chat engine. Cheap to clone: clones share one engine.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Engine`]: configuration and the ports.
+#[must_use]
+pub struct EngineBuilder {
+    config: EngineConfig,
+    moderator: Arc<dyn Moderator>,
+    store: Arc<dyn ChatStore>,
+    bus: Option<Arc<dyn EventBus>>,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self {
+            config: EngineConfig::default(),
+            moderator: Arc::new(NoopModerator),
+            store: Arc::new(MemoryChatStore::new()),
+            bus: None,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The configuration (default: [`EngineConfig::default`]).
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The moderator every line passes before delivery (default: [`NoopModerator`]).
+    pub fn moderator(mut self, moderator: Arc<dyn Moderator>) -> Self {
+        self.moderator = moderator;
+        self
+    }
+
+    /// The chat store (default: a [`MemoryChatStore`]).
+    pub fn store(mut self, store: Arc<dyn ChatStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// An event bus to publish engine events to (default: none; the engine
+    /// delivers to its own sessions directly either way).
+    pub fn event_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Validates the configuration and starts the engine's background tasks
+    /// (timers, store writer, bus publisher, retention purge).
+    ///
+    /// Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first invalid setting.
+    pub fn build(self) -> Result<Engine> {
+        self.config.validate()?;
+        let config = Arc::new(self.config);
+        let (store_feed, store_rx, store_health) = Feed::new(config.store_queue, "store");
+        let mut writers = vec![tokio::spawn(feed::run_store_writer(
+            store_rx,
+            self.store.clone(),
+            config.store_batch,
+            store_health.clone(),
+        ))];
+        let (bus_feed, bus_health) = match self.bus {
+            Some(bus) => {
+                let (bus_feed, bus_rx, bus_health) = Feed::new(config.bus_queue, "bus");
+                writers.push(tokio::spawn(feed::run_bus_publisher(
+                    bus_rx,
+                    bus,
+                    config.store_batch,
+                    bus_health.clone(),
+                )));
+                (bus_feed, bus_health)
+            }
+            None => (Feed::disabled("bus"), Arc::default()),
+        };
+        let hub = Hub::new(config.clone(), store_feed, bus_feed, Instant::now());
+        let shared = Arc::new(Shared {
+            hub: Mutex::new(hub),
+            config,
+            moderator: self.moderator,
+            store: self.store,
+            wake: Arc::new(Notify::new()),
+            store_health,
+            bus_health,
+            writers: Mutex::new(writers),
+        });
+        tokio::spawn(run_timers(Arc::downgrade(&shared), shared.wake.clone()));
+        tokio::spawn(run_purge(Arc::downgrade(&shared)));
+        Ok(Engine { shared })
+    }
+}
+
+async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {
+    loop {
+        let deadline = match shared.upgrade() {
+            Some(shared) => shared.hub.lock().arm(),
+            None => return,
+        };
+        match deadline {
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+        match shared.upgrade() {
+            Some(shared) => shared.with_hub(|hub, now| hub.tick(now)),
+            None => return,
+        }
+    }
+}
+
+async fn run_purge(shared: Weak<Shared>) {
+    let interval = match shared.upgrade() {
+        Some(shared) => shared.config.purge_interval,
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let retention = shared.config.retention;
+        let store = shared.store.clone();
+        drop(shared);
+        let cutoff = SystemTime::now().checked_sub(retention).unwrap_or(SystemTime::UNIX_EPOCH);
+        match store.purge(cutoff).await {
+            Ok(stats) => tracing::info!(messages = stats.messages, flags = stats.flags, "retention purge"),
+            Err(error) => tracing::warn!(%error, "retention purge failed"),
+        }
+    }
+}
+
+impl Engine {
+    /// A builder with the defaults: protocol limits, no-op moderator,
+    /// in-memory store, no event bus.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Opens a new session for a connection. The stream's first event is the
+    /// `hello` frame.
+    ///
+    /// A store that cannot be asked about bans does not keep people out
+    /// (readiness reports the store instead).
+    ///
+    /// # Errors
+    /// [`Error::Banned`] when the client key is banned, [`Error::ServerBusy`]
+    /// at `max_sessions`, [`Error::ShuttingDown`] after [`Engine::shutdown`].
+    pub async fn connect(&self, client_key: ClientKey) -> Result<(SessionHandle, EventStream)> {
+        match self.shared.store.ban(&client_key).await {
+            Ok(Some(ban)) if ban.is_active(unix_ms(SystemTime::now())) => {
+                return Err(Error::Banned { until: ban.until });
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "ban lookup failed; letting the client in"),
+        }
+        let (conn, outbox) = self.shared.with_hub(|hub, now| hub.connect(client_key, now))?;
+        Ok((
+            SessionHandle::new(self.shared.clone(), conn),
+            EventStream::new(outbox),
+        ))
+    }
+
+    /// Current counts.
+    pub fn stats(&self) -> Stats {
+        self.shared.hub.lock().stats()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// The chat store (for admin reads: reports, bans, history).
+    pub fn store(&self) -> &Arc<dyn ChatStore> {
+        &self.shared.store
+    }
+
+    /// Whether the engine is ready: asks the store and checks the queues.
+    pub async fn health(&self) -> Health {
+        let store_error = self.shared.store.ping().await.err().map(|e| e.to_string());
+        let store = &self.shared.store_health;
+        let bus = &self.shared.bus_health;
+        Health {
+            ready: store_error.is_none() && !store.degraded() && !bus.degraded(),
+            store_error,
+            store_overflowed: store.overflowed(),
+            store_failed: store.failed(),
+            bus_overflowed: bus.overflowed(),
+        }
+    }
+
+    /// Bans a client key (for `duration`, or for good) and removes its live
+    /// sessions: each gets `error {code: "banned"}` and a 1008 close, and their
+    /// partners get `partner_left {reason: "removed"}`. Returns how many
+    /// sessions were removed.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the ban cannot be stored (nobody is removed then).
+    pub async fn ban(&self, client_key: &ClientKey, reason: &str, duration: Option<Duration>) -> Result<usize> {
+        let now = unix_ms(SystemTime::now());
+        let ban = Ban {
+            client_key: client_key.clone(),
+            reason: reason.to_owned(),
+            created: now,
+            until: duration.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
+        };
+        self.shared.store.put_ban(&ban).await?;
+        Ok(self.shared.with_hub(|hub, now| hub.kick_key(client_key, now)))
+    }
+
+    /// Lifts a ban; `true` when there was one.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the store fails.
+    pub async fn unban(&self, client_key: &ClientKey) -> Result<bool> {
+        self.shared.store.remove_ban(client_key).await
+    }
+
+    /// Runs every timer that is due now. The engine's own timer task does this
+    /// by itself; tests that move a paused clock call it to settle at once.
+    pub fn tick(&self) {
+        self.shared.with_hub(|hub, now| hub.tick(now));
+    }
+
+    /// Graceful shutdown: refuses new sessions, asks every connection to close
+    /// (1001), then waits up to `timeout` for the store writer and the bus
+    /// publisher to flush. Returns `false` if they did not finish in time.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        self.shared.hub.lock().begin_shutdown();
+        let writers: Vec<JoinHandle<()>> = std::mem::take(&mut *self.shared.writers.lock());
+        let all = async {
+            for writer in writers {
+                let _ = writer.await;
+            }
+        };
+        tokio::time::timeout(timeout, all).await.is_ok()
+    }
+}

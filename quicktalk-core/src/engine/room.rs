@@ -1,0 +1,192 @@
+//! A room: two members, the per-room `seq`, the replay buffer and the `cid`
+//! index that makes a repeated `cid` come back as the original echo.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::ids::{ClientKey, RoomId, SessionId};
+use crate::ports::chat_store::ContextLine;
+use crate::protocol::{MessageFrame, Sender};
+
+/// One delivered line as the room keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    pub(crate) seq: u64,
+    pub(crate) from: usize,
+    pub(crate) text: Arc<str>,
+    pub(crate) ts: i64,
+    pub(crate) cid: Option<Arc<str>>,
+    pub(crate) masked: bool,
+}
+
+impl Line {
+    /// The `message` frame for member `to`.
+    pub(crate) fn frame_for(&self, to: usize) -> MessageFrame {
+        let own = to == self.from;
+        MessageFrame {
+            seq: self.seq,
+            from: if own { Sender::You } else { Sender::Stranger },
+            text: self.text.clone(),
+            ts: self.ts,
+            cid: if own { self.cid.clone() } else { None },
+            masked: self.masked,
+        }
+    }
+}
+
+pub(crate) struct Room {
+    pub(crate) id: RoomId,
+    pub(crate) members: [SessionId; 2],
+    pub(crate) keys: [ClientKey; 2],
+    pub(crate) ended: bool,
+    /// Sessions whose current or most recent room this is; the room is
+    /// dropped when it has ended and nobody refers to it.
+    pub(crate) refs: u8,
+    last_seq: u64,
+    replay: VecDeque<Line>,
+    capacity: usize,
+    cids: FxHashMap<(usize, Arc<str>), u64>,
+}
+
+impl Room {
+    pub(crate) fn new(id: RoomId, members: [SessionId; 2], keys: [ClientKey; 2], capacity: usize) -> Self {
+        Self {
+            id,
+            members,
+            keys,
+            ended: false,
+            refs: 2,
+            last_seq: 0,
+            replay: VecDeque::new(),
+            capacity,
+            cids: FxHashMap::default(),
+        }
+    }
+
+    /// Index of `session` in `members`.
+    pub(crate) fn member_index(&self, session: SessionId) -> Option<usize> {
+        self.members.iter().position(|&member| member == session)
+    }
+
+    /// The line a member already sent with this `cid`, if still remembered.
+    pub(crate) fn line_by_cid(&self, from: usize, cid: &str) -> Option<&Line> {
+        let seq = *self.cids.get(&(from, Arc::from(cid)))?;
+        self.line(seq)
+    }
+
+    fn line(&self, seq: u64) -> Option<&Line> {
+        let first = self.replay.front()?.seq;
+        let offset = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.replay.get(offset)
+    }
+
+    /// Appends a line with the next `seq`; the oldest line (and its `cid`)
+    /// falls out when the buffer is full.
+    pub(crate) fn append(
+        &mut self,
+        from: usize,
+        text: Arc<str>,
+        ts: i64,
+        cid: Option<Arc<str>>,
+        masked: bool,
+    ) -> &Line {
+        self.last_seq += 1;
+        if self.replay.len() >= self.capacity {
+            if let Some(old) = self.replay.pop_front() {
+                if let Some(old_cid) = old.cid {
+                    self.cids.remove(&(old.from, old_cid));
+                }
+            }
+        }
+        if let Some(cid) = &cid {
+            self.cids.insert((from, cid.clone()), self.last_seq);
+        }
+        self.replay.push_back(Line {
+            seq: self.last_seq,
+            from,
+            text,
+            ts,
+            cid,
+            masked,
+        });
+        self.replay.back().expect("just pushed")
+    }
+
+    /// The highest `seq` handed out.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Lines with `seq > after` still in the buffer, oldest first.
+    pub(crate) fn lines_after(&self, after: u64) -> impl Iterator<Item = &Line> {
+        self.replay.iter().filter(move |line| line.seq > after)
+    }
+
+    /// The last `count` lines as report context.
+    pub(crate) fn context(&self, count: usize) -> Vec<ContextLine> {
+        let skip = self.replay.len().saturating_sub(count);
+        self.replay
+            .iter()
+            .skip(skip)
+            .map(|line| ContextLine {
+                seq: line.seq,
+                session: self.members[line.from],
+                text: line.text.to_string(),
+                ts: line.ts,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(capacity: usize) -> Room {
+        Room::new(
+            RoomId::from_raw(1),
+            [SessionId::from_raw(1), SessionId::from_raw(2)],
+            ["a".into(), "b".into()],
+            capacity,
+        )
+    }
+
+    #[test]
+    fn seq_is_gap_free_and_replay_keeps_the_newest_lines() {
+        let mut room = room(3);
+        for n in 0..5 {
+            room.append(n % 2, format!("{n}").into(), 0, None, false);
+        }
+        assert_eq!(room.last_seq(), 5);
+        let seqs: Vec<u64> = room.lines_after(0).map(|line| line.seq).collect();
+        assert_eq!(seqs, [3, 4, 5]);
+        let seqs: Vec<u64> = room.lines_after(4).map(|line| line.seq).collect();
+        assert_eq!(seqs, [5]);
+    }
+
+    #[test]
+    fn a_cid_is_found_while_its_line_is_buffered() {
+        let mut room = room(2);
+        room.append(0, "a".into(), 0, Some("c1".into()), false);
+        assert_eq!(room.line_by_cid(0, "c1").unwrap().seq, 1);
+        assert!(room.line_by_cid(1, "c1").is_none(), "cids are per member");
+        room.append(0, "b".into(), 0, None, false);
+        room.append(0, "c".into(), 0, None, false);
+        assert!(room.line_by_cid(0, "c1").is_none());
+    }
+
+    #[test]
+    fn frames_are_rendered_from_the_receivers_point_of_view() {
+        let mut room = room(4);
+        let line = room.append(0, "hi".into(), 7, Some("c".into()), true).clone();
+        let own = line.frame_for(0);
+        assert_eq!(own.from, Sender::You);
+        assert_eq!(own.cid.as_deref(), Some("c"));
+        let theirs = line.frame_for(1);
+        assert_eq!(theirs.from, Sender::Stranger);
+        assert_eq!(theirs.cid, None);
+        assert!(theirs.masked);
+    }
+}

@@ -1,0 +1,217 @@
+//! The per-connection outbound queue and the stream a transport reads it from.
+//!
+//! The engine pushes frames without waiting; when a reader falls
+//! `outbox_capacity` frames behind, the queue is dropped and the stream
+//! yields [`Event::Close`]`(`[`CloseReason::TooSlow`]`)`. The session then
+//! behaves like a dropped connection: the client resumes and gets every
+//! missed line from the room's replay buffer, so nothing is lost.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::protocol::{CloseReason, ServerFrame};
+
+/// What a transport receives for one connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Send this frame.
+    Frame(ServerFrame),
+    /// Close the connection with this reason's code; nothing follows.
+    Close(CloseReason),
+}
+
+struct State {
+    queue: VecDeque<ServerFrame>,
+    close: Option<CloseReason>,
+    /// The close event was handed out; the stream is finished.
+    finished: bool,
+}
+
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+    notify: Notify,
+    capacity: usize,
+}
+
+impl Outbox {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                close: None,
+                finished: false,
+            }),
+            notify: Notify::new(),
+            capacity,
+        })
+    }
+
+    /// Queues a frame; returns `false` when the queue overflowed (the
+    /// connection is now closing as too slow) or is already closing.
+    pub(crate) fn push(&self, frame: ServerFrame) -> bool {
+        let mut state = self.state.lock();
+        if state.close.is_some() {
+            return false;
+        }
+        if state.queue.len() >= self.capacity {
+            state.queue = VecDeque::new();
+            state.close = Some(CloseReason::TooSlow);
+            drop(state);
+            self.notify.notify_one();
+            return false;
+        }
+        state.queue.push_back(frame);
+        drop(state);
+        self.notify.notify_one();
+        true
+    }
+
+    /// Asks the transport to close after the frames already queued.
+    pub(crate) fn close(&self, reason: CloseReason) {
+        let mut state = self.state.lock();
+        if state.close.is_none() {
+            state.close = Some(reason);
+        }
+        drop(state);
+        self.notify.notify_one();
+    }
+
+    fn pop(&self) -> Option<Event> {
+        let mut state = self.state.lock();
+        if state.finished {
+            return None;
+        }
+        // A too-slow reader gets the close at once: its queue was discarded.
+        if let Some(frame) = state.queue.pop_front() {
+            return Some(Event::Frame(frame));
+        }
+        let reason = state.close?;
+        state.finished = true;
+        Some(Event::Close(reason))
+    }
+
+    fn is_finished(&self) -> bool {
+        self.state.lock().finished
+    }
+}
+
+/// The outbound events of one connection, in order.
+pub struct EventStream {
+    outbox: Arc<Outbox>,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream").finish_non_exhaustive()
+    }
+}
+
+impl EventStream {
+    pub(crate) fn new(outbox: Arc<Outbox>) -> Self {
+        Self { outbox }
+    }
+
+    /// The next event, waiting for one. `None` after the close was delivered.
+    pub async fn recv(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.outbox.pop() {
+                return Some(event);
+            }
+            if self.outbox.is_finished() {
+                return None;
+            }
+            // One consumer: `notify_one` stores a permit if we are not yet
+            // waiting, so a push between `pop` and here is not missed.
+            self.outbox.notify.notified().await;
+        }
+    }
+
+    /// The next event if one is queued.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.outbox.pop()
+    }
+
+    /// Waits for at least one event, then moves up to `limit` queued events
+    /// into `buffer` (so a transport can write them and flush once). Returns
+    /// how many were added; 0 means the stream is finished.
+    pub async fn recv_many(&mut self, buffer: &mut Vec<Event>, limit: usize) -> usize {
+        let Some(first) = self.recv().await else {
+            return 0;
+        };
+        let closing = matches!(first, Event::Close(_));
+        buffer.push(first);
+        let mut added = 1;
+        if !closing {
+            while added < limit {
+                match self.outbox.pop() {
+                    Some(event) => {
+                        let closing = matches!(event, Event::Close(_));
+                        buffer.push(event);
+                        added += 1;
+                        if closing {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+        }
+        added
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_come_out_in_order_then_the_close() {
+        let outbox = Outbox::new(8);
+        let mut stream = EventStream::new(outbox.clone());
+        outbox.push(ServerFrame::Waiting);
+        outbox.push(ServerFrame::Pong);
+        outbox.close(CloseReason::ShuttingDown);
+        assert_eq!(stream.recv().await, Some(Event::Frame(ServerFrame::Waiting)));
+        assert_eq!(stream.recv().await, Some(Event::Frame(ServerFrame::Pong)));
+        assert_eq!(stream.recv().await, Some(Event::Close(CloseReason::ShuttingDown)));
+        assert_eq!(stream.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn an_overflowing_queue_closes_the_connection_as_too_slow() {
+        let outbox = Outbox::new(2);
+        let mut stream = EventStream::new(outbox.clone());
+        assert!(outbox.push(ServerFrame::Pong));
+        assert!(outbox.push(ServerFrame::Pong));
+        assert!(!outbox.push(ServerFrame::Pong));
+        assert_eq!(stream.recv().await, Some(Event::Close(CloseReason::TooSlow)));
+        assert!(!outbox.push(ServerFrame::Pong));
+        assert_eq!(stream.try_recv(), None);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_wakes_on_push() {
+        let outbox = Outbox::new(8);
+        let mut stream = EventStream::new(outbox.clone());
+        let reader = tokio::spawn(async move { stream.recv().await });
+        tokio::task::yield_now().await;
+        outbox.push(ServerFrame::Waiting);
+        assert_eq!(reader.await.unwrap(), Some(Event::Frame(ServerFrame::Waiting)));
+    }
+
+    #[tokio::test]
+    async fn recv_many_batches_what_is_queued() {
+        let outbox = Outbox::new(8);
+        let mut stream = EventStream::new(outbox.clone());
+        for _ in 0..5 {
+            outbox.push(ServerFrame::Pong);
+        }
+        let mut buffer = Vec::new();
+        assert_eq!(stream.recv_many(&mut buffer, 3).await, 3);
+        assert_eq!(stream.recv_many(&mut buffer, 10).await, 2);
+        assert_eq!(buffer.len(), 5);
+    }
+}

@@ -1,0 +1,317 @@
+//! Client -> server frames and their validation.
+
+use serde::{Deserialize, Serialize};
+
+use super::{MAX_CID_CHARS, MAX_INTEREST_CHARS, MAX_INTERESTS, MAX_LANG_CHARS, MAX_NOTE_CHARS, ProtocolError};
+
+/// A frame a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Enter the match queue.
+    Join(JoinRequest),
+    /// Send a chat line to the partner.
+    Send(SendRequest),
+    /// Typing indicator for the partner.
+    Typing {
+        /// Whether the client is typing now.
+        active: bool,
+    },
+    /// End the current chat and queue again.
+    Next(JoinRequest),
+    /// End the chat or stop waiting; stay connected.
+    Leave,
+    /// Report the current or most recent partner.
+    Report(ReportRequest),
+    /// First frame of a new connection after a drop: restore the old session.
+    Resume(ResumeRequest),
+    /// Application-level ping.
+    Ping,
+}
+
+/// The fields of `join` and `next`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// Interests, matched case-insensitively. After [`ClientFrame::parse`]
+    /// they are trimmed, lower-cased and free of duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interests: Vec<String>,
+    /// Language filter, e.g. `"ko"` or `"en"`; lower-cased by the parser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+}
+
+/// The fields of `send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// The chat line.
+    pub text: String,
+    /// The client's own id for this line; a repeat is answered with the original echo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
+}
+
+/// Why a partner is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportReason {
+    /// Advertising, links, repeated junk.
+    Spam,
+    /// Insults, bullying.
+    Harassment,
+    /// Unwanted sexual content.
+    Sexual,
+    /// Hate speech.
+    Hate,
+    /// Talk of self-harm (the partner may need help).
+    SelfHarm,
+    /// The partner seems to be a minor.
+    Minor,
+    /// Anything else (see the note).
+    Other,
+}
+
+impl ReportReason {
+    /// The protocol's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spam => "spam",
+            Self::Harassment => "harassment",
+            Self::Sexual => "sexual",
+            Self::Hate => "hate",
+            Self::SelfHarm => "self_harm",
+            Self::Minor => "minor",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The fields of `report`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRequest {
+    /// Why.
+    pub reason: ReportReason,
+    /// Free text, at most 500 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The fields of `resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeRequest {
+    /// The `resume_token` from the last `hello` or `resumed`.
+    pub token: String,
+    /// The highest `seq` the client received in its room (0 if none).
+    pub last_seq: u64,
+}
+
+impl ClientFrame {
+    /// Parses and validates one text frame.
+    ///
+    /// Interests are trimmed, lower-cased and de-duplicated; `lang` is
+    /// lower-cased and an empty `lang` means none.
+    ///
+    /// # Errors
+    /// A `bad_request` [`ProtocolError`] for malformed JSON, a missing or
+    /// unknown `type`, fields of the wrong type, and fields out of the
+    /// protocol's bounds. The text length of `send` is checked by the engine
+    /// (it is configurable), not here.
+    pub fn parse(text: &str) -> Result<Self, ProtocolError> {
+        let mut frame: Self =
+            serde_json::from_str(text).map_err(|error| ProtocolError::bad_request(describe_json_error(&error)))?;
+        frame.normalize()?;
+        Ok(frame)
+    }
+
+    /// The frame's `type` as the protocol spells it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Join(_) => "join",
+            Self::Send(_) => "send",
+            Self::Typing { .. } => "typing",
+            Self::Next(_) => "next",
+            Self::Leave => "leave",
+            Self::Report(_) => "report",
+            Self::Resume(_) => "resume",
+            Self::Ping => "ping",
+        }
+    }
+
+    fn normalize(&mut self) -> Result<(), ProtocolError> {
+        match self {
+            Self::Join(request) | Self::Next(request) => request.normalize(),
+            Self::Send(request) => {
+                if let Some(cid) = &request.cid {
+                    check_chars("cid", cid, 1, MAX_CID_CHARS)?;
+                }
+                Ok(())
+            }
+            Self::Report(request) => {
+                if let Some(note) = &request.note {
+                    check_chars("note", note, 0, MAX_NOTE_CHARS)?;
+                }
+                Ok(())
+            }
+            Self::Resume(request) => check_chars("token", &request.token, 1, 128),
+            Self::Typing { .. } | Self::Leave | Self::Ping => Ok(()),
+        }
+    }
+}
+
+impl JoinRequest {
+    /// Trims, lower-cases and de-duplicates interests and lower-cases `lang`.
+    ///
+    /// # Errors
+    /// `bad_request` when there are too many interests, or one is empty or too
+    /// long, or `lang` is not a short language tag.
+    pub fn normalize(&mut self) -> Result<(), ProtocolError> {
+        if self.interests.len() > MAX_INTERESTS {
+            return Err(ProtocolError::bad_request(format!(
+                "at most {MAX_INTERESTS} interests, got {}",
+                self.interests.len()
+            )));
+        }
+        let mut normalized: Vec<String> = Vec::with_capacity(self.interests.len());
+        for interest in &self.interests {
+            let interest = interest.trim().to_lowercase();
+            check_chars("interests[]", &interest, 1, MAX_INTEREST_CHARS)?;
+            if !normalized.contains(&interest) {
+                normalized.push(interest);
+            }
+        }
+        self.interests = normalized;
+        if let Some(lang) = self.lang.take() {
+            let lang = lang.trim().to_ascii_lowercase();
+            if !lang.is_empty() {
+                let valid = lang.len() <= MAX_LANG_CHARS && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                if !valid {
+                    return Err(ProtocolError::bad_request(format!(
+                        "`lang` must be a language tag such as \"ko\" or \"en\" (letters, digits and '-', at most {MAX_LANG_CHARS})"
+                    )));
+                }
+                self.lang = Some(lang);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_chars(field: &str, value: &str, min: usize, max: usize) -> Result<(), ProtocolError> {
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        return Err(ProtocolError::bad_request(format!(
+            "`{field}` must be {min}..={max} characters, got {chars}"
+        )));
+    }
+    Ok(())
+}
+
+fn describe_json_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax | Category::Eof => format!("malformed JSON: {error}"),
+        Category::Data => format!("invalid frame: {error}"),
+        Category::Io => format!("unreadable frame: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ErrorCode;
+
+    #[test]
+    fn every_client_frame_type_parses() {
+        let cases: &[(&str, ClientFrame)] = &[
+            (
+                r#"{"type":"join","interests":[" Music ","music","K-Pop"],"lang":"KO"}"#,
+                ClientFrame::Join(JoinRequest {
+                    interests: vec!["music".into(), "k-pop".into()],
+                    lang: Some("ko".into()),
+                }),
+            ),
+            (r#"{"type":"join"}"#, ClientFrame::Join(JoinRequest::default())),
+            (r#"{"type":"join","lang":""}"#, ClientFrame::Join(JoinRequest::default())),
+            (
+                r#"{"type":"send","text":"hi","cid":"c1"}"#,
+                ClientFrame::Send(SendRequest {
+                    text: "hi".into(),
+                    cid: Some("c1".into()),
+                }),
+            ),
+            (r#"{"type":"typing","active":true}"#, ClientFrame::Typing { active: true }),
+            (r#"{"type":"next","interests":[]}"#, ClientFrame::Next(JoinRequest::default())),
+            (r#"{"type":"leave","extra":1}"#, ClientFrame::Leave),
+            (
+                r#"{"type":"report","reason":"self_harm","note":"worried"}"#,
+                ClientFrame::Report(ReportRequest {
+                    reason: ReportReason::SelfHarm,
+                    note: Some("worried".into()),
+                }),
+            ),
+            (
+                r#"{"type":"resume","token":"abc","last_seq":7}"#,
+                ClientFrame::Resume(ResumeRequest {
+                    token: "abc".into(),
+                    last_seq: 7,
+                }),
+            ),
+            (r#"{"type":"ping"}"#, ClientFrame::Ping),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(&ClientFrame::parse(json).unwrap(), expected, "{json}");
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_bad_requests() {
+        let cases = [
+            "not json",
+            "{",
+            "[]",
+            "42",
+            r#"{"text":"no type"}"#,
+            r#"{"type":"dance"}"#,
+            r#"{"type":7}"#,
+            r#"{"type":"send"}"#,
+            r#"{"type":"send","text":5}"#,
+            r#"{"type":"send","text":"x","cid":""}"#,
+            r#"{"type":"typing","active":"yes"}"#,
+            r#"{"type":"join","interests":"music"}"#,
+            r#"{"type":"join","interests":["a","b","c","d","e","f","g","h","i","j","k"]}"#,
+            r#"{"type":"join","interests":["   "]}"#,
+            r#"{"type":"join","lang":"<script>"}"#,
+            r#"{"type":"report","reason":"boring"}"#,
+            r#"{"type":"resume","token":"abc","last_seq":-1}"#,
+            r#"{"type":"resume","token":"","last_seq":0}"#,
+        ];
+        for json in cases {
+            let error = ClientFrame::parse(json).unwrap_err();
+            assert_eq!(error.code, ErrorCode::BadRequest, "{json}");
+            assert!(!error.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn field_bounds_count_characters_not_bytes() {
+        let interest = "가".repeat(MAX_INTEREST_CHARS);
+        let json = format!(r#"{{"type":"join","interests":["{interest}"]}}"#);
+        assert!(ClientFrame::parse(&json).is_ok());
+        let json = format!(r#"{{"type":"join","interests":["{interest}가"]}}"#);
+        assert!(ClientFrame::parse(&json).is_err());
+        let cid = "x".repeat(MAX_CID_CHARS + 1);
+        assert!(ClientFrame::parse(&format!(r#"{{"type":"send","text":"a","cid":"{cid}"}}"#)).is_err());
+        let note = "n".repeat(MAX_NOTE_CHARS + 1);
+        assert!(ClientFrame::parse(&format!(r#"{{"type":"report","reason":"spam","note":"{note}"}}"#)).is_err());
+    }
+
+    #[test]
+    fn client_frames_serialize_to_the_protocol_json() {
+        let frame = ClientFrame::Send(SendRequest {
+            text: "hi".into(),
+            cid: None,
+        });
+        assert_eq!(serde_json::to_string(&frame).unwrap(), r#"{"type":"send","text":"hi"}"#);
+        assert_eq!(serde_json::to_string(&ClientFrame::Leave).unwrap(), r#"{"type":"leave"}"#);
+    }
+}

@@ -8,8 +8,10 @@ use crate::error::{Error, Result};
 /// How the engine behaves. Start from [`EngineConfig::default`] (the protocol's
 /// defaults) and change what you need; [`EngineConfig::validate`] names the
 /// first setting that is out of range.
+///
+/// Build one with struct-update syntax:
+/// `EngineConfig { rate_burst: 20, ..EngineConfig::default() }`.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub struct EngineConfig {
     /// Longest chat line, in Unicode scalar values (`limits.max_text_chars`). Default 500.
     pub max_text_chars: usize,

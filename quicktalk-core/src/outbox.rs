@@ -69,6 +69,18 @@ impl Outbox {
         true
     }
 
+    /// Queues a frame past the capacity: for a resume's replay, which is
+    /// already bounded by the room's replay buffer and must arrive whole.
+    pub(crate) fn push_unbounded(&self, frame: ServerFrame) {
+        let mut state = self.state.lock();
+        if state.close.is_some() {
+            return;
+        }
+        state.queue.push_back(frame);
+        drop(state);
+        self.notify.notify_one();
+    }
+
     /// Asks the transport to close after the frames already queued.
     pub(crate) fn close(&self, reason: CloseReason) {
         let mut state = self.state.lock();

@@ -520,17 +520,17 @@ impl Hub {
                 replay.extend(room.lines_after(last_seq).map(|line| line.frame_for(me)));
             }
         }
-        outbox.push(ServerFrame::Resumed(Resumed {
+        outbox.push_unbounded(ServerFrame::Resumed(Resumed {
             room,
             replayed: replay.len() as u64,
             resume_token: token.as_str().to_owned(),
         }));
         for frame in replay {
-            outbox.push(ServerFrame::Message(frame));
+            outbox.push_unbounded(ServerFrame::Message(frame));
         }
         let pending = self.sessions.get_mut(&old).and_then(|s| s.pending_left.take());
         if let Some(reason) = pending {
-            outbox.push(ServerFrame::PartnerLeft { reason });
+            outbox.push_unbounded(ServerFrame::PartnerLeft { reason });
         }
         if self.sessions[&old].phase == Phase::Waiting {
             // Only when the old connection was still open: a dropped one

@@ -1,0 +1,351 @@
+//! Matching and chatting through the engine API.
+
+mod support;
+
+use std::time::Duration;
+
+use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, RejectReason, Sender, ServerFrame};
+use quicktalk_core::{Engine, EngineConfig, Error};
+use support::*;
+
+fn errors(frames: &[ServerFrame]) -> Vec<ErrorCode> {
+    frames
+        .iter()
+        .filter_map(|frame| match frame {
+            ServerFrame::Error(error) => Some(error.code),
+            _ => None,
+        })
+        .collect()
+}
+
+fn matched(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Matched> {
+    frames.iter().find_map(|frame| match frame {
+        ServerFrame::Matched(matched) => Some(matched.clone()),
+        _ => None,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_strangers_with_a_common_interest_are_matched_and_chat_both_ways() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    let mut b = Client::connect(&engine, "b").await;
+    a.join(&["Music", "art"], Some("ko"));
+    assert_eq!(a.drain(), [ServerFrame::Waiting]);
+    b.join(&["music"], Some("ko"));
+    let a_matched = matched(&a.drain()).unwrap();
+    let b_matched = matched(&b.drain()).unwrap();
+    assert_eq!(a_matched.room, b_matched.room);
+    assert_eq!(a_matched.common_interests, ["music"]);
+    assert_eq!(a_matched.partner_lang.as_deref(), Some("ko"));
+
+    a.send("안녕하세요", "a1");
+    b.send("hello", "b1");
+    a.send("how are you", "a2");
+    let a_lines = Client::messages(&a.drain());
+    let b_lines = Client::messages(&b.drain());
+    let seen_by_a: Vec<(u64, Sender, &str)> = a_lines.iter().map(|m| (m.seq, m.from, &*m.text)).collect();
+    assert_eq!(
+        seen_by_a,
+        [(1, Sender::You, "안녕하세요"), (2, Sender::Stranger, "hello"), (3, Sender::You, "how are you")]
+    );
+    let seen_by_b: Vec<(u64, Sender)> = b_lines.iter().map(|m| (m.seq, m.from)).collect();
+    assert_eq!(seen_by_b, [(1, Sender::Stranger), (2, Sender::You), (3, Sender::Stranger)]);
+    assert_eq!(a_lines[0].cid.as_deref(), Some("a1"), "the echo carries the cid");
+    assert_eq!(b_lines[0].cid, None, "the partner never sees the cid");
+    assert_eq!(engine.stats().rooms, 1);
+    assert_eq!(engine.stats().online, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn strangers_without_a_common_interest_are_matched_by_fallback_after_interest_wait() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    let mut b = Client::connect(&engine, "b").await;
+    a.join(&["music"], None);
+    b.join(&["books"], None);
+    advance(&engine, Duration::from_millis(4_900)).await;
+    assert!(matched(&a.drain()).is_none());
+    advance(&engine, Duration::from_millis(100)).await;
+    let m = matched(&a.drain()).expect("fallback match after interest_wait");
+    assert!(m.common_interests.is_empty());
+    assert!(matched(&b.drain()).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_timer_task_runs_the_fallback_by_itself() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    let mut b = Client::connect(&engine, "b").await;
+    a.join(&["music"], None);
+    b.join(&[], None);
+    // No explicit tick: the timer task must wake up on its own.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(matched(&a.drain()).is_some());
+    assert!(matched(&b.drain()).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn different_languages_are_never_matched() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    let mut b = Client::connect(&engine, "b").await;
+    a.join(&[], Some("ko"));
+    b.join(&[], Some("en"));
+    advance(&engine, Duration::from_secs(30)).await;
+    assert!(matched(&a.drain()).is_none());
+    assert!(matched(&b.drain()).is_none());
+    assert_eq!(engine.stats().waiting, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_while_waiting_or_chatting_is_a_bad_state_error() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    a.join(&[], None);
+    a.drain();
+    a.join(&[], None);
+    assert_eq!(errors(&a.drain()), [ErrorCode::BadState]);
+    a.handle().leave();
+    let (mut c, _d) = matched_pair(&engine).await;
+    c.join(&[], None);
+    assert_eq!(errors(&c.drain()), [ErrorCode::BadState]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_join_fields_are_a_bad_request() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    a.handle().handle_text(r#"{"type":"join","interests":[""]}"#).await;
+    a.handle().handle_text("{oops").await;
+    a.handle().handle_text(r#"{"type":"fly"}"#).await;
+    assert_eq!(errors(&a.drain()), [ErrorCode::BadRequest; 3]);
+    assert_eq!(engine.stats().waiting, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_while_idle_or_waiting_is_rejected_as_not_in_room() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    a.send("hello?", "c1");
+    let rejected = rejection(&a.drain()).unwrap();
+    assert_eq!((rejected.reason, rejected.cid.as_deref()), (RejectReason::NotInRoom, Some("c1")));
+    a.join(&[], None);
+    a.drain();
+    a.send("anyone?", "c2");
+    assert!(is_rejected(&a.drain(), RejectReason::NotInRoom));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_line_over_max_text_chars_is_rejected_as_too_long() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.send(&"가".repeat(500), "ok");
+    assert_eq!(Client::messages(&a.drain()).len(), 1, "500 characters fit");
+    a.send(&"가".repeat(501), "long");
+    assert!(is_rejected(&a.drain(), RejectReason::TooLong));
+    assert_eq!(Client::messages(&b.drain()).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_repeated_cid_is_answered_with_the_original_echo_and_not_delivered_twice() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.send("once", "same");
+    let first = Client::messages(&a.drain());
+    a.send("once", "same");
+    let second = Client::messages(&a.drain());
+    assert_eq!(first, second, "the same echo, same seq and ts");
+    assert_eq!(Client::messages(&b.drain()).len(), 1);
+    a.send("next line", "other");
+    assert_eq!(Client::messages(&a.drain())[0].seq, 2, "no seq was spent on the repeat");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_line_is_a_bad_request() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.send("   ", "blank");
+    assert_eq!(errors(&a.drain()), [ErrorCode::BadRequest]);
+    assert!(b.drain().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn lines_over_the_rate_limit_are_rejected_and_the_rest_delivered() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    for n in 0..12 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+    }
+    let frames = a.drain();
+    assert_eq!(Client::messages(&frames).len(), 10, "the burst");
+    let limited: Vec<_> = frames
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Rejected(r) if r.reason == RejectReason::RateLimited))
+        .collect();
+    assert_eq!(limited.len(), 2);
+    assert_eq!(Client::messages(&b.drain()).len(), 10);
+    advance(&engine, Duration::from_millis(200)).await;
+    a.send("refilled", "c99");
+    assert_eq!(Client::messages(&a.drain()).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_that_keeps_flooding_is_closed_and_its_partner_told_removed() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    let (c, mut d) = matched_pair(&engine).await;
+    for n in 0..40 {
+        a.send("spam", &format!("c{n}"));
+    }
+    a.drain();
+    assert_eq!(a.closed, Some(CloseReason::Flooding));
+    assert!(is_partner_left(&b.drain(), PartnerLeftReason::Removed));
+    // Other sessions are untouched.
+    c.send("still here", "x");
+    assert_eq!(Client::messages(&d.drain()).len(), 1);
+    assert!(c.closed.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn typing_reaches_the_partner_only_when_it_changes() {
+    let (engine, _) = engine();
+    let (a, mut b) = matched_pair(&engine).await;
+    a.handle().typing(true);
+    a.handle().typing(true);
+    a.handle().typing(false);
+    assert_eq!(
+        b.drain(),
+        [ServerFrame::Typing { active: true }, ServerFrame::Typing { active: false }]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn next_tells_the_partner_skipped_and_never_rematches_the_same_pair_within_the_cooldown() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.handle().next(request(&[], None));
+    assert_eq!(a.drain(), [ServerFrame::Waiting]);
+    assert!(is_partner_left(&b.drain(), PartnerLeftReason::Skipped));
+    b.join(&[], None);
+    assert_eq!(b.drain(), [ServerFrame::Waiting], "the cooldown keeps them apart");
+    let mut c = Client::connect(&engine, "c").await;
+    c.join(&[], None);
+    assert!(matched(&c.drain()).is_some());
+    assert!(matched(&a.drain()).is_some(), "a waited longest");
+    assert!(b.drain().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pair_in_cooldown_is_matched_once_it_expires() {
+    // Long silences here are not what is tested: keep the idle timeout out of the way.
+    let (engine, _) = engine_with(EngineConfig {
+        idle_timeout: Duration::from_secs(3600),
+        ..EngineConfig::default()
+    });
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.handle().leave();
+    b.drain();
+    a.join(&[], None);
+    b.join(&[], None);
+    a.drain();
+    b.drain();
+    advance(&engine, Duration::from_secs(299)).await;
+    assert!(matched(&a.drain()).is_none());
+    advance(&engine, Duration::from_secs(1)).await;
+    assert!(matched(&a.drain()).is_some());
+    assert!(matched(&b.drain()).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn leave_tells_the_partner_left_and_both_go_idle() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.handle().leave();
+    assert!(a.drain().is_empty());
+    assert!(is_partner_left(&b.drain(), PartnerLeftReason::Left));
+    b.send("hello?", "late");
+    assert!(is_rejected(&b.drain(), RejectReason::NotInRoom));
+    assert_eq!(engine.stats().rooms, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn leave_while_waiting_stops_waiting() {
+    let (engine, _) = engine();
+    let a = Client::connect(&engine, "a").await;
+    a.join(&[], None);
+    a.handle().leave();
+    assert_eq!(engine.stats().waiting, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ping_gets_pong() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    a.handle().handle_text(r#"{"type":"ping"}"#).await;
+    assert_eq!(a.drain(), [ServerFrame::Pong]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn online_counts_are_pushed_when_they_change() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    let _b = Client::connect(&engine, "b").await;
+    advance(&engine, Duration::from_secs(5)).await;
+    assert_eq!(a.drain(), [ServerFrame::Online { count: 2 }]);
+    advance(&engine, Duration::from_secs(5)).await;
+    assert!(a.drain().is_empty(), "unchanged counts are not repeated");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_is_closed_as_too_slow_without_touching_its_partner() {
+    let config = EngineConfig {
+        outbox_capacity: 8,
+        rate_burst: 100,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(config);
+    let (mut a, mut b) = matched_pair(&engine).await;
+    for n in 0..20 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+        a.drain();
+    }
+    b.drain();
+    assert_eq!(b.closed, Some(CloseReason::TooSlow));
+    assert!(a.closed.is_none());
+    assert_eq!(Client::messages(&a.received).len(), 20, "the sender got every echo");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_refuses_sessions_past_max_sessions() {
+    let config = EngineConfig {
+        max_sessions: 2,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(config);
+    let _a = Client::connect(&engine, "a").await;
+    let _b = Client::connect(&engine, "b").await;
+    assert!(matches!(engine.connect("c".into()).await, Err(Error::ServerBusy)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_config_is_refused_naming_the_setting() {
+    let config = EngineConfig {
+        rate_burst: 0,
+        ..EngineConfig::default()
+    };
+    let error = Engine::builder().config(config).build().unwrap_err();
+    assert!(matches!(error, Error::Config { setting: "rate_burst", .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_closes_every_connection_with_1001_and_refuses_new_ones() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    assert!(engine.shutdown(Duration::from_secs(5)).await);
+    a.drain();
+    b.drain();
+    assert_eq!(a.closed, Some(CloseReason::ShuttingDown));
+    assert_eq!(b.closed.map(CloseReason::code), Some(1001));
+    assert!(matches!(engine.connect("c".into()).await, Err(Error::ShuttingDown)));
+}

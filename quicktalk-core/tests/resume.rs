@@ -1,0 +1,222 @@
+//! Dropped connections: resume, replay, grace and idle timeouts.
+
+mod support;
+
+use std::time::Duration;
+
+use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, ServerFrame};
+use quicktalk_core::EngineConfig;
+use support::*;
+
+fn resumed(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Resumed> {
+    frames.iter().find_map(|frame| match frame {
+        ServerFrame::Resumed(resumed) => Some(resumed.clone()),
+        _ => None,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_within_grace_replays_every_missed_line_exactly_once() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.send("before the drop", "a1");
+    b.drain();
+    b.drop_connection();
+    for n in 2..=4 {
+        a.send(&format!("missed {n}"), &format!("a{n}"));
+    }
+    advance(&engine, Duration::from_secs(10)).await;
+    b.reconnect(&engine).await;
+    let frames = b.drain();
+    let resumed = resumed(&frames).expect("resumed");
+    assert_eq!(resumed.replayed, 3);
+    assert!(resumed.room.is_some());
+    let seqs: Vec<u64> = Client::messages(&frames).iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [2, 3, 4]);
+    // The partner noticed nothing.
+    assert!(!a.drain().iter().any(|f| matches!(f, ServerFrame::PartnerLeft { .. })));
+    // The chat goes on, both ways.
+    b.send("back", "b1");
+    assert_eq!(Client::messages(&a.drain())[0].seq, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_replays_own_lines_with_their_cid() {
+    let (engine, _) = engine();
+    let (mut a, _b) = matched_pair(&engine).await;
+    a.drop_connection();
+    // Nothing was received after the match: last_seq 0 replays nothing yet.
+    a.reconnect(&engine).await;
+    a.send("mine", "m1");
+    a.drain();
+    // The echo was lost in a drop: replay from the seq before it.
+    let token = a.token();
+    let (handle, events) = engine.connect(a.key.clone()).await.unwrap();
+    a.events = events;
+    handle.resume(&token, 0);
+    a.handle = Some(handle);
+    let frames = a.drain();
+    let replayed = Client::messages(&frames);
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].cid.as_deref(), Some("m1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_partner_gets_partner_left_disconnected_when_grace_runs_out() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    b.drop_connection();
+    advance(&engine, Duration::from_secs(29)).await;
+    assert!(!is_partner_left(&a.drain(), PartnerLeftReason::Disconnected));
+    advance(&engine, Duration::from_secs(1)).await;
+    assert!(is_partner_left(&a.drain(), PartnerLeftReason::Disconnected));
+    // The token is spent.
+    b.reconnect(&engine).await;
+    let frames = b.drain();
+    assert!(frames.iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed)));
+    assert_eq!(engine.stats().sessions, 2, "a, and b's fresh session");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_resumed_after_its_partner_left_gets_the_replay_then_partner_left() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    b.drop_connection();
+    a.send("bye", "a1");
+    a.handle().leave();
+    b.reconnect(&engine).await;
+    let frames = b.drain();
+    assert_eq!(resumed(&frames).unwrap().replayed, 1);
+    let last_two: Vec<&str> = frames[frames.len() - 2..].iter().map(ServerFrame::type_name).collect();
+    assert_eq!(last_two, ["message", "partner_left"]);
+    assert!(is_partner_left(&frames, PartnerLeftReason::Left));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_token_fails_to_resume_and_the_connection_stays_usable() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    a.handle().resume("not-a-token", 0);
+    let frames = a.drain();
+    assert!(frames.iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed)));
+    a.join(&[], None);
+    assert_eq!(a.drain(), [ServerFrame::Waiting]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_after_other_frames_is_refused() {
+    let (engine, _) = engine();
+    let (mut a, _b) = matched_pair(&engine).await;
+    let token = a.token();
+    let mut c = Client::connect(&engine, "c").await;
+    c.join(&[], None);
+    c.handle().resume(&token, 0);
+    assert!(c.drain().iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed)));
+    assert!(a.drain().is_empty(), "a keeps its session");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resume_replaces_a_connection_that_is_still_open_with_4003() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    let token = a.token();
+    let (handle, mut events) = engine.connect(a.key.clone()).await.unwrap();
+    handle.resume(&token, 0);
+    a.drain();
+    assert_eq!(a.closed, Some(CloseReason::Replaced));
+    // The old handle going away now must not detach the resumed session.
+    a.handle = None;
+    b.send("still there?", "b1");
+    let mut frames = Vec::new();
+    while let Some(quicktalk_core::Event::Frame(frame)) = events.try_recv() {
+        frames.push(frame);
+    }
+    assert_eq!(Client::messages(&frames).last().unwrap().text.as_ref(), "still there?");
+    assert!(!b.drain().iter().any(|f| matches!(f, ServerFrame::PartnerLeft { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_works_once() {
+    let (engine, _) = engine();
+    let (mut a, _b) = matched_pair(&engine).await;
+    let token = a.token();
+    a.drop_connection();
+    a.reconnect(&engine).await;
+    a.drain();
+    let (again, mut events) = engine.connect(a.key.clone()).await.unwrap();
+    again.resume(&token, 0);
+    let frames: Vec<_> = std::iter::from_fn(|| events.try_recv()).collect();
+    assert!(frames.iter().any(|e| matches!(e, quicktalk_core::Event::Frame(ServerFrame::Error(err)) if err.code == ErrorCode::ResumeFailed)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_session_that_drops_leaves_the_queue() {
+    let (engine, _) = engine();
+    let mut a = Client::connect(&engine, "a").await;
+    a.join(&[], None);
+    a.drop_connection();
+    assert_eq!(engine.stats().waiting, 0);
+    let mut b = Client::connect(&engine, "b").await;
+    b.join(&[], None);
+    assert_eq!(b.drain(), [ServerFrame::Waiting], "nobody is matched with a gone connection");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_connection_is_closed_with_4001_and_its_partner_told_timeout_after_grace() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    // b stays active, a is silent.
+    for _ in 0..6 {
+        advance(&engine, Duration::from_secs(10)).await;
+        b.handle().touch();
+    }
+    a.drain();
+    assert_eq!(a.closed, Some(CloseReason::IdleTimeout));
+    assert!(b.closed.is_none());
+    assert!(!is_partner_left(&b.drain(), PartnerLeftReason::Timeout), "grace first");
+    for _ in 0..3 {
+        advance(&engine, Duration::from_secs(10)).await;
+        b.handle().touch();
+    }
+    assert!(is_partner_left(&b.drain(), PartnerLeftReason::Timeout));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_closed_session_can_resume() {
+    let (engine, _) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    for _ in 0..6 {
+        advance(&engine, Duration::from_secs(10)).await;
+        b.handle().touch();
+    }
+    a.drain();
+    assert_eq!(a.closed, Some(CloseReason::IdleTimeout));
+    a.handle = None;
+    a.reconnect(&engine).await;
+    assert!(resumed(&a.drain()).unwrap().room.is_some());
+    b.drain();
+    a.send("I'm back", "x");
+    assert_eq!(Client::messages(&b.drain()).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_resumes_and_gets_what_its_queue_dropped() {
+    let config = EngineConfig {
+        outbox_capacity: 8,
+        rate_burst: 100,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(config);
+    let (mut a, mut b) = matched_pair(&engine).await;
+    for n in 1..=20 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+    }
+    b.drain();
+    assert_eq!(b.closed, Some(CloseReason::TooSlow));
+    b.handle = None;
+    b.reconnect(&engine).await;
+    let frames = b.drain();
+    let seqs: Vec<u64> = Client::messages(&b.received).iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>(), "every line exactly once, in order");
+    assert!(resumed(&frames).is_some());
+}

@@ -99,7 +99,11 @@ impl Default for EngineConfig {
     }
 }
 
-fn at_least<T: PartialOrd + std::fmt::Display>(setting: &'static str, value: T, min: T) -> Result<()> {
+fn at_least<T: PartialOrd + std::fmt::Display>(
+    setting: &'static str,
+    value: T,
+    min: T,
+) -> Result<()> {
     if value >= min {
         Ok(())
     } else {
@@ -173,7 +177,13 @@ mod tests {
             ..EngineConfig::default()
         };
         let error = config.validate().unwrap_err();
-        assert!(matches!(error, Error::Config { setting: "rate_per_sec", .. }));
+        assert!(matches!(
+            error,
+            Error::Config {
+                setting: "rate_per_sec",
+                ..
+            }
+        ));
         assert!(error.to_string().contains("rate_per_sec"));
 
         let config = EngineConfig {
@@ -182,7 +192,10 @@ mod tests {
         };
         assert!(matches!(
             config.validate(),
-            Err(Error::Config { setting: "outbox_capacity", .. })
+            Err(Error::Config {
+                setting: "outbox_capacity",
+                ..
+            })
         ));
     }
 }

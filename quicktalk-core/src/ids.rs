@@ -5,7 +5,7 @@
 //! nothing about load or order. Resume tokens are 128 random bits.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -131,9 +131,8 @@ impl ClientKey {
     /// Seeded per process so that nobody can build colliding keys on purpose.
     pub(crate) fn fingerprint(&self) -> u64 {
         static SEED: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
-        let mut hasher = SEED.get_or_init(std::hash::RandomState::new).build_hasher();
-        self.0.hash(&mut hasher);
-        hasher.finish()
+        SEED.get_or_init(std::hash::RandomState::new)
+            .hash_one(&self.0)
     }
 }
 

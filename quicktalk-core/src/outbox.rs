@@ -186,9 +186,15 @@ mod tests {
         outbox.push(ServerFrame::Waiting);
         outbox.push(ServerFrame::Pong);
         outbox.close(CloseReason::ShuttingDown);
-        assert_eq!(stream.recv().await, Some(Event::Frame(ServerFrame::Waiting)));
+        assert_eq!(
+            stream.recv().await,
+            Some(Event::Frame(ServerFrame::Waiting))
+        );
         assert_eq!(stream.recv().await, Some(Event::Frame(ServerFrame::Pong)));
-        assert_eq!(stream.recv().await, Some(Event::Close(CloseReason::ShuttingDown)));
+        assert_eq!(
+            stream.recv().await,
+            Some(Event::Close(CloseReason::ShuttingDown))
+        );
         assert_eq!(stream.recv().await, None);
     }
 
@@ -199,7 +205,10 @@ mod tests {
         assert!(outbox.push(ServerFrame::Pong));
         assert!(outbox.push(ServerFrame::Pong));
         assert!(!outbox.push(ServerFrame::Pong));
-        assert_eq!(stream.recv().await, Some(Event::Close(CloseReason::TooSlow)));
+        assert_eq!(
+            stream.recv().await,
+            Some(Event::Close(CloseReason::TooSlow))
+        );
         assert!(!outbox.push(ServerFrame::Pong));
         assert_eq!(stream.try_recv(), None);
     }
@@ -211,7 +220,10 @@ mod tests {
         let reader = tokio::spawn(async move { stream.recv().await });
         tokio::task::yield_now().await;
         outbox.push(ServerFrame::Waiting);
-        assert_eq!(reader.await.unwrap(), Some(Event::Frame(ServerFrame::Waiting)));
+        assert_eq!(
+            reader.await.unwrap(),
+            Some(Event::Frame(ServerFrame::Waiting))
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,9 @@ mod support;
 
 use std::time::Duration;
 
-use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, RejectReason, Sender, ServerFrame};
+use quicktalk_core::protocol::{
+    CloseReason, ErrorCode, PartnerLeftReason, RejectReason, Sender, ServerFrame,
+};
 use quicktalk_core::{Engine, EngineConfig, Error};
 use support::*;
 
@@ -44,14 +46,30 @@ async fn two_strangers_with_a_common_interest_are_matched_and_chat_both_ways() {
     a.send("how are you", "a2");
     let a_lines = Client::messages(&a.drain());
     let b_lines = Client::messages(&b.drain());
-    let seen_by_a: Vec<(u64, Sender, &str)> = a_lines.iter().map(|m| (m.seq, m.from, &*m.text)).collect();
+    let seen_by_a: Vec<(u64, Sender, &str)> =
+        a_lines.iter().map(|m| (m.seq, m.from, &*m.text)).collect();
     assert_eq!(
         seen_by_a,
-        [(1, Sender::You, "안녕하세요"), (2, Sender::Stranger, "hello"), (3, Sender::You, "how are you")]
+        [
+            (1, Sender::You, "안녕하세요"),
+            (2, Sender::Stranger, "hello"),
+            (3, Sender::You, "how are you")
+        ]
     );
     let seen_by_b: Vec<(u64, Sender)> = b_lines.iter().map(|m| (m.seq, m.from)).collect();
-    assert_eq!(seen_by_b, [(1, Sender::Stranger), (2, Sender::You), (3, Sender::Stranger)]);
-    assert_eq!(a_lines[0].cid.as_deref(), Some("a1"), "the echo carries the cid");
+    assert_eq!(
+        seen_by_b,
+        [
+            (1, Sender::Stranger),
+            (2, Sender::You),
+            (3, Sender::Stranger)
+        ]
+    );
+    assert_eq!(
+        a_lines[0].cid.as_deref(),
+        Some("a1"),
+        "the echo carries the cid"
+    );
     assert_eq!(b_lines[0].cid, None, "the partner never sees the cid");
     assert_eq!(engine.stats().rooms, 1);
     assert_eq!(engine.stats().online, 2);
@@ -116,7 +134,9 @@ async fn join_while_waiting_or_chatting_is_a_bad_state_error() {
 async fn invalid_join_fields_are_a_bad_request() {
     let (engine, _) = engine();
     let mut a = Client::connect(&engine, "a").await;
-    a.handle().handle_text(r#"{"type":"join","interests":[""]}"#).await;
+    a.handle()
+        .handle_text(r#"{"type":"join","interests":[""]}"#)
+        .await;
     a.handle().handle_text("{oops").await;
     a.handle().handle_text(r#"{"type":"fly"}"#).await;
     assert_eq!(errors(&a.drain()), [ErrorCode::BadRequest; 3]);
@@ -129,7 +149,10 @@ async fn send_while_idle_or_waiting_is_rejected_as_not_in_room() {
     let mut a = Client::connect(&engine, "a").await;
     a.send("hello?", "c1");
     let rejected = rejection(&a.drain()).unwrap();
-    assert_eq!((rejected.reason, rejected.cid.as_deref()), (RejectReason::NotInRoom, Some("c1")));
+    assert_eq!(
+        (rejected.reason, rejected.cid.as_deref()),
+        (RejectReason::NotInRoom, Some("c1"))
+    );
     a.join(&[], None);
     a.drain();
     a.send("anyone?", "c2");
@@ -158,7 +181,11 @@ async fn a_repeated_cid_is_answered_with_the_original_echo_and_not_delivered_twi
     assert_eq!(first, second, "the same echo, same seq and ts");
     assert_eq!(Client::messages(&b.drain()).len(), 1);
     a.send("next line", "other");
-    assert_eq!(Client::messages(&a.drain())[0].seq, 2, "no seq was spent on the repeat");
+    assert_eq!(
+        Client::messages(&a.drain())[0].seq,
+        2,
+        "no seq was spent on the repeat"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -216,7 +243,10 @@ async fn typing_reaches_the_partner_only_when_it_changes() {
     a.handle().typing(false);
     assert_eq!(
         b.drain(),
-        [ServerFrame::Typing { active: true }, ServerFrame::Typing { active: false }]
+        [
+            ServerFrame::Typing { active: true },
+            ServerFrame::Typing { active: false }
+        ]
     );
 }
 
@@ -228,7 +258,11 @@ async fn next_tells_the_partner_skipped_and_never_rematches_the_same_pair_within
     assert_eq!(a.drain(), [ServerFrame::Waiting]);
     assert!(is_partner_left(&b.drain(), PartnerLeftReason::Skipped));
     b.join(&[], None);
-    assert_eq!(b.drain(), [ServerFrame::Waiting], "the cooldown keeps them apart");
+    assert_eq!(
+        b.drain(),
+        [ServerFrame::Waiting],
+        "the cooldown keeps them apart"
+    );
     let mut c = Client::connect(&engine, "c").await;
     c.join(&[], None);
     assert!(matched(&c.drain()).is_some());
@@ -313,7 +347,11 @@ async fn a_slow_reader_is_closed_as_too_slow_without_touching_its_partner() {
     b.drain();
     assert_eq!(b.closed, Some(CloseReason::TooSlow));
     assert!(a.closed.is_none());
-    assert_eq!(Client::messages(&a.received).len(), 20, "the sender got every echo");
+    assert_eq!(
+        Client::messages(&a.received).len(),
+        20,
+        "the sender got every echo"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -325,7 +363,10 @@ async fn the_engine_refuses_sessions_past_max_sessions() {
     let (engine, _) = engine_with(config);
     let _a = Client::connect(&engine, "a").await;
     let _b = Client::connect(&engine, "b").await;
-    assert!(matches!(engine.connect("c".into()).await, Err(Error::ServerBusy)));
+    assert!(matches!(
+        engine.connect("c".into()).await,
+        Err(Error::ServerBusy)
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -335,7 +376,13 @@ async fn an_invalid_config_is_refused_naming_the_setting() {
         ..EngineConfig::default()
     };
     let error = Engine::builder().config(config).build().unwrap_err();
-    assert!(matches!(error, Error::Config { setting: "rate_burst", .. }));
+    assert!(matches!(
+        error,
+        Error::Config {
+            setting: "rate_burst",
+            ..
+        }
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -347,5 +394,8 @@ async fn shutdown_closes_every_connection_with_1001_and_refuses_new_ones() {
     b.drain();
     assert_eq!(a.closed, Some(CloseReason::ShuttingDown));
     assert_eq!(b.closed.map(CloseReason::code), Some(1001));
-    assert!(matches!(engine.connect("c".into()).await, Err(Error::ShuttingDown)));
+    assert!(matches!(
+        engine.connect("c".into()).await,
+        Err(Error::ShuttingDown)
+    ));
 }

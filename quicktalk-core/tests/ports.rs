@@ -9,11 +9,12 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use quicktalk_core::memory::{MemoryChatStore, MemoryEventBus};
 use quicktalk_core::ports::{
-    Action, Ban, BusEvent, Category, ChatStore, EventBus, ModerationFlag, Moderator, PurgeStats, Report, Severity,
-    StoredMessage, Verdict,
+    Action, Ban, BusEvent, Category, ChatStore, EventBus, ModerationFlag, Moderator, PurgeStats,
+    Report, Severity, StoredMessage, Verdict,
 };
 use quicktalk_core::protocol::{
-    CloseReason, ErrorCode, PartnerLeftReason, RejectReason, ReportReason, ReportRequest, ServerFrame,
+    CloseReason, ErrorCode, PartnerLeftReason, RejectReason, ReportReason, ReportRequest,
+    ServerFrame,
 };
 use quicktalk_core::{ClientKey, Engine, EngineConfig, Error, RoomId};
 use support::*;
@@ -36,7 +37,7 @@ impl Moderator for WordModerator {
                 action: Action::Mask,
                 category: Some(Category::Profanity),
                 severity: Severity::Low,
-                spans: vec![start..start + 4],
+                spans: std::iter::once(start..start + 4).collect(),
             };
         }
         if text.contains("sad") {
@@ -70,11 +71,17 @@ async fn masked_lines_are_delivered_with_stars_and_flagged() {
     assert_eq!(&*delivered[0].text, "oh **** it");
     assert!(delivered[0].masked);
     let echo = Client::messages(&a.drain());
-    assert_eq!(&*echo[0].text, "oh **** it", "the echo carries the text as moderated");
+    assert_eq!(
+        &*echo[0].text, "oh **** it",
+        "the echo carries the text as moderated"
+    );
     settle().await;
     let flags = store.flags(10).await.unwrap();
     assert_eq!(flags.len(), 1);
-    assert_eq!((flags[0].action, flags[0].category), (Action::Mask, Some(Category::Profanity)));
+    assert_eq!(
+        (flags[0].action, flags[0].category),
+        (Action::Mask, Some(Category::Profanity))
+    );
     assert_eq!(flags[0].seq, Some(1));
 }
 
@@ -88,7 +95,11 @@ async fn blocked_lines_are_rejected_with_their_category_and_never_delivered() {
     assert_eq!(rejected.category.as_deref(), Some("threat"));
     assert!(b.drain().is_empty());
     a.send("sorry", "s");
-    assert_eq!(Client::messages(&b.drain())[0].seq, 1, "a blocked line spends no seq");
+    assert_eq!(
+        Client::messages(&b.drain())[0].seq,
+        1,
+        "a blocked line spends no seq"
+    );
     settle().await;
     let flags = store.flags(10).await.unwrap();
     assert_eq!(flags.len(), 1);
@@ -105,7 +116,10 @@ async fn flagged_lines_are_delivered_as_is_and_recorded_for_review() {
     assert!(!delivered[0].masked);
     a.drain();
     settle().await;
-    assert_eq!(store.flags(10).await.unwrap()[0].category, Some(Category::SelfHarm));
+    assert_eq!(
+        store.flags(10).await.unwrap()[0].category,
+        Some(Category::SelfHarm)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,7 +132,10 @@ async fn delivered_lines_reach_the_store_in_batches() {
     }
     settle().await;
     let stored = store.all_messages();
-    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
+    assert_eq!(
+        stored.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
     assert_eq!(stored[0].client_key, ClientKey::from("key-a"));
     let room = stored[0].room;
     assert_eq!(store.room_history(room).await.unwrap().len(), 10);
@@ -207,9 +224,16 @@ async fn a_stuck_store_never_slows_chat_and_its_overflow_is_counted_until_it_dra
         a.send(&format!("line {n}"), &format!("c{n}"));
         settle().await;
     }
-    assert_eq!(Client::messages(&b.drain()).len(), 20, "chat went on while the store was stuck");
+    assert_eq!(
+        Client::messages(&b.drain()).len(),
+        20,
+        "chat went on while the store was stuck"
+    );
     let health = engine.health().await;
-    assert!(!health.ready, "an overflowing store queue makes the engine not ready");
+    assert!(
+        !health.ready,
+        "an overflowing store queue makes the engine not ready"
+    );
     assert!(health.store_overflowed > 0);
     let overflowed = health.store_overflowed;
     gate.add_permits(1000);
@@ -217,7 +241,11 @@ async fn a_stuck_store_never_slows_chat_and_its_overflow_is_counted_until_it_dra
     let health = engine.health().await;
     assert!(health.ready, "ready again once drained: {health:?}");
     let stored = inner.all_messages().len() as u64;
-    assert_eq!(stored + overflowed, 20, "every line is stored or counted, none silently lost");
+    assert_eq!(
+        stored + overflowed,
+        20,
+        "every line is stored or counted, none silently lost"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -253,7 +281,11 @@ async fn a_report_is_stored_with_the_chat_context_and_acknowledged() {
     let report = &reports[0];
     assert_eq!(report.reason, ReportReason::Harassment);
     assert_eq!(report.reported_key, ClientKey::from("key-b"));
-    let context: Vec<&str> = report.context.iter().map(|line| line.text.as_str()).collect();
+    let context: Vec<&str> = report
+        .context
+        .iter()
+        .map(|line| line.text.as_str())
+        .collect();
     assert_eq!(context, ["hello", "something nasty"]);
     b.drain();
 }
@@ -287,8 +319,16 @@ async fn after_a_report_the_pair_is_never_matched_again_not_even_from_a_new_sess
     // Someone else is matched with a at once.
     let mut c = Client::connect(&engine, "key-c").await;
     c.join(&[], None);
-    assert!(c.drain().iter().any(|f| matches!(f, ServerFrame::Matched(_))));
-    assert!(a.drain().iter().any(|f| matches!(f, ServerFrame::Matched(_))));
+    assert!(
+        c.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Matched(_)))
+    );
+    assert!(
+        a.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Matched(_)))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -301,7 +341,11 @@ async fn report_without_any_partner_is_a_bad_state_error() {
             note: None,
         })
         .await;
-    assert!(a.drain().iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::BadState)));
+    assert!(
+        a.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::BadState))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -310,10 +354,17 @@ async fn a_ban_removes_live_sessions_and_refuses_new_ones() {
     let (mut a, mut b) = matched_pair(&engine).await;
     assert_eq!(engine.ban(&"key-b".into(), "abuse", None).await.unwrap(), 1);
     let frames = b.drain();
-    assert!(frames.iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::Banned)));
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::Banned))
+    );
     assert_eq!(b.closed, Some(CloseReason::Banned));
     assert!(is_partner_left(&a.drain(), PartnerLeftReason::Removed));
-    assert!(matches!(engine.connect("key-b".into()).await, Err(Error::Banned { until: None })));
+    assert!(matches!(
+        engine.connect("key-b".into()).await,
+        Err(Error::Banned { until: None })
+    ));
     assert!(engine.unban(&"key-b".into()).await.unwrap());
     assert!(engine.connect("key-b".into()).await.is_ok());
 }

@@ -4,8 +4,8 @@ mod support;
 
 use std::time::Duration;
 
-use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, ServerFrame};
 use quicktalk_core::EngineConfig;
+use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, ServerFrame};
 use support::*;
 
 fn resumed(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Resumed> {
@@ -34,7 +34,11 @@ async fn resume_within_grace_replays_every_missed_line_exactly_once() {
     let seqs: Vec<u64> = Client::messages(&frames).iter().map(|m| m.seq).collect();
     assert_eq!(seqs, [2, 3, 4]);
     // The partner noticed nothing.
-    assert!(!a.drain().iter().any(|f| matches!(f, ServerFrame::PartnerLeft { .. })));
+    assert!(
+        !a.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+    );
     // The chat goes on, both ways.
     b.send("back", "b1");
     assert_eq!(Client::messages(&a.drain())[0].seq, 5);
@@ -67,13 +71,20 @@ async fn the_partner_gets_partner_left_disconnected_when_grace_runs_out() {
     let (mut a, mut b) = matched_pair(&engine).await;
     b.drop_connection();
     advance(&engine, Duration::from_secs(29)).await;
-    assert!(!is_partner_left(&a.drain(), PartnerLeftReason::Disconnected));
+    assert!(!is_partner_left(
+        &a.drain(),
+        PartnerLeftReason::Disconnected
+    ));
     advance(&engine, Duration::from_secs(1)).await;
     assert!(is_partner_left(&a.drain(), PartnerLeftReason::Disconnected));
     // The token is spent.
     b.reconnect(&engine).await;
     let frames = b.drain();
-    assert!(frames.iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed)));
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed))
+    );
     assert_eq!(engine.stats().sessions, 2, "a, and b's fresh session");
 }
 
@@ -87,7 +98,10 @@ async fn a_session_resumed_after_its_partner_left_gets_the_replay_then_partner_l
     b.reconnect(&engine).await;
     let frames = b.drain();
     assert_eq!(resumed(&frames).unwrap().replayed, 1);
-    let last_two: Vec<&str> = frames[frames.len() - 2..].iter().map(ServerFrame::type_name).collect();
+    let last_two: Vec<&str> = frames[frames.len() - 2..]
+        .iter()
+        .map(ServerFrame::type_name)
+        .collect();
     assert_eq!(last_two, ["message", "partner_left"]);
     assert!(is_partner_left(&frames, PartnerLeftReason::Left));
 }
@@ -98,7 +112,11 @@ async fn an_unknown_token_fails_to_resume_and_the_connection_stays_usable() {
     let mut a = Client::connect(&engine, "a").await;
     a.handle().resume("not-a-token", 0);
     let frames = a.drain();
-    assert!(frames.iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed)));
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed))
+    );
     a.join(&[], None);
     assert_eq!(a.drain(), [ServerFrame::Waiting]);
 }
@@ -111,7 +129,11 @@ async fn resume_after_other_frames_is_refused() {
     let mut c = Client::connect(&engine, "c").await;
     c.join(&[], None);
     c.handle().resume(&token, 0);
-    assert!(c.drain().iter().any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed)));
+    assert!(
+        c.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::ResumeFailed))
+    );
     assert!(a.drain().is_empty(), "a keeps its session");
 }
 
@@ -131,8 +153,15 @@ async fn a_resume_replaces_a_connection_that_is_still_open_with_4003() {
     while let Some(quicktalk_core::Event::Frame(frame)) = events.try_recv() {
         frames.push(frame);
     }
-    assert_eq!(Client::messages(&frames).last().unwrap().text.as_ref(), "still there?");
-    assert!(!b.drain().iter().any(|f| matches!(f, ServerFrame::PartnerLeft { .. })));
+    assert_eq!(
+        Client::messages(&frames).last().unwrap().text.as_ref(),
+        "still there?"
+    );
+    assert!(
+        !b.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -158,7 +187,11 @@ async fn a_waiting_session_that_drops_leaves_the_queue() {
     assert_eq!(engine.stats().waiting, 0);
     let mut b = Client::connect(&engine, "b").await;
     b.join(&[], None);
-    assert_eq!(b.drain(), [ServerFrame::Waiting], "nobody is matched with a gone connection");
+    assert_eq!(
+        b.drain(),
+        [ServerFrame::Waiting],
+        "nobody is matched with a gone connection"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -173,7 +206,10 @@ async fn a_silent_connection_is_closed_with_4001_and_its_partner_told_timeout_af
     a.drain();
     assert_eq!(a.closed, Some(CloseReason::IdleTimeout));
     assert!(b.closed.is_none());
-    assert!(!is_partner_left(&b.drain(), PartnerLeftReason::Timeout), "grace first");
+    assert!(
+        !is_partner_left(&b.drain(), PartnerLeftReason::Timeout),
+        "grace first"
+    );
     for _ in 0..3 {
         advance(&engine, Duration::from_secs(10)).await;
         b.handle().touch();
@@ -216,7 +252,14 @@ async fn a_slow_reader_resumes_and_gets_what_its_queue_dropped() {
     b.handle = None;
     b.reconnect(&engine).await;
     let frames = b.drain();
-    let seqs: Vec<u64> = Client::messages(&b.received).iter().map(|m| m.seq).collect();
-    assert_eq!(seqs, (1..=20).collect::<Vec<_>>(), "every line exactly once, in order");
+    let seqs: Vec<u64> = Client::messages(&b.received)
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=20).collect::<Vec<_>>(),
+        "every line exactly once, in order"
+    );
     assert!(resumed(&frames).is_some());
 }

@@ -11,7 +11,9 @@ use crate::ids::SessionId;
 use crate::ports::chat_store::{ModerationFlag, Report, StoredMessage, unix_ms};
 use crate::ports::event_bus::BusEvent;
 use crate::ports::moderator::{Action, Verdict};
-use crate::protocol::{CloseReason, ProtocolError, RejectReason, Rejected, ReportRequest, ServerFrame};
+use crate::protocol::{
+    CloseReason, ProtocolError, RejectReason, Rejected, ReportRequest, ServerFrame,
+};
 
 /// A line on its way in, already measured and judged outside the lock.
 pub(crate) struct Incoming<'a> {
@@ -22,7 +24,13 @@ pub(crate) struct Incoming<'a> {
 }
 
 impl Hub {
-    fn reject(&self, id: SessionId, cid: Option<&str>, reason: RejectReason, category: Option<&str>) {
+    fn reject(
+        &self,
+        id: SessionId,
+        cid: Option<&str>,
+        reason: RejectReason,
+        category: Option<&str>,
+    ) {
         self.metrics.rejected(reason).increment(1);
         self.push(
             id,
@@ -48,7 +56,9 @@ impl Hub {
             self.reject(id, line.cid, RejectReason::NotInRoom, None);
             return;
         };
-        let me = room.member_index(id).expect("a chatting session is a member of its room");
+        let me = room
+            .member_index(id)
+            .expect("a chatting session is a member of its room");
         // A repeated cid: answer with the original echo, deliver nothing.
         if let Some(cid) = line.cid {
             if let Some(original) = room.line_by_cid(me, cid) {
@@ -149,20 +159,37 @@ impl Hub {
         session.typing = active;
         if let Some(partner) = self.partner_in(room, id) {
             self.push(partner, ServerFrame::Typing { active });
-            self.bus.offer(BusEvent::Typing { room, from: id, active });
+            self.bus.offer(BusEvent::Typing {
+                room,
+                from: id,
+                active,
+            });
         }
     }
 
     /// Builds the report of the current or most recent partner and blocks the
     /// pair; the engine stores it and then answers `reported`.
-    pub(crate) fn report(&mut self, conn: ConnId, request: ReportRequest, now: Instant) -> Option<(SessionId, Report)> {
+    pub(crate) fn report(
+        &mut self,
+        conn: ConnId,
+        request: ReportRequest,
+        now: Instant,
+    ) -> Option<(SessionId, Report)> {
         let id = self.session_of(conn, now)?;
         self.mark_used(id);
-        let Some(room) = self.sessions[&id].last_room.and_then(|room| self.rooms.get(&room)) else {
-            self.push_error(id, ProtocolError::bad_state("nobody to report: no current or recent partner"));
+        let Some(room) = self.sessions[&id]
+            .last_room
+            .and_then(|room| self.rooms.get(&room))
+        else {
+            self.push_error(
+                id,
+                ProtocolError::bad_state("nobody to report: no current or recent partner"),
+            );
             return None;
         };
-        let me = room.member_index(id).expect("a session is a member of its last room");
+        let me = room
+            .member_index(id)
+            .expect("a session is a member of its last room");
         let report = Report {
             id: format!("{:032x}", rand::random::<u128>()),
             room: room.id,

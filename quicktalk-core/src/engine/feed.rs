@@ -50,7 +50,10 @@ pub(crate) struct Feed<T> {
 }
 
 impl<T> Feed<T> {
-    pub(crate) fn new(capacity: usize, name: &'static str) -> (Self, mpsc::Receiver<T>, Arc<FeedHealth>) {
+    pub(crate) fn new(
+        capacity: usize,
+        name: &'static str,
+    ) -> (Self, mpsc::Receiver<T>, Arc<FeedHealth>) {
         let (sender, receiver) = mpsc::channel(capacity);
         let health = Arc::new(FeedHealth::default());
         let feed = Self {
@@ -82,7 +85,11 @@ impl<T> Feed<T> {
             self.overflow_counter.increment(1);
             // Log the first overflow of each backlog, not every record.
             if !self.health.backlogged.swap(true, Ordering::Relaxed) {
-                tracing::error!(queue = self.name, total, "queue full: records are being dropped until it drains");
+                tracing::error!(
+                    queue = self.name,
+                    total,
+                    "queue full: records are being dropped until it drains"
+                );
             }
         }
     }
@@ -155,15 +162,26 @@ pub(crate) async fn run_store_writer(
         }
         if !messages.is_empty() {
             let count = messages.len();
-            write_with_retry("store", &health, || receiver.is_closed(), count, || {
-                store.append_messages(&messages)
-            })
+            write_with_retry(
+                "store",
+                &health,
+                || receiver.is_closed(),
+                count,
+                || store.append_messages(&messages),
+            )
             .await;
             messages.clear();
         }
         if !flags.is_empty() {
             let count = flags.len();
-            write_with_retry("store", &health, || receiver.is_closed(), count, || store.append_flags(&flags)).await;
+            write_with_retry(
+                "store",
+                &health,
+                || receiver.is_closed(),
+                count,
+                || store.append_flags(&flags),
+            )
+            .await;
             flags.clear();
         }
         if receiver.is_empty() {
@@ -182,7 +200,14 @@ pub(crate) async fn run_bus_publisher(
     let mut events = Vec::with_capacity(batch);
     while receiver.recv_many(&mut events, batch).await > 0 {
         let count = events.len();
-        write_with_retry("bus", &health, || receiver.is_closed(), count, || bus.publish(&events)).await;
+        write_with_retry(
+            "bus",
+            &health,
+            || receiver.is_closed(),
+            count,
+            || bus.publish(&events),
+        )
+        .await;
         events.clear();
         if receiver.is_empty() {
             health.backlogged.store(false, Ordering::Relaxed);

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use crate::engine::Shared;
 use crate::engine::chat::Incoming;
 use crate::engine::hub::ConnId;
-use crate::ids::SessionId;
-use crate::protocol::{ClientFrame, ErrorCode, JoinRequest, ProtocolError, ReportRequest, ServerFrame};
+use crate::ids::{RoomId, SessionId};
+use crate::protocol::{
+    ClientFrame, ErrorCode, JoinRequest, ProtocolError, ReportRequest, ServerFrame,
+};
 
 /// One connection's way into the engine. Every answer (echo, `rejected`,
 /// `error`, `pong`, ...) arrives on the connection's
@@ -22,7 +24,9 @@ pub struct SessionHandle {
 
 impl std::fmt::Debug for SessionHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionHandle").field("conn", &self.conn).finish_non_exhaustive()
+        f.debug_struct("SessionHandle")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,7 +59,9 @@ impl SessionHandle {
             ClientFrame::Next(request) => self.next(request),
             ClientFrame::Leave => self.leave(),
             ClientFrame::Report(request) => self.report(request).await,
-            ClientFrame::Resume(request) => self.resume(&request.token, request.last_seq),
+            ClientFrame::Resume(request) => {
+                self.resume_in(&request.token, request.last_seq, request.room)
+            }
             ClientFrame::Ping => self.ping(),
         }
     }
@@ -65,7 +71,8 @@ impl SessionHandle {
         if let Err(error) = request.normalize() {
             return self.error(error);
         }
-        self.shared.with_hub(|hub, now| hub.join(self.conn, request, now));
+        self.shared
+            .with_hub(|hub, now| hub.join(self.conn, request, now));
     }
 
     /// Ends the current chat, if any, and queues again (`next`).
@@ -73,7 +80,8 @@ impl SessionHandle {
         if let Err(error) = request.normalize() {
             return self.error(error);
         }
-        self.shared.with_hub(|hub, now| hub.next(self.conn, request, now));
+        self.shared
+            .with_hub(|hub, now| hub.next(self.conn, request, now));
     }
 
     /// Ends the chat or stops waiting, staying connected (`leave`).
@@ -88,18 +96,23 @@ impl SessionHandle {
             || text.chars().count() <= self.shared.config.max_text_chars;
         let verdict = fits.then(|| self.shared.moderator.check(text));
         let line = Incoming { text, cid, verdict };
-        self.shared.with_hub(|hub, now| hub.send(self.conn, line, now));
+        self.shared
+            .with_hub(|hub, now| hub.send(self.conn, line, now));
     }
 
     /// Typing indicator (`typing`).
     pub fn typing(&self, active: bool) {
-        self.shared.with_hub(|hub, now| hub.typing(self.conn, active, now));
+        self.shared
+            .with_hub(|hub, now| hub.typing(self.conn, active, now));
     }
 
     /// Reports the current or most recent partner (`report`). Answers
     /// `reported` once the store has the report.
     pub async fn report(&self, request: ReportRequest) {
-        let Some((session, report)) = self.shared.with_hub(|hub, now| hub.report(self.conn, request, now)) else {
+        let Some((session, report)) = self
+            .shared
+            .with_hub(|hub, now| hub.report(self.conn, request, now))
+        else {
             return;
         };
         let frame = match self.shared.store.save_report(&report).await {
@@ -116,9 +129,18 @@ impl SessionHandle {
         self.shared.hub.lock().push(session, frame);
     }
 
-    /// Restores a dropped session on this connection (`resume`).
+    /// Restores a dropped session on this connection (`resume`): every line
+    /// of its room with `seq > last_seq` is replayed.
     pub fn resume(&self, token: &str, last_seq: u64) {
-        self.shared.with_hub(|hub, now| hub.resume(self.conn, token, last_seq, now));
+        self.resume_in(token, last_seq, None);
+    }
+
+    /// Like [`SessionHandle::resume`], naming the room `last_seq` belongs to;
+    /// if the session has moved to another room since, everything in the new
+    /// room is replayed.
+    pub fn resume_in(&self, token: &str, last_seq: u64, room: Option<RoomId>) {
+        self.shared
+            .with_hub(|hub, now| hub.resume(self.conn, token, last_seq, room, now));
     }
 
     /// Application-level ping: answers `pong`.

@@ -26,8 +26,8 @@ use crate::matcher::{Candidate, Matcher, MatcherConfig, Pairing};
 use crate::outbox::Outbox;
 use crate::ports::event_bus::BusEvent;
 use crate::protocol::{
-    CloseReason, ErrorCode, Hello, JoinRequest, Limits, Matched, PROTOCOL_VERSION, PartnerLeftReason,
-    ProtocolError, Resumed, ServerFrame,
+    CloseReason, ErrorCode, Hello, JoinRequest, Limits, Matched, PROTOCOL_VERSION,
+    PartnerLeftReason, ProtocolError, Resumed, ServerFrame,
 };
 
 /// Identifies one transport connection; a session may move between them.
@@ -108,7 +108,12 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    pub(crate) fn new(config: Arc<EngineConfig>, store: Feed<StoreRecord>, bus: Feed<BusEvent>, now: Instant) -> Self {
+    pub(crate) fn new(
+        config: Arc<EngineConfig>,
+        store: Feed<StoreRecord>,
+        bus: Feed<BusEvent>,
+        now: Instant,
+    ) -> Self {
         let matcher = Matcher::new(MatcherConfig {
             interest_wait: config.interest_wait,
             rematch_cooldown: config.rematch_cooldown,
@@ -198,8 +203,14 @@ impl Hub {
             }
             self.timers.pop();
             match timer {
-                Timer::Grace { session, generation } => self.grace_expired(session, generation, now),
-                Timer::Idle { session, generation } => self.idle_check(session, generation, now),
+                Timer::Grace {
+                    session,
+                    generation,
+                } => self.grace_expired(session, generation, now),
+                Timer::Idle {
+                    session,
+                    generation,
+                } => self.idle_check(session, generation, now),
                 Timer::Online => self.broadcast_online(now),
             }
         }
@@ -232,7 +243,13 @@ impl Hub {
         }
         let due = state.last_activity + self.config.idle_timeout;
         if due > now {
-            self.schedule(due, Timer::Idle { session, generation });
+            self.schedule(
+                due,
+                Timer::Idle {
+                    session,
+                    generation,
+                },
+            );
             return;
         }
         if let Some(attachment) = &state.attachment {
@@ -259,7 +276,11 @@ impl Hub {
     // ----- connections -------------------------------------------------
 
     /// A new connection with a new session; pushes `hello`.
-    pub(crate) fn connect(&mut self, key: ClientKey, now: Instant) -> Result<(ConnId, Arc<Outbox>)> {
+    pub(crate) fn connect(
+        &mut self,
+        key: ClientKey,
+        now: Instant,
+    ) -> Result<(ConnId, Arc<Outbox>)> {
         if self.shutting_down {
             return Err(Error::ShuttingDown);
         }
@@ -307,7 +328,13 @@ impl Hub {
             protocol: PROTOCOL_VERSION,
             limits: self.limits(),
         }));
-        self.schedule(now + self.config.idle_timeout, Timer::Idle { session: id, generation: 0 });
+        self.schedule(
+            now + self.config.idle_timeout,
+            Timer::Idle {
+                session: id,
+                generation: 0,
+            },
+        );
         Ok((conn, outbox))
     }
 
@@ -326,7 +353,11 @@ impl Hub {
     }
 
     pub(crate) fn push(&self, session: SessionId, frame: ServerFrame) {
-        if let Some(attachment) = self.sessions.get(&session).and_then(|s| s.attachment.as_ref()) {
+        if let Some(attachment) = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.attachment.as_ref())
+        {
             if !attachment.outbox.push(frame) {
                 self.metrics.slow_closes.increment(1);
             }
@@ -384,12 +415,23 @@ impl Hub {
         if self.config.resume_grace.is_zero() {
             self.grace_expired(id, generation, now);
         } else {
-            self.schedule(now + self.config.resume_grace, Timer::Grace { session: id, generation });
+            self.schedule(
+                now + self.config.resume_grace,
+                Timer::Grace {
+                    session: id,
+                    generation,
+                },
+            );
         }
     }
 
     /// Ends a session for good: its partner is told `reason`.
-    pub(crate) fn remove_session(&mut self, id: SessionId, reason: PartnerLeftReason, now: Instant) {
+    pub(crate) fn remove_session(
+        &mut self,
+        id: SessionId,
+        reason: PartnerLeftReason,
+        now: Instant,
+    ) {
         let Some(phase) = self.sessions.get(&id).map(|s| s.phase) else {
             return;
         };
@@ -455,7 +497,14 @@ impl Hub {
 
     /// `resume` on connection `conn`: the fresh session made at connect is
     /// dropped and the old one moves onto this connection.
-    pub(crate) fn resume(&mut self, conn: ConnId, token: &str, last_seq: u64, now: Instant) {
+    pub(crate) fn resume(
+        &mut self,
+        conn: ConnId,
+        token: &str,
+        last_seq: u64,
+        client_room: Option<RoomId>,
+        now: Instant,
+    ) {
         let Some(fresh) = self.session_of(conn, now) else {
             return;
         };
@@ -488,7 +537,10 @@ impl Hub {
         let attachment = fresh_session.attachment.take().expect("connected session");
         self.online -= 1;
         // An old connection still open is replaced (4003).
-        let old_session = self.sessions.get_mut(&old).expect("token points at a live session");
+        let old_session = self
+            .sessions
+            .get_mut(&old)
+            .expect("token points at a live session");
         if let Some(previous) = old_session.attachment.take() {
             previous.outbox.close(CloseReason::Replaced);
             self.conns.remove(&previous.conn);
@@ -507,7 +559,13 @@ impl Hub {
         old_session.attachment = Some(attachment);
         self.tokens.insert(token.clone(), old);
         self.online += 1;
-        self.schedule(now + self.config.idle_timeout, Timer::Idle { session: old, generation });
+        self.schedule(
+            now + self.config.idle_timeout,
+            Timer::Idle {
+                session: old,
+                generation,
+            },
+        );
         self.metrics.resumes.increment(1);
 
         let session = &self.sessions[&old];
@@ -516,6 +574,11 @@ impl Hub {
         });
         let mut replay = Vec::new();
         if let Some(room) = room.and_then(|id| self.rooms.get(&id)) {
+            // The client counted seqs of another room: replay all of this one.
+            let last_seq = match client_room {
+                Some(client_room) if client_room != room.id => 0,
+                _ => last_seq,
+            };
             if let Some(me) = room.member_index(old) {
                 replay.extend(room.lines_after(last_seq).map(|line| line.frame_for(me)));
             }
@@ -528,7 +591,10 @@ impl Hub {
         for frame in replay {
             outbox.push_unbounded(ServerFrame::Message(frame));
         }
-        let pending = self.sessions.get_mut(&old).and_then(|s| s.pending_left.take());
+        let pending = self
+            .sessions
+            .get_mut(&old)
+            .and_then(|s| s.pending_left.take());
         if let Some(reason) = pending {
             outbox.push_unbounded(ServerFrame::PartnerLeft { reason });
         }
@@ -547,8 +613,14 @@ impl Hub {
         };
         match self.sessions[&id].phase {
             Phase::Idle => self.enqueue(id, request, now),
-            Phase::Waiting => self.push_error(id, ProtocolError::bad_state("already waiting for a partner")),
-            Phase::Chatting(_) => self.push_error(id, ProtocolError::bad_state("already in a chat; send `next` or `leave`")),
+            Phase::Waiting => self.push_error(
+                id,
+                ProtocolError::bad_state("already waiting for a partner"),
+            ),
+            Phase::Chatting(_) => self.push_error(
+                id,
+                ProtocolError::bad_state("already in a chat; send `next` or `leave`"),
+            ),
         }
     }
 
@@ -625,12 +697,17 @@ impl Hub {
         let members = [pairing.first, pairing.second];
         let keys = members.map(|m| self.sessions[&m].key.clone());
         let langs = members.map(|m| self.sessions[&m].lang.clone());
-        self.rooms
-            .insert(id, Room::new(id, members, keys, self.config.replay_capacity));
+        self.rooms.insert(
+            id,
+            Room::new(id, members, keys, self.config.replay_capacity),
+        );
         self.active_rooms += 1;
         for (index, &member) in members.iter().enumerate() {
             let previous = {
-                let session = self.sessions.get_mut(&member).expect("matched session exists");
+                let session = self
+                    .sessions
+                    .get_mut(&member)
+                    .expect("matched session exists");
                 session.phase = Phase::Chatting(id);
                 session.typing = false;
                 session.pending_left = None;
@@ -649,8 +726,12 @@ impl Hub {
             );
         }
         self.metrics.matches.increment(1);
-        self.metrics.match_wait.record(pairing.first_waited.as_secs_f64());
-        self.metrics.match_wait.record(pairing.second_waited.as_secs_f64());
+        self.metrics
+            .match_wait
+            .record(pairing.first_waited.as_secs_f64());
+        self.metrics
+            .match_wait
+            .record(pairing.second_waited.as_secs_f64());
         self.bus.offer(BusEvent::Matched {
             room: id,
             sessions: members,
@@ -667,7 +748,13 @@ impl Hub {
 
     /// Ends a chat: the other member is told `reason` (now, or after its
     /// resume), both go idle, and the pair enters the rematch cooldown.
-    pub(crate) fn end_room(&mut self, room_id: RoomId, leaver: SessionId, reason: PartnerLeftReason, now: Instant) {
+    pub(crate) fn end_room(
+        &mut self,
+        room_id: RoomId,
+        leaver: SessionId,
+        reason: PartnerLeftReason,
+        now: Instant,
+    ) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };

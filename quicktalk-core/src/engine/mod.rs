@@ -92,7 +92,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("stats", &self.stats()).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +109,9 @@ pub struct EngineBuilder {
 
 impl std::fmt::Debug for EngineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineBuilder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("EngineBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -230,9 +234,15 @@ async fn run_purge(shared: Weak<Shared>) {
         let retention = shared.config.retention;
         let store = shared.store.clone();
         drop(shared);
-        let cutoff = SystemTime::now().checked_sub(retention).unwrap_or(SystemTime::UNIX_EPOCH);
+        let cutoff = SystemTime::now()
+            .checked_sub(retention)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         match store.purge(cutoff).await {
-            Ok(stats) => tracing::info!(messages = stats.messages, flags = stats.flags, "retention purge"),
+            Ok(stats) => tracing::info!(
+                messages = stats.messages,
+                flags = stats.flags,
+                "retention purge"
+            ),
             Err(error) => tracing::warn!(%error, "retention purge failed"),
         }
     }
@@ -262,7 +272,9 @@ impl Engine {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "ban lookup failed; letting the client in"),
         }
-        let (conn, outbox) = self.shared.with_hub(|hub, now| hub.connect(client_key, now))?;
+        let (conn, outbox) = self
+            .shared
+            .with_hub(|hub, now| hub.connect(client_key, now))?;
         Ok((
             SessionHandle::new(self.shared.clone(), conn),
             EventStream::new(outbox),
@@ -305,16 +317,24 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Store`] when the ban cannot be stored (nobody is removed then).
-    pub async fn ban(&self, client_key: &ClientKey, reason: &str, duration: Option<Duration>) -> Result<usize> {
+    pub async fn ban(
+        &self,
+        client_key: &ClientKey,
+        reason: &str,
+        duration: Option<Duration>,
+    ) -> Result<usize> {
         let now = unix_ms(SystemTime::now());
         let ban = Ban {
             client_key: client_key.clone(),
             reason: reason.to_owned(),
             created: now,
-            until: duration.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
+            until: duration
+                .map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
         };
         self.shared.store.put_ban(&ban).await?;
-        Ok(self.shared.with_hub(|hub, now| hub.kick_key(client_key, now)))
+        Ok(self
+            .shared
+            .with_hub(|hub, now| hub.kick_key(client_key, now)))
     }
 
     /// Lifts a ban; `true` when there was one.

@@ -51,7 +51,12 @@ pub(crate) struct Room {
 }
 
 impl Room {
-    pub(crate) fn new(id: RoomId, members: [SessionId; 2], keys: [ClientKey; 2], capacity: usize) -> Self {
+    pub(crate) fn new(
+        id: RoomId,
+        members: [SessionId; 2],
+        keys: [ClientKey; 2],
+        capacity: usize,
+    ) -> Self {
         Self {
             id,
             members,
@@ -180,7 +185,9 @@ mod tests {
     #[test]
     fn frames_are_rendered_from_the_receivers_point_of_view() {
         let mut room = room(4);
-        let line = room.append(0, "hi".into(), 7, Some("c".into()), true).clone();
+        let line = room
+            .append(0, "hi".into(), 7, Some("c".into()), true)
+            .clone();
         let own = line.frame_for(0);
         assert_eq!(own.from, Sender::You);
         assert_eq!(own.cid.as_deref(), Some("c"));

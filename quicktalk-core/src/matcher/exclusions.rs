@@ -63,7 +63,9 @@ impl Exclusions {
                 }
             }
         }
-        if !self.session_blocks.is_empty() && self.session_blocks.contains(&ordered(a.session, b.session)) {
+        if !self.session_blocks.is_empty()
+            && self.session_blocks.contains(&ordered(a.session, b.session))
+        {
             return true;
         }
         // Key-level blocks do not apply between sessions that share a key
@@ -94,8 +96,14 @@ impl Exclusions {
     pub(super) fn add_report_block(&mut self, reporter: Party, reported: Party, now: Instant) {
         let pair = ordered(reporter.session, reported.session);
         if self.session_blocks.insert(pair) {
-            self.session_block_index.entry(pair.0).or_default().push(pair.1);
-            self.session_block_index.entry(pair.1).or_default().push(pair.0);
+            self.session_block_index
+                .entry(pair.0)
+                .or_default()
+                .push(pair.1);
+            self.session_block_index
+                .entry(pair.1)
+                .or_default()
+                .push(pair.0);
         }
         if reporter.key != reported.key && !self.key_block.is_zero() {
             let until = now + self.key_block;

@@ -98,7 +98,9 @@ impl<K: Hash + Eq + Clone> Lists<K> {
 
     /// Removes a node from its list; frees the list when it becomes empty.
     pub(super) fn unlink(&mut self, index: u32) {
-        let Node { prev, next, list, .. } = self.nodes[index as usize];
+        let Node {
+            prev, next, list, ..
+        } = self.nodes[index as usize];
         if prev == NIL {
             self.heads[list as usize].first = next;
         } else {

@@ -354,7 +354,10 @@ impl Matcher {
                 entry.nodes.push(self.lists.push_back(key, index));
             }
             if entry.fallback {
-                let key = ListKey { pool, interest: None };
+                let key = ListKey {
+                    pool,
+                    interest: None,
+                };
                 entry.nodes.push(self.lists.push_back(key, index));
             }
         }
@@ -369,7 +372,13 @@ impl Matcher {
         let pools = entry.home_pools();
         let mut nodes = Vec::with_capacity(2);
         for pool in pools {
-            nodes.push(self.lists.push_back(ListKey { pool, interest: None }, index));
+            nodes.push(self.lists.push_back(
+                ListKey {
+                    pool,
+                    interest: None,
+                },
+                index,
+            ));
         }
         self.entries[index as usize]
             .as_mut()
@@ -398,7 +407,8 @@ impl Matcher {
                     // This list's remaining entries are all younger.
                     return;
                 }
-                if other.session == probe.session || self.exclusions.blocks(me, other.party(), now) {
+                if other.session == probe.session || self.exclusions.blocks(me, other.party(), now)
+                {
                     continue;
                 }
                 *best = Some((other.ticket, index));
@@ -420,7 +430,10 @@ impl Matcher {
         }
         if probe.fallback {
             for pool in search_pools(probe.lang.as_ref()) {
-                let key = ListKey { pool, interest: None };
+                let key = ListKey {
+                    pool,
+                    interest: None,
+                };
                 consider(key, &mut best);
             }
         }

@@ -44,7 +44,10 @@ fn a_session_is_never_paired_with_itself() {
     let mut matcher = Matcher::new(config());
     let now = Instant::now();
     assert!(matcher.enqueue(candidate(1, None, &[]), now).is_none());
-    assert!(matcher.enqueue(candidate(1, None, &[]), now).is_none(), "re-queueing replaces");
+    assert!(
+        matcher.enqueue(candidate(1, None, &[]), now).is_none(),
+        "re-queueing replaces"
+    );
     assert_eq!(matcher.waiting(), 1);
 }
 
@@ -52,8 +55,16 @@ fn a_session_is_never_paired_with_itself() {
 fn lang_is_a_filter_that_sessions_without_lang_pass() {
     let mut matcher = Matcher::new(config());
     let now = Instant::now();
-    assert!(matcher.enqueue(candidate(1, Some("ko"), &[]), now).is_none());
-    assert!(matcher.enqueue(candidate(2, Some("en"), &[]), now).is_none());
+    assert!(
+        matcher
+            .enqueue(candidate(1, Some("ko"), &[]), now)
+            .is_none()
+    );
+    assert!(
+        matcher
+            .enqueue(candidate(2, Some("en"), &[]), now)
+            .is_none()
+    );
     let pairing = matcher.enqueue(candidate(3, Some("en"), &[]), now).unwrap();
     assert_eq!(pair_of(&pairing), (2, 3));
     let pairing = matcher.enqueue(candidate(4, None, &[]), now).unwrap();
@@ -67,9 +78,17 @@ fn a_session_with_lang_takes_the_oldest_of_its_pool_and_the_no_lang_pool() {
     // 1 has no lang, 2 is ko but 1 and 2 cannot pair: keep them apart.
     matcher.add_report_block((sid(1), &"key-1".into()), (sid(2), &"key-2".into()), now);
     assert!(matcher.enqueue(candidate(1, None, &[]), now).is_none());
-    assert!(matcher.enqueue(candidate(2, Some("ko"), &[]), now).is_none());
+    assert!(
+        matcher
+            .enqueue(candidate(2, Some("ko"), &[]), now)
+            .is_none()
+    );
     let pairing = matcher.enqueue(candidate(3, Some("ko"), &[]), now).unwrap();
-    assert_eq!(pair_of(&pairing), (1, 3), "1 waited longest and is compatible");
+    assert_eq!(
+        pair_of(&pairing),
+        (1, 3),
+        "1 waited longest and is compatible"
+    );
 }
 
 #[test]
@@ -78,8 +97,17 @@ fn a_common_interest_is_preferred_over_a_longer_waiting_stranger() {
     let now = Instant::now();
     assert!(matcher.enqueue(candidate(1, None, &[]), now).is_none());
     // 2 has interests and has not waited interest_wait: not eligible with 1.
-    assert!(matcher.enqueue(candidate(2, None, &["music"]), now).is_none());
-    let pairing = matcher.enqueue(candidate(3, None, &["books", "Music".to_lowercase().as_str()]), now).unwrap();
+    assert!(
+        matcher
+            .enqueue(candidate(2, None, &["music"]), now)
+            .is_none()
+    );
+    let pairing = matcher
+        .enqueue(
+            candidate(3, None, &["books", "Music".to_lowercase().as_str()]),
+            now,
+        )
+        .unwrap();
     assert_eq!(pair_of(&pairing), (2, 3));
     assert_eq!(pairing.common_interests, ["music"]);
 }
@@ -88,9 +116,19 @@ fn a_common_interest_is_preferred_over_a_longer_waiting_stranger() {
 fn among_common_interest_partners_the_longest_waiting_wins() {
     let mut matcher = Matcher::new(config());
     let now = Instant::now();
-    assert!(matcher.enqueue(candidate(1, None, &["books"]), now).is_none());
-    assert!(matcher.enqueue(candidate(2, None, &["music"]), now).is_none());
-    let pairing = matcher.enqueue(candidate(3, None, &["music", "books"]), now).unwrap();
+    assert!(
+        matcher
+            .enqueue(candidate(1, None, &["books"]), now)
+            .is_none()
+    );
+    assert!(
+        matcher
+            .enqueue(candidate(2, None, &["music"]), now)
+            .is_none()
+    );
+    let pairing = matcher
+        .enqueue(candidate(3, None, &["music", "books"]), now)
+        .unwrap();
     assert_eq!(pair_of(&pairing), (1, 3));
     assert_eq!(pairing.common_interests, ["books"]);
 }
@@ -99,9 +137,16 @@ fn among_common_interest_partners_the_longest_waiting_wins() {
 fn without_a_common_interest_the_fallback_waits_for_interest_wait() {
     let mut matcher = Matcher::new(config());
     let start = Instant::now();
-    assert!(matcher.enqueue(candidate(1, None, &["music"]), start).is_none());
+    assert!(
+        matcher
+            .enqueue(candidate(1, None, &["music"]), start)
+            .is_none()
+    );
     assert!(matcher.enqueue(candidate(2, None, &[]), start).is_none());
-    assert_eq!(matcher.next_deadline(), Some(start + Duration::from_secs(5)));
+    assert_eq!(
+        matcher.next_deadline(),
+        Some(start + Duration::from_secs(5))
+    );
     assert!(matcher.tick(start + Duration::from_secs(4)).is_empty());
     let pairings = matcher.tick(start + Duration::from_secs(5));
     assert_eq!(pairings.len(), 1);
@@ -114,10 +159,21 @@ fn without_a_common_interest_the_fallback_waits_for_interest_wait() {
 fn two_sessions_with_different_interests_pair_once_both_waited() {
     let mut matcher = Matcher::new(config());
     let start = Instant::now();
-    assert!(matcher.enqueue(candidate(1, None, &["music"]), start).is_none());
+    assert!(
+        matcher
+            .enqueue(candidate(1, None, &["music"]), start)
+            .is_none()
+    );
     let later = start + Duration::from_secs(3);
-    assert!(matcher.enqueue(candidate(2, None, &["books"]), later).is_none());
-    assert!(matcher.tick(start + Duration::from_secs(5)).is_empty(), "2 has waited 2 s only");
+    assert!(
+        matcher
+            .enqueue(candidate(2, None, &["books"]), later)
+            .is_none()
+    );
+    assert!(
+        matcher.tick(start + Duration::from_secs(5)).is_empty(),
+        "2 has waited 2 s only"
+    );
     let pairings = matcher.tick(later + Duration::from_secs(5));
     assert_eq!(pairings.len(), 1);
     assert_eq!(pair_of(&pairings[0]), (1, 2));
@@ -162,7 +218,10 @@ fn a_report_blocks_the_sessions_and_their_keys() {
     assert!(matcher.enqueue(again, now).is_none());
     assert_eq!(matcher.waiting(), 2);
     // Anyone else pairs with the oldest of them.
-    assert_eq!(pair_of(&matcher.enqueue(candidate(4, None, &[]), now).unwrap()), (1, 4));
+    assert_eq!(
+        pair_of(&matcher.enqueue(candidate(4, None, &[]), now).unwrap()),
+        (1, 4)
+    );
 }
 
 #[test]
@@ -209,11 +268,19 @@ fn forgetting_a_session_drops_its_session_blocks() {
 fn cancel_removes_a_waiting_session_from_every_list() {
     let mut matcher = Matcher::new(config());
     let now = Instant::now();
-    assert!(matcher.enqueue(candidate(1, Some("ko"), &["music", "art"]), now).is_none());
+    assert!(
+        matcher
+            .enqueue(candidate(1, Some("ko"), &["music", "art"]), now)
+            .is_none()
+    );
     assert!(matcher.cancel(sid(1)));
     assert!(!matcher.cancel(sid(1)));
     assert_eq!(matcher.lists.list_count(), 0);
-    assert!(matcher.enqueue(candidate(2, Some("ko"), &["music"]), now).is_none());
+    assert!(
+        matcher
+            .enqueue(candidate(2, Some("ko"), &["music"]), now)
+            .is_none()
+    );
     // The stale promotion of session 1 does nothing.
     assert!(matcher.tick(now + Duration::from_secs(5)).is_empty());
 }
@@ -228,7 +295,11 @@ fn skipping_excluded_heads_finds_the_next_eligible_partner() {
         for m in 1..n {
             matcher.add_cooldown(sid(m), sid(n), now);
         }
-        assert!(matcher.enqueue(candidate(n, Some("ko"), &[]), now).is_none());
+        assert!(
+            matcher
+                .enqueue(candidate(n, Some("ko"), &[]), now)
+                .is_none()
+        );
     }
     for m in 1..=3 {
         matcher.add_cooldown(sid(m), sid(9), now);
@@ -244,7 +315,13 @@ fn a_zero_interest_wait_makes_everyone_eligible_at_once() {
         ..config()
     });
     let now = Instant::now();
-    assert!(matcher.enqueue(candidate(1, None, &["music"]), now).is_none());
-    let pairing = matcher.enqueue(candidate(2, None, &["books"]), now).unwrap();
+    assert!(
+        matcher
+            .enqueue(candidate(1, None, &["music"]), now)
+            .is_none()
+    );
+    let pairing = matcher
+        .enqueue(candidate(2, None, &["books"]), now)
+        .unwrap();
     assert!(pairing.common_interests.is_empty());
 }

@@ -61,7 +61,10 @@ impl EventBus for MemoryEventBus {
             for subscriber in subscribers.iter() {
                 if subscriber.try_send(event.clone()).is_err() {
                     let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                    tracing::warn!(total, "memory event bus: a subscriber is full; event dropped");
+                    tracing::warn!(
+                        total,
+                        "memory event bus: a subscriber is full; event dropped"
+                    );
                 }
             }
         }
@@ -104,7 +107,9 @@ mod tests {
     async fn a_full_subscriber_loses_events_and_they_are_counted() {
         let bus = MemoryEventBus::new(1);
         let _slow = bus.subscribe().await.unwrap();
-        bus.publish(&[typing(1), typing(2), typing(3)]).await.unwrap();
+        bus.publish(&[typing(1), typing(2), typing(3)])
+            .await
+            .unwrap();
         assert_eq!(bus.dropped(), 2);
     }
 }

@@ -143,7 +143,10 @@ impl ChatStore for MemoryChatStore {
 
     async fn put_ban(&self, ban: &Ban) -> Result<()> {
         self.check()?;
-        self.tables.lock().bans.insert(ban.client_key.clone(), ban.clone());
+        self.tables
+            .lock()
+            .bans
+            .insert(ban.client_key.clone(), ban.clone());
         Ok(())
     }
 
@@ -160,7 +163,7 @@ impl ChatStore for MemoryChatStore {
     async fn bans(&self) -> Result<Vec<Ban>> {
         self.check()?;
         let mut bans: Vec<Ban> = self.tables.lock().bans.values().cloned().collect();
-        bans.sort_by(|a, b| b.created.cmp(&a.created));
+        bans.sort_by_key(|ban| std::cmp::Reverse(ban.created));
         Ok(bans)
     }
 
@@ -213,8 +216,14 @@ mod tests {
     #[tokio::test]
     async fn appending_the_same_line_twice_stores_it_once() {
         let store = MemoryChatStore::new();
-        store.append_messages(&[message(1, 1, 10), message(1, 2, 11)]).await.unwrap();
-        store.append_messages(&[message(1, 2, 11), message(1, 3, 12)]).await.unwrap();
+        store
+            .append_messages(&[message(1, 1, 10), message(1, 2, 11)])
+            .await
+            .unwrap();
+        store
+            .append_messages(&[message(1, 2, 11), message(1, 3, 12)])
+            .await
+            .unwrap();
         let history = store.room_history(RoomId::from_raw(1)).await.unwrap();
         assert_eq!(history.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
     }
@@ -224,7 +233,10 @@ mod tests {
         let store = MemoryChatStore::new();
         let now = SystemTime::now();
         let old = unix_ms(now - Duration::from_secs(3600));
-        store.append_messages(&[message(1, 1, old), message(1, 2, unix_ms(now))]).await.unwrap();
+        store
+            .append_messages(&[message(1, 1, old), message(1, 2, unix_ms(now))])
+            .await
+            .unwrap();
         store
             .save_report(&Report {
                 id: "r1".into(),
@@ -242,7 +254,10 @@ mod tests {
             .unwrap();
         let stats = store.purge(now - Duration::from_secs(60)).await.unwrap();
         assert_eq!(stats.messages, 1);
-        assert_eq!(store.room_history(RoomId::from_raw(1)).await.unwrap().len(), 1);
+        assert_eq!(
+            store.room_history(RoomId::from_raw(1)).await.unwrap().len(),
+            1
+        );
         assert_eq!(store.reports(10).await.unwrap().len(), 1);
     }
 
@@ -259,7 +274,13 @@ mod tests {
     #[tokio::test]
     async fn settings_keep_their_first_value() {
         let store = MemoryChatStore::new();
-        assert_eq!(store.setting_or_insert("ip_key", "one").await.unwrap(), "one");
-        assert_eq!(store.setting_or_insert("ip_key", "two").await.unwrap(), "one");
+        assert_eq!(
+            store.setting_or_insert("ip_key", "one").await.unwrap(),
+            "one"
+        );
+        assert_eq!(
+            store.setting_or_insert("ip_key", "two").await.unwrap(),
+            "one"
+        );
     }
 }

@@ -11,6 +11,10 @@ pub mod chat_store;
 pub mod event_bus;
 pub mod moderator;
 
-pub use chat_store::{Ban, ChatStore, ContextLine, ModerationFlag, PurgeStats, Report, StoredMessage};
+pub use chat_store::{
+    Ban, ChatStore, ContextLine, ModerationFlag, PurgeStats, Report, StoredMessage,
+};
 pub use event_bus::{BusEvent, EventBus, Subscription};
-pub use moderator::{Action, Category, ModerationPolicy, Moderator, NoopModerator, Severity, Verdict};
+pub use moderator::{
+    Action, Category, ModerationPolicy, Moderator, NoopModerator, Severity, Verdict,
+};

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_CID_CHARS, MAX_INTEREST_CHARS, MAX_INTERESTS, MAX_LANG_CHARS, MAX_NOTE_CHARS, ProtocolError};
+use super::{
+    MAX_CID_CHARS, MAX_INTEREST_CHARS, MAX_INTERESTS, MAX_LANG_CHARS, MAX_NOTE_CHARS, ProtocolError,
+};
 
 /// A frame a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +105,11 @@ pub struct ResumeRequest {
     pub token: String,
     /// The highest `seq` the client received in its room (0 if none).
     pub last_seq: u64,
+    /// The room `last_seq` refers to (an addition to protocol 1). When it is
+    /// given and the session is in another room (the `matched` frame was lost
+    /// in the drop), `last_seq` is taken as 0 so nothing is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<crate::ids::RoomId>,
 }
 
 impl ClientFrame {
@@ -117,8 +124,8 @@ impl ClientFrame {
     /// protocol's bounds. The text length of `send` is checked by the engine
     /// (it is configurable), not here.
     pub fn parse(text: &str) -> Result<Self, ProtocolError> {
-        let mut frame: Self =
-            serde_json::from_str(text).map_err(|error| ProtocolError::bad_request(describe_json_error(&error)))?;
+        let mut frame: Self = serde_json::from_str(text)
+            .map_err(|error| ProtocolError::bad_request(describe_json_error(&error)))?;
         frame.normalize()?;
         Ok(frame)
     }
@@ -183,7 +190,8 @@ impl JoinRequest {
         if let Some(lang) = self.lang.take() {
             let lang = lang.trim().to_ascii_lowercase();
             if !lang.is_empty() {
-                let valid = lang.len() <= MAX_LANG_CHARS && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                let valid = lang.len() <= MAX_LANG_CHARS
+                    && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
                 if !valid {
                     return Err(ProtocolError::bad_request(format!(
                         "`lang` must be a language tag such as \"ko\" or \"en\" (letters, digits and '-', at most {MAX_LANG_CHARS})"
@@ -230,8 +238,14 @@ mod tests {
                     lang: Some("ko".into()),
                 }),
             ),
-            (r#"{"type":"join"}"#, ClientFrame::Join(JoinRequest::default())),
-            (r#"{"type":"join","lang":""}"#, ClientFrame::Join(JoinRequest::default())),
+            (
+                r#"{"type":"join"}"#,
+                ClientFrame::Join(JoinRequest::default()),
+            ),
+            (
+                r#"{"type":"join","lang":""}"#,
+                ClientFrame::Join(JoinRequest::default()),
+            ),
             (
                 r#"{"type":"send","text":"hi","cid":"c1"}"#,
                 ClientFrame::Send(SendRequest {
@@ -239,8 +253,14 @@ mod tests {
                     cid: Some("c1".into()),
                 }),
             ),
-            (r#"{"type":"typing","active":true}"#, ClientFrame::Typing { active: true }),
-            (r#"{"type":"next","interests":[]}"#, ClientFrame::Next(JoinRequest::default())),
+            (
+                r#"{"type":"typing","active":true}"#,
+                ClientFrame::Typing { active: true },
+            ),
+            (
+                r#"{"type":"next","interests":[]}"#,
+                ClientFrame::Next(JoinRequest::default()),
+            ),
             (r#"{"type":"leave","extra":1}"#, ClientFrame::Leave),
             (
                 r#"{"type":"report","reason":"self_harm","note":"worried"}"#,
@@ -254,6 +274,7 @@ mod tests {
                 ClientFrame::Resume(ResumeRequest {
                     token: "abc".into(),
                     last_seq: 7,
+                    room: None,
                 }),
             ),
             (r#"{"type":"ping"}"#, ClientFrame::Ping),
@@ -300,9 +321,16 @@ mod tests {
         let json = format!(r#"{{"type":"join","interests":["{interest}가"]}}"#);
         assert!(ClientFrame::parse(&json).is_err());
         let cid = "x".repeat(MAX_CID_CHARS + 1);
-        assert!(ClientFrame::parse(&format!(r#"{{"type":"send","text":"a","cid":"{cid}"}}"#)).is_err());
+        assert!(
+            ClientFrame::parse(&format!(r#"{{"type":"send","text":"a","cid":"{cid}"}}"#)).is_err()
+        );
         let note = "n".repeat(MAX_NOTE_CHARS + 1);
-        assert!(ClientFrame::parse(&format!(r#"{{"type":"report","reason":"spam","note":"{note}"}}"#)).is_err());
+        assert!(
+            ClientFrame::parse(&format!(
+                r#"{{"type":"report","reason":"spam","note":"{note}"}}"#
+            ))
+            .is_err()
+        );
     }
 
     #[test]
@@ -311,7 +339,13 @@ mod tests {
             text: "hi".into(),
             cid: None,
         });
-        assert_eq!(serde_json::to_string(&frame).unwrap(), r#"{"type":"send","text":"hi"}"#);
-        assert_eq!(serde_json::to_string(&ClientFrame::Leave).unwrap(), r#"{"type":"leave"}"#);
+        assert_eq!(
+            serde_json::to_string(&frame).unwrap(),
+            r#"{"type":"send","text":"hi"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ClientFrame::Leave).unwrap(),
+            r#"{"type":"leave"}"#
+        );
     }
 }

@@ -8,10 +8,12 @@
 mod client;
 mod server;
 
-pub use client::{ClientFrame, JoinRequest, ReportReason, ReportRequest, ResumeRequest, SendRequest};
+pub use client::{
+    ClientFrame, JoinRequest, ReportReason, ReportRequest, ResumeRequest, SendRequest,
+};
 pub use server::{
-    CloseReason, ErrorCode, ErrorFrame, Hello, Limits, Matched, MessageFrame, PartnerLeftReason, RejectReason,
-    Rejected, Resumed, Sender, ServerFrame,
+    CloseReason, ErrorCode, ErrorFrame, Hello, Limits, Matched, MessageFrame, PartnerLeftReason,
+    RejectReason, Rejected, Resumed, Sender, ServerFrame,
 };
 
 /// The protocol version this crate speaks (`hello.protocol`).

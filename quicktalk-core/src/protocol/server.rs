@@ -51,7 +51,8 @@ impl ServerFrame {
     pub fn to_json(&self) -> String {
         // Serializing these plain types cannot fail: no maps with non-string
         // keys, no failing Serialize impls.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"type":"error","code":"bad_state"}"#))
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| String::from(r#"{"type":"error","code":"bad_state"}"#))
     }
 
     /// The frame's `type` as the protocol spells it.
@@ -333,8 +334,14 @@ mod tests {
             (ServerFrame::Waiting, r#"{"type":"waiting"}"#),
             (ServerFrame::Pong, r#"{"type":"pong"}"#),
             (ServerFrame::Reported, r#"{"type":"reported"}"#),
-            (ServerFrame::Typing { active: true }, r#"{"type":"typing","active":true}"#),
-            (ServerFrame::Online { count: 3 }, r#"{"type":"online","count":3}"#),
+            (
+                ServerFrame::Typing { active: true },
+                r#"{"type":"typing","active":true}"#,
+            ),
+            (
+                ServerFrame::Online { count: 3 },
+                r#"{"type":"online","count":3}"#,
+            ),
             (
                 ServerFrame::PartnerLeft {
                     reason: PartnerLeftReason::Skipped,
@@ -397,7 +404,11 @@ mod tests {
         ];
         for (frame, json) in cases {
             assert_eq!(frame.to_json(), json);
-            assert_eq!(serde_json::from_str::<ServerFrame>(json).unwrap(), frame, "{json}");
+            assert_eq!(
+                serde_json::from_str::<ServerFrame>(json).unwrap(),
+                frame,
+                "{json}"
+            );
         }
     }
 

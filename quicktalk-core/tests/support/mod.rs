@@ -31,7 +31,10 @@ impl Client {
             key,
         };
         let hello = client.drain();
-        assert!(matches!(hello.first(), Some(ServerFrame::Hello(_))), "hello first, got {hello:?}");
+        assert!(
+            matches!(hello.first(), Some(ServerFrame::Hello(_))),
+            "hello first, got {hello:?}"
+        );
         client
     }
 
@@ -141,8 +144,16 @@ pub async fn matched_pair(engine: &Engine) -> (Client, Client) {
     let mut b = Client::connect(engine, "key-b").await;
     a.join(&[], None);
     b.join(&[], None);
-    assert!(a.drain().iter().any(|f| matches!(f, ServerFrame::Matched(_))));
-    assert!(b.drain().iter().any(|f| matches!(f, ServerFrame::Matched(_))));
+    assert!(
+        a.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Matched(_)))
+    );
+    assert!(
+        b.drain()
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Matched(_)))
+    );
     (a, b)
 }
 

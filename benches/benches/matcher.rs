@@ -1,1 +1,187 @@
-fn main() {}
+//! Matcher enqueue+match at 1k, 10k and 100k waiting sessions.
+//!
+//! Run with: `cargo bench -p quicktalk-benches --bench matcher`
+//!
+//! The pool holds N sessions that cannot pair with each other, as a real
+//! queue at steady state: with interests, each waits on its own tag (and has
+//! not reached `interest_wait`); without interests, each is alone in its
+//! language. One iteration enqueues a newcomer that asks for a tag (or a
+//! language) by Zipf popularity and is paired with the pool member holding
+//! it, then enqueues a replacement into that slot: one enqueue+match plus
+//! one enqueue that waits, so the pool stays at N. Newcomers with interests
+//! also carry two tags nobody holds, so each search probes several lists.
+//! The `1pct_excluded` variant puts 1% of newcomers in a cooldown with the
+//! partner they would get (they wait and are cancelled instead) and keeps
+//! 1% of N unrelated cooldown pairs in the exclusion table.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use quicktalk_benches::Zipf;
+use quicktalk_core::matcher::{Candidate, Matcher, MatcherConfig};
+use quicktalk_core::{ClientKey, SessionId};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    NoInterests,
+    Interests,
+    InterestsExcluded,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Self::NoInterests => "no_interests",
+            Self::Interests => "interests",
+            Self::InterestsExcluded => "interests_1pct_excluded",
+        }
+    }
+}
+
+struct Bench {
+    matcher: Matcher,
+    workload: Workload,
+    /// The tag (or language) of each pool slot, by popularity rank.
+    slots: Vec<Arc<str>>,
+    /// The session waiting in each slot.
+    holders: Vec<SessionId>,
+    zipf: Zipf,
+    rng: StdRng,
+    next_id: u64,
+    now: Instant,
+    keys: Vec<ClientKey>,
+}
+
+impl Bench {
+    fn new(size: usize, workload: Workload) -> Self {
+        let matcher = Matcher::new(MatcherConfig {
+            interest_wait: Duration::from_secs(3600),
+            rematch_cooldown: Duration::from_secs(3600),
+            report_block: Duration::from_secs(3600),
+        });
+        let mut bench = Self {
+            matcher,
+            workload,
+            slots: Vec::with_capacity(size),
+            holders: Vec::with_capacity(size),
+            zipf: Zipf::new(size, 1.0),
+            rng: StdRng::seed_from_u64(42),
+            next_id: 1,
+            now: Instant::now(),
+            keys: (0..1024).map(|k| ClientKey::new(format!("ip-hash-{k}"))).collect(),
+        };
+        for _ in 0..size {
+            let slot: Arc<str> = bench.fresh_label();
+            bench.slots.push(slot.clone());
+            let candidate = bench.member(slot);
+            bench.holders.push(candidate.session);
+            assert!(bench.matcher.enqueue(candidate, bench.now).is_none(), "pool members must not pair");
+        }
+        if workload == Workload::InterestsExcluded {
+            for _ in 0..size / 100 {
+                let a = SessionId::from_raw(bench.rng.random_range(1..bench.next_id));
+                let b = SessionId::from_raw(bench.rng.random_range(1..bench.next_id));
+                bench.matcher.add_cooldown(a, b, bench.now);
+            }
+        }
+        bench
+    }
+
+    fn fresh_label(&mut self) -> Arc<str> {
+        Arc::from(format!("t{}", self.next_id))
+    }
+
+    fn id(&mut self) -> SessionId {
+        let id = SessionId::from_raw(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    fn key(&mut self) -> ClientKey {
+        let index = self.rng.random_range(0..self.keys.len());
+        self.keys[index].clone()
+    }
+
+    /// A pool member holding `slot`.
+    fn member(&mut self, slot: Arc<str>) -> Candidate {
+        let session = self.id();
+        let client_key = self.key();
+        match self.workload {
+            Workload::NoInterests => Candidate {
+                session,
+                client_key,
+                lang: Some(slot),
+                interests: Vec::new(),
+            },
+            _ => Candidate {
+                session,
+                client_key,
+                lang: Some(Arc::from("ko")),
+                interests: vec![slot],
+            },
+        }
+    }
+
+    /// One enqueue+match, then the replacement enqueue.
+    fn iteration(&mut self) {
+        let rank = self.zipf.sample(&mut self.rng);
+        let slot = self.slots[rank].clone();
+        let session = self.id();
+        let client_key = self.key();
+        let newcomer = match self.workload {
+            Workload::NoInterests => Candidate {
+                session,
+                client_key,
+                lang: Some(slot),
+                interests: Vec::new(),
+            },
+            _ => {
+                let misses = [self.fresh_label(), Arc::from(format!("cold{}", self.rng.random::<u32>()))];
+                Candidate {
+                    session,
+                    client_key,
+                    lang: Some(Arc::from("ko")),
+                    interests: vec![misses[0].clone(), slot, misses[1].clone()],
+                }
+            }
+        };
+        let excluded = self.workload == Workload::InterestsExcluded && self.rng.random_ratio(1, 100);
+        if excluded {
+            // The newcomer is in a cooldown with the slot's holder: it finds
+            // no partner, waits, and is cancelled.
+            self.matcher.add_cooldown(session, self.holders[rank], self.now);
+            assert!(self.matcher.enqueue(newcomer, self.now).is_none());
+            self.matcher.cancel(session);
+            return;
+        }
+        let pairing = self.matcher.enqueue(newcomer, self.now).expect("the slot holder is eligible");
+        debug_assert_eq!(pairing.first, self.holders[rank]);
+        let replacement_slot = self.fresh_label();
+        self.slots[rank] = replacement_slot.clone();
+        let replacement = self.member(replacement_slot);
+        self.holders[rank] = replacement.session;
+        assert!(self.matcher.enqueue(replacement, self.now).is_none());
+    }
+}
+
+fn enqueue_match(c: &mut Criterion) {
+    let mut group = c.benchmark_group("matcher/enqueue_match");
+    group.throughput(Throughput::Elements(1));
+    for workload in [Workload::NoInterests, Workload::Interests, Workload::InterestsExcluded] {
+        for size in [1_000usize, 10_000, 100_000] {
+            let mut bench = Bench::new(size, workload);
+            group.bench_with_input(BenchmarkId::new(workload.name(), size), &size, |b, _| {
+                b.iter(|| bench.iteration());
+            });
+            assert_eq!(bench.matcher.waiting(), size, "the pool stays at N");
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, enqueue_match);
+criterion_main!(benches);

@@ -91,7 +91,7 @@ async fn the_partner_gets_partner_left_disconnected_when_grace_runs_out() {
 #[tokio::test(start_paused = true)]
 async fn a_session_resumed_after_its_partner_left_gets_the_replay_then_partner_left() {
     let (engine, _) = engine();
-    let (mut a, mut b) = matched_pair(&engine).await;
+    let (a, mut b) = matched_pair(&engine).await;
     b.drop_connection();
     a.send("bye", "a1");
     a.handle().leave();
@@ -243,7 +243,7 @@ async fn a_slow_reader_resumes_and_gets_what_its_queue_dropped() {
         ..EngineConfig::default()
     };
     let (engine, _) = engine_with(config);
-    let (mut a, mut b) = matched_pair(&engine).await;
+    let (a, mut b) = matched_pair(&engine).await;
     for n in 1..=20 {
         a.send(&format!("line {n}"), &format!("c{n}"));
     }

@@ -94,7 +94,10 @@ fn send_to_partner(c: &mut Criterion) {
             alice.send(text, None);
             let echo = alice_events.try_recv();
             let delivered = bob_events.try_recv();
-            debug_assert!(matches!(delivered, Some(Event::Frame(ServerFrame::Message(_)))));
+            debug_assert!(matches!(
+                delivered,
+                Some(Event::Frame(ServerFrame::Message(_)))
+            ));
             (echo, delivered)
         });
     });
@@ -114,10 +117,15 @@ fn codec(c: &mut Criterion) {
         masked: false,
     });
     group.bench_function("encode_message", |b| b.iter(|| message.to_json()));
-    let send = r#"{"type":"send","text":"안녕하세요! how are you doing today? 😊","cid":"c-123456"}"#;
-    group.bench_function("decode_send", |b| b.iter(|| ClientFrame::parse(send).unwrap()));
+    let send =
+        r#"{"type":"send","text":"안녕하세요! how are you doing today? 😊","cid":"c-123456"}"#;
+    group.bench_function("decode_send", |b| {
+        b.iter(|| ClientFrame::parse(send).unwrap())
+    });
     let join = r#"{"type":"join","interests":["Music","k-pop","movies"],"lang":"ko"}"#;
-    group.bench_function("decode_join", |b| b.iter(|| ClientFrame::parse(join).unwrap()));
+    group.bench_function("decode_join", |b| {
+        b.iter(|| ClientFrame::parse(join).unwrap())
+    });
     group.finish();
 }
 

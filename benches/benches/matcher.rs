@@ -72,14 +72,19 @@ impl Bench {
             rng: StdRng::seed_from_u64(42),
             next_id: 1,
             now: Instant::now(),
-            keys: (0..1024).map(|k| ClientKey::new(format!("ip-hash-{k}"))).collect(),
+            keys: (0..1024)
+                .map(|k| ClientKey::new(format!("ip-hash-{k}")))
+                .collect(),
         };
         for _ in 0..size {
             let slot: Arc<str> = bench.fresh_label();
             bench.slots.push(slot.clone());
             let candidate = bench.member(slot);
             bench.holders.push(candidate.session);
-            assert!(bench.matcher.enqueue(candidate, bench.now).is_none(), "pool members must not pair");
+            assert!(
+                bench.matcher.enqueue(candidate, bench.now).is_none(),
+                "pool members must not pair"
+            );
         }
         if workload == Workload::InterestsExcluded {
             for _ in 0..size / 100 {
@@ -126,10 +131,13 @@ impl Bench {
         }
     }
 
-    /// One enqueue+match, then the replacement enqueue.
-    fn iteration(&mut self) {
+    /// The inputs of one iteration, built outside the timed loop (labels
+    /// and keys are allocated by the transport in real life, not the matcher).
+    fn prepare(&mut self) -> Step {
         let rank = self.zipf.sample(&mut self.rng);
-        let slot = self.slots[rank].clone();
+        // Filled in from `slots[rank]` when the step runs (an earlier step of
+        // the chunk may have refilled the slot).
+        let slot: Arc<str> = Arc::from("");
         let session = self.id();
         let client_key = self.key();
         let newcomer = match self.workload {
@@ -140,7 +148,10 @@ impl Bench {
                 interests: Vec::new(),
             },
             _ => {
-                let misses = [self.fresh_label(), Arc::from(format!("cold{}", self.rng.random::<u32>()))];
+                let misses = [
+                    self.fresh_label(),
+                    Arc::from(format!("cold{}", self.rng.random::<u32>())),
+                ];
                 Candidate {
                     session,
                     client_key,
@@ -149,33 +160,89 @@ impl Bench {
                 }
             }
         };
-        let excluded = self.workload == Workload::InterestsExcluded && self.rng.random_ratio(1, 100);
+        let excluded =
+            self.workload == Workload::InterestsExcluded && self.rng.random_ratio(1, 100);
+        let replacement_slot = self.fresh_label();
+        let replacement = self.member(replacement_slot.clone());
+        Step {
+            rank,
+            newcomer,
+            excluded,
+            replacement,
+            replacement_slot,
+        }
+    }
+
+    /// One enqueue+match, then the replacement enqueue (timed).
+    fn run(&mut self, step: Step) {
+        let Step {
+            rank,
+            mut newcomer,
+            excluded,
+            replacement,
+            replacement_slot,
+        } = step;
+        let slot = self.slots[rank].clone();
+        match self.workload {
+            Workload::NoInterests => newcomer.lang = Some(slot),
+            _ => newcomer.interests[1] = slot,
+        }
+        let session = newcomer.session;
         if excluded {
             // The newcomer is in a cooldown with the slot's holder: it finds
             // no partner, waits, and is cancelled.
-            self.matcher.add_cooldown(session, self.holders[rank], self.now);
+            self.matcher
+                .add_cooldown(session, self.holders[rank], self.now);
             assert!(self.matcher.enqueue(newcomer, self.now).is_none());
             self.matcher.cancel(session);
             return;
         }
-        let pairing = self.matcher.enqueue(newcomer, self.now).expect("the slot holder is eligible");
+        let pairing = self
+            .matcher
+            .enqueue(newcomer, self.now)
+            .expect("the slot holder is eligible");
         debug_assert_eq!(pairing.first, self.holders[rank]);
-        let replacement_slot = self.fresh_label();
-        self.slots[rank] = replacement_slot.clone();
-        let replacement = self.member(replacement_slot);
+        self.slots[rank] = replacement_slot;
         self.holders[rank] = replacement.session;
         assert!(self.matcher.enqueue(replacement, self.now).is_none());
     }
 }
 
+struct Step {
+    rank: usize,
+    newcomer: Candidate,
+    excluded: bool,
+    replacement: Candidate,
+    replacement_slot: Arc<str>,
+}
+
 fn enqueue_match(c: &mut Criterion) {
     let mut group = c.benchmark_group("matcher/enqueue_match");
     group.throughput(Throughput::Elements(1));
-    for workload in [Workload::NoInterests, Workload::Interests, Workload::InterestsExcluded] {
+    for workload in [
+        Workload::NoInterests,
+        Workload::Interests,
+        Workload::InterestsExcluded,
+    ] {
         for size in [1_000usize, 10_000, 100_000] {
             let mut bench = Bench::new(size, workload);
             group.bench_with_input(BenchmarkId::new(workload.name(), size), &size, |b, _| {
-                b.iter(|| bench.iteration());
+                b.iter_custom(|iters| {
+                    // Steps are prepared (untimed) in chunks so the inputs stay small.
+                    let mut total = std::time::Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        let chunk = left.min(1024);
+                        let steps: Vec<Step> = (0..chunk).map(|_| bench.prepare()).collect();
+                        let start = std::time::Instant::now();
+                        for step in steps {
+                            bench.run(step);
+                        }
+                        total += start.elapsed();
+                        left -= chunk;
+                    }
+                    total
+                });
             });
             assert_eq!(bench.matcher.waiting(), size, "the pool stays at N");
         }

@@ -28,7 +28,9 @@ impl Zipf {
     pub fn sample(&self, rng: &mut impl Rng) -> usize {
         let total = *self.cumulative.last().expect("at least one rank");
         let target = rng.random::<f64>() * total;
-        self.cumulative.partition_point(|&c| c < target).min(self.cumulative.len() - 1)
+        self.cumulative
+            .partition_point(|&c| c < target)
+            .min(self.cumulative.len() - 1)
     }
 }
 

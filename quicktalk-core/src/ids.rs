@@ -111,40 +111,57 @@ impl fmt::Debug for ResumeToken {
 /// The opaque identity a transport gives a session at connect, e.g. a keyed
 /// hash of the client IP. Bans and report blocks apply to it; the engine
 /// never interprets it.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ClientKey(Arc<str>);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientKey {
+    text: Arc<str>,
+    /// A 64-bit fingerprint for the matcher's exclusion tables, computed
+    /// once; seeded per process so nobody can build colliding keys on purpose.
+    fingerprint: u64,
+}
 
 impl ClientKey {
     /// Wraps a transport-provided key.
     pub fn new(key: impl Into<Arc<str>>) -> Self {
-        Self(key.into())
+        static SEED: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+        let text = key.into();
+        let fingerprint = SEED
+            .get_or_init(std::hash::RandomState::new)
+            .hash_one(&*text);
+        Self { text, fingerprint }
     }
 
     /// The key as given.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// A 64-bit fingerprint used in the matcher's exclusion tables.
-    ///
-    /// Seeded per process so that nobody can build colliding keys on purpose.
     pub(crate) fn fingerprint(&self) -> u64 {
-        static SEED: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
-        SEED.get_or_init(std::hash::RandomState::new)
-            .hash_one(&self.0)
+        self.fingerprint
+    }
+}
+
+impl Serialize for ClientKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Self::new(text.as_ref()))
     }
 }
 
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClientKey({})", self.0)
+        write!(f, "ClientKey({})", self.text)
     }
 }
 
 impl fmt::Display for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 

@@ -1,83 +1,69 @@
-//! Keyed FIFO lists over one node arena: O(1) push, O(1) unlink, iteration
-//! from the oldest.
-//!
-//! Every waiting session sits in a few lists (its language pool, the global
-//! pool, one per interest). Unlinking a matched or cancelled session is O(1)
-//! per list, so nothing ever scans a queue to remove someone, and an empty
-//! list is freed so arbitrary interests cannot grow memory forever.
+//! FIFO lists over one node arena: O(1) push, O(1) unlink, iteration from
+//! the oldest. The list heads live with their owners (a label's record, or
+//! the matcher's global lists), so finding a list costs no extra lookup.
 
-use std::hash::Hash;
+/// "No node".
+pub(super) const NIL: u32 = u32::MAX;
 
-use rustc_hash::FxHashMap;
+/// The two ends of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Head {
+    pub(super) first: u32,
+    pub(super) last: u32,
+}
 
-const NIL: u32 = u32::MAX;
+impl Head {
+    pub(super) const EMPTY: Self = Self {
+        first: NIL,
+        last: NIL,
+    };
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.first == NIL
+    }
+}
+
+/// Which list a node is in: the owner (a label, or [`GLOBAL`]) and the key
+/// of the list within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Owner {
+    pub(super) label: u32,
+    pub(super) key: u32,
+}
+
+/// The owner of the matcher's global lists.
+pub(super) const GLOBAL: u32 = u32::MAX;
 
 #[derive(Clone, Copy)]
 struct Node {
     prev: u32,
     next: u32,
-    list: u32,
     value: u32,
+    owner: Owner,
 }
 
-struct Head<K> {
-    first: u32,
-    last: u32,
-    key: Option<K>,
-}
-
-pub(super) struct Lists<K> {
+pub(super) struct Nodes {
     nodes: Vec<Node>,
-    free_nodes: Vec<u32>,
-    heads: Vec<Head<K>>,
-    free_heads: Vec<u32>,
-    index: FxHashMap<K, u32>,
+    free: Vec<u32>,
 }
 
-impl<K: Hash + Eq + Clone> Lists<K> {
+impl Nodes {
     pub(super) fn new() -> Self {
         Self {
             nodes: Vec::new(),
-            free_nodes: Vec::new(),
-            heads: Vec::new(),
-            free_heads: Vec::new(),
-            index: FxHashMap::default(),
+            free: Vec::new(),
         }
     }
 
-    /// Appends `value` to the list `key` (created if needed); returns the node
-    /// to pass to [`Lists::unlink`].
-    pub(super) fn push_back(&mut self, key: K, value: u32) -> u32 {
-        let list = match self.index.get(&key) {
-            Some(&list) => list,
-            None => {
-                let head = Head {
-                    first: NIL,
-                    last: NIL,
-                    key: Some(key.clone()),
-                };
-                let list = match self.free_heads.pop() {
-                    Some(list) => {
-                        self.heads[list as usize] = head;
-                        list
-                    }
-                    None => {
-                        self.heads.push(head);
-                        (self.heads.len() - 1) as u32
-                    }
-                };
-                self.index.insert(key, list);
-                list
-            }
-        };
-        let last = self.heads[list as usize].last;
+    /// Appends `value` to the list `head`; returns the node.
+    pub(super) fn push_back(&mut self, head: &mut Head, owner: Owner, value: u32) -> u32 {
         let node = Node {
-            prev: last,
+            prev: head.last,
             next: NIL,
-            list,
             value,
+            owner,
         };
-        let index = match self.free_nodes.pop() {
+        let index = match self.free.pop() {
             Some(index) => {
                 self.nodes[index as usize] = node;
                 index
@@ -87,71 +73,52 @@ impl<K: Hash + Eq + Clone> Lists<K> {
                 (self.nodes.len() - 1) as u32
             }
         };
-        if last == NIL {
-            self.heads[list as usize].first = index;
+        if head.last == NIL {
+            head.first = index;
         } else {
-            self.nodes[last as usize].next = index;
+            self.nodes[head.last as usize].next = index;
         }
-        self.heads[list as usize].last = index;
+        head.last = index;
         index
     }
 
-    /// Removes a node from its list; frees the list when it becomes empty.
-    pub(super) fn unlink(&mut self, index: u32) {
-        let Node {
-            prev, next, list, ..
-        } = self.nodes[index as usize];
+    /// The list a node is in.
+    pub(super) fn owner(&self, index: u32) -> Owner {
+        self.nodes[index as usize].owner
+    }
+
+    /// Removes a node from its list `head`.
+    pub(super) fn unlink(&mut self, head: &mut Head, index: u32) {
+        let Node { prev, next, .. } = self.nodes[index as usize];
         if prev == NIL {
-            self.heads[list as usize].first = next;
+            head.first = next;
         } else {
             self.nodes[prev as usize].next = next;
         }
         if next == NIL {
-            self.heads[list as usize].last = prev;
+            head.last = prev;
         } else {
             self.nodes[next as usize].prev = prev;
         }
-        self.free_nodes.push(index);
-        let head = &mut self.heads[list as usize];
-        if head.first == NIL {
-            if let Some(key) = head.key.take() {
-                self.index.remove(&key);
+        self.free.push(index);
+    }
+
+    /// The values of a list, oldest first.
+    pub(super) fn iter(&self, head: Head) -> impl Iterator<Item = u32> + '_ {
+        let mut next = head.first;
+        std::iter::from_fn(move || {
+            if next == NIL {
+                return None;
             }
-            self.free_heads.push(list);
-        }
+            let node = self.nodes[next as usize];
+            next = node.next;
+            Some(node.value)
+        })
     }
 
-    /// The values of list `key`, oldest first.
-    pub(super) fn iter(&self, key: &K) -> ListIter<'_, K> {
-        let next = self
-            .index
-            .get(key)
-            .map_or(NIL, |&list| self.heads[list as usize].first);
-        ListIter { lists: self, next }
-    }
-
-    /// Number of non-empty lists (for tests and stats).
     #[cfg(test)]
-    pub(super) fn list_count(&self) -> usize {
-        self.index.len()
-    }
-}
-
-pub(super) struct ListIter<'a, K> {
-    lists: &'a Lists<K>,
-    next: u32,
-}
-
-impl<K> Iterator for ListIter<'_, K> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        if self.next == NIL {
-            return None;
-        }
-        let node = self.lists.nodes[self.next as usize];
-        self.next = node.next;
-        Some(node.value)
+    pub(super) fn capacity_used(&self) -> usize {
+        self.nodes.len()
     }
 }
 
@@ -159,36 +126,38 @@ impl<K> Iterator for ListIter<'_, K> {
 mod tests {
     use super::*;
 
+    const OWNER: Owner = Owner {
+        label: GLOBAL,
+        key: 0,
+    };
+
     #[test]
     fn lists_keep_insertion_order_and_unlink_anywhere() {
-        let mut lists: Lists<&str> = Lists::new();
-        let a = lists.push_back("x", 1);
-        let b = lists.push_back("x", 2);
-        let c = lists.push_back("x", 3);
-        lists.push_back("y", 9);
-        assert_eq!(lists.iter(&"x").collect::<Vec<_>>(), [1, 2, 3]);
-        lists.unlink(b);
-        assert_eq!(lists.iter(&"x").collect::<Vec<_>>(), [1, 3]);
-        lists.unlink(a);
-        assert_eq!(lists.iter(&"x").collect::<Vec<_>>(), [3]);
-        let d = lists.push_back("x", 4);
-        assert_eq!(lists.iter(&"x").collect::<Vec<_>>(), [3, 4]);
-        lists.unlink(c);
-        lists.unlink(d);
-        assert_eq!(lists.iter(&"x").count(), 0);
-        assert_eq!(lists.list_count(), 1, "the empty list is freed");
-        assert_eq!(lists.iter(&"y").collect::<Vec<_>>(), [9]);
+        let mut nodes = Nodes::new();
+        let mut head = Head::EMPTY;
+        let a = nodes.push_back(&mut head, OWNER, 1);
+        let b = nodes.push_back(&mut head, OWNER, 2);
+        let c = nodes.push_back(&mut head, OWNER, 3);
+        assert_eq!(nodes.iter(head).collect::<Vec<_>>(), [1, 2, 3]);
+        nodes.unlink(&mut head, b);
+        assert_eq!(nodes.iter(head).collect::<Vec<_>>(), [1, 3]);
+        nodes.unlink(&mut head, a);
+        let d = nodes.push_back(&mut head, OWNER, 4);
+        assert_eq!(nodes.iter(head).collect::<Vec<_>>(), [3, 4]);
+        nodes.unlink(&mut head, c);
+        nodes.unlink(&mut head, d);
+        assert!(head.is_empty());
+        assert_eq!(nodes.owner(d), OWNER);
     }
 
     #[test]
-    fn freed_nodes_and_lists_are_reused() {
-        let mut lists: Lists<u32> = Lists::new();
+    fn freed_nodes_are_reused() {
+        let mut nodes = Nodes::new();
+        let mut head = Head::EMPTY;
         for round in 0..100 {
-            let node = lists.push_back(round, round);
-            lists.unlink(node);
+            let node = nodes.push_back(&mut head, OWNER, round);
+            nodes.unlink(&mut head, node);
         }
-        assert_eq!(lists.nodes.len(), 1);
-        assert_eq!(lists.heads.len(), 1);
-        assert_eq!(lists.list_count(), 0);
+        assert_eq!(nodes.capacity_used(), 1);
     }
 }

@@ -22,11 +22,17 @@
 //! never a scan of the queue. Enqueue, cancel and match are O(1) amortized
 //! in the number of waiting sessions (O(interests) per operation).
 //!
+//! Interests and languages are interned labels whose records hold the heads
+//! of their lists, and the fields a search reads (ticket, session, key) sit
+//! in a dense array apart from the rest, so a search touches few cache lines
+//! even with 100k sessions waiting (see `docs/performance.md`).
+//!
 //! Eligibility only grows at three moments: a session enqueues, a session's
 //! `interest_wait` runs out, or an exclusion expires. The matcher searches at
 //! each of them, so no eligible pair is ever left waiting.
 
 mod exclusions;
+mod labels;
 mod lists;
 
 use std::collections::VecDeque;
@@ -34,11 +40,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use tokio::time::Instant;
 
 use crate::ids::{ClientKey, SessionId};
 use exclusions::{Exclusions, Expired, Party};
-use lists::Lists;
+use labels::{Label, Labels};
+use lists::{GLOBAL, Head, Nodes, Owner};
 
 /// The matcher's windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,60 +97,109 @@ pub struct Pairing {
     pub second_waited: Duration,
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Pool {
-    /// Everyone: searched by sessions without `lang`.
-    Any,
-    /// Sessions without `lang`.
-    NoLang,
-    /// Sessions with this `lang`.
-    Lang(Arc<str>),
+/// A pool: who is searched. Sessions without `lang` search everyone; a
+/// session with `lang` searches its language and the sessions without one.
+type Pool = u32;
+const POOL_ANY: Pool = 0;
+const POOL_NO_LANG: Pool = 1;
+
+fn lang_pool(lang: Label) -> Pool {
+    lang + 2
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct ListKey {
-    pool: Pool,
-    /// `None` = the fallback list (eligible with anyone).
-    interest: Option<Arc<str>>,
+/// Which fallback list: sessions without interests join theirs at enqueue,
+/// sessions with interests join theirs when `interest_wait` runs out. Each
+/// list is then in ticket order (promotions happen in enqueue order), which
+/// the search relies on; one list for both would not be.
+#[derive(Clone, Copy)]
+enum Fallback {
+    AtOnce = 0,
+    Promoted = 1,
 }
 
-struct Entry {
+const FALLBACKS: [Fallback; 2] = [Fallback::AtOnce, Fallback::Promoted];
+
+/// The list of sessions in `pool` that are eligible with anyone.
+fn fallback_list(pool: Pool, kind: Fallback) -> Owner {
+    match pool {
+        POOL_ANY | POOL_NO_LANG => Owner {
+            label: GLOBAL,
+            key: pool * 2 + kind as u32,
+        },
+        // A language label's own fallback lists use keys no pool can have.
+        lang => Owner {
+            label: lang - 2,
+            key: u32::MAX - kind as u32,
+        },
+    }
+}
+
+/// The list of sessions in `pool` with interest `interest`.
+fn interest_list(pool: Pool, interest: Label) -> Owner {
+    Owner {
+        label: interest,
+        key: pool,
+    }
+}
+
+/// What a search reads of a waiting session, packed densely.
+#[derive(Clone, Copy)]
+struct Hot {
+    ticket: u64,
     session: SessionId,
     key: u64,
-    ticket: u64,
-    since: Instant,
-    lang: Option<Arc<str>>,
-    interests: Vec<Arc<str>>,
-    fallback: bool,
-    nodes: Vec<u32>,
 }
 
-impl Entry {
+impl Hot {
+    const FREE: Self = Self {
+        ticket: u64::MAX,
+        session: SessionId::from_raw(0),
+        key: 0,
+    };
+
     fn party(&self) -> Party {
         Party {
             session: self.session,
             key: self.key,
         }
     }
+}
 
-    /// The pools this entry lives in (its own and the global one).
+/// The rest of a waiting session.
+struct Cold {
+    since: Instant,
+    lang: Option<Label>,
+    interests: SmallVec<[Label; 4]>,
+    fallback: bool,
+    nodes: SmallVec<[u32; 8]>,
+}
+
+impl Cold {
+    /// The pools this session lives in (its own and the global one).
     fn home_pools(&self) -> [Pool; 2] {
-        let own = match &self.lang {
-            Some(lang) => Pool::Lang(lang.clone()),
-            None => Pool::NoLang,
-        };
-        [own, Pool::Any]
+        [self.lang.map_or(POOL_NO_LANG, lang_pool), POOL_ANY]
     }
 }
 
-/// The pools a session may draw partners from: its own language and the
-/// sessions without one, or (without `lang`) everyone.
-fn search_pools(lang: Option<&Arc<str>>) -> impl Iterator<Item = Pool> {
-    let (own, no_lang) = match lang {
-        Some(lang) => (Pool::Lang(lang.clone()), Some(Pool::NoLang)),
-        None => (Pool::Any, None),
-    };
-    std::iter::once(own).chain(no_lang)
+/// Who is looking for a partner: a newcomer (not in the lists) or a waiting
+/// session whose eligibility grew.
+struct Probe<'a> {
+    party: Party,
+    /// The pools to search.
+    pools: &'a [Pool],
+    /// Interests some waiting session has (others cannot match).
+    interests: &'a [Label],
+    fallback: bool,
+}
+
+/// The pools a session may draw partners from. `lang` is `Some(None)` for a
+/// language nobody waits with (only the no-language pool can match it).
+fn search_pools(lang: Option<Option<Label>>) -> ([Pool; 2], usize) {
+    match lang {
+        Some(Some(lang)) => ([lang_pool(lang), POOL_NO_LANG], 2),
+        Some(None) => ([POOL_NO_LANG, 0], 1),
+        None => ([POOL_ANY, 0], 1),
+    }
 }
 
 /// Pairs waiting sessions by the protocol's rules. Pure and synchronous:
@@ -150,10 +207,13 @@ fn search_pools(lang: Option<&Arc<str>>) -> impl Iterator<Item = Pool> {
 /// [`Matcher::tick`] next.
 pub struct Matcher {
     config: MatcherConfig,
-    entries: Vec<Option<Entry>>,
+    hot: Vec<Hot>,
+    cold: Vec<Option<Cold>>,
     free_entries: Vec<u32>,
     by_session: FxHashMap<SessionId, u32>,
-    lists: Lists<ListKey>,
+    nodes: Nodes,
+    globals: [Head; 4],
+    labels: Labels,
     next_ticket: u64,
     promotions: VecDeque<(Instant, SessionId, u64)>,
     exclusions: Exclusions,
@@ -173,10 +233,13 @@ impl Matcher {
     pub fn new(config: MatcherConfig) -> Self {
         Self {
             config,
-            entries: Vec::new(),
+            hot: Vec::new(),
+            cold: Vec::new(),
             free_entries: Vec::new(),
             by_session: FxHashMap::default(),
-            lists: Lists::new(),
+            nodes: Nodes::new(),
+            globals: [Head::EMPTY; 4],
+            labels: Labels::new(),
             next_ticket: 0,
             promotions: VecDeque::new(),
             exclusions: Exclusions::new(config.rematch_cooldown, config.report_block),
@@ -198,35 +261,70 @@ impl Matcher {
     pub fn enqueue(&mut self, candidate: Candidate, now: Instant) -> Option<Pairing> {
         self.cancel(candidate.session);
         let fallback = candidate.interests.is_empty() || self.config.interest_wait.is_zero();
-        let probe = Entry {
+        let party = Party {
             session: candidate.session,
             key: candidate.client_key.fingerprint(),
-            ticket: self.next_ticket,
-            since: now,
-            lang: candidate.lang,
-            interests: candidate.interests,
-            fallback,
-            nodes: Vec::new(),
         };
-        self.next_ticket += 1;
+        let known: SmallVec<[Label; 4]> = candidate
+            .interests
+            .iter()
+            .filter_map(|interest| self.labels.get(interest))
+            .collect();
+        let lang = candidate.lang.as_ref().map(|lang| self.labels.get(lang));
+        let (pools, count) = search_pools(lang);
+        let probe = Probe {
+            party,
+            pools: &pools[..count],
+            interests: &known,
+            fallback,
+        };
         if let Some(partner) = self.find_partner(&probe, now) {
-            return Some(self.pair_with_probe(partner, &probe, now));
+            let (first, cold) = self.take_entry(partner);
+            let common_interests = self.common_interests(&cold.interests, &known);
+            self.release_labels(&cold);
+            return Some(Pairing {
+                first: first.session,
+                second: candidate.session,
+                common_interests,
+                first_waited: now.saturating_duration_since(cold.since),
+                second_waited: Duration::ZERO,
+            });
         }
-        let index = self.insert(probe);
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let cold = Cold {
+            since: now,
+            lang: candidate
+                .lang
+                .as_ref()
+                .map(|lang| self.labels.acquire(lang)),
+            interests: candidate
+                .interests
+                .iter()
+                .map(|interest| self.labels.acquire(interest))
+                .collect(),
+            fallback,
+            nodes: SmallVec::new(),
+        };
+        let hot = Hot {
+            ticket,
+            session: candidate.session,
+            key: party.key,
+        };
+        self.insert(hot, cold);
         if !fallback {
-            let session = candidate.session;
-            let ticket = self.entry(index).ticket;
             self.promotions
-                .push_back((now + self.config.interest_wait, session, ticket));
+                .push_back((now + self.config.interest_wait, candidate.session, ticket));
         }
         None
     }
 
     /// Removes a waiting session; `false` when it was not waiting.
     pub fn cancel(&mut self, session: SessionId) -> bool {
-        match self.by_session.remove(&session) {
-            Some(index) => {
-                self.remove_entry(index);
+        match self.by_session.get(&session) {
+            Some(&index) => {
+                let (_, cold) = self.take_entry(index);
+                self.release_labels(&cold);
                 true
             }
             None => false,
@@ -287,14 +385,12 @@ impl Matcher {
             let Some(&index) = self.by_session.get(&session) else {
                 continue;
             };
-            let entry = self.entry(index);
-            if entry.ticket != ticket || entry.fallback {
+            let stale = self.hot[index as usize].ticket != ticket || self.cold(index).fallback;
+            if stale {
                 continue;
             }
             self.promote(index);
-            if let Some(pairing) = self.search_for_waiting(index, now) {
-                pairings.push(pairing);
-            }
+            pairings.extend(self.search_for_waiting(index, now));
         }
         let mut freed = Vec::new();
         self.exclusions.expire(now, &mut freed);
@@ -311,17 +407,17 @@ impl Matcher {
                     // Rare (one per report, a day later): a scan of the
                     // waiting sessions is cheaper than an index kept on
                     // every enqueue.
-                    let affected: Vec<u32> = self
+                    let affected: Vec<SessionId> = self
                         .by_session
-                        .values()
-                        .copied()
-                        .filter(|&index| {
-                            let key = self.entry(index).key;
+                        .iter()
+                        .filter(|&(_, &index)| {
+                            let key = self.hot[index as usize].key;
                             key == a || key == b
                         })
+                        .map(|(&session, _)| session)
                         .collect();
-                    for index in affected {
-                        if self.entries[index as usize].is_some() {
+                    for session in affected {
+                        if let Some(&index) = self.by_session.get(&session) {
                             pairings.extend(self.search_for_waiting(index, now));
                         }
                     }
@@ -331,83 +427,115 @@ impl Matcher {
         pairings
     }
 
-    fn entry(&self, index: u32) -> &Entry {
-        self.entries[index as usize]
+    fn cold(&self, index: u32) -> &Cold {
+        self.cold[index as usize]
             .as_ref()
             .expect("matcher index points at a live entry")
     }
 
-    fn insert(&mut self, mut entry: Entry) -> u32 {
+    fn head(&self, list: Owner) -> Head {
+        if list.label == GLOBAL {
+            self.globals[list.key as usize]
+        } else {
+            self.labels.head(list.label, list.key)
+        }
+    }
+
+    fn push(&mut self, list: Owner, index: u32) -> u32 {
+        let head = if list.label == GLOBAL {
+            &mut self.globals[list.key as usize]
+        } else {
+            self.labels.head_mut(list.label, list.key)
+        };
+        self.nodes.push_back(head, list, index)
+    }
+
+    fn unlink(&mut self, node: u32) {
+        let list = self.nodes.owner(node);
+        if list.label == GLOBAL {
+            self.nodes
+                .unlink(&mut self.globals[list.key as usize], node);
+        } else {
+            self.nodes
+                .unlink(self.labels.head_mut(list.label, list.key), node);
+            self.labels.drop_if_empty(list.label, list.key);
+        }
+    }
+
+    fn insert(&mut self, hot: Hot, mut cold: Cold) {
         let index = match self.free_entries.pop() {
             Some(index) => index,
             None => {
-                self.entries.push(None);
-                (self.entries.len() - 1) as u32
+                self.hot.push(Hot::FREE);
+                self.cold.push(None);
+                (self.hot.len() - 1) as u32
             }
         };
-        for pool in entry.home_pools() {
-            for interest in &entry.interests {
-                let key = ListKey {
-                    pool: pool.clone(),
-                    interest: Some(interest.clone()),
-                };
-                entry.nodes.push(self.lists.push_back(key, index));
+        for pool in cold.home_pools() {
+            for &interest in &cold.interests {
+                cold.nodes
+                    .push(self.push(interest_list(pool, interest), index));
             }
-            if entry.fallback {
-                let key = ListKey {
-                    pool,
-                    interest: None,
-                };
-                entry.nodes.push(self.lists.push_back(key, index));
+            if cold.fallback {
+                cold.nodes
+                    .push(self.push(fallback_list(pool, Fallback::AtOnce), index));
             }
         }
-        self.by_session.insert(entry.session, index);
-        self.entries[index as usize] = Some(entry);
-        index
+        self.by_session.insert(hot.session, index);
+        self.hot[index as usize] = hot;
+        self.cold[index as usize] = Some(cold);
     }
 
     fn promote(&mut self, index: u32) {
-        let entry = self.entries[index as usize].as_mut().expect("live entry");
-        entry.fallback = true;
-        let pools = entry.home_pools();
-        let mut nodes = Vec::with_capacity(2);
-        for pool in pools {
-            nodes.push(self.lists.push_back(
-                ListKey {
-                    pool,
-                    interest: None,
-                },
-                index,
-            ));
-        }
-        self.entries[index as usize]
-            .as_mut()
-            .expect("live entry")
-            .nodes
-            .extend(nodes);
+        let pools = self.cold(index).home_pools();
+        let nodes = pools.map(|pool| self.push(fallback_list(pool, Fallback::Promoted), index));
+        let cold = self.cold[index as usize].as_mut().expect("live entry");
+        cold.fallback = true;
+        cold.nodes.extend(nodes);
     }
 
-    fn remove_entry(&mut self, index: u32) -> Entry {
-        let entry = self.entries[index as usize].take().expect("live entry");
-        for &node in &entry.nodes {
-            self.lists.unlink(node);
+    /// Unlinks an entry and forgets its session (its labels are still held:
+    /// see [`Matcher::release_labels`]).
+    fn take_entry(&mut self, index: u32) -> (Hot, Cold) {
+        let hot = std::mem::replace(&mut self.hot[index as usize], Hot::FREE);
+        let cold = self.cold[index as usize].take().expect("live entry");
+        for &node in &cold.nodes {
+            self.unlink(node);
         }
+        self.by_session.remove(&hot.session);
         self.free_entries.push(index);
-        entry
+        (hot, cold)
     }
 
-    /// The oldest eligible partner for `probe` among the waiting entries.
-    fn find_partner(&self, probe: &Entry, now: Instant) -> Option<u32> {
+    fn release_labels(&mut self, cold: &Cold) {
+        if let Some(lang) = cold.lang {
+            self.labels.release(lang);
+        }
+        for &interest in &cold.interests {
+            self.labels.release(interest);
+        }
+    }
+
+    fn common_interests(&self, first: &[Label], second: &[Label]) -> Vec<String> {
+        first
+            .iter()
+            .filter(|interest| second.contains(interest))
+            .map(|&interest| self.labels.name(interest).to_string())
+            .collect()
+    }
+
+    /// The oldest eligible partner for `probe` among the waiting sessions.
+    fn find_partner(&self, probe: &Probe<'_>, now: Instant) -> Option<u32> {
         let mut best: Option<(u64, u32)> = None;
-        let me = probe.party();
-        let consider = |key: ListKey, best: &mut Option<(u64, u32)>| {
-            for index in self.lists.iter(&key) {
-                let other = self.entry(index);
+        let consider = |list: Owner, best: &mut Option<(u64, u32)>| {
+            for index in self.nodes.iter(self.head(list)) {
+                let other = self.hot[index as usize];
                 if best.is_some_and(|(ticket, _)| ticket < other.ticket) {
                     // This list's remaining entries are all younger.
                     return;
                 }
-                if other.session == probe.session || self.exclusions.blocks(me, other.party(), now)
+                if other.session == probe.party.session
+                    || self.exclusions.blocks(probe.party, other.party(), now)
                 {
                     continue;
                 }
@@ -415,13 +543,9 @@ impl Matcher {
                 return;
             }
         };
-        for interest in &probe.interests {
-            for pool in search_pools(probe.lang.as_ref()) {
-                let key = ListKey {
-                    pool,
-                    interest: Some(interest.clone()),
-                };
-                consider(key, &mut best);
+        for &interest in probe.interests {
+            for &pool in probe.pools {
+                consider(interest_list(pool, interest), &mut best);
             }
         }
         if best.is_some() {
@@ -429,49 +553,43 @@ impl Matcher {
             return best.map(|(_, index)| index);
         }
         if probe.fallback {
-            for pool in search_pools(probe.lang.as_ref()) {
-                let key = ListKey {
-                    pool,
-                    interest: None,
-                };
-                consider(key, &mut best);
+            for &pool in probe.pools {
+                for kind in FALLBACKS {
+                    consider(fallback_list(pool, kind), &mut best);
+                }
             }
         }
         best.map(|(_, index)| index)
     }
 
-    /// Searches again for an entry that is already waiting (its eligibility grew).
+    /// Searches again for a session that is already waiting (its eligibility grew).
     fn search_for_waiting(&mut self, index: u32, now: Instant) -> Option<Pairing> {
-        let entry = self.entry(index);
-        let partner = self.find_partner(entry, now)?;
-        let a = self.remove_entry(index);
-        self.by_session.remove(&a.session);
-        let b = self.remove_entry(partner);
-        self.by_session.remove(&b.session);
-        let (first, second) = if a.ticket < b.ticket { (a, b) } else { (b, a) };
-        Some(Self::pairing(&first, &second, now))
-    }
-
-    fn pair_with_probe(&mut self, partner: u32, probe: &Entry, now: Instant) -> Pairing {
-        let first = self.remove_entry(partner);
-        self.by_session.remove(&first.session);
-        Self::pairing(&first, probe, now)
-    }
-
-    fn pairing(first: &Entry, second: &Entry, now: Instant) -> Pairing {
-        let common_interests = first
-            .interests
-            .iter()
-            .filter(|interest| second.interests.contains(interest))
-            .map(|interest| interest.to_string())
-            .collect();
-        Pairing {
+        let cold = self.cold(index);
+        let (pools, count) = search_pools(cold.lang.map(Some));
+        let probe = Probe {
+            party: self.hot[index as usize].party(),
+            pools: &pools[..count],
+            interests: &cold.interests,
+            fallback: cold.fallback,
+        };
+        let partner = self.find_partner(&probe, now)?;
+        let a = self.take_entry(index);
+        let b = self.take_entry(partner);
+        let ((first, first_cold), (second, second_cold)) = if a.0.ticket < b.0.ticket {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let pairing = Pairing {
             first: first.session,
             second: second.session,
-            common_interests,
-            first_waited: now.saturating_duration_since(first.since),
-            second_waited: now.saturating_duration_since(second.since),
-        }
+            common_interests: self.common_interests(&first_cold.interests, &second_cold.interests),
+            first_waited: now.saturating_duration_since(first_cold.since),
+            second_waited: now.saturating_duration_since(second_cold.since),
+        };
+        self.release_labels(&first_cold);
+        self.release_labels(&second_cold);
+        Some(pairing)
     }
 }
 

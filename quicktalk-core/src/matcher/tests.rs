@@ -275,7 +275,7 @@ fn cancel_removes_a_waiting_session_from_every_list() {
     );
     assert!(matcher.cancel(sid(1)));
     assert!(!matcher.cancel(sid(1)));
-    assert_eq!(matcher.lists.list_count(), 0);
+    assert_eq!(matcher.labels.len(), 0, "labels and their lists are freed");
     assert!(
         matcher
             .enqueue(candidate(2, Some("ko"), &["music"]), now)
@@ -324,4 +324,26 @@ fn a_zero_interest_wait_makes_everyone_eligible_at_once() {
         .enqueue(candidate(2, None, &["books"]), now)
         .unwrap();
     assert!(pairing.common_interests.is_empty());
+}
+
+#[test]
+fn a_promoted_session_that_waited_longer_comes_before_a_newer_one_without_interests() {
+    let mut matcher = Matcher::new(config());
+    let start = Instant::now();
+    // 1 waits with an interest; 2 arrives later without any; they are kept
+    // apart by a cooldown so both stay waiting.
+    matcher.add_cooldown(sid(1), sid(2), start);
+    assert!(
+        matcher
+            .enqueue(candidate(1, None, &["music"]), start)
+            .is_none()
+    );
+    let later = start + Duration::from_secs(1);
+    assert!(matcher.enqueue(candidate(2, None, &[]), later).is_none());
+    // 1 becomes eligible with anyone, after 2 joined the fallback list.
+    assert!(matcher.tick(start + Duration::from_secs(5)).is_empty());
+    let pairing = matcher
+        .enqueue(candidate(3, None, &[]), start + Duration::from_secs(6))
+        .unwrap();
+    assert_eq!(pair_of(&pairing), (1, 3), "1 has waited longest");
 }

@@ -7,242 +7,49 @@
 //! not reached `interest_wait`); without interests, each is alone in its
 //! language. One iteration enqueues a newcomer that asks for a tag (or a
 //! language) by Zipf popularity and is paired with the pool member holding
-//! it, then enqueues a replacement into that slot: one enqueue+match plus
-//! one enqueue that waits, so the pool stays at N. Newcomers with interests
+//! it, then enqueues a replacement into that slot, so the pool stays at N.
+//! `matcher/enqueue_match` times the matching enqueue alone;
+//! `matcher/pairing_cycle` times both enqueues (the full cost of one pair). Newcomers with interests
 //! also carry two tags nobody holds, so each search probes several lists.
 //! The `1pct_excluded` variant puts 1% of newcomers in a cooldown with the
 //! partner they would get (they wait and are cancelled instead) and keeps
 //! 1% of N unrelated cooldown pairs in the exclusion table.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use quicktalk_benches::Zipf;
-use quicktalk_core::matcher::{Candidate, Matcher, MatcherConfig};
-use quicktalk_core::{ClientKey, SessionId};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use tokio::time::Instant;
+use quicktalk_benches::matcher_workload::{Bench, Step, Workload};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Workload {
-    NoInterests,
-    Interests,
-    InterestsExcluded,
-}
-
-impl Workload {
-    fn name(self) -> &'static str {
-        match self {
-            Self::NoInterests => "no_interests",
-            Self::Interests => "interests",
-            Self::InterestsExcluded => "interests_1pct_excluded",
-        }
-    }
-}
-
-struct Bench {
-    matcher: Matcher,
-    workload: Workload,
-    /// The tag (or language) of each pool slot, by popularity rank.
-    slots: Vec<Arc<str>>,
-    /// The session waiting in each slot.
-    holders: Vec<SessionId>,
-    zipf: Zipf,
-    rng: StdRng,
-    next_id: u64,
-    now: Instant,
-    keys: Vec<ClientKey>,
-}
-
-impl Bench {
-    fn new(size: usize, workload: Workload) -> Self {
-        let matcher = Matcher::new(MatcherConfig {
-            interest_wait: Duration::from_secs(3600),
-            rematch_cooldown: Duration::from_secs(3600),
-            report_block: Duration::from_secs(3600),
-        });
-        let mut bench = Self {
-            matcher,
-            workload,
-            slots: Vec::with_capacity(size),
-            holders: Vec::with_capacity(size),
-            zipf: Zipf::new(size, 1.0),
-            rng: StdRng::seed_from_u64(42),
-            next_id: 1,
-            now: Instant::now(),
-            keys: (0..1024)
-                .map(|k| ClientKey::new(format!("ip-hash-{k}")))
-                .collect(),
-        };
-        for _ in 0..size {
-            let slot: Arc<str> = bench.fresh_label();
-            bench.slots.push(slot.clone());
-            let candidate = bench.member(slot);
-            bench.holders.push(candidate.session);
-            assert!(
-                bench.matcher.enqueue(candidate, bench.now).is_none(),
-                "pool members must not pair"
-            );
-        }
-        if workload == Workload::InterestsExcluded {
-            for _ in 0..size / 100 {
-                let a = SessionId::from_raw(bench.rng.random_range(1..bench.next_id));
-                let b = SessionId::from_raw(bench.rng.random_range(1..bench.next_id));
-                bench.matcher.add_cooldown(a, b, bench.now);
+/// Runs `iters` steps, prepared untimed in chunks; `matching_only` times
+/// just the enqueue that matches, otherwise the whole cycle.
+fn measure(bench: &mut Bench, iters: u64, matching_only: bool) -> std::time::Duration {
+    let mut total = std::time::Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let chunk = left.min(1024);
+        let steps: Vec<Step> = (0..chunk).map(|_| bench.prepare()).collect();
+        if matching_only {
+            for step in steps {
+                total += bench.run(step);
             }
-        }
-        bench
-    }
-
-    fn fresh_label(&mut self) -> Arc<str> {
-        Arc::from(format!("t{}", self.next_id))
-    }
-
-    fn id(&mut self) -> SessionId {
-        let id = SessionId::from_raw(self.next_id);
-        self.next_id += 1;
-        id
-    }
-
-    fn key(&mut self) -> ClientKey {
-        let index = self.rng.random_range(0..self.keys.len());
-        self.keys[index].clone()
-    }
-
-    /// A pool member holding `slot`.
-    fn member(&mut self, slot: Arc<str>) -> Candidate {
-        let session = self.id();
-        let client_key = self.key();
-        match self.workload {
-            Workload::NoInterests => Candidate {
-                session,
-                client_key,
-                lang: Some(slot),
-                interests: Vec::new(),
-            },
-            _ => Candidate {
-                session,
-                client_key,
-                lang: Some(Arc::from("ko")),
-                interests: vec![slot],
-            },
-        }
-    }
-
-    /// The inputs of one iteration, built outside the timed loop (labels
-    /// and keys are allocated by the transport in real life, not the matcher).
-    fn prepare(&mut self) -> Step {
-        let rank = self.zipf.sample(&mut self.rng);
-        // Filled in from `slots[rank]` when the step runs (an earlier step of
-        // the chunk may have refilled the slot).
-        let slot: Arc<str> = Arc::from("");
-        let session = self.id();
-        let client_key = self.key();
-        let newcomer = match self.workload {
-            Workload::NoInterests => Candidate {
-                session,
-                client_key,
-                lang: Some(slot),
-                interests: Vec::new(),
-            },
-            _ => {
-                let misses = [
-                    self.fresh_label(),
-                    Arc::from(format!("cold{}", self.rng.random::<u32>())),
-                ];
-                Candidate {
-                    session,
-                    client_key,
-                    lang: Some(Arc::from("ko")),
-                    interests: vec![misses[0].clone(), slot, misses[1].clone()],
-                }
+        } else {
+            let start = std::time::Instant::now();
+            for step in steps {
+                bench.run(step);
             }
-        };
-        let excluded =
-            self.workload == Workload::InterestsExcluded && self.rng.random_ratio(1, 100);
-        let replacement_slot = self.fresh_label();
-        let replacement = self.member(replacement_slot.clone());
-        Step {
-            rank,
-            newcomer,
-            excluded,
-            replacement,
-            replacement_slot,
+            total += start.elapsed();
         }
+        left -= chunk;
     }
-
-    /// One enqueue+match, then the replacement enqueue (timed).
-    fn run(&mut self, step: Step) {
-        let Step {
-            rank,
-            mut newcomer,
-            excluded,
-            replacement,
-            replacement_slot,
-        } = step;
-        let slot = self.slots[rank].clone();
-        match self.workload {
-            Workload::NoInterests => newcomer.lang = Some(slot),
-            _ => newcomer.interests[1] = slot,
-        }
-        let session = newcomer.session;
-        if excluded {
-            // The newcomer is in a cooldown with the slot's holder: it finds
-            // no partner, waits, and is cancelled.
-            self.matcher
-                .add_cooldown(session, self.holders[rank], self.now);
-            assert!(self.matcher.enqueue(newcomer, self.now).is_none());
-            self.matcher.cancel(session);
-            return;
-        }
-        let pairing = self
-            .matcher
-            .enqueue(newcomer, self.now)
-            .expect("the slot holder is eligible");
-        debug_assert_eq!(pairing.first, self.holders[rank]);
-        self.slots[rank] = replacement_slot;
-        self.holders[rank] = replacement.session;
-        assert!(self.matcher.enqueue(replacement, self.now).is_none());
-    }
+    total
 }
 
-struct Step {
-    rank: usize,
-    newcomer: Candidate,
-    excluded: bool,
-    replacement: Candidate,
-    replacement_slot: Arc<str>,
-}
-
-fn enqueue_match(c: &mut Criterion) {
-    let mut group = c.benchmark_group("matcher/enqueue_match");
+fn run_group(c: &mut Criterion, name: &str, matching_only: bool) {
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
-    for workload in [
-        Workload::NoInterests,
-        Workload::Interests,
-        Workload::InterestsExcluded,
-    ] {
+    for workload in [Workload::NoInterests, Workload::Interests, Workload::InterestsExcluded] {
         for size in [1_000usize, 10_000, 100_000] {
             let mut bench = Bench::new(size, workload);
             group.bench_with_input(BenchmarkId::new(workload.name(), size), &size, |b, _| {
-                b.iter_custom(|iters| {
-                    // Steps are prepared (untimed) in chunks so the inputs stay small.
-                    let mut total = std::time::Duration::ZERO;
-                    let mut left = iters;
-                    while left > 0 {
-                        let chunk = left.min(1024);
-                        let steps: Vec<Step> = (0..chunk).map(|_| bench.prepare()).collect();
-                        let start = std::time::Instant::now();
-                        for step in steps {
-                            bench.run(step);
-                        }
-                        total += start.elapsed();
-                        left -= chunk;
-                    }
-                    total
-                });
+                b.iter_custom(|iters| measure(&mut bench, iters, matching_only));
             });
             assert_eq!(bench.matcher.waiting(), size, "the pool stays at N");
         }
@@ -250,5 +57,16 @@ fn enqueue_match(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, enqueue_match);
+/// The enqueue that finds a partner, timed alone (two clock reads per
+/// iteration are included, so it slightly overstates).
+fn enqueue_match(c: &mut Criterion) {
+    run_group(c, "matcher/enqueue_match", true);
+}
+
+/// One whole pairing: the matching enqueue plus the enqueue that waits.
+fn pairing_cycle(c: &mut Criterion) {
+    run_group(c, "matcher/pairing_cycle", false);
+}
+
+criterion_group!(benches, enqueue_match, pairing_cycle);
 criterion_main!(benches);

@@ -2,6 +2,8 @@
 //!
 //! The criterion benchmarks live in `benches/` (`cargo bench -p quicktalk-benches`).
 
+pub mod matcher_workload;
+
 use rand::Rng;
 
 /// Samples ranks `0..n` with Zipf-like popularity (rank r has weight

@@ -30,7 +30,8 @@ pub(super) struct Labels {
     table: HashTable<Label>,
     records: Vec<Record>,
     free: Vec<Label>,
-    hasher: std::hash::RandomState,
+    /// Fast and seeded per process, so clients cannot aim collisions.
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Labels {
@@ -39,7 +40,7 @@ impl Labels {
             table: HashTable::new(),
             records: Vec::new(),
             free: Vec::new(),
-            hasher: std::hash::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 
@@ -53,14 +54,20 @@ impl Labels {
             .copied()
     }
 
-    /// The label of `name`, if some waiting session uses it.
-    pub(super) fn get(&self, name: &str) -> Option<Label> {
-        self.find(self.hasher.hash_one(name), name)
+    /// The hash [`Labels::get`] and [`Labels::acquire`] take, computed once per name.
+    pub(super) fn hash(&self, name: &str) -> u64 {
+        self.hasher.hash_one(name)
     }
 
-    /// The label of `name`, interned if needed; one more reference.
-    pub(super) fn acquire(&mut self, name: &Arc<str>) -> Label {
-        let hash = self.hasher.hash_one(&**name);
+    /// The label of `name` (hashed with [`Labels::hash`]), if some waiting
+    /// session uses it.
+    pub(super) fn get(&self, hash: u64, name: &str) -> Option<Label> {
+        self.find(hash, name)
+    }
+
+    /// The label of `name` (hashed with [`Labels::hash`]), interned if
+    /// needed; one more reference.
+    pub(super) fn acquire(&mut self, hash: u64, name: &Arc<str>) -> Label {
         if let Some(label) = self.find(hash, name) {
             self.records[label as usize].refs += 1;
             return label;
@@ -95,8 +102,9 @@ impl Labels {
             return;
         }
         debug_assert!(record.lists.is_empty(), "a freed label has no lists");
+        // The name stays until the slot is reused: freeing it here would
+        // cost an allocation for a placeholder.
         let hash = record.hash;
-        record.name = Arc::from("");
         if let Ok(entry) = self.table.find_entry(hash, |&l| l == label) {
             entry.remove();
         }
@@ -155,16 +163,17 @@ mod tests {
     fn labels_live_while_referenced() {
         let mut labels = Labels::new();
         let music: Arc<str> = Arc::from("music");
-        let a = labels.acquire(&music);
-        let b = labels.acquire(&music);
+        let hash = labels.hash("music");
+        let a = labels.acquire(hash, &music);
+        let b = labels.acquire(hash, &music);
         assert_eq!(a, b);
-        assert_eq!(labels.get("music"), Some(a));
+        assert_eq!(labels.get(hash, "music"), Some(a));
         labels.release(a);
-        assert_eq!(labels.get("music"), Some(a));
+        assert_eq!(labels.get(hash, "music"), Some(a));
         labels.release(b);
-        assert_eq!(labels.get("music"), None);
+        assert_eq!(labels.get(hash, "music"), None);
         assert_eq!(labels.len(), 0);
-        let art = labels.acquire(&Arc::from("art"));
+        let art = labels.acquire(labels.hash("art"), &Arc::from("art"));
         assert_eq!(art, a, "freed labels are reused");
         assert_eq!(&**labels.name(art), "art");
     }
@@ -172,7 +181,7 @@ mod tests {
     #[test]
     fn list_heads_live_in_the_label_record() {
         let mut labels = Labels::new();
-        let tag = labels.acquire(&Arc::from("tag"));
+        let tag = labels.acquire(labels.hash("tag"), &Arc::from("tag"));
         assert_eq!(labels.head(tag, 7), Head::EMPTY);
         labels.head_mut(tag, 7).first = 3;
         assert_eq!(labels.head(tag, 7).first, 3);

@@ -265,12 +265,25 @@ impl Matcher {
             session: candidate.session,
             key: candidate.client_key.fingerprint(),
         };
+        // Each name is hashed once, for the lookup and (if the session
+        // waits) for interning.
+        let hashes: SmallVec<[u64; 4]> = candidate
+            .interests
+            .iter()
+            .map(|interest| self.labels.hash(interest))
+            .collect();
         let known: SmallVec<[Label; 4]> = candidate
             .interests
             .iter()
-            .filter_map(|interest| self.labels.get(interest))
+            .zip(&hashes)
+            .filter_map(|(interest, &hash)| self.labels.get(hash, interest))
             .collect();
-        let lang = candidate.lang.as_ref().map(|lang| self.labels.get(lang));
+        let lang_hash = candidate.lang.as_ref().map(|lang| self.labels.hash(lang));
+        let lang = candidate
+            .lang
+            .as_ref()
+            .zip(lang_hash)
+            .map(|(lang, hash)| self.labels.get(hash, lang));
         let (pools, count) = search_pools(lang);
         let probe = Probe {
             party,
@@ -297,11 +310,13 @@ impl Matcher {
             lang: candidate
                 .lang
                 .as_ref()
-                .map(|lang| self.labels.acquire(lang)),
+                .zip(lang_hash)
+                .map(|(lang, hash)| self.labels.acquire(hash, lang)),
             interests: candidate
                 .interests
                 .iter()
-                .map(|interest| self.labels.acquire(interest))
+                .zip(&hashes)
+                .map(|(interest, &hash)| self.labels.acquire(hash, interest))
                 .collect(),
             fallback,
             nodes: SmallVec::new(),

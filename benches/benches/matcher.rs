@@ -45,7 +45,11 @@ fn measure(bench: &mut Bench, iters: u64, matching_only: bool) -> std::time::Dur
 fn run_group(c: &mut Criterion, name: &str, matching_only: bool) {
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
-    for workload in [Workload::NoInterests, Workload::Interests, Workload::InterestsExcluded] {
+    for workload in [
+        Workload::NoInterests,
+        Workload::Interests,
+        Workload::InterestsExcluded,
+    ] {
         for size in [1_000usize, 10_000, 100_000] {
             let mut bench = Bench::new(size, workload);
             group.bench_with_input(BenchmarkId::new(workload.name(), size), &size, |b, _| {

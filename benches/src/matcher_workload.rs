@@ -217,4 +217,3 @@ pub struct Step {
     replacement: Candidate,
     replacement_slot: Arc<str>,
 }
-

@@ -15,7 +15,9 @@ fn main() {
         Some("interests_1pct_excluded") => Workload::InterestsExcluded,
         Some("interests") | None => Workload::Interests,
         Some(other) => {
-            eprintln!("unknown workload {other:?}: use no_interests, interests or interests_1pct_excluded");
+            eprintln!(
+                "unknown workload {other:?}: use no_interests, interests or interests_1pct_excluded"
+            );
             std::process::exit(2);
         }
     };

@@ -330,8 +330,25 @@ impl Matcher {
         if !fallback {
             self.promotions
                 .push_back((now + self.config.interest_wait, candidate.session, ticket));
+            self.compact_promotions();
         }
         None
+    }
+
+    /// Promotions of sessions that were matched or cancelled stay queued
+    /// until due (lazy deletion). With a long `interest_wait` they could pile
+    /// up, so once they outnumber the live ones the queue is rebuilt:
+    /// amortized O(1) per enqueue.
+    fn compact_promotions(&mut self) {
+        if self.promotions.len() <= 2 * self.by_session.len() + 1024 {
+            return;
+        }
+        let (by_session, hot) = (&self.by_session, &self.hot);
+        self.promotions.retain(|&(_, session, ticket)| {
+            by_session
+                .get(&session)
+                .is_some_and(|&index| hot[index as usize].ticket == ticket)
+        });
     }
 
     /// Removes a waiting session; `false` when it was not waiting.

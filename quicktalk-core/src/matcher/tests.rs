@@ -347,3 +347,25 @@ fn a_promoted_session_that_waited_longer_comes_before_a_newer_one_without_intere
         .unwrap();
     assert_eq!(pair_of(&pairing), (1, 3), "1 has waited longest");
 }
+
+#[test]
+fn stale_promotions_do_not_pile_up_with_a_long_interest_wait() {
+    let mut matcher = Matcher::new(MatcherConfig {
+        interest_wait: Duration::from_secs(3600),
+        ..config()
+    });
+    let now = Instant::now();
+    for n in 0..10_000 {
+        assert!(
+            matcher
+                .enqueue(candidate(n, None, &["music"]), now)
+                .is_none()
+        );
+        assert!(matcher.cancel(sid(n)));
+    }
+    assert!(
+        matcher.promotions.len() <= 1024 + 1,
+        "{}",
+        matcher.promotions.len()
+    );
+}

@@ -1,0 +1,209 @@
+//! Joining the queue, opening rooms and ending them.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::{ConnId, Hub, Phase};
+use crate::engine::room::Room;
+use crate::ids::{RoomId, SessionId};
+use crate::matcher::{Candidate, Pairing};
+use crate::ports::event_bus::BusEvent;
+use crate::protocol::{JoinRequest, Matched, PartnerLeftReason, ProtocolError, ServerFrame};
+
+impl Hub {
+    pub(crate) fn join(&mut self, conn: ConnId, request: JoinRequest, now: Instant) {
+        let Some(id) = self.session_of(conn, now) else {
+            return;
+        };
+        match self.sessions[&id].phase {
+            Phase::Idle => self.enqueue(id, request, now),
+            Phase::Waiting => self.push_error(
+                id,
+                ProtocolError::bad_state("already waiting for a partner"),
+            ),
+            Phase::Chatting(_) => self.push_error(
+                id,
+                ProtocolError::bad_state("already in a chat; send `next` or `leave`"),
+            ),
+        }
+    }
+
+    pub(crate) fn next(&mut self, conn: ConnId, request: JoinRequest, now: Instant) {
+        let Some(id) = self.session_of(conn, now) else {
+            return;
+        };
+        match self.sessions[&id].phase {
+            Phase::Chatting(room) => self.end_room(room, id, PartnerLeftReason::Skipped, now),
+            Phase::Waiting => {
+                self.matcher.cancel(id);
+            }
+            Phase::Idle => {}
+        }
+        self.set_phase(id, Phase::Idle);
+        self.enqueue(id, request, now);
+    }
+
+    pub(crate) fn leave(&mut self, conn: ConnId, now: Instant) {
+        let Some(id) = self.session_of(conn, now) else {
+            return;
+        };
+        self.mark_used(id);
+        match self.sessions[&id].phase {
+            Phase::Chatting(room) => self.end_room(room, id, PartnerLeftReason::Left, now),
+            Phase::Waiting => {
+                self.matcher.cancel(id);
+            }
+            Phase::Idle => {}
+        }
+        self.set_phase(id, Phase::Idle);
+    }
+
+    pub(crate) fn mark_used(&mut self, id: SessionId) {
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.fresh = false;
+        }
+    }
+
+    pub(super) fn set_phase(&mut self, id: SessionId, phase: Phase) {
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.phase = phase;
+        }
+    }
+
+    fn enqueue(&mut self, id: SessionId, request: JoinRequest, now: Instant) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        session.fresh = false;
+        session.lang = request.lang.map(Arc::from);
+        let candidate = Candidate {
+            session: id,
+            client_key: session.key.clone(),
+            lang: session.lang.clone(),
+            interests: request.interests.into_iter().map(Arc::from).collect(),
+        };
+        match self.matcher.enqueue(candidate, now) {
+            Some(pairing) => self.open_room(pairing),
+            None => {
+                self.set_phase(id, Phase::Waiting);
+                self.push(id, ServerFrame::Waiting);
+            }
+        }
+    }
+
+    pub(super) fn open_room(&mut self, pairing: Pairing) {
+        let id = loop {
+            let id = RoomId::random();
+            if !self.rooms.contains_key(&id) {
+                break id;
+            }
+        };
+        let members = [pairing.first, pairing.second];
+        let keys = members.map(|m| self.sessions[&m].key.clone());
+        let langs = members.map(|m| self.sessions[&m].lang.clone());
+        self.rooms.insert(
+            id,
+            Room::new(id, members, keys, self.config.replay_capacity),
+        );
+        self.active_rooms += 1;
+        for (index, &member) in members.iter().enumerate() {
+            let previous = {
+                let session = self
+                    .sessions
+                    .get_mut(&member)
+                    .expect("matched session exists");
+                session.phase = Phase::Chatting(id);
+                session.typing = false;
+                session.pending_left = None;
+                session.last_room.replace(id)
+            };
+            if let Some(previous) = previous {
+                self.release_room(previous);
+            }
+            self.push(
+                member,
+                ServerFrame::Matched(Matched {
+                    room: id,
+                    common_interests: pairing.common_interests.clone(),
+                    partner_lang: langs[1 - index].as_deref().map(str::to_owned),
+                }),
+            );
+        }
+        self.metrics.matches.increment(1);
+        self.metrics
+            .match_wait
+            .record(pairing.first_waited.as_secs_f64());
+        self.metrics
+            .match_wait
+            .record(pairing.second_waited.as_secs_f64());
+        self.bus.offer(BusEvent::Matched {
+            room: id,
+            sessions: members,
+            common_interests: pairing.common_interests,
+        });
+    }
+
+    /// The other member of `room`.
+    pub(crate) fn partner_in(&self, room: RoomId, me: SessionId) -> Option<SessionId> {
+        let room = self.rooms.get(&room)?;
+        let index = room.member_index(me)?;
+        Some(room.members[1 - index])
+    }
+
+    /// Ends a chat: the other member is told `reason` (now, or after its
+    /// resume), both go idle, and the pair enters the rematch cooldown.
+    pub(crate) fn end_room(
+        &mut self,
+        room_id: RoomId,
+        leaver: SessionId,
+        reason: PartnerLeftReason,
+        now: Instant,
+    ) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        if room.ended {
+            return;
+        }
+        room.ended = true;
+        let members = room.members;
+        self.active_rooms -= 1;
+        self.matcher.add_cooldown(members[0], members[1], now);
+        for member in members {
+            let Some(session) = self.sessions.get_mut(&member) else {
+                continue;
+            };
+            if session.phase == Phase::Chatting(room_id) {
+                session.phase = Phase::Idle;
+            }
+            session.typing = false;
+            if member != leaver {
+                if session.attachment.is_some() {
+                    self.push(member, ServerFrame::PartnerLeft { reason });
+                } else {
+                    session.pending_left = Some(reason);
+                }
+            }
+        }
+        self.bus.offer(BusEvent::PartnerLeft {
+            room: room_id,
+            left: leaver,
+            reason,
+        });
+    }
+
+    /// A session no longer refers to `room`; drop it once ended and unreferenced.
+    pub(super) fn release_room(&mut self, room_id: RoomId) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        room.refs = room.refs.saturating_sub(1);
+        if room.refs == 0 {
+            if !room.ended {
+                self.active_rooms -= 1;
+            }
+            self.rooms.remove(&room_id);
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The engine's state machine: sessions, connections, rooms, the matcher and
+//! the timers, behind one lock.
+//!
+//! Everything here is synchronous and takes `now` from the caller, so the
+//! same code runs under a real clock, a paused test clock, and in
+//! benchmarks. Frames go straight into the connections' outboxes; store
+//! records and bus events go to bounded feeds. One lock keeps every
+//! transition atomic (a match, a leave and a resume never interleave); the
+//! critical sections are short and never wait on I/O or on the moderator.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use tokio::time::Instant;
+
+use crate::config::EngineConfig;
+use crate::engine::feed::{Feed, StoreRecord};
+use crate::engine::metrics::EngineMetrics;
+use crate::engine::rate::{Strikes, TokenBucket};
+use crate::engine::room::Room;
+use crate::ids::{ClientKey, ResumeToken, RoomId, SessionId};
+use crate::matcher::{Matcher, MatcherConfig};
+use crate::outbox::Outbox;
+use crate::ports::event_bus::BusEvent;
+use crate::protocol::{CloseReason, Limits, PartnerLeftReason, ServerFrame};
+
+mod connections;
+mod matching;
+mod resume;
+
+/// Identifies one transport connection; a session may move between them.
+pub(crate) type ConnId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Idle,
+    Waiting,
+    Chatting(RoomId),
+}
+
+pub(crate) struct Attachment {
+    pub(crate) conn: ConnId,
+    pub(crate) outbox: Arc<Outbox>,
+}
+
+pub(crate) struct Session {
+    pub(crate) id: SessionId,
+    pub(crate) key: ClientKey,
+    pub(crate) token: ResumeToken,
+    pub(crate) attachment: Option<Attachment>,
+    /// Bumped at every attach/detach so stale timers are ignored.
+    pub(crate) generation: u64,
+    pub(crate) phase: Phase,
+    pub(crate) lang: Option<Arc<str>>,
+    /// The current or most recent room (for `report` and for replay).
+    pub(crate) last_room: Option<RoomId>,
+    /// The partner left while this session was detached: told after replay.
+    pub(crate) pending_left: Option<PartnerLeftReason>,
+    pub(crate) idle_closed: bool,
+    /// Nothing done yet on this connection: it may still `resume`.
+    pub(crate) fresh: bool,
+    pub(crate) last_activity: Instant,
+    pub(crate) bucket: TokenBucket,
+    pub(crate) strikes: Strikes,
+    pub(crate) typing: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Grace { session: SessionId, generation: u64 },
+    Idle { session: SessionId, generation: u64 },
+    Online,
+}
+
+/// Counts the engine reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connected sessions.
+    pub online: u64,
+    /// Sessions in the match queue.
+    pub waiting: u64,
+    /// Rooms with a chat going on.
+    pub rooms: u64,
+    /// All sessions, including dropped ones still within the resume grace.
+    pub sessions: u64,
+}
+
+pub(crate) struct Hub {
+    pub(crate) config: Arc<EngineConfig>,
+    pub(crate) matcher: Matcher,
+    pub(crate) sessions: FxHashMap<SessionId, Session>,
+    conns: FxHashMap<ConnId, SessionId>,
+    tokens: FxHashMap<ResumeToken, SessionId>,
+    pub(crate) rooms: FxHashMap<RoomId, Room>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    next_conn: ConnId,
+    online: u64,
+    active_rooms: u64,
+    online_sent: u64,
+    /// The deadline the timer task sleeps until; an earlier one needs a wake-up.
+    armed: Option<Instant>,
+    shutting_down: bool,
+    pub(crate) store: Feed<StoreRecord>,
+    pub(crate) bus: Feed<BusEvent>,
+    pub(crate) metrics: EngineMetrics,
+}
+
+impl Hub {
+    pub(crate) fn new(
+        config: Arc<EngineConfig>,
+        store: Feed<StoreRecord>,
+        bus: Feed<BusEvent>,
+        now: Instant,
+    ) -> Self {
+        let matcher = Matcher::new(MatcherConfig {
+            interest_wait: config.interest_wait,
+            rematch_cooldown: config.rematch_cooldown,
+            report_block: config.report_block,
+        });
+        let mut hub = Self {
+            config,
+            matcher,
+            sessions: FxHashMap::default(),
+            conns: FxHashMap::default(),
+            tokens: FxHashMap::default(),
+            rooms: FxHashMap::default(),
+            timers: BinaryHeap::new(),
+            next_conn: 1,
+            online: 0,
+            active_rooms: 0,
+            online_sent: 0,
+            armed: None,
+            shutting_down: false,
+            store,
+            bus,
+            metrics: EngineMetrics::new(),
+        };
+        let first = now + hub.config.online_interval;
+        hub.schedule(first, Timer::Online);
+        hub
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            online: self.online,
+            waiting: self.matcher.waiting() as u64,
+            rooms: self.active_rooms,
+            sessions: self.sessions.len() as u64,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_text_chars: self.config.max_text_chars,
+            max_frame_bytes: self.config.max_frame_bytes,
+            max_interests: crate::protocol::MAX_INTERESTS,
+            max_interest_chars: crate::protocol::MAX_INTEREST_CHARS,
+            rate_per_sec: self.config.rate_per_sec,
+            rate_burst: self.config.rate_burst,
+            resume_grace_s: self.config.resume_grace.as_secs(),
+            idle_timeout_s: self.config.idle_timeout.as_secs(),
+        }
+    }
+
+    // ----- timers ------------------------------------------------------
+
+    fn schedule(&mut self, at: Instant, timer: Timer) {
+        self.timers.push(Reverse((at, timer)));
+    }
+
+    /// The next moment [`Hub::tick`] has work.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let own = self.timers.peek().map(|Reverse((at, _))| *at);
+        match (own, self.matcher.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether the timer task must wake up because a deadline came earlier
+    /// than the one it sleeps until.
+    pub(crate) fn needs_wake(&self) -> bool {
+        match (self.next_deadline(), self.armed) {
+            (Some(next), Some(armed)) => next < armed,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// The timer task calls this before sleeping.
+    pub(crate) fn arm(&mut self) -> Option<Instant> {
+        self.armed = self.next_deadline();
+        self.armed
+    }
+
+    /// Runs everything due by `now`.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Grace {
+                    session,
+                    generation,
+                } => self.grace_expired(session, generation, now),
+                Timer::Idle {
+                    session,
+                    generation,
+                } => self.idle_check(session, generation, now),
+                Timer::Online => self.broadcast_online(now),
+            }
+        }
+        for pairing in self.matcher.tick(now) {
+            self.open_room(pairing);
+        }
+    }
+
+    fn grace_expired(&mut self, session: SessionId, generation: u64, now: Instant) {
+        let Some(state) = self.sessions.get(&session) else {
+            return;
+        };
+        if state.generation != generation || state.attachment.is_some() {
+            return;
+        }
+        let reason = if state.idle_closed {
+            PartnerLeftReason::Timeout
+        } else {
+            PartnerLeftReason::Disconnected
+        };
+        self.remove_session(session, reason, now);
+    }
+
+    fn idle_check(&mut self, session: SessionId, generation: u64, now: Instant) {
+        let Some(state) = self.sessions.get(&session) else {
+            return;
+        };
+        if state.generation != generation || state.attachment.is_none() {
+            return;
+        }
+        let due = state.last_activity + self.config.idle_timeout;
+        if due > now {
+            self.schedule(
+                due,
+                Timer::Idle {
+                    session,
+                    generation,
+                },
+            );
+            return;
+        }
+        if let Some(attachment) = &state.attachment {
+            attachment.outbox.close(CloseReason::IdleTimeout);
+        }
+        self.detach(session, true, now);
+    }
+
+    fn broadcast_online(&mut self, now: Instant) {
+        let next = now + self.config.online_interval;
+        self.schedule(next, Timer::Online);
+        if self.online == self.online_sent {
+            return;
+        }
+        self.online_sent = self.online;
+        let frame = ServerFrame::Online { count: self.online };
+        for session in self.sessions.values() {
+            if let Some(attachment) = &session.attachment {
+                attachment.outbox.push(frame.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly what CI runs (.ci/run calls this script):
+# format check, clippy, every test (including the 10,000-case invariant
+# property test) and a build of every benchmark.
+#
+# Usage: scripts/test.sh
+#
+# Builds go to $CARGO_TARGET_DIR (default: ~/.cache/quicktalk/target, outside
+# the clone) so repeated runs and fresh clones on one machine share them.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicktalk/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need() {
+    if ! command -v "$1" >/dev/null 2>&1 && ! cargo "$1" --version >/dev/null 2>&1; then
+        echo "error: '$1' is missing; install it with: $2" >&2
+        exit 1
+    fi
+}
+
+need cargo "rustup (https://rustup.rs)"
+need fmt "rustup component add rustfmt"
+need clippy "rustup component add clippy"
+
+step "toolchain: $(cargo --version), target dir: $CARGO_TARGET_DIR"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "cargo bench --no-run (benchmarks build)"
+cargo bench --workspace --no-run --locked
+
+step "all checks passed"

@@ -36,6 +36,10 @@ pub enum Error {
     /// The engine is shutting down and takes no new sessions.
     #[error("server is shutting down")]
     ShuttingDown,
+    /// [`crate::EngineBuilder::build`] was called outside a Tokio runtime
+    /// (the engine runs its timers and writers as tasks).
+    #[error("the engine must be built inside a Tokio runtime")]
+    NoRuntime,
 }
 
 impl Error {

@@ -49,12 +49,13 @@ impl Outbox {
         })
     }
 
-    /// Queues a frame; returns `false` when the queue overflowed (the
-    /// connection is now closing as too slow) or is already closing.
+    /// Queues a frame (dropped if the connection is closing). Returns
+    /// `false` only for the push that overflowed the queue: the connection is
+    /// now closing as too slow.
     pub(crate) fn push(&self, frame: ServerFrame) -> bool {
         let mut state = self.state.lock();
         if state.close.is_some() {
-            return false;
+            return true;
         }
         if state.queue.len() >= self.capacity {
             state.queue = VecDeque::new();
@@ -204,12 +205,15 @@ mod tests {
         let mut stream = EventStream::new(outbox.clone());
         assert!(outbox.push(ServerFrame::Pong));
         assert!(outbox.push(ServerFrame::Pong));
-        assert!(!outbox.push(ServerFrame::Pong));
+        assert!(!outbox.push(ServerFrame::Pong), "this push overflowed");
         assert_eq!(
             stream.recv().await,
             Some(Event::Close(CloseReason::TooSlow))
         );
-        assert!(!outbox.push(ServerFrame::Pong));
+        assert!(
+            outbox.push(ServerFrame::Pong),
+            "later pushes are dropped quietly"
+        );
         assert_eq!(stream.try_recv(), None);
     }
 

@@ -399,3 +399,8 @@ async fn shutdown_closes_every_connection_with_1001_and_refuses_new_ones() {
         Err(Error::ShuttingDown)
     ));
 }
+
+#[test]
+fn building_outside_a_runtime_is_an_error_not_a_panic() {
+    assert!(matches!(Engine::builder().build(), Err(Error::NoRuntime)));
+}

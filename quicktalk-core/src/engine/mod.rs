@@ -155,12 +155,14 @@ impl EngineBuilder {
     /// Validates the configuration and starts the engine's background tasks
     /// (timers, store writer, bus publisher, retention purge).
     ///
-    /// Must be called inside a Tokio runtime.
-    ///
     /// # Errors
-    /// [`Error::Config`] naming the first invalid setting.
+    /// [`Error::Config`] naming the first invalid setting;
+    /// [`Error::NoRuntime`] outside a Tokio runtime.
     pub fn build(self) -> Result<Engine> {
         self.config.validate()?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
         let config = Arc::new(self.config);
         let (store_feed, store_rx, store_health) = Feed::new(config.store_queue, "store");
         let mut writers = vec![tokio::spawn(feed::run_store_writer(

@@ -10,23 +10,6 @@ use quicktalk_core::protocol::{
 use quicktalk_core::{Engine, EngineConfig, Error};
 use support::*;
 
-fn errors(frames: &[ServerFrame]) -> Vec<ErrorCode> {
-    frames
-        .iter()
-        .filter_map(|frame| match frame {
-            ServerFrame::Error(error) => Some(error.code),
-            _ => None,
-        })
-        .collect()
-}
-
-fn matched(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Matched> {
-    frames.iter().find_map(|frame| match frame {
-        ServerFrame::Matched(matched) => Some(matched.clone()),
-        _ => None,
-    })
-}
-
 #[tokio::test(start_paused = true)]
 async fn two_strangers_with_a_common_interest_are_matched_and_chat_both_ways() {
     let (engine, _) = engine();
@@ -123,11 +106,11 @@ async fn join_while_waiting_or_chatting_is_a_bad_state_error() {
     a.join(&[], None);
     a.drain();
     a.join(&[], None);
-    assert_eq!(errors(&a.drain()), [ErrorCode::BadState]);
+    assert_eq!(error_codes(&a.drain()), [ErrorCode::BadState]);
     a.handle().leave();
     let (mut c, _d) = matched_pair(&engine).await;
     c.join(&[], None);
-    assert_eq!(errors(&c.drain()), [ErrorCode::BadState]);
+    assert_eq!(error_codes(&c.drain()), [ErrorCode::BadState]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -139,7 +122,7 @@ async fn invalid_join_fields_are_a_bad_request() {
         .await;
     a.handle().handle_text("{oops").await;
     a.handle().handle_text(r#"{"type":"fly"}"#).await;
-    assert_eq!(errors(&a.drain()), [ErrorCode::BadRequest; 3]);
+    assert_eq!(error_codes(&a.drain()), [ErrorCode::BadRequest; 3]);
     assert_eq!(engine.stats().waiting, 0);
 }
 
@@ -193,7 +176,7 @@ async fn an_empty_line_is_a_bad_request() {
     let (engine, _) = engine();
     let (mut a, mut b) = matched_pair(&engine).await;
     a.send("   ", "blank");
-    assert_eq!(errors(&a.drain()), [ErrorCode::BadRequest]);
+    assert_eq!(error_codes(&a.drain()), [ErrorCode::BadRequest]);
     assert!(b.drain().is_empty());
 }
 

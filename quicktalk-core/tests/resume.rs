@@ -8,13 +8,6 @@ use quicktalk_core::EngineConfig;
 use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, ServerFrame};
 use support::*;
 
-fn resumed(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Resumed> {
-    frames.iter().find_map(|frame| match frame {
-        ServerFrame::Resumed(resumed) => Some(resumed.clone()),
-        _ => None,
-    })
-}
-
 #[tokio::test(start_paused = true)]
 async fn resume_within_grace_replays_every_missed_line_exactly_once() {
     let (engine, _) = engine();
@@ -199,10 +192,7 @@ async fn a_silent_connection_is_closed_with_4001_and_its_partner_told_timeout_af
     let (engine, _) = engine();
     let (mut a, mut b) = matched_pair(&engine).await;
     // b stays active, a is silent.
-    for _ in 0..6 {
-        advance(&engine, Duration::from_secs(10)).await;
-        b.handle().touch();
-    }
+    advance_while_active(&engine, 60, &b).await;
     a.drain();
     assert_eq!(a.closed, Some(CloseReason::IdleTimeout));
     assert!(b.closed.is_none());
@@ -210,10 +200,7 @@ async fn a_silent_connection_is_closed_with_4001_and_its_partner_told_timeout_af
         !is_partner_left(&b.drain(), PartnerLeftReason::Timeout),
         "grace first"
     );
-    for _ in 0..3 {
-        advance(&engine, Duration::from_secs(10)).await;
-        b.handle().touch();
-    }
+    advance_while_active(&engine, 30, &b).await;
     assert!(is_partner_left(&b.drain(), PartnerLeftReason::Timeout));
 }
 
@@ -221,10 +208,7 @@ async fn a_silent_connection_is_closed_with_4001_and_its_partner_told_timeout_af
 async fn an_idle_closed_session_can_resume() {
     let (engine, _) = engine();
     let (mut a, mut b) = matched_pair(&engine).await;
-    for _ in 0..6 {
-        advance(&engine, Duration::from_secs(10)).await;
-        b.handle().touch();
-    }
+    advance_while_active(&engine, 60, &b).await;
     a.drain();
     assert_eq!(a.closed, Some(CloseReason::IdleTimeout));
     a.handle = None;

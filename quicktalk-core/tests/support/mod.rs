@@ -186,3 +186,36 @@ pub async fn settle() {
         tokio::task::yield_now().await;
     }
 }
+
+/// Moves the clock `seconds` in 10 s steps while `active` keeps sending
+/// pongs (touches), so only the others go idle.
+pub async fn advance_while_active(engine: &Engine, seconds: u64, active: &Client) {
+    for _ in 0..seconds / 10 {
+        advance(engine, Duration::from_secs(10)).await;
+        active.handle().touch();
+    }
+}
+
+pub fn error_codes(frames: &[ServerFrame]) -> Vec<quicktalk_core::protocol::ErrorCode> {
+    frames
+        .iter()
+        .filter_map(|frame| match frame {
+            ServerFrame::Error(error) => Some(error.code),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn matched(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Matched> {
+    frames.iter().find_map(|frame| match frame {
+        ServerFrame::Matched(matched) => Some(matched.clone()),
+        _ => None,
+    })
+}
+
+pub fn resumed(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Resumed> {
+    frames.iter().find_map(|frame| match frame {
+        ServerFrame::Resumed(resumed) => Some(resumed.clone()),
+        _ => None,
+    })
+}

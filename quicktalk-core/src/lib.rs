@@ -79,6 +79,8 @@ pub mod memory;
 pub mod outbox;
 pub mod ports;
 pub mod protocol;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineBuilder, Health, SessionHandle, Stats};

@@ -1,0 +1,236 @@
+//! A conformance suite for [`ChatStore`] implementations (feature `testing`).
+//!
+//! Every store (memory, SQLite, MongoDB) runs the same checks, so an adapter
+//! is held to the port's documented guarantees rather than to its own tests.
+
+use std::time::{Duration, SystemTime};
+
+use crate::ids::{ClientKey, RoomId, SessionId};
+use crate::ports::chat_store::{
+    ChatStore, ContextLine, ModerationFlag, Report, StoredMessage, unix_ms,
+};
+use crate::ports::{Action, Ban, Category, Severity};
+use crate::protocol::ReportReason;
+
+fn message(room: RoomId, seq: u64, ts: i64) -> StoredMessage {
+    StoredMessage {
+        room,
+        seq,
+        session: SessionId::from_raw(seq % 2 + 1),
+        client_key: ClientKey::from("key-a"),
+        text: format!("line {seq} 안녕"),
+        ts,
+        masked: seq % 3 == 0,
+    }
+}
+
+/// Runs every check against an empty store; panics with a message naming the
+/// guarantee that failed.
+pub async fn check_chat_store(store: &dyn ChatStore) {
+    let now = SystemTime::now();
+    let now_ms = unix_ms(now);
+    let old_ms = unix_ms(now - Duration::from_secs(3600));
+    let room = RoomId::random();
+
+    store.ping().await.expect("ping");
+
+    // Idempotent appends: a retried batch stores each line once.
+    let batch: Vec<StoredMessage> = (1..=3).map(|seq| message(room, seq, now_ms)).collect();
+    store.append_messages(&batch).await.expect("append");
+    store
+        .append_messages(&batch[1..])
+        .await
+        .expect("append again");
+    store
+        .append_messages(&[message(room, 4, now_ms)])
+        .await
+        .expect("append more");
+    let history = store.room_history(room).await.expect("history");
+    assert_eq!(
+        history.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4],
+        "lines are stored once each, in seq order"
+    );
+    assert_eq!(history[0], batch[0], "a line reads back as written");
+    assert!(
+        store
+            .room_history(RoomId::random())
+            .await
+            .expect("history")
+            .is_empty()
+    );
+
+    // Flags: delivered lines once by (room, seq, session); blocked ones each.
+    let flag = |seq: Option<u64>, ts: i64| ModerationFlag {
+        room,
+        seq,
+        session: SessionId::from_raw(1),
+        client_key: ClientKey::from("key-a"),
+        action: if seq.is_some() {
+            Action::Mask
+        } else {
+            Action::Block
+        },
+        category: Some(Category::Profanity),
+        severity: Severity::Low,
+        text: "bad words".into(),
+        ts,
+    };
+    store
+        .append_flags(&[
+            flag(Some(1), now_ms),
+            flag(Some(1), now_ms),
+            flag(None, now_ms),
+            flag(None, now_ms),
+        ])
+        .await
+        .expect("flags");
+    let flags = store.flags(10).await.expect("read flags");
+    assert_eq!(
+        flags.len(),
+        3,
+        "a delivered line's flag once, each blocked line's flag"
+    );
+    assert!(
+        flags
+            .iter()
+            .any(|f| f.action == Action::Block && f.seq.is_none())
+    );
+
+    // Reports keep their context, newest first, stored once by id.
+    let report = |id: &str, ts: i64| Report {
+        id: id.into(),
+        room,
+        reporter: SessionId::from_raw(1),
+        reporter_key: ClientKey::from("key-a"),
+        reported: SessionId::from_raw(2),
+        reported_key: ClientKey::from("key-b"),
+        reason: ReportReason::SelfHarm,
+        note: Some("worried".into()),
+        ts,
+        context: vec![ContextLine {
+            seq: 1,
+            session: SessionId::from_raw(2),
+            text: "context line".into(),
+            ts,
+        }],
+    };
+    store
+        .save_report(&report("r1", old_ms))
+        .await
+        .expect("report");
+    store
+        .save_report(&report("r2", now_ms))
+        .await
+        .expect("report");
+    store
+        .save_report(&report("r2", now_ms))
+        .await
+        .expect("report again");
+    let reports = store.reports(10).await.expect("reports");
+    assert_eq!(
+        reports.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r2", "r1"]
+    );
+    assert_eq!(
+        reports[1],
+        report("r1", old_ms),
+        "a report reads back whole"
+    );
+    assert_eq!(
+        store.reports(1).await.expect("reports").len(),
+        1,
+        "limit holds"
+    );
+
+    // Bans.
+    let ban = Ban {
+        client_key: ClientKey::from("key-b"),
+        reason: "abuse".into(),
+        created: now_ms,
+        until: Some(now_ms + 60_000),
+    };
+    store.put_ban(&ban).await.expect("ban");
+    assert_eq!(
+        store.ban(&ban.client_key).await.expect("ban"),
+        Some(ban.clone())
+    );
+    assert_eq!(store.bans().await.expect("bans"), [ban.clone()]);
+    let permanent = Ban {
+        until: None,
+        ..ban.clone()
+    };
+    store.put_ban(&permanent).await.expect("replace ban");
+    assert_eq!(
+        store.ban(&ban.client_key).await.expect("ban"),
+        Some(permanent)
+    );
+    assert!(store.remove_ban(&ban.client_key).await.expect("unban"));
+    assert!(
+        !store
+            .remove_ban(&ban.client_key)
+            .await
+            .expect("unban twice")
+    );
+    assert_eq!(store.ban(&ban.client_key).await.expect("ban"), None);
+
+    // Retention: old lines and flags go, reports stay.
+    let old_room = RoomId::random();
+    store
+        .append_messages(&[message(old_room, 1, old_ms)])
+        .await
+        .expect("old line");
+    store
+        .append_flags(&[flag(None, old_ms)])
+        .await
+        .expect("old flag");
+    let purged = store
+        .purge(now - Duration::from_secs(60))
+        .await
+        .expect("purge");
+    assert_eq!(
+        (purged.messages, purged.flags),
+        (1, 1),
+        "only what is older than the cut-off"
+    );
+    assert!(
+        store
+            .room_history(old_room)
+            .await
+            .expect("history")
+            .is_empty()
+    );
+    assert_eq!(store.room_history(room).await.expect("history").len(), 4);
+    assert_eq!(
+        store.reports(10).await.expect("reports").len(),
+        2,
+        "reports survive purges"
+    );
+
+    // Settings keep their first value.
+    assert_eq!(
+        store
+            .setting_or_insert("ip_key", "first")
+            .await
+            .expect("setting"),
+        "first"
+    );
+    assert_eq!(
+        store
+            .setting_or_insert("ip_key", "second")
+            .await
+            .expect("setting"),
+        "first"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryChatStore;
+
+    #[tokio::test]
+    async fn the_memory_store_conforms() {
+        check_chat_store(&MemoryChatStore::new()).await;
+    }
+}

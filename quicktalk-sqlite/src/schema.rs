@@ -1,0 +1,90 @@
+//! The schema and its migrations, applied in order at open.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE messages (
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session TEXT NOT NULL,
+        client_key TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        masked INTEGER NOT NULL,
+        PRIMARY KEY (room, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX messages_by_ts ON messages (ts);
+
+    CREATE TABLE flags (
+        id INTEGER PRIMARY KEY,
+        room TEXT NOT NULL,
+        seq INTEGER,
+        session TEXT NOT NULL,
+        client_key TEXT NOT NULL,
+        action TEXT NOT NULL,
+        category TEXT,
+        severity TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX flags_by_line ON flags (room, seq, session) WHERE seq IS NOT NULL;
+    CREATE INDEX flags_by_ts ON flags (ts);
+
+    CREATE TABLE reports (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        reporter TEXT NOT NULL,
+        reporter_key TEXT NOT NULL,
+        reported TEXT NOT NULL,
+        reported_key TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        note TEXT,
+        ts INTEGER NOT NULL,
+        context TEXT NOT NULL
+    );
+    CREATE INDEX reports_by_ts ON reports (ts);
+
+    CREATE TABLE bans (
+        client_key TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        until INTEGER
+    );
+
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ",
+];
+
+/// The schema version this build writes.
+pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Sets the connection up and brings the schema to [`VERSION`].
+pub(crate) fn prepare(connection: &mut Connection) -> Result<()> {
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}

@@ -155,7 +155,10 @@ pub async fn check_chat_store(store: &dyn ChatStore) {
         store.ban(&ban.client_key).await.expect("ban"),
         Some(ban.clone())
     );
-    assert_eq!(store.bans().await.expect("bans"), std::slice::from_ref(&ban));
+    assert_eq!(
+        store.bans().await.expect("bans"),
+        std::slice::from_ref(&ban)
+    );
     let permanent = Ban {
         until: None,
         ..ban.clone()

@@ -1,0 +1,163 @@
+//! The admin API under `/api/admin/`: reports with their chat context,
+//! moderation flags, bans and room history, behind a bearer token.
+//!
+//! Absent (404) when no admin token is configured; 401 without the right
+//! `Authorization: Bearer <token>`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use quicktalk_core::{ClientKey, RoomId};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Compares without an early exit, so the token cannot be guessed byte by
+/// byte from response times.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Middleware: 404 without a configured token, 401 without the right one.
+pub(crate) async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = &state.inner.admin_token else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match given {
+        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "missing or wrong admin token"})),
+        )
+            .into_response(),
+    }
+}
+
+fn store_error(error: quicktalk_core::Error) -> Response {
+    tracing::error!(%error, "admin API: store failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"error": error.to_string()})),
+    )
+        .into_response()
+}
+
+/// `?limit=` for list endpoints (default 50, at most 1000).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Limit {
+    limit: Option<usize>,
+}
+
+impl Limit {
+    fn get(&self) -> usize {
+        self.limit.unwrap_or(50).clamp(1, 1000)
+    }
+}
+
+/// `GET /api/admin/reports`: newest first, each with its chat context.
+pub(crate) async fn reports(State(state): State<AppState>, Query(limit): Query<Limit>) -> Response {
+    match state.inner.engine.store().reports(limit.get()).await {
+        Ok(reports) => Json(reports).into_response(),
+        Err(error) => store_error(error),
+    }
+}
+
+/// `GET /api/admin/flags`: moderation flags, newest first.
+pub(crate) async fn flags(State(state): State<AppState>, Query(limit): Query<Limit>) -> Response {
+    match state.inner.engine.store().flags(limit.get()).await {
+        Ok(flags) => Json(flags).into_response(),
+        Err(error) => store_error(error),
+    }
+}
+
+/// `GET /api/admin/rooms/{room}`: a room's stored lines.
+pub(crate) async fn room_history(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+) -> Response {
+    let Ok(room) = room.parse::<RoomId>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "not a room id"})),
+        )
+            .into_response();
+    };
+    match state.inner.engine.store().room_history(room).await {
+        Ok(lines) => Json(lines).into_response(),
+        Err(error) => store_error(error),
+    }
+}
+
+/// `GET /api/admin/bans`.
+pub(crate) async fn bans(State(state): State<AppState>) -> Response {
+    match state.inner.engine.store().bans().await {
+        Ok(bans) => Json(bans).into_response(),
+        Err(error) => store_error(error),
+    }
+}
+
+/// Body of `POST /api/admin/bans`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewBan {
+    client_key: String,
+    reason: String,
+    /// Seconds; absent = permanent.
+    duration_s: Option<u64>,
+}
+
+/// `POST /api/admin/bans`: bans a client key and removes its live sessions.
+pub(crate) async fn add_ban(State(state): State<AppState>, Json(ban): Json<NewBan>) -> Response {
+    if ban.client_key.is_empty() || ban.reason.trim().is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "client_key and reason are required"})),
+        )
+            .into_response();
+    }
+    let key = ClientKey::new(ban.client_key);
+    let duration = ban.duration_s.map(Duration::from_secs);
+    match state.inner.engine.ban(&key, &ban.reason, duration).await {
+        Ok(removed) => (
+            StatusCode::CREATED,
+            Json(json!({"removed_sessions": removed})),
+        )
+            .into_response(),
+        Err(error) => store_error(error),
+    }
+}
+
+/// `DELETE /api/admin/bans/{client_key}`.
+pub(crate) async fn remove_ban(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+    match state.inner.engine.unban(&ClientKey::new(key)).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(error) => store_error(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn token_comparison_needs_every_byte() {
+        assert!(same(b"secret-token-123", b"secret-token-123"));
+        assert!(!same(b"secret-token-123", b"secret-token-124"));
+        assert!(!same(b"secret", b"secret-token-123"));
+    }
+}

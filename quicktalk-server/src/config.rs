@@ -1,0 +1,486 @@
+//! Configuration: flags with `QUICKTALK_*` environment fallbacks.
+//!
+//! Every setting is checked at start-up; a bad value stops the server with
+//! a message naming the flag and its environment variable. The effective
+//! configuration is logged with secrets redacted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use quicktalk_core::EngineConfig;
+
+/// The `quicktalk` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "quicktalk",
+    version,
+    about = "QuickTalk: anonymous random one-to-one chat server"
+)]
+pub struct Cli {
+    /// What to run (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings for `serve` when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web page, the WebSocket chat and the HTTP API (the default).
+    Serve(ServeConfig),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything `quicktalk serve` can be told.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "QUICKTALK_BIND", default_value = "0.0.0.0:8080")]
+    pub bind: SocketAddr,
+    /// Chat store: `sqlite://PATH` (a file, created if missing) or `memory`.
+    #[arg(long, env = "QUICKTALK_STORE", default_value = "sqlite://quicktalk.db")]
+    pub store: String,
+    /// Event bus: `memory` (one process).
+    #[arg(long, env = "QUICKTALK_BUS", default_value = "memory")]
+    pub bus: String,
+    /// Bearer token for the admin API under /api/admin/ (at least 16
+    /// characters); without it the admin API is absent (404).
+    #[arg(long, env = "QUICKTALK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Origins allowed to open the WebSocket (comma-separated, e.g.
+    /// `https://chat.example.com`); `*` allows any. The page's own origin and
+    /// clients that send no Origin (non-browsers) are always allowed.
+    #[arg(
+        long,
+        env = "QUICKTALK_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For
+    /// is believed; from anyone else it is ignored.
+    #[arg(
+        long,
+        env = "QUICKTALK_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Secret for the keyed hash of client IPs (bans and report blocks use
+    /// the hash, never the IP). Default: generated once and kept in the store.
+    #[arg(long, env = "QUICKTALK_IP_HASH_KEY", hide_env_values = true)]
+    pub ip_hash_key: Option<String>,
+    /// Days chat lines are kept; 0 keeps no chat lines (reports and their
+    /// context are always kept).
+    #[arg(long, env = "QUICKTALK_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
+    /// Largest WebSocket frame in bytes; a larger one closes the connection (1009).
+    #[arg(long, env = "QUICKTALK_MAX_FRAME_BYTES", default_value_t = 4096)]
+    pub max_frame_bytes: usize,
+    /// Longest chat line in characters.
+    #[arg(long, env = "QUICKTALK_MAX_TEXT_CHARS", default_value_t = 500)]
+    pub max_text_chars: usize,
+    /// Chat lines per second per session (average).
+    #[arg(long, env = "QUICKTALK_RATE_PER_SEC", default_value_t = 5.0)]
+    pub rate_per_sec: f64,
+    /// Chat lines per session in a burst.
+    #[arg(long, env = "QUICKTALK_RATE_BURST", default_value_t = 10)]
+    pub rate_burst: u32,
+    /// Open WebSocket connections per client IP.
+    #[arg(long, env = "QUICKTALK_MAX_CONNECTIONS_PER_IP", default_value_t = 20)]
+    pub max_connections_per_ip: u32,
+    /// Open WebSocket connections in all.
+    #[arg(long, env = "QUICKTALK_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+    /// Frames queued per connection before it is closed as too slow (4002).
+    #[arg(long, env = "QUICKTALK_SEND_QUEUE", default_value_t = 256)]
+    pub send_queue: usize,
+    /// Seconds of silence (no frame, no pong) before closing (4001).
+    #[arg(long, env = "QUICKTALK_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Seconds between server pings.
+    #[arg(long, env = "QUICKTALK_PING_INTERVAL_SECS", default_value_t = 20)]
+    pub ping_interval_secs: u64,
+    /// Seconds a dropped session can be resumed.
+    #[arg(long, env = "QUICKTALK_RESUME_GRACE_SECS", default_value_t = 30)]
+    pub resume_grace_secs: u64,
+    /// Seconds to wait for a common-interest partner before any partner.
+    #[arg(long, env = "QUICKTALK_INTEREST_WAIT_SECS", default_value_t = 5)]
+    pub interest_wait_secs: u64,
+    /// Seconds before two sessions that chatted can be matched again.
+    #[arg(long, env = "QUICKTALK_REMATCH_COOLDOWN_SECS", default_value_t = 300)]
+    pub rematch_cooldown_secs: u64,
+    /// Seconds allowed for a client to send its request headers (slowloris).
+    #[arg(long, env = "QUICKTALK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds allowed for a graceful shutdown before the process exits.
+    #[arg(long, env = "QUICKTALK_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+    /// Log format.
+    #[arg(long, env = "QUICKTALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `quicktalk=debug`.
+    #[arg(long, env = "QUICKTALK_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// A setting that is out of range.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting --{flag} ({env}): {reason}")]
+pub struct ConfigError {
+    /// The flag, without dashes.
+    pub flag: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn invalid(flag: &'static str, env: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        flag,
+        env,
+        reason: reason.into(),
+    }
+}
+
+/// Where the chat store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// Process memory (nothing survives a restart).
+    Memory,
+}
+
+impl ServeConfig {
+    /// The defaults, as `quicktalk serve` with no flags and no environment.
+    pub fn defaults() -> Self {
+        Cli::parse_from(["quicktalk"]).serve
+    }
+
+    /// Checks everything the types do not.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first bad setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.store_url()?;
+        if self.bus != "memory" {
+            return Err(invalid(
+                "bus",
+                "QUICKTALK_BUS",
+                format!(
+                    "{:?} is not supported by this build; use `memory`",
+                    self.bus
+                ),
+            ));
+        }
+        if let Some(token) = &self.admin_token {
+            if token.chars().count() < 16 {
+                return Err(invalid(
+                    "admin-token",
+                    "QUICKTALK_ADMIN_TOKEN",
+                    "must be at least 16 characters",
+                ));
+            }
+        }
+        if let Some(key) = &self.ip_hash_key {
+            if key.len() < 16 {
+                return Err(invalid(
+                    "ip-hash-key",
+                    "QUICKTALK_IP_HASH_KEY",
+                    "must be at least 16 characters",
+                ));
+            }
+        }
+        self.trusted_proxy_nets()?;
+        for origin in self.origins() {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(invalid(
+                    "allowed-origins",
+                    "QUICKTALK_ALLOWED_ORIGINS",
+                    format!("{origin:?} is not an origin like https://chat.example.com (or *)"),
+                ));
+            }
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err(invalid(
+                "max-connections-per-ip",
+                "QUICKTALK_MAX_CONNECTIONS_PER_IP",
+                "must be at least 1",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid(
+                "max-connections",
+                "QUICKTALK_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        for (flag, env, value) in [
+            (
+                "idle-timeout-secs",
+                "QUICKTALK_IDLE_TIMEOUT_SECS",
+                self.idle_timeout_secs,
+            ),
+            (
+                "ping-interval-secs",
+                "QUICKTALK_PING_INTERVAL_SECS",
+                self.ping_interval_secs,
+            ),
+            (
+                "header-read-timeout-secs",
+                "QUICKTALK_HEADER_READ_TIMEOUT_SECS",
+                self.header_read_timeout_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(flag, env, "must be at least 1"));
+            }
+        }
+        if self.ping_interval_secs >= self.idle_timeout_secs {
+            return Err(invalid(
+                "ping-interval-secs",
+                "QUICKTALK_PING_INTERVAL_SECS",
+                "must be shorter than --idle-timeout-secs, or idle clients are closed between pings",
+            ));
+        }
+        if self.max_text_chars * 4 + 256 > self.max_frame_bytes {
+            return Err(invalid(
+                "max-text-chars",
+                "QUICKTALK_MAX_TEXT_CHARS",
+                format!(
+                    "{} characters may need {} bytes, more than --max-frame-bytes {}",
+                    self.max_text_chars,
+                    self.max_text_chars * 4 + 256,
+                    self.max_frame_bytes
+                ),
+            ));
+        }
+        self.engine_config()
+            .validate()
+            .map_err(|error| match error {
+                quicktalk_core::Error::Config { setting, reason } => {
+                    let (flag, env) = engine_setting_flag(setting);
+                    invalid(flag, env, reason)
+                }
+                other => invalid("engine", "-", other.to_string()),
+            })
+    }
+
+    /// The parsed `--store`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an unknown scheme.
+    pub fn store_url(&self) -> Result<StoreUrl, ConfigError> {
+        if self.store == "memory" {
+            return Ok(StoreUrl::Memory);
+        }
+        match self.store.strip_prefix("sqlite://") {
+            Some(path) if !path.is_empty() => Ok(StoreUrl::Sqlite(PathBuf::from(path))),
+            _ => Err(invalid(
+                "store",
+                "QUICKTALK_STORE",
+                format!("{:?} is not `sqlite://PATH` or `memory`", self.store),
+            )),
+        }
+    }
+
+    /// The parsed `--trusted-proxies`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an entry that is not an IP or CIDR.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "trusted-proxies",
+                            "QUICKTALK_TRUSTED_PROXIES",
+                            format!("{entry:?} is not an IP address or CIDR"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The non-empty `--allowed-origins` entries.
+    pub fn origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .iter()
+            .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect()
+    }
+
+    /// The engine's part of the configuration.
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            max_text_chars: self.max_text_chars,
+            max_frame_bytes: self.max_frame_bytes,
+            rate_per_sec: self.rate_per_sec,
+            rate_burst: self.rate_burst,
+            rematch_cooldown: Duration::from_secs(self.rematch_cooldown_secs),
+            interest_wait: Duration::from_secs(self.interest_wait_secs),
+            resume_grace: Duration::from_secs(self.resume_grace_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            outbox_capacity: self.send_queue,
+            max_sessions: self.max_connections.saturating_mul(2).max(1),
+            retention: Duration::from_secs(u64::from(self.retention_days) * 24 * 3600),
+            ..EngineConfig::default()
+        }
+    }
+
+    /// One line per setting for the start-up log, secrets redacted.
+    pub fn redacted(&self) -> String {
+        let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
+        format!(
+            "bind={} store={} bus={} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
+             retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \
+             max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
+             resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
+             shutdown_timeout_secs={} log_format={:?}",
+            self.bind,
+            self.store,
+            self.bus,
+            secret(&self.admin_token),
+            self.origins(),
+            self.trusted_proxies,
+            secret(&self.ip_hash_key),
+            self.retention_days,
+            self.max_frame_bytes,
+            self.max_text_chars,
+            self.rate_per_sec,
+            self.rate_burst,
+            self.max_connections_per_ip,
+            self.max_connections,
+            self.send_queue,
+            self.idle_timeout_secs,
+            self.ping_interval_secs,
+            self.resume_grace_secs,
+            self.interest_wait_secs,
+            self.rematch_cooldown_secs,
+            self.header_read_timeout_secs,
+            self.shutdown_timeout_secs,
+            self.log_format,
+        )
+    }
+}
+
+fn engine_setting_flag(setting: &str) -> (&'static str, &'static str) {
+    match setting {
+        "rate_per_sec" => ("rate-per-sec", "QUICKTALK_RATE_PER_SEC"),
+        "rate_burst" => ("rate-burst", "QUICKTALK_RATE_BURST"),
+        "max_text_chars" => ("max-text-chars", "QUICKTALK_MAX_TEXT_CHARS"),
+        "max_frame_bytes" => ("max-frame-bytes", "QUICKTALK_MAX_FRAME_BYTES"),
+        "outbox_capacity" => ("send-queue", "QUICKTALK_SEND_QUEUE"),
+        "idle_timeout" => ("idle-timeout-secs", "QUICKTALK_IDLE_TIMEOUT_SECS"),
+        "max_sessions" => ("max-connections", "QUICKTALK_MAX_CONNECTIONS"),
+        _ => ("engine", "-"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServeConfig {
+        let mut all = vec!["quicktalk"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().serve
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_careful() {
+        let config = ServeConfig::defaults();
+        config.validate().unwrap();
+        assert_eq!(config.bind.port(), 8080);
+        assert_eq!(
+            config.store_url().unwrap(),
+            StoreUrl::Sqlite("quicktalk.db".into())
+        );
+        assert!(
+            config.admin_token.is_none(),
+            "no admin API unless asked for"
+        );
+        assert!(
+            config.trusted_proxy_nets().unwrap().is_empty(),
+            "X-Forwarded-For ignored by default"
+        );
+        assert_eq!(config.max_frame_bytes, 4096);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_flag_and_the_variable() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--store", "postgres://x"], "--store (QUICKTALK_STORE)"),
+            (&["--bus", "kafka://x"], "--bus (QUICKTALK_BUS)"),
+            (
+                &["--admin-token", "short"],
+                "--admin-token (QUICKTALK_ADMIN_TOKEN)",
+            ),
+            (&["--trusted-proxies", "not-an-ip"], "--trusted-proxies"),
+            (&["--allowed-origins", "example.com"], "--allowed-origins"),
+            (
+                &["--rate-per-sec", "0"],
+                "--rate-per-sec (QUICKTALK_RATE_PER_SEC)",
+            ),
+            (&["--send-queue", "1"], "--send-queue"),
+            (&["--max-text-chars", "5000"], "--max-text-chars"),
+            (&["--ping-interval-secs", "90"], "--ping-interval-secs"),
+        ];
+        for (args, expected) in cases {
+            let error = parse(args).validate().unwrap_err().to_string();
+            assert!(error.contains(expected), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn unparsable_values_are_refused_by_the_parser_naming_the_flag() {
+        let error = Cli::try_parse_from(["quicktalk", "--rate-burst", "many"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--rate-burst"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_the_start_up_line() {
+        let config = parse(&[
+            "--admin-token",
+            "0123456789abcdef-secret",
+            "--ip-hash-key",
+            "super-secret-ip-key",
+        ]);
+        let line = config.redacted();
+        assert!(!line.contains("secret"), "{line}");
+        assert!(line.contains("admin_token=<set>"));
+    }
+
+    #[test]
+    fn serve_is_also_a_subcommand() {
+        let cli = Cli::try_parse_from(["quicktalk", "serve", "--bind", "127.0.0.1:9000"]).unwrap();
+        let Some(Command::Serve(config)) = cli.command else {
+            panic!("serve subcommand")
+        };
+        assert_eq!(config.bind.port(), 9000);
+    }
+}

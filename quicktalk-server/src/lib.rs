@@ -1,0 +1,121 @@
+//! The reference **QuickTalk** server: the WebSocket protocol over Axum, the
+//! bundled web page, the embedded SQLite store, and admin and ops HTTP.
+//!
+//! # Overview
+//! [`run`] serves one [`quicktalk_core::Engine`] on a TCP listener until the
+//! shutdown future resolves; the `quicktalk` binary parses [`ServeConfig`]
+//! (flags with `QUICKTALK_*` environment fallbacks), sets up logging and
+//! calls it. Endpoints: `GET /` (the page), `GET /ws` (the chat),
+//! `GET /api/stats`, `/livez`, `/readyz`, `/metrics`, and the admin API under
+//! `/api/admin/` (reports, flags, bans, room history) behind a bearer token.
+//!
+//! # Example
+//! ```no_run
+//! use quicktalk_server::{ServeConfig, run};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), quicktalk_server::Error> {
+//! let config = ServeConfig::defaults();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! run(config, listener, async { tokio::signal::ctrl_c().await.ok(); }).await
+//! # }
+//! ```
+
+mod admin;
+mod client_ip;
+mod config;
+mod http;
+mod serve;
+mod state;
+mod ws;
+
+use std::sync::{Arc, OnceLock};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use quicktalk_core::Engine;
+use quicktalk_core::memory::MemoryChatStore;
+use quicktalk_core::ports::ChatStore;
+use quicktalk_sqlite::SqliteChatStore;
+use tokio::net::TcpListener;
+
+pub use client_ip::{ClientIpResolver, IpHasher};
+pub use config::{Cli, Command, ConfigError, LogFormat, ServeConfig, StoreUrl};
+
+/// Everything that can stop the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The SQLite store could not be opened.
+    #[error("cannot open the store (--store / QUICKTALK_STORE): {0}")]
+    Sqlite(#[from] quicktalk_sqlite::Error),
+    /// The engine or its store failed.
+    #[error(transparent)]
+    Engine(#[from] quicktalk_core::Error),
+    /// Socket I/O failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The process-wide Prometheus recorder (installed once; every server in the
+/// process renders from it).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ])
+                .expect("bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics shows only what reaches this one");
+            }
+            handle
+        })
+        .clone()
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+/// Serves until `shutdown` resolves, then shuts down gracefully: stops
+/// accepting, closes every client with 1001, flushes the store writer, and
+/// returns within `--shutdown-timeout-secs`.
+///
+/// # Errors
+/// [`Error::Config`] for an invalid setting (named), [`Error::Sqlite`] when
+/// the store file cannot be opened, [`Error::Engine`] when the store cannot
+/// be read at start-up, [`Error::Io`] when the listener fails.
+pub async fn run(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    config.validate()?;
+    let metrics = metrics_handle();
+    let store: Arc<dyn ChatStore> = match config.store_url()? {
+        StoreUrl::Sqlite(path) => Arc::new(SqliteChatStore::open(&path)?),
+        StoreUrl::Memory => Arc::new(MemoryChatStore::new()),
+    };
+    let ip_key = match &config.ip_hash_key {
+        Some(key) => key.clone(),
+        None => {
+            store
+                .setting_or_insert("ip_hash_key", &random_secret())
+                .await?
+        }
+    };
+    let engine = Engine::builder()
+        .config(config.engine_config())
+        .store(store)
+        .build()?;
+    tracing::info!(address = %listener.local_addr()?, config = %config.redacted(), "QuickTalk serving");
+    serve::serve(config, listener, engine, ip_key, metrics, shutdown).await
+}

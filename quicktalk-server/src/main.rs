@@ -1,0 +1,76 @@
+//! `quicktalk`: the QuickTalk server binary. Parses the configuration, sets
+//! up logging and calls [`quicktalk_server::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use quicktalk_server::{Cli, Command, LogFormat, ServeConfig};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(config: &ServeConfig) -> Result<(), String> {
+    let filter = EnvFilter::try_new(&config.log)
+        .map_err(|error| format!("invalid setting --log (QUICKTALK_LOG): {error}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match cli.command {
+        Some(Command::Serve(config)) => config,
+        None => cli.serve,
+    };
+    if let Err(message) = init_logging(&config) {
+        eprintln!("quicktalk: {message}");
+        return ExitCode::from(2);
+    }
+    if let Err(error) = config.validate() {
+        eprintln!("quicktalk: {error}");
+        return ExitCode::from(2);
+    }
+    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "quicktalk: cannot listen on --bind (QUICKTALK_BIND) {}: {error}",
+                config.bind
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match quicktalk_server::run(config, listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("quicktalk: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The accept loop: HTTP/1 and HTTP/2 with a header-read timeout (which
+//! `axum::serve` does not enforce), WebSocket upgrades, and the graceful
+//! shutdown sequence.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::middleware;
+use axum::routing::{delete, get};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use metrics_exporter_prometheus::PrometheusHandle;
+use quicktalk_core::Engine;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use crate::client_ip::{ClientIpResolver, IpHasher};
+use crate::config::ServeConfig;
+use crate::state::{AppState, Inner};
+use crate::{Error, admin, http, ws};
+
+fn router(state: AppState) -> Router {
+    let admin_api = Router::new()
+        .route("/reports", get(admin::reports))
+        .route("/flags", get(admin::flags))
+        .route("/bans", get(admin::bans).post(admin::add_ban))
+        .route("/bans/{client_key}", delete(admin::remove_ban))
+        .route("/rooms/{room}", get(admin::room_history))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_token,
+        ));
+    Router::new()
+        .route("/", get(http::index))
+        .route("/ws", get(ws::upgrade))
+        .route("/api/stats", get(http::stats))
+        .route("/livez", get(http::livez))
+        .route("/readyz", get(http::readyz))
+        .route("/metrics", get(http::metrics))
+        .nest("/api/admin", admin_api)
+        .with_state(state)
+}
+
+pub(crate) async fn serve(
+    config: ServeConfig,
+    listener: TcpListener,
+    engine: Engine,
+    ip_key: String,
+    metrics: PrometheusHandle,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let state = AppState {
+        inner: Arc::new(Inner {
+            engine: engine.clone(),
+            resolver: ClientIpResolver::new(config.trusted_proxy_nets()?),
+            hasher: IpHasher::new(ip_key.as_bytes()),
+            admin_token: config.admin_token.clone(),
+            allowed_origins: config.origins(),
+            max_frame_bytes: config.max_frame_bytes,
+            ping_interval: Duration::from_secs(config.ping_interval_secs),
+            max_connections_per_ip: config.max_connections_per_ip,
+            max_connections: config.max_connections,
+            connections: AtomicUsize::new(0),
+            per_ip: Default::default(),
+            started: Instant::now(),
+            metrics: metrics.clone(),
+            sockets: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        }),
+    };
+    let app = router(state.clone());
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+        }
+    });
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(config.header_read_timeout_secs));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, keep serving.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = tower::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+
+    tracing::info!("shutting down: closing connections (1001) and flushing the store");
+    drop(listener);
+    let deadline = Duration::from_secs(config.shutdown_timeout_secs);
+    let started = Instant::now();
+    if !engine.shutdown(deadline).await {
+        tracing::error!("the store writer did not flush in time; some lines may be lost");
+    }
+    state.inner.shutdown.cancel();
+    state.inner.sockets.close();
+    let left = deadline.saturating_sub(started.elapsed());
+    if tokio::time::timeout(left, state.inner.sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sockets did not close in time");
+    }
+    let left = deadline.saturating_sub(started.elapsed());
+    if tokio::time::timeout(left.max(Duration::from_millis(100)), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some HTTP connections did not finish in time");
+    }
+    upkeep.abort();
+    tracing::info!("stopped");
+    Ok(())
+}

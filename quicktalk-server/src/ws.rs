@@ -1,0 +1,226 @@
+//! The WebSocket endpoint: upgrade checks, then one reader loop and one
+//! writer task per connection, relaying between the socket and the engine.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use quicktalk_core::ports::chat_store::unix_ms;
+use quicktalk_core::protocol::{ErrorCode, ProtocolError, ServerFrame};
+use quicktalk_core::{ClientKey, Event, EventStream};
+use tokio::sync::mpsc;
+
+use crate::state::{AppState, ConnectionSlot, SlotRefused};
+
+/// Close codes the server uses beyond the engine's.
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_INTERNAL: u16 = 1011;
+const CLOSE_TRY_LATER: u16 = 1013;
+
+/// Frames written per flush at most.
+const WRITE_BATCH: usize = 64;
+
+/// `GET /ws`.
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !origin_allowed(&state, &headers) {
+        metrics::counter!("quicktalk_upgrades_refused_total", "reason" => "origin").increment(1);
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let ip = state.inner.resolver.resolve(peer, &headers);
+    let slot = match state.take_slot(ip) {
+        Ok(slot) => slot,
+        Err(refused) => {
+            let reason = match refused {
+                SlotRefused::PerIp => "per_ip",
+                SlotRefused::Total => "total",
+            };
+            metrics::counter!("quicktalk_upgrades_refused_total", "reason" => reason).increment(1);
+            return (StatusCode::TOO_MANY_REQUESTS, "too many connections").into_response();
+        }
+    };
+    let key = state.inner.hasher.client_key(ip);
+    let limit = state.inner.max_frame_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        // Small buffers: most connections are idle, and the defaults
+        // (128 KiB write buffer) would cost memory per socket.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limit * 64)
+        .on_upgrade(move |socket| {
+            let sockets = state.inner.sockets.clone();
+            sockets.track_future(serve_socket(state, socket, key, slot))
+        })
+}
+
+/// The page's own origin, clients without an Origin header, and the
+/// configured list are allowed.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let origin = origin.trim_end_matches('/');
+    let allowed = &state.inner.allowed_origins;
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let own = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((own, host), (Some(own), Some(host)) if own.eq_ignore_ascii_case(host))
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+fn error_text(code: ErrorCode, message: &str) -> Message {
+    Message::Text(
+        ProtocolError {
+            code,
+            message: message.into(),
+        }
+        .to_frame()
+        .to_json()
+        .into(),
+    )
+}
+
+async fn serve_socket(
+    state: AppState,
+    mut socket: WebSocket,
+    key: ClientKey,
+    _slot: ConnectionSlot,
+) {
+    let (handle, events) = match state.inner.engine.connect(key).await {
+        Ok(pair) => pair,
+        Err(error) => {
+            let (code, close_code) = match error {
+                quicktalk_core::Error::Banned { .. } => (ErrorCode::Banned, CLOSE_POLICY),
+                quicktalk_core::Error::ShuttingDown => (ErrorCode::ShuttingDown, 1001),
+                _ => (ErrorCode::ServerBusy, CLOSE_TRY_LATER),
+            };
+            let _ = socket.send(error_text(code, &error.to_string())).await;
+            let _ = socket.send(close(close_code, code.as_str())).await;
+            return;
+        }
+    };
+    metrics::gauge!("quicktalk_connections").increment(1.0);
+    let (sink, mut stream) = socket.split();
+    let (control, control_rx) = mpsc::channel::<Message>(1);
+    let ping_interval = state.inner.ping_interval;
+    let writer = tokio::spawn(write_loop(sink, events, control_rx, ping_interval));
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = state.inner.shutdown.cancelled() => {
+                // The engine already asked every connection to close (1001);
+                // give the writer a moment to deliver that.
+                break;
+            }
+        };
+        match next {
+            Some(Ok(Message::Text(text))) => handle.handle_text(text.as_str()).await,
+            Some(Ok(Message::Binary(_))) => handle.error(ProtocolError {
+                code: ErrorCode::Unsupported,
+                message: "binary frames are not supported; send JSON text frames".into(),
+            }),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => handle.touch(),
+            Some(Ok(Message::Close(_))) | None => break,
+            Some(Err(error)) => {
+                let too_big = error
+                    .into_inner()
+                    .downcast_ref::<tungstenite::Error>()
+                    .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+                let frame = if too_big {
+                    close(CLOSE_TOO_BIG, "frame too big")
+                } else {
+                    close(CLOSE_INTERNAL, "read error")
+                };
+                let _ = control.try_send(frame);
+                break;
+            }
+        }
+    }
+    // The session stays resumable for the grace period.
+    drop(handle);
+    drop(control);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    metrics::gauge!("quicktalk_connections").decrement(1.0);
+}
+
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut events: EventStream,
+    mut control: mpsc::Receiver<Message>,
+    ping_interval: Duration,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut ping = tokio::time::interval(ping_interval);
+    ping.tick().await;
+    let delivery = metrics::histogram!("quicktalk_delivery_seconds");
+    loop {
+        tokio::select! {
+            // Engine events first: a close the engine queued (shutdown,
+            // flooding) must go out before the reader's hang-up stops us.
+            biased;
+            received = events.recv_many(&mut batch, WRITE_BATCH) => {
+                if received == 0 {
+                    let _ = sink.send(close(CLOSE_NORMAL, "")).await;
+                    return;
+                }
+                for event in batch.drain(..) {
+                    let result = match event {
+                        Event::Frame(frame) => {
+                            if let ServerFrame::Message(message) = &frame {
+                                let age_ms = unix_ms(SystemTime::now()).saturating_sub(message.ts);
+                                delivery.record(age_ms as f64 / 1000.0);
+                            }
+                            // feed, not send: one flush per batch.
+                            sink.feed(Message::Text(frame.to_json().into())).await
+                        }
+                        Event::Close(reason) => {
+                            let _ = sink.send(close(reason.code(), reason.message())).await;
+                            return;
+                        }
+                    };
+                    if result.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+            frame = control.recv() => {
+                if let Some(frame) = frame {
+                    let _ = sink.send(frame).await;
+                }
+                return;
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The protocol over real sockets: a server on loopback and WebSocket clients.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn two_strangers_with_a_common_interest_are_matched_and_chat_both_ways() {
+    let server = Server::start(config(&[])).await;
+    let mut a = Client::connect(&server).await;
+    let mut b = Client::connect(&server).await;
+    assert_eq!(a.hello["protocol"], 1);
+    assert_eq!(a.hello["limits"]["max_text_chars"], 500);
+    a.send(json!({"type": "join", "interests": ["Music", "art"], "lang": "ko"}))
+        .await;
+    a.expect("waiting").await;
+    b.send(json!({"type": "join", "interests": ["music"]}))
+        .await;
+    let matched_a = a.expect("matched").await;
+    let matched_b = b.expect("matched").await;
+    assert_eq!(matched_a["room"], matched_b["room"]);
+    assert_eq!(matched_a["common_interests"], json!(["music"]));
+    assert_eq!(matched_b["partner_lang"], "ko");
+
+    a.send(json!({"type": "typing", "active": true})).await;
+    assert_eq!(b.expect("typing").await["active"], true);
+    a.send(json!({"type": "send", "text": "안녕하세요", "cid": "a1"}))
+        .await;
+    let echo = a.expect("message").await;
+    assert_eq!(
+        (
+            echo["seq"].as_u64(),
+            echo["from"].as_str(),
+            echo["cid"].as_str()
+        ),
+        (Some(1), Some("you"), Some("a1"))
+    );
+    let line = b.expect("message").await;
+    assert_eq!(
+        (
+            line["seq"].as_u64(),
+            line["from"].as_str(),
+            line["text"].as_str()
+        ),
+        (Some(1), Some("stranger"), Some("안녕하세요"))
+    );
+    assert!(line.get("cid").is_none());
+    b.send(json!({"type": "send", "text": "hi!", "cid": "b1"}))
+        .await;
+    assert_eq!(b.expect("message").await["seq"], 2);
+    assert_eq!(a.expect("message").await["seq"], 2);
+}
+
+#[tokio::test]
+async fn strangers_without_a_common_interest_meet_by_fallback() {
+    let server = Server::start(config(&["--interest-wait-secs", "1"])).await;
+    let mut a = Client::connect(&server).await;
+    let mut b = Client::connect(&server).await;
+    a.join(&["music"]).await;
+    a.expect("waiting").await;
+    b.join(&["books"]).await;
+    b.expect("waiting").await;
+    let matched = a.expect("matched").await;
+    assert_eq!(matched["common_interests"], json!([]));
+    b.expect("matched").await;
+}
+
+#[tokio::test]
+async fn next_and_leave_tell_the_partner() {
+    let server = Server::start(config(&[])).await;
+    let (mut a, mut b) = pair(&server).await;
+    a.send(json!({"type": "next"})).await;
+    a.expect("waiting").await;
+    assert_eq!(b.expect("partner_left").await["reason"], "skipped");
+    let mut c = Client::connect(&server).await;
+    c.join(&[]).await;
+    c.expect("matched").await;
+    a.expect("matched").await;
+    c.send(json!({"type": "leave"})).await;
+    assert_eq!(a.expect("partner_left").await["reason"], "left");
+}
+
+#[tokio::test]
+async fn malformed_frames_get_bad_request_and_the_connection_stays_open() {
+    let server = Server::start(config(&[])).await;
+    let mut a = Client::connect(&server).await;
+    for bad in [
+        "not json",
+        r#"{"type":"dance"}"#,
+        r#"{"type":"send","text":5}"#,
+        r#"{"text":"no type"}"#,
+    ] {
+        a.send_raw(Message::Text(bad.into())).await;
+        let error = a.expect("error").await;
+        assert_eq!(error["code"], "bad_request", "{bad}");
+    }
+    a.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
+    assert_eq!(a.expect("error").await["code"], "unsupported");
+    a.send(json!({"type": "ping"})).await;
+    a.expect("pong").await;
+}
+
+#[tokio::test]
+async fn wrong_states_get_the_protocols_answers() {
+    let server = Server::start(config(&[])).await;
+    let mut a = Client::connect(&server).await;
+    a.send(json!({"type": "send", "text": "hello?", "cid": "x"}))
+        .await;
+    let rejected = a.expect("rejected").await;
+    assert_eq!(
+        (rejected["reason"].as_str(), rejected["cid"].as_str()),
+        (Some("not_in_room"), Some("x"))
+    );
+    a.join(&[]).await;
+    a.expect("waiting").await;
+    a.join(&[]).await;
+    assert_eq!(a.expect("error").await["code"], "bad_state");
+}
+
+#[tokio::test]
+async fn a_frame_over_the_limit_closes_with_1009_and_a_long_text_is_rejected() {
+    let server = Server::start(config(&[])).await;
+    let (mut a, _b) = pair(&server).await;
+    a.send(json!({"type": "send", "text": "x".repeat(501), "cid": "long"}))
+        .await;
+    assert_eq!(a.expect("rejected").await["reason"], "too_long");
+    a.send_raw(Message::Text("y".repeat(5000).into())).await;
+    let close = a.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1009);
+}
+
+#[tokio::test]
+async fn a_flood_is_rate_limited_then_closed_with_1008_and_others_are_untouched() {
+    let server = Server::start(config(&[])).await;
+    let (mut a, mut b) = pair(&server).await;
+    let (mut c, mut d) = pair(&server).await;
+    for n in 0..40 {
+        a.send(json!({"type": "send", "text": "spam", "cid": format!("s{n}")}))
+            .await;
+    }
+    let close = a.closed().await.expect("closed for flooding");
+    assert_eq!(u16::from(close.code), 1008);
+    let mut delivered = 0;
+    loop {
+        let frame = b.recv().await;
+        match frame["type"].as_str() {
+            Some("message") => delivered += 1,
+            Some("partner_left") => {
+                assert_eq!(frame["reason"], "removed");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        delivered, 10,
+        "the burst went through, the rest was rejected"
+    );
+    c.send(json!({"type": "send", "text": "fine", "cid": "c1"}))
+        .await;
+    assert_eq!(d.expect("message").await["text"], "fine");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_resumes_and_gets_every_missed_line_once() {
+    let server = Server::start(config(&[])).await;
+    let (mut a, mut b) = pair(&server).await;
+    a.send(json!({"type": "send", "text": "one", "cid": "1"}))
+        .await;
+    a.expect("message").await;
+    let first = b.expect("message").await;
+    let token = b.hello["resume_token"].as_str().unwrap().to_owned();
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for n in 2..=4 {
+        a.send(json!({"type": "send", "text": format!("line {n}"), "cid": n.to_string()}))
+            .await;
+        a.expect("message").await;
+    }
+    let mut b = Client::connect(&server).await;
+    b.send(json!({"type": "resume", "token": token, "last_seq": first["seq"]}))
+        .await;
+    let resumed = b.expect("resumed").await;
+    assert_eq!(resumed["replayed"], 3);
+    let seqs: Vec<u64> = {
+        let mut seqs = Vec::new();
+        for _ in 0..3 {
+            seqs.push(b.expect("message").await["seq"].as_u64().unwrap());
+        }
+        seqs
+    };
+    assert_eq!(seqs, [2, 3, 4]);
+    b.send(json!({"type": "send", "text": "back", "cid": "b"}))
+        .await;
+    b.expect("message").await;
+    let line = a.expect("message").await;
+    assert_eq!(
+        (line["seq"].as_u64(), line["text"].as_str()),
+        (Some(5), Some("back")),
+        "a saw no partner_left"
+    );
+}
+
+#[tokio::test]
+async fn the_partner_is_told_disconnected_when_the_grace_runs_out() {
+    let server = Server::start(config(&["--resume-grace-secs", "1"])).await;
+    let (mut a, b) = pair(&server).await;
+    drop(b);
+    assert_eq!(a.expect("partner_left").await["reason"], "disconnected");
+}
+
+#[tokio::test]
+async fn an_origin_not_in_the_allowlist_is_refused_with_403() {
+    let server = Server::start(config(&["--allowed-origins", "https://chat.example.com"])).await;
+    let error = Client::connect_with_origin(&server, Some("https://evil.example.net"))
+        .await
+        .err()
+        .expect("refused");
+    match error {
+        tokio_tungstenite::tungstenite::Error::Http(response) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    assert!(
+        Client::connect_with_origin(&server, Some("https://chat.example.com"))
+            .await
+            .is_ok()
+    );
+    let own = format!("http://{}", server.addr);
+    assert!(
+        Client::connect_with_origin(&server, Some(&own))
+            .await
+            .is_ok(),
+        "the page's own origin"
+    );
+    assert!(
+        Client::connect_with_origin(&server, None).await.is_ok(),
+        "non-browser clients"
+    );
+}
+
+#[tokio::test]
+async fn the_per_ip_connection_cap_refuses_with_429() {
+    let server = Server::start(config(&["--max-connections-per-ip", "2"])).await;
+    let _a = Client::connect(&server).await;
+    let _b = Client::connect(&server).await;
+    match Client::connect_with_origin(&server, None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_client_with_1001() {
+    let server = Server::start(config(&[])).await;
+    let (mut a, mut b) = pair(&server).await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(u16::from(a.closed().await.expect("close").code), 1001);
+    assert_eq!(u16::from(b.closed().await.expect("close").code), 1001);
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn ops_endpoints_answer() {
+    let server = Server::start(config(&[])).await;
+    let (_a, _b) = pair(&server).await;
+    let (status, body) = http(&server, "GET", "/api/stats", &[], "").await;
+    assert_eq!(status, 200);
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (stats["online"].as_u64(), stats["rooms"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(http(&server, "GET", "/livez", &[], "").await.0, 200);
+    assert_eq!(http(&server, "GET", "/readyz", &[], "").await.0, 200);
+    let (status, metrics) = http(&server, "GET", "/metrics", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("quicktalk_rooms"), "{metrics}");
+    let (status, page) = http(&server, "GET", "/", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("QuickTalk"));
+}

@@ -30,7 +30,10 @@ pub struct Server {
 /// The config a test server starts from: memory store, loopback, and limits
 /// raised only where a test says so.
 pub fn config(args: &[&str]) -> ServeConfig {
-    let mut all = vec!["quicktalk", "--bind", "127.0.0.1:0", "--store", "memory"];
+    let mut all = vec!["quicktalk", "--bind", "127.0.0.1:0"];
+    if !args.contains(&"--store") {
+        all.extend(["--store", "memory"]);
+    }
     all.extend_from_slice(args);
     Cli::try_parse_from(all).expect("valid test flags").serve
 }
@@ -96,6 +99,13 @@ impl Client {
         server: &Server,
         origin: Option<&str>,
     ) -> Result<Self, WsError> {
+        let mut client = Self::connect_raw(server, origin).await?;
+        client.hello = client.expect("hello").await;
+        Ok(client)
+    }
+
+    /// Upgrades without reading anything.
+    pub async fn connect_raw(server: &Server, origin: Option<&str>) -> Result<Self, WsError> {
         let mut request = server.ws_url().into_client_request().unwrap();
         if let Some(origin) = origin {
             request
@@ -103,12 +113,10 @@ impl Client {
                 .insert("origin", HeaderValue::from_str(origin).unwrap());
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-        let mut client = Self {
+        Ok(Self {
             socket,
             hello: Value::Null,
-        };
-        client.hello = client.expect("hello").await;
-        Ok(client)
+        })
     }
 
     pub async fn send(&mut self, frame: Value) {

@@ -1,0 +1,281 @@
+//! The admin API, persistence across restarts, start-up errors, idle and
+//! slowloris timeouts, over real sockets.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+#[tokio::test]
+async fn the_admin_api_is_absent_without_a_token_and_closed_without_the_right_one() {
+    let server = Server::start(config(&[])).await;
+    assert_eq!(
+        http(&server, "GET", "/api/admin/reports", &[], "").await.0,
+        404
+    );
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    assert_eq!(
+        http(&server, "GET", "/api/admin/reports", &[], "").await.0,
+        401
+    );
+    let wrong = [("Authorization", "Bearer not-the-token-at-all")];
+    assert_eq!(
+        http(&server, "GET", "/api/admin/reports", &wrong, "")
+            .await
+            .0,
+        401
+    );
+    let right = [("Authorization", bearer())];
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        http(&server, "GET", "/api/admin/reports", &right, "")
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_report_is_stored_and_visible_in_the_admin_api_with_its_context() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    let (mut a, mut b) = pair(&server).await;
+    b.send(json!({"type": "send", "text": "you are awful", "cid": "b1"}))
+        .await;
+    b.expect("message").await;
+    a.expect("message").await;
+    a.send(json!({"type": "report", "reason": "harassment", "note": "rude"}))
+        .await;
+    a.expect("reported").await;
+    let auth = bearer();
+    let (status, body) = http(
+        &server,
+        "GET",
+        "/api/admin/reports",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let reports: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reports[0]["reason"], "harassment");
+    assert_eq!(reports[0]["note"], "rude");
+    assert_eq!(reports[0]["context"][0]["text"], "you are awful");
+    let room = reports[0]["room"].as_str().unwrap().to_owned();
+    // Lines reach the store through the batching writer.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = http(
+        &server,
+        "GET",
+        &format!("/api/admin/rooms/{room}"),
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let history: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(history[0]["text"], "you are awful");
+}
+
+#[tokio::test]
+async fn a_ban_through_the_admin_api_removes_the_session_and_refuses_it_again() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    let (mut a, mut b) = pair(&server).await;
+    let auth = bearer();
+    // Both clients come from 127.0.0.1: the report context names b's key.
+    b.send(json!({"type": "send", "text": "spam spam", "cid": "b1"}))
+        .await;
+    b.expect("message").await;
+    a.expect("message").await;
+    a.send(json!({"type": "report", "reason": "spam"})).await;
+    a.expect("reported").await;
+    let (_, body) = http(
+        &server,
+        "GET",
+        "/api/admin/reports",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    let reports: Value = serde_json::from_str(&body).unwrap();
+    let key = reports[0]["reported_key"].as_str().unwrap().to_owned();
+    let ban = json!({"client_key": key, "reason": "spam", "duration_s": 3600}).to_string();
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/api/admin/bans",
+        &[("Authorization", &auth)],
+        &ban,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["removed_sessions"],
+        2,
+        "a and b share 127.0.0.1"
+    );
+    let close = b.closed().await.expect("closed");
+    assert_eq!(u16::from(close.code), 1008);
+    // A banned client gets `error {code: "banned"}` where hello would be, then 1008.
+    let mut again = Client::connect_raw(&server, None).await.unwrap();
+    assert_eq!(again.expect("error").await["code"], "banned");
+    assert_eq!(u16::from(again.closed().await.expect("closed").code), 1008);
+    let (status, _) = http(
+        &server,
+        "DELETE",
+        &format!("/api/admin/bans/{key}"),
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 204);
+    Client::connect(&server).await;
+}
+
+#[tokio::test]
+async fn reports_and_bans_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("quicktalk.db").display());
+    let flags = ["--store", store.as_str(), "--admin-token", TOKEN];
+    let auth = bearer();
+    let server = Server::start(config(&flags)).await;
+    let (mut a, mut b) = pair(&server).await;
+    b.send(json!({"type": "send", "text": "before restart", "cid": "b1"}))
+        .await;
+    b.expect("message").await;
+    a.expect("message").await;
+    a.send(json!({"type": "report", "reason": "other"})).await;
+    a.expect("reported").await;
+    let ban = json!({"client_key": "some-other-key", "reason": "test"}).to_string();
+    assert_eq!(
+        http(
+            &server,
+            "POST",
+            "/api/admin/bans",
+            &[("Authorization", &auth)],
+            &ban
+        )
+        .await
+        .0,
+        201
+    );
+    drop((a, b));
+    server.stop().await;
+
+    let server = Server::start(config(&flags)).await;
+    let (_, body) = http(
+        &server,
+        "GET",
+        "/api/admin/reports",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    let reports: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reports[0]["context"][0]["text"], "before restart");
+    let (_, body) = http(
+        &server,
+        "GET",
+        "/api/admin/bans",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    let bans: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(bans[0]["client_key"], "some-other-key");
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_with_4001() {
+    let server = Server::start(config(&[
+        "--idle-timeout-secs",
+        "2",
+        "--ping-interval-secs",
+        "1",
+    ]))
+    .await;
+    let mut a = Client::connect(&server).await;
+    // Not reading means not answering pings either: silence.
+    tokio::time::sleep(Duration::from_millis(2_600)).await;
+    let close = a.closed().await.expect("closed");
+    assert_eq!(u16::from(close.code), 4001);
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_is_not_idle() {
+    let server = Server::start(config(&[
+        "--idle-timeout-secs",
+        "2",
+        "--ping-interval-secs",
+        "1",
+    ]))
+    .await;
+    let mut a = Client::connect(&server).await;
+    // Reading lets the client answer the server's pings.
+    let outcome = tokio::time::timeout(Duration::from_millis(3_000), a.recv()).await;
+    assert!(
+        outcome.is_err(),
+        "nothing but pings arrived, and the connection stayed open"
+    );
+    a.send(json!({"type": "ping"})).await;
+    a.expect("pong").await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let server = Server::start(config(&["--header-read-timeout-secs", "1"])).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer)).await;
+    assert!(read.is_ok(), "the server closed the connection");
+}
+
+#[test]
+fn the_binary_refuses_a_bad_setting_naming_it() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_quicktalk"))
+        .args(["--store", "memory", "--rate-per-sec", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--rate-per-sec (QUICKTALK_RATE_PER_SEC)"),
+        "{stderr}"
+    );
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_quicktalk"))
+        .env("QUICKTALK_MAX_FRAME_BYTES", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--max-frame-bytes"));
+}
+
+#[test]
+fn help_lists_every_setting_with_its_variable() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_quicktalk"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "QUICKTALK_BIND",
+        "QUICKTALK_STORE",
+        "QUICKTALK_ADMIN_TOKEN",
+        "QUICKTALK_ALLOWED_ORIGINS",
+    ] {
+        assert!(help.contains(variable), "{variable} missing from --help");
+    }
+}

@@ -1,0 +1,350 @@
+//! `quicktalk-loadgen`: drives a running QuickTalk server over real
+//! WebSockets and reports what a user would feel.
+//!
+//! Run with (server started separately, limits raised for one loopback IP):
+//!
+//! ```text
+//! quicktalk --store sqlite:///tmp/load.db --rate-per-sec 1000 --rate-burst 1000 \
+//!     --max-connections-per-ip 100000 &
+//! cargo run --release -p quicktalk-benches --bin quicktalk-loadgen -- \
+//!     --url ws://127.0.0.1:8080/ws --pairs 1000 --rate 50 --duration 20 --server-pid $!
+//! ```
+//!
+//! Each pair joins with an interest of its own so the two find each other.
+//! Every line carries its sender's counter and send time; receivers check
+//! order, gaps and duplicates and measure latency. Echoes are acks, not
+//! counted as delivered lines. With `--rate 0` the connections stay open and
+//! idle (for the memory test).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "quicktalk-loadgen",
+    about = "Load generator for a QuickTalk server"
+)]
+struct Args {
+    /// WebSocket URL of the server.
+    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+    url: String,
+    /// Chatting pairs (2 connections each).
+    #[arg(long, default_value_t = 100)]
+    pairs: usize,
+    /// Lines per second each client sends (0 = stay idle).
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// The server's process id, to report its resident memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Connections opened at once while ramping up.
+    #[arg(long, default_value_t = 200)]
+    ramp: usize,
+}
+
+#[derive(Default)]
+struct Totals {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    delivered: AtomicU64,
+    lost: AtomicU64,
+    duplicated: AtomicU64,
+    out_of_order: AtomicU64,
+    rejected: AtomicU64,
+    errors: AtomicU64,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Result<Socket, String> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    // hello
+    match socket.next().await {
+        Some(Ok(Message::Text(_))) => Ok(socket),
+        other => Err(format!("no hello: {other:?}")),
+    }
+}
+
+/// Waits for `matched`, skipping other frames.
+async fn until_matched(socket: &mut Socket) -> Result<(), String> {
+    while let Some(message) = socket.next().await {
+        if let Message::Text(text) = message.map_err(|e| e.to_string())? {
+            let frame: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            if frame["type"] == "matched" {
+                return Ok(());
+            }
+        }
+    }
+    Err("closed before matched".into())
+}
+
+struct Client {
+    socket: Socket,
+    id: usize,
+}
+
+async fn run_client(
+    client: Client,
+    args: Arc<Args>,
+    totals: Arc<Totals>,
+    latencies: Arc<Mutex<Vec<u32>>>,
+    start: Instant,
+) {
+    let Client { socket, id } = client;
+    let (mut sink, mut stream) = socket.split();
+    let stop_sending = start + Duration::from_secs(args.duration);
+    let stop_reading = stop_sending + Duration::from_secs(2);
+    let totals_reader = totals.clone();
+    let reader = tokio::spawn(async move {
+        let mut expected: u64 = 0;
+        let mut local = Vec::new();
+        loop {
+            let next = tokio::time::timeout_at(stop_reading.into(), stream.next()).await;
+            let Ok(Some(Ok(message))) = next else { break };
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+                totals_reader.errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            match frame["type"].as_str() {
+                Some("message") if frame["from"] == "stranger" => {
+                    let text = frame["text"].as_str().unwrap_or("");
+                    let mut parts = text.split(':');
+                    let (Some(n), Some(sent)) = (parts.next(), parts.nth(1)) else {
+                        continue;
+                    };
+                    let (Ok(n), Ok(sent)) = (n.parse::<u64>(), sent.parse::<u64>()) else {
+                        continue;
+                    };
+                    totals_reader.delivered.fetch_add(1, Ordering::Relaxed);
+                    local.push(now_us().saturating_sub(sent).min(u32::MAX as u64) as u32);
+                    if n == expected {
+                        expected += 1;
+                    } else if n < expected {
+                        totals_reader.duplicated.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        totals_reader.out_of_order.fetch_add(1, Ordering::Relaxed);
+                        totals_reader
+                            .lost
+                            .fetch_add(n - expected, Ordering::Relaxed);
+                        expected = n + 1;
+                    }
+                }
+                Some("message") => {
+                    totals_reader.acked.fetch_add(1, Ordering::Relaxed);
+                }
+                Some("rejected") => {
+                    totals_reader.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                Some("error") => {
+                    totals_reader.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+        (local, expected)
+    });
+    if args.rate > 0.0 {
+        let interval = Duration::from_secs_f64(1.0 / args.rate);
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u64 = 0;
+        while Instant::now() < stop_sending {
+            tick.tick().await;
+            let text = format!("{n}:{id}:{}", now_us());
+            let frame = json!({"type": "send", "text": text, "cid": n.to_string()});
+            if sink
+                .send(Message::Text(frame.to_string().into()))
+                .await
+                .is_err()
+            {
+                totals.errors.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            totals.sent.fetch_add(1, Ordering::Relaxed);
+            n += 1;
+        }
+    } else {
+        tokio::time::sleep_until(stop_sending.into()).await;
+    }
+    if let Ok((local, _)) = reader.await {
+        latencies.lock().await.extend(local);
+    }
+    let _ = sink.close().await;
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[index]) / 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Arc::new(Args::parse());
+    let totals = Arc::new(Totals::default());
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    eprintln!("connecting {} pairs to {}", args.pairs, args.url);
+    let setup = Instant::now();
+    let mut clients = Vec::with_capacity(args.pairs * 2);
+    for chunk in (0..args.pairs)
+        .collect::<Vec<_>>()
+        .chunks(args.ramp.max(1) / 2 + 1)
+    {
+        let mut joins = Vec::new();
+        for &pair in chunk {
+            let url = args.url.clone();
+            joins.push(tokio::spawn(async move {
+                let mut a = connect(&url).await?;
+                let mut b = connect(&url).await?;
+                let join = json!({"type": "join", "interests": [format!("loadgen-pair-{pair}")]})
+                    .to_string();
+                a.send(Message::Text(join.clone().into()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                b.send(Message::Text(join.into()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                until_matched(&mut a).await?;
+                until_matched(&mut b).await?;
+                Ok::<_, String>((
+                    Client {
+                        socket: a,
+                        id: pair * 2,
+                    },
+                    Client {
+                        socket: b,
+                        id: pair * 2 + 1,
+                    },
+                ))
+            }));
+        }
+        for join in joins {
+            match join.await {
+                Ok(Ok((a, b))) => {
+                    clients.push(a);
+                    clients.push(b);
+                }
+                Ok(Err(error)) => {
+                    eprintln!("pair failed: {error}");
+                    totals.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    eprintln!("pair task failed: {error}");
+                    totals.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} connections matched in {:.1} s",
+        clients.len(),
+        setup.elapsed().as_secs_f64()
+    );
+    let rss_connected = args.server_pid.and_then(rss_kib);
+    let start = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
+            tokio::spawn(run_client(
+                client,
+                args.clone(),
+                totals.clone(),
+                latencies.clone(),
+                start,
+            ))
+        })
+        .collect();
+    let mut rss_peak = rss_connected.unwrap_or(0);
+    let sampler = {
+        let pid = args.server_pid;
+        tokio::spawn(async move {
+            let mut peak = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Some(rss) = pid.and_then(rss_kib) {
+                    peak = peak.max(rss);
+                }
+                if start.elapsed() > Duration::from_secs(3600) {
+                    return peak;
+                }
+            }
+        })
+    };
+    for task in tasks {
+        let _ = task.await;
+    }
+    sampler.abort();
+    if let Some(rss) = args.server_pid.and_then(rss_kib) {
+        rss_peak = rss_peak.max(rss);
+    }
+    let mut latencies = latencies.lock().await.clone();
+    latencies.sort_unstable();
+    let seconds = args.duration as f64;
+    let delivered = totals.delivered.load(Ordering::Relaxed);
+    let sent = totals.sent.load(Ordering::Relaxed);
+    let acked = totals.acked.load(Ordering::Relaxed);
+    let report = json!({
+        "pairs": args.pairs,
+        "rate_per_client": args.rate,
+        "duration_s": args.duration,
+        "sent": sent,
+        "acked": acked,
+        "delivered": delivered,
+        "delivered_per_s": (delivered as f64 / seconds).round(),
+        "not_delivered": acked.saturating_sub(delivered),
+        "lost_gaps": totals.lost.load(Ordering::Relaxed),
+        "duplicated": totals.duplicated.load(Ordering::Relaxed),
+        "out_of_order": totals.out_of_order.load(Ordering::Relaxed),
+        "rejected": totals.rejected.load(Ordering::Relaxed),
+        "errors": totals.errors.load(Ordering::Relaxed),
+        "latency_ms": {
+            "p50": percentile(&latencies, 0.50),
+            "p99": percentile(&latencies, 0.99),
+            "max": latencies.last().map_or(0.0, |&l| f64::from(l) / 1000.0),
+        },
+        "server_rss_mib": {
+            "connected": rss_connected.map(|k| k as f64 / 1024.0),
+            "peak": args.server_pid.map(|_| rss_peak as f64 / 1024.0),
+        },
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+}

@@ -55,7 +55,7 @@ pub(crate) async fn upgrade(
         .max_frame_size(limit)
         // Small buffers: most connections are idle, and the defaults
         // (128 KiB write buffer) would cost memory per socket.
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(limit * 64)
         .on_upgrade(move |socket| {
@@ -173,7 +173,9 @@ async fn write_loop(
     mut control: mpsc::Receiver<Message>,
     ping_interval: Duration,
 ) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    // Grows on first use only: most connections are idle, and 64 events
+    // reserved up front would cost kilobytes per socket.
+    let mut batch = Vec::new();
     let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
     let delivery = metrics::histogram!("quicktalk_delivery_seconds");

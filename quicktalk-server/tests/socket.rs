@@ -285,3 +285,60 @@ async fn ops_endpoints_answer() {
     assert_eq!(status, 200);
     assert!(page.contains("QuickTalk"));
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_with_4002_and_its_partner_is_not_slowed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let server = Server::start(config(&[
+        "--send-queue",
+        "16",
+        "--rate-per-sec",
+        "100000",
+        "--rate-burst",
+        "100000",
+    ]))
+    .await;
+    let (a, mut b) = pair(&server).await;
+    let (mut sink, mut stream) = futures_util::StreamExt::split(a.socket);
+    // a reads its echoes as they come (a well-behaved client keeps at most 8
+    // lines in flight); b reads nothing until the end.
+    let echoed = Arc::new(AtomicU32::new(0));
+    let counter = echoed.clone();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(
+            Duration::from_secs(3),
+            futures_util::StreamExt::next(&mut stream),
+        )
+        .await
+        {
+            if let Message::Text(text) = message {
+                if text.contains("\"from\":\"you\"") {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    let line = "z".repeat(400);
+    let total = 20_000u32;
+    for n in 0..total {
+        while n >= echoed.load(Ordering::Relaxed) + 8 {
+            tokio::task::yield_now().await;
+        }
+        let frame = json!({"type": "send", "text": line, "cid": n.to_string()}).to_string();
+        futures_util::SinkExt::send(&mut sink, Message::Text(frame.into()))
+            .await
+            .unwrap();
+    }
+    while echoed.load(Ordering::Relaxed) < total {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    reader.abort();
+    let close = b.closed().await.expect("a close frame");
+    assert_eq!(
+        u16::from(close.code),
+        4002,
+        "the reader that stopped was closed as too slow"
+    );
+}

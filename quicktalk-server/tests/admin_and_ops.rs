@@ -15,6 +15,23 @@ fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
 
+/// An admin API call with the right token; the body parsed when it is JSON.
+async fn admin(server: &Server, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let auth = bearer();
+    let (status, text) = http(server, method, path, &[("Authorization", &auth)], body).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// `b` says `line` to `a`, and `a` reports `b`.
+async fn say_then_report(a: &mut Client, b: &mut Client, line: &str, reason: &str) {
+    b.send(json!({"type": "send", "text": line, "cid": "b1"}))
+        .await;
+    b.expect("message").await;
+    a.expect("message").await;
+    a.send(json!({"type": "report", "reason": reason})).await;
+    a.expect("reported").await;
+}
+
 #[tokio::test]
 async fn the_admin_api_is_absent_without_a_token_and_closed_without_the_right_one() {
     let server = Server::start(config(&[])).await;
@@ -48,94 +65,52 @@ async fn the_admin_api_is_absent_without_a_token_and_closed_without_the_right_on
 async fn a_report_is_stored_and_visible_in_the_admin_api_with_its_context() {
     let server = Server::start(config(&["--admin-token", TOKEN])).await;
     let (mut a, mut b) = pair(&server).await;
-    b.send(json!({"type": "send", "text": "you are awful", "cid": "b1"}))
-        .await;
-    b.expect("message").await;
-    a.expect("message").await;
-    a.send(json!({"type": "report", "reason": "harassment", "note": "rude"}))
-        .await;
-    a.expect("reported").await;
-    let auth = bearer();
-    let (status, body) = http(
-        &server,
-        "GET",
-        "/api/admin/reports",
-        &[("Authorization", &auth)],
-        "",
-    )
-    .await;
+    say_then_report(&mut a, &mut b, "you are awful", "harassment").await;
+    let (status, reports) = admin(&server, "GET", "/api/admin/reports", "").await;
     assert_eq!(status, 200);
-    let reports: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(reports[0]["reason"], "harassment");
-    assert_eq!(reports[0]["note"], "rude");
     assert_eq!(reports[0]["context"][0]["text"], "you are awful");
     let room = reports[0]["room"].as_str().unwrap().to_owned();
     // Lines reach the store through the batching writer.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (status, body) = http(
-        &server,
-        "GET",
-        &format!("/api/admin/rooms/{room}"),
-        &[("Authorization", &auth)],
-        "",
-    )
-    .await;
+    let (status, history) = admin(&server, "GET", &format!("/api/admin/rooms/{room}"), "").await;
     assert_eq!(status, 200);
-    let history: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(history[0]["text"], "you are awful");
+}
+
+#[tokio::test]
+async fn a_report_note_is_kept() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    let (mut a, _b) = pair(&server).await;
+    a.send(json!({"type": "report", "reason": "minor", "note": "seems 14"}))
+        .await;
+    a.expect("reported").await;
+    let (_, reports) = admin(&server, "GET", "/api/admin/reports", "").await;
+    assert_eq!(
+        (reports[0]["reason"].as_str(), reports[0]["note"].as_str()),
+        (Some("minor"), Some("seems 14"))
+    );
 }
 
 #[tokio::test]
 async fn a_ban_through_the_admin_api_removes_the_session_and_refuses_it_again() {
     let server = Server::start(config(&["--admin-token", TOKEN])).await;
     let (mut a, mut b) = pair(&server).await;
-    let auth = bearer();
-    // Both clients come from 127.0.0.1: the report context names b's key.
-    b.send(json!({"type": "send", "text": "spam spam", "cid": "b1"}))
-        .await;
-    b.expect("message").await;
-    a.expect("message").await;
-    a.send(json!({"type": "report", "reason": "spam"})).await;
-    a.expect("reported").await;
-    let (_, body) = http(
-        &server,
-        "GET",
-        "/api/admin/reports",
-        &[("Authorization", &auth)],
-        "",
-    )
-    .await;
-    let reports: Value = serde_json::from_str(&body).unwrap();
+    say_then_report(&mut a, &mut b, "spam spam", "spam").await;
+    // Both clients come from 127.0.0.1: the report names their shared key.
+    let (_, reports) = admin(&server, "GET", "/api/admin/reports", "").await;
     let key = reports[0]["reported_key"].as_str().unwrap().to_owned();
     let ban = json!({"client_key": key, "reason": "spam", "duration_s": 3600}).to_string();
-    let (status, body) = http(
-        &server,
-        "POST",
-        "/api/admin/bans",
-        &[("Authorization", &auth)],
-        &ban,
-    )
-    .await;
+    let (status, body) = admin(&server, "POST", "/api/admin/bans", &ban).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["removed_sessions"],
-        2,
-        "a and b share 127.0.0.1"
-    );
+    assert_eq!(body["removed_sessions"], 2, "a and b share 127.0.0.1");
     let close = b.closed().await.expect("closed");
     assert_eq!(u16::from(close.code), 1008);
     // A banned client gets `error {code: "banned"}` where hello would be, then 1008.
     let mut again = Client::connect_raw(&server, None).await.unwrap();
     assert_eq!(again.expect("error").await["code"], "banned");
     assert_eq!(u16::from(again.closed().await.expect("closed").code), 1008);
-    let (status, _) = http(
-        &server,
-        "DELETE",
-        &format!("/api/admin/bans/{key}"),
-        &[("Authorization", &auth)],
-        "",
-    )
-    .await;
+    let (status, _) = admin(&server, "DELETE", &format!("/api/admin/bans/{key}"), "").await;
     assert_eq!(status, 204);
     Client::connect(&server).await;
 }
@@ -145,51 +120,18 @@ async fn reports_and_bans_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("quicktalk.db").display());
     let flags = ["--store", store.as_str(), "--admin-token", TOKEN];
-    let auth = bearer();
     let server = Server::start(config(&flags)).await;
     let (mut a, mut b) = pair(&server).await;
-    b.send(json!({"type": "send", "text": "before restart", "cid": "b1"}))
-        .await;
-    b.expect("message").await;
-    a.expect("message").await;
-    a.send(json!({"type": "report", "reason": "other"})).await;
-    a.expect("reported").await;
+    say_then_report(&mut a, &mut b, "before restart", "other").await;
     let ban = json!({"client_key": "some-other-key", "reason": "test"}).to_string();
-    assert_eq!(
-        http(
-            &server,
-            "POST",
-            "/api/admin/bans",
-            &[("Authorization", &auth)],
-            &ban
-        )
-        .await
-        .0,
-        201
-    );
+    assert_eq!(admin(&server, "POST", "/api/admin/bans", &ban).await.0, 201);
     drop((a, b));
     server.stop().await;
 
     let server = Server::start(config(&flags)).await;
-    let (_, body) = http(
-        &server,
-        "GET",
-        "/api/admin/reports",
-        &[("Authorization", &auth)],
-        "",
-    )
-    .await;
-    let reports: Value = serde_json::from_str(&body).unwrap();
+    let (_, reports) = admin(&server, "GET", "/api/admin/reports", "").await;
     assert_eq!(reports[0]["context"][0]["text"], "before restart");
-    let (_, body) = http(
-        &server,
-        "GET",
-        "/api/admin/bans",
-        &[("Authorization", &auth)],
-        "",
-    )
-    .await;
-    let bans: Value = serde_json::from_str(&body).unwrap();
+    let (_, bans) = admin(&server, "GET", "/api/admin/bans", "").await;
     assert_eq!(bans[0]["client_key"], "some-other-key");
 }
 

@@ -104,21 +104,10 @@ impl SqliteChatStore {
     }
 }
 
-fn read_message(
-    row: &Row<'_>,
-) -> rusqlite::Result<(String, i64, String, String, String, i64, bool)> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-    ))
-}
+/// Rows read as tuples (rusqlite converts a row into a tuple of its columns).
+type RawMessage = (String, i64, String, String, String, i64, bool);
 
-fn to_message(raw: (String, i64, String, String, String, i64, bool)) -> Result<StoredMessage> {
+fn to_message(raw: RawMessage) -> Result<StoredMessage> {
     let (room, seq, session, client_key, text, ts, masked) = raw;
     Ok(StoredMessage {
         room: parse_id("room", &room)?,
@@ -143,21 +132,6 @@ type RawReport = (
     i64,
     String,
 );
-
-fn read_report(row: &Row<'_>) -> rusqlite::Result<RawReport> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
-}
 
 fn to_report(raw: RawReport) -> Result<Report> {
     let (id, room, reporter, reporter_key, reported, reported_key, reason, note, ts, context) = raw;
@@ -192,20 +166,6 @@ type RawFlag = (
     i64,
 );
 
-fn read_flag(row: &Row<'_>) -> rusqlite::Result<RawFlag> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
-}
-
 fn to_flag(raw: RawFlag) -> Result<ModerationFlag> {
     let (room, seq, session, client_key, action, category, severity, text, ts) = raw;
     Ok(ModerationFlag {
@@ -230,18 +190,35 @@ fn to_ban(row: &Row<'_>) -> rusqlite::Result<Ban> {
     })
 }
 
+/// Inserts a batch in one transaction with one prepared statement.
+fn insert_all<T>(
+    connection: &mut Connection,
+    sql: &str,
+    items: &[T],
+    bind: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
+) -> Result<()> {
+    let transaction = connection.transaction()?;
+    {
+        let mut insert = transaction.prepare_cached(sql)?;
+        for item in items {
+            bind(&mut insert, item)?;
+        }
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
 #[async_trait]
 impl ChatStore for SqliteChatStore {
     async fn append_messages(&self, messages: &[StoredMessage]) -> quicktalk_core::Result<()> {
         let messages = messages.to_vec();
         self.run(move |connection| {
-            let transaction = connection.transaction()?;
-            {
-                let mut insert = transaction.prepare_cached(
-                    "INSERT OR IGNORE INTO messages (room, seq, session, client_key, text, ts, masked)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for m in &messages {
+            insert_all(
+                connection,
+                "INSERT OR IGNORE INTO messages (room, seq, session, client_key, text, ts, masked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &messages,
+                |insert, m| {
                     insert.execute(params![
                         m.room.to_string(),
                         m.seq as i64,
@@ -250,11 +227,9 @@ impl ChatStore for SqliteChatStore {
                         m.text,
                         m.ts,
                         m.masked
-                    ])?;
-                }
-            }
-            transaction.commit()?;
-            Ok(())
+                    ])
+                },
+            )
         })
         .await
     }
@@ -262,13 +237,13 @@ impl ChatStore for SqliteChatStore {
     async fn append_flags(&self, flags: &[ModerationFlag]) -> quicktalk_core::Result<()> {
         let flags = flags.to_vec();
         self.run(move |connection| {
-            let transaction = connection.transaction()?;
-            {
-                let mut insert = transaction.prepare_cached(
-                    "INSERT OR IGNORE INTO flags (room, seq, session, client_key, action, category, severity, text, ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?;
-                for f in &flags {
+            insert_all(
+                connection,
+                "INSERT OR IGNORE INTO flags
+                 (room, seq, session, client_key, action, category, severity, text, ts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                &flags,
+                |insert, f| {
                     insert.execute(params![
                         f.room.to_string(),
                         f.seq.map(|s| s as i64),
@@ -279,11 +254,9 @@ impl ChatStore for SqliteChatStore {
                         f.severity.as_str(),
                         f.text,
                         f.ts
-                    ])?;
-                }
-            }
-            transaction.commit()?;
-            Ok(())
+                    ])
+                },
+            )
         })
         .await
     }
@@ -321,7 +294,7 @@ impl ChatStore for SqliteChatStore {
                  FROM reports ORDER BY ts DESC, id DESC LIMIT ?1",
             )?;
             let raw = query
-                .query_map([limit as i64], read_report)?
+                .query_map([limit as i64], |row| RawReport::try_from(row))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raw.into_iter().map(to_report).collect()
         })
@@ -335,7 +308,7 @@ impl ChatStore for SqliteChatStore {
                  FROM flags ORDER BY ts DESC, id DESC LIMIT ?1",
             )?;
             let raw = query
-                .query_map([limit as i64], read_flag)?
+                .query_map([limit as i64], |row| RawFlag::try_from(row))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raw.into_iter().map(to_flag).collect()
         })
@@ -349,7 +322,7 @@ impl ChatStore for SqliteChatStore {
                  FROM messages WHERE room = ?1 ORDER BY seq",
             )?;
             let raw = query
-                .query_map([room.to_string()], read_message)?
+                .query_map([room.to_string()], |row| RawMessage::try_from(row))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raw.into_iter().map(to_message).collect()
         })

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs (.ci/run calls this script):
-# format check, clippy, every test (including the 10,000-case invariant
-# property test) and a build of every benchmark.
+# installs what the tests need (Debian's Chromium, the browser test's npm
+# packages), then runs the format check, clippy, every test (including the
+# 10,000-case invariant property test, the socket tests and the headless
+# browser test) and a build of every benchmark.
 #
 # Usage: scripts/test.sh
 #
@@ -25,6 +27,29 @@ need() {
 need cargo "rustup (https://rustup.rs)"
 need fmt "rustup component add rustfmt"
 need clippy "rustup component add clippy"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+    as_root apt-get update -q >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+}
+
+step "browser test prerequisites"
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+    echo "installing Debian's chromium"
+    apt_install chromium
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    echo "installing node and npm"
+    apt_install nodejs npm
+fi
+(cd quicktalk-server/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# The browser test may not skip itself here.
+export QUICKTALK_REQUIRE_BROWSER=1
 
 step "toolchain: $(cargo --version), target dir: $CARGO_TARGET_DIR"
 

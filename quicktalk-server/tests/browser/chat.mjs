@@ -1,0 +1,105 @@
+// Two real browser pages find each other on the bundled page and chat.
+//
+// Usage: QUICKTALK_URL=http://127.0.0.1:PORT/ node chat.mjs
+// Env: CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (optional).
+// Exits 0 when every check passed; prints what failed otherwise.
+import { chromium } from 'playwright-core';
+
+const url = process.env.QUICKTALK_URL;
+if (!url) {
+  console.error('QUICKTALK_URL is not set');
+  process.exit(2);
+}
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const shots = process.env.SCREENSHOT_DIR;
+
+const browser = await chromium.launch({
+  executablePath,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+const checks = [];
+const check = (ok, what) => {
+  checks.push({ ok: Boolean(ok), what });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+};
+const state = (page) => page.evaluate(() => document.body.dataset.state);
+const waitState = (page, wanted) =>
+  page.waitForFunction((w) => document.body.dataset.state === w, wanted, { timeout: 10_000 });
+
+try {
+  const english = await browser.newContext({ locale: 'en-US', viewport: { width: 390, height: 800 } });
+  const korean = await browser.newContext({ locale: 'ko-KR', viewport: { width: 1024, height: 768 } });
+  const a = await english.newPage();
+  const b = await korean.newPage();
+  const alerts = [];
+  for (const page of [a, b]) page.on('dialog', (d) => { alerts.push(d.message()); d.dismiss(); });
+  await a.goto(url);
+  await b.goto(url);
+
+  check((await a.getAttribute('html', 'lang')) === 'en', 'an English browser gets the English page');
+  check((await b.getAttribute('html', 'lang')) === 'ko', 'a Korean browser gets the Korean page');
+  await a.waitForFunction(() => /\d/.test(document.querySelector('#online')?.textContent || ''), null, { timeout: 10_000 });
+  check(true, 'the online count is shown');
+
+  await a.fill('#interests', 'music');
+  await b.fill('#interests', 'music');
+  await a.click('#start');
+  await waitState(a, 'waiting');
+  check(true, 'pressing start waits for a stranger');
+  // Keyboard only on the second page: focus start and press Enter.
+  await b.focus('#start');
+  await b.keyboard.press('Enter');
+  await waitState(a, 'chatting');
+  await waitState(b, 'chatting');
+  check(true, 'two pages are matched');
+
+  // Typing indicator.
+  await a.focus('#input');
+  await a.keyboard.type('hel');
+  await b.waitForSelector('#typing:not([hidden])', { timeout: 5_000 });
+  check(true, 'the stranger sees the typing indicator');
+  await a.fill('#input', '');
+
+  // Lines both ways, with markup that must stay text.
+  const evil = '<img src=x onerror="alert(1)"><b>bold</b> 안녕';
+  await a.fill('#input', evil);
+  await a.keyboard.press('Enter');
+  await b.waitForSelector('#log [data-from="stranger"]', { timeout: 5_000 });
+  const received = await b.textContent('#log [data-from="stranger"]');
+  check(received.includes(evil), 'the stranger sees the line exactly as typed');
+  check((await b.$$('#log img, #log b')).length === 0, 'markup in a message is not rendered');
+  await a.waitForSelector('#log [data-from="you"][data-seq="1"]', { timeout: 5_000 });
+  check(true, 'the sender sees its own line acknowledged with seq 1');
+  await b.fill('#input', '반가워요');
+  await b.click('#send');
+  await a.waitForSelector('#log [data-from="stranger"]', { timeout: 5_000 });
+  check((await a.textContent('#log [data-from="stranger"]')).includes('반가워요'), 'lines go both ways');
+
+  // Switch language live.
+  await a.click('#lang-ko');
+  check((await a.getAttribute('html', 'lang')) === 'ko', 'the language can be switched');
+  await a.click('#lang-en');
+
+  if (shots) {
+    await a.screenshot({ path: `${shots}/chat-en-phone.png`, fullPage: true });
+    await b.screenshot({ path: `${shots}/chat-ko-desktop.png`, fullPage: true });
+  }
+
+  // Esc twice skips (Omegle style); the other page is told.
+  await b.focus('#input');
+  await b.keyboard.press('Escape');
+  await b.keyboard.press('Escape');
+  await a.waitForFunction(() => ['ended', 'idle'].includes(document.body.dataset.state), null, { timeout: 5_000 });
+  check(true, 'Esc twice skips and the stranger is told');
+  check(alerts.length === 0, 'no script from a message ever ran');
+} catch (error) {
+  check(false, `unexpected: ${error.message}`);
+} finally {
+  await browser.close();
+}
+const failed = checks.filter((c) => !c.ok);
+console.log(`${checks.length - failed.length} passed, ${failed.length} failed`);
+process.exit(failed.length === 0 ? 0 : 1);

@@ -60,6 +60,10 @@ pub struct EngineConfig {
     pub store_queue: usize,
     /// Most records in one store write. Default 512.
     pub store_batch: usize,
+    /// How long the store writer waits for more records before writing a
+    /// batch that is not full, so a quiet server does not commit once per
+    /// line. Zero writes at once. Default 20 ms.
+    pub store_linger: Duration,
     /// How long chat lines and flags are kept. Zero keeps no chat lines at all
     /// (reports and their context are always kept). Default 30 days.
     pub retention: Duration,
@@ -92,6 +96,7 @@ impl Default for EngineConfig {
             online_interval: Duration::from_secs(5),
             store_queue: 16_384,
             store_batch: 512,
+            store_linger: Duration::from_millis(20),
             retention: Duration::from_secs(30 * 24 * 3600),
             purge_interval: Duration::from_secs(3600),
             bus_queue: 16_384,

@@ -148,12 +148,24 @@ pub(crate) async fn run_store_writer(
     mut receiver: mpsc::Receiver<StoreRecord>,
     store: Arc<dyn ChatStore>,
     batch: usize,
+    linger: Duration,
     health: Arc<FeedHealth>,
 ) {
     let mut records = Vec::with_capacity(batch);
     let mut messages = Vec::new();
     let mut flags = Vec::new();
     while receiver.recv_many(&mut records, batch).await > 0 {
+        if records.len() < batch && !linger.is_zero() && !receiver.is_closed() {
+            // A commit per line is what makes a store slow: wait a moment
+            // for more, then take whatever came.
+            tokio::time::sleep(linger).await;
+            while records.len() < batch {
+                match receiver.try_recv() {
+                    Ok(record) => records.push(record),
+                    Err(_) => break,
+                }
+            }
+        }
         for record in records.drain(..) {
             match record {
                 StoreRecord::Message(message) => messages.push(message),

@@ -169,6 +169,7 @@ impl EngineBuilder {
             store_rx,
             self.store.clone(),
             config.store_batch,
+            config.store_linger,
             store_health.clone(),
         ))];
         let (bus_feed, bus_health) = match self.bus {

@@ -180,8 +180,13 @@ pub async fn advance(engine: &Engine, by: Duration) {
     engine.tick();
 }
 
-/// Lets background tasks (store writer, bus publisher) run.
+/// Lets background tasks (store writer, bus publisher) run, including the
+/// store writer's linger (the paused clock jumps over it).
 pub async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     for _ in 0..10 {
         tokio::task::yield_now().await;
     }

@@ -10,9 +10,12 @@ use tracing_subscriber::EnvFilter;
 fn init_logging(config: &ServeConfig) -> Result<(), String> {
     let filter = EnvFilter::try_new(&config.log)
         .map_err(|error| format!("invalid setting --log (QUICKTALK_LOG): {error}"))?;
+    // Colours only on a terminal: log files and journald get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(ansi);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),

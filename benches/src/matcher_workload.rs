@@ -192,19 +192,19 @@ impl Bench {
             self.matcher
                 .add_cooldown(session, self.holders[rank], self.now);
             let start = std::time::Instant::now();
-            assert!(self.matcher.enqueue(newcomer, self.now).is_none());
+            assert!(self.matcher.enqueue_new(newcomer, self.now).is_none());
             let took = start.elapsed();
             self.matcher.cancel(session);
             return took;
         }
         let start = std::time::Instant::now();
-        let pairing = self.matcher.enqueue(newcomer, self.now);
+        let pairing = self.matcher.enqueue_new(newcomer, self.now);
         let took = start.elapsed();
         let pairing = pairing.expect("the slot holder is eligible");
         debug_assert_eq!(pairing.first, self.holders[rank]);
         self.slots[rank] = replacement_slot;
         self.holders[rank] = replacement.session;
-        assert!(self.matcher.enqueue(replacement, self.now).is_none());
+        assert!(self.matcher.enqueue_new(replacement, self.now).is_none());
         took
     }
 }

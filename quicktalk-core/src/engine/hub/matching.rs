@@ -83,7 +83,7 @@ impl Hub {
             lang: session.lang.clone(),
             interests: request.interests.into_iter().map(Arc::from).collect(),
         };
-        match self.matcher.enqueue(candidate, now) {
+        match self.matcher.enqueue_new(candidate, now) {
             Some(pairing) => self.open_room(pairing),
             None => {
                 self.set_phase(id, Phase::Waiting);

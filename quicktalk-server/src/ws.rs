@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use quicktalk_core::ports::chat_store::unix_ms;
 use quicktalk_core::protocol::{ErrorCode, ProtocolError, ServerFrame};
 use quicktalk_core::{ClientKey, Event, EventStream};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 use crate::state::{AppState, ConnectionSlot, SlotRefused};
 
@@ -125,7 +125,10 @@ async fn serve_socket(
     };
     metrics::gauge!("quicktalk_connections").increment(1.0);
     let (sink, mut stream) = socket.split();
-    let (control, control_rx) = mpsc::channel::<Message>(1);
+    // One message at most (the reader's own close frame): a oneshot costs a
+    // few bytes, where an mpsc channel allocates a block of slots per socket.
+    let (control, control_rx) = oneshot::channel::<Message>();
+    let mut control = Some(control);
     let ping_interval = state.inner.ping_interval;
     let writer = tokio::spawn(write_loop(sink, events, control_rx, ping_interval));
     loop {
@@ -155,12 +158,15 @@ async fn serve_socket(
                 } else {
                     close(CLOSE_INTERNAL, "read error")
                 };
-                let _ = control.try_send(frame);
+                if let Some(control) = control.take() {
+                    let _ = control.send(frame);
+                }
                 break;
             }
         }
     }
-    // The session stays resumable for the grace period.
+    // The session stays resumable for the grace period. Dropping the control
+    // sender (if still held) tells the writer to stop.
     drop(handle);
     drop(control);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
@@ -170,7 +176,7 @@ async fn serve_socket(
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut events: EventStream,
-    mut control: mpsc::Receiver<Message>,
+    mut control: oneshot::Receiver<Message>,
     ping_interval: Duration,
 ) {
     // Grows on first use only: most connections are idle, and 64 events
@@ -212,8 +218,8 @@ async fn write_loop(
                     return;
                 }
             }
-            frame = control.recv() => {
-                if let Some(frame) = frame {
+            frame = &mut control => {
+                if let Ok(frame) = frame {
                     let _ = sink.send(frame).await;
                 }
                 return;

@@ -23,6 +23,9 @@ const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_INTERNAL: u16 = 1011;
 const CLOSE_TRY_LATER: u16 = 1013;
 
+/// How long a client may take to answer the server's close frame.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(3);
+
 /// Frames written per flush at most.
 const WRITE_BATCH: usize = 64;
 
@@ -130,10 +133,26 @@ async fn serve_socket(
     let (control, control_rx) = oneshot::channel::<Message>();
     let mut control = Some(control);
     let ping_interval = state.inner.ping_interval;
-    let writer = tokio::spawn(write_loop(sink, events, control_rx, ping_interval));
+    let mut writer = tokio::spawn(write_loop(sink, events, control_rx, ping_interval));
+    let mut writer_done = false;
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
+            _ = &mut writer => {
+                // The engine closed the connection (flooding, ban, idle,
+                // too slow, shutdown): wait briefly for the client's close
+                // reply, but never let a silent peer hold the socket.
+                writer_done = true;
+                let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+                    while let Some(Ok(message)) = stream.next().await {
+                        if matches!(message, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+                break;
+            }
             () = state.inner.shutdown.cancelled() => {
                 // The engine already asked every connection to close (1001);
                 // give the writer a moment to deliver that.
@@ -169,7 +188,9 @@ async fn serve_socket(
     // sender (if still held) tells the writer to stop.
     drop(handle);
     drop(control);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    if !writer_done {
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    }
     metrics::gauge!("quicktalk_connections").decrement(1.0);
 }
 

@@ -342,3 +342,20 @@ async fn a_client_that_stops_reading_is_closed_with_4002_and_its_partner_is_not_
         "the reader that stopped was closed as too slow"
     );
 }
+
+#[tokio::test]
+async fn a_closed_client_that_never_answers_the_close_frees_its_slot() {
+    let server = Server::start(config(&["--max-connections-per-ip", "2"])).await;
+    let (mut a, _b) = pair(&server).await;
+    for n in 0..40 {
+        a.send(json!({"type": "send", "text": "spam", "cid": format!("s{n}")}))
+            .await;
+    }
+    // a never reads again, so it never answers the server's 1008 close.
+    tokio::time::sleep(Duration::from_millis(3_800)).await;
+    assert!(
+        Client::connect_with_origin(&server, None).await.is_ok(),
+        "the silent socket's slot was released"
+    );
+    drop(a);
+}

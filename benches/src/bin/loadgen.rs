@@ -199,7 +199,12 @@ async fn run_client(
     });
     if args.rate > 0.0 {
         let interval = Duration::from_secs_f64(1.0 / args.rate);
-        let mut tick = tokio::time::interval(interval);
+        // Each client starts at a random point of its interval: real users
+        // are not synchronised, and clients that all tick in the same
+        // millisecond would send the server one burst of every line at once
+        // (measuring the burst, not the server).
+        let phase = interval.mul_f64(rand::random::<f64>());
+        let mut tick = tokio::time::interval_at((Instant::now() + phase).into(), interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut n: u64 = 0;
         while Instant::now() < stop_sending {

@@ -6,11 +6,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use quicktalk_core::EngineConfig;
+use quicktalk_core::ports::moderator::{Moderator, NoopModerator};
+use quicktalk_nlp::{FilterBuilder, Policy, parse_action, parse_override};
 
 /// The `quicktalk` command line.
 #[derive(Debug, Parser)]
@@ -33,6 +36,15 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web page, the WebSocket chat and the HTTP API (the default).
     Serve(ServeConfig),
+}
+
+/// Whether lines pass the danger-word filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Moderation {
+    /// quicktalk-nlp's filter.
+    On,
+    /// No filter.
+    Off,
 }
 
 /// Log output format.
@@ -129,6 +141,27 @@ pub struct ServeConfig {
     /// Seconds allowed for a graceful shutdown before the process exits.
     #[arg(long, env = "QUICKTALK_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    /// The danger-word filter every line passes before delivery: `on`
+    /// (quicktalk-nlp with the default policy: profanity masked; sexual,
+    /// hate, threats, contact details and spam blocked; self-harm flagged)
+    /// or `off` (every line delivered as typed).
+    #[arg(long, env = "QUICKTALK_MODERATION", value_enum, default_value_t = Moderation::On)]
+    pub moderation: Moderation,
+    /// Extra lexicon files for the filter (the `quicktalk-nlp` format),
+    /// comma-separated, added to the built-in word lists.
+    #[arg(long, env = "QUICKTALK_MODERATION_LEXICONS", value_delimiter = ',')]
+    pub moderation_lexicons: Vec<PathBuf>,
+    /// Policy overrides, comma-separated `CATEGORY=ACTION` pairs, e.g.
+    /// `profanity=block,self_harm=allow`. Actions: allow, flag, mask, block.
+    #[arg(long, env = "QUICKTALK_MODERATION_ACTIONS", value_delimiter = ',')]
+    pub moderation_actions: Vec<String>,
+    /// The most a low-severity finding (mild or ambiguous words) may do.
+    #[arg(
+        long,
+        env = "QUICKTALK_MODERATION_LOW_SEVERITY",
+        default_value = "flag"
+    )]
+    pub moderation_low_severity: String,
     /// Log format.
     #[arg(long, env = "QUICKTALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -178,6 +211,7 @@ impl ServeConfig {
     /// [`ConfigError`] naming the first bad setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.store_url()?;
+        self.moderator()?;
         if self.bus != "memory" {
             return Err(invalid(
                 "bus",
@@ -350,6 +384,53 @@ impl ServeConfig {
         }
     }
 
+    /// The moderator the settings ask for: the quicktalk-nlp filter with
+    /// the extra lexicons and policy overrides, or the no-op one.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the moderation setting that is wrong (an
+    /// unreadable or malformed lexicon, an unknown category or action).
+    pub fn moderator(&self) -> Result<Arc<dyn Moderator>, ConfigError> {
+        if self.moderation == Moderation::Off {
+            return Ok(Arc::new(NoopModerator));
+        }
+        let lexicons = |reason: String| {
+            invalid(
+                "moderation-lexicons",
+                "QUICKTALK_MODERATION_LEXICONS",
+                reason,
+            )
+        };
+        let mut policy = Policy {
+            low_severity_cap: parse_action(&self.moderation_low_severity).map_err(|reason| {
+                invalid(
+                    "moderation-low-severity",
+                    "QUICKTALK_MODERATION_LOW_SEVERITY",
+                    reason,
+                )
+            })?,
+            ..Policy::default()
+        };
+        for pair in self
+            .moderation_actions
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+        {
+            let (category, action) = parse_override(pair).map_err(|reason| {
+                invalid("moderation-actions", "QUICKTALK_MODERATION_ACTIONS", reason)
+            })?;
+            policy.categories.set(category, action);
+        }
+        let mut builder = FilterBuilder::new().policy(policy);
+        for path in &self.moderation_lexicons {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| lexicons(format!("{}: {e}", path.display())))?;
+            builder = builder.lexicon(path.display().to_string(), text);
+        }
+        let filter = builder.build().map_err(|e| lexicons(e.to_string()))?;
+        Ok(Arc::new(filter))
+    }
+
     /// One line per setting for the start-up log, secrets redacted.
     pub fn redacted(&self) -> String {
         let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
@@ -358,7 +439,8 @@ impl ServeConfig {
              retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \
              max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
-             shutdown_timeout_secs={} log_format={:?}",
+             shutdown_timeout_secs={} moderation={:?} moderation_lexicons={:?} moderation_actions={:?} \
+             moderation_low_severity={} log_format={:?}",
             self.bind,
             self.store,
             self.bus,
@@ -381,6 +463,10 @@ impl ServeConfig {
             self.rematch_cooldown_secs,
             self.header_read_timeout_secs,
             self.shutdown_timeout_secs,
+            self.moderation,
+            self.moderation_lexicons,
+            self.moderation_actions,
+            self.moderation_low_severity,
             self.log_format,
         )
     }

@@ -99,6 +99,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     config.validate()?;
+    let moderator = config.moderator()?;
     let metrics = metrics_handle();
     let store: Arc<dyn ChatStore> = match config.store_url()? {
         StoreUrl::Sqlite(path) => Arc::new(SqliteChatStore::open(&path)?),
@@ -115,6 +116,7 @@ pub async fn run(
     let engine = Engine::builder()
         .config(config.engine_config())
         .store(store)
+        .moderator(moderator)
         .build()?;
     tracing::info!(address = %listener.local_addr()?, config = %config.redacted(), "QuickTalk serving");
     serve::serve(config, listener, engine, ip_key, metrics, shutdown).await

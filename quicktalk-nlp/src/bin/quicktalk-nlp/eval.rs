@@ -1,0 +1,308 @@
+//! `quicktalk-nlp eval`: the filter measured on real labelled data.
+//!
+//! Each dataset is read in its own format, every line is checked, and a line
+//! counts as flagged when the filter finds something in the categories that
+//! dataset is about: the harm categories for the abuse and toxicity sets,
+//! spam and contact details for the SMS spam set. The share of lines flagged
+//! for any reason is printed too.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+
+use quicktalk_core::ports::moderator::Category;
+use quicktalk_nlp::Filter;
+
+use crate::FilterArgs;
+
+/// Arguments of `eval`.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// The datasets folder (with ko-curse-2runo/, en-toxicity-surge/, ...).
+    #[arg(long, env = "QUICKTALK_DATASETS", default_value = "../shared/datasets")]
+    data: PathBuf,
+    /// Only these datasets (folder names); repeatable. Default: all.
+    #[arg(long = "dataset", value_name = "NAME")]
+    datasets: Vec<String>,
+    /// Print up to N missed and N wrongly flagged lines per dataset.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    show_errors: usize,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+/// Abuse: what the toxicity and abuse datasets label. Self-harm findings
+/// (a user in distress, flagged for care, not abuse) and contact details
+/// are left out; the share of clean lines with any finding at all is
+/// printed beside.
+const HARM: &[Category] = &[
+    Category::Profanity,
+    Category::Sexual,
+    Category::Hate,
+    Category::Threat,
+];
+const SPAM: &[Category] = &[Category::Spam, Category::Contact];
+
+/// Labelled lines: the text and whether it should be flagged.
+type Rows = Vec<(String, bool)>;
+
+struct Dataset {
+    name: &'static str,
+    categories: &'static [Category],
+    load: fn(&Path) -> Result<Rows, String>,
+    baseline: &'static str,
+    target: &'static str,
+}
+
+const DATASETS: &[Dataset] = &[
+    Dataset {
+        name: "ko-curse-2runo",
+        categories: HARM,
+        load: load_ko_curse,
+        baseline: "korcen P 0.954 R 0.499",
+        target: "P >= 0.90 with R >= 0.60",
+    },
+    Dataset {
+        name: "ko-hate-beep",
+        categories: HARM,
+        load: load_ko_hate,
+        baseline: "none given",
+        target: "none (reported only)",
+    },
+    Dataset {
+        name: "en-toxicity-surge",
+        categories: HARM,
+        load: load_en_toxicity,
+        baseline: "rustrict P 0.860 R 0.577 (F1 0.690)",
+        target: "F1 >= 0.72",
+    },
+    Dataset {
+        name: "en-evasion-rustrict",
+        categories: HARM,
+        load: load_en_evasion,
+        baseline: "rustrict P 1.000 R 0.977",
+        target: "R >= 0.95 with <= 5% of negatives flagged",
+    },
+    Dataset {
+        name: "sms-spam-uci",
+        categories: SPAM,
+        load: load_sms_spam,
+        baseline: "none given",
+        target: ">= 60% of spam caught with <= 1% of ham flagged",
+    },
+];
+
+pub(crate) fn run(args: &EvalArgs) -> Result<(), String> {
+    let filter = args.filter.build()?;
+    println!("data: {}", args.data.display());
+    for dataset in DATASETS {
+        if !args.datasets.is_empty() && !args.datasets.iter().any(|d| d == dataset.name) {
+            continue;
+        }
+        let folder = args.data.join(dataset.name);
+        let rows = (dataset.load)(&folder).map_err(|e| format!("{}: {e}", dataset.name))?;
+        evaluate(&filter, dataset, &rows, args.show_errors);
+    }
+    Ok(())
+}
+
+fn evaluate(filter: &Filter, dataset: &Dataset, rows: &[(String, bool)], show: usize) {
+    let (mut tp, mut fp, mut fn_, mut tn, mut any_negative) = (0u32, 0u32, 0u32, 0u32, 0u32);
+    let mut missed = Vec::new();
+    let mut wrong = Vec::new();
+    let bytes: usize = rows.iter().map(|(text, _)| text.len()).sum();
+    let started = Instant::now();
+    for (text, positive) in rows {
+        let check = filter.check(text);
+        let hit = check
+            .findings
+            .iter()
+            .any(|f| dataset.categories.contains(&f.category));
+        match (hit, *positive) {
+            (true, true) => tp += 1,
+            (true, false) => {
+                fp += 1;
+                if wrong.len() < show {
+                    wrong.push(format!("{text}  {:?}", check.categories()));
+                }
+            }
+            (false, true) => {
+                fn_ += 1;
+                if missed.len() < show {
+                    missed.push(text.clone());
+                }
+            }
+            (false, false) => tn += 1,
+        }
+        if !*positive && !check.findings.is_empty() {
+            any_negative += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ratio = |a: u32, b: u32| {
+        if b == 0 {
+            0.0
+        } else {
+            f64::from(a) / f64::from(b)
+        }
+    };
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fn_);
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    println!();
+    println!(
+        "## {}  ({} lines: {} positive, {} negative)",
+        dataset.name,
+        rows.len(),
+        tp + fn_,
+        fp + tn
+    );
+    println!(
+        "precision {precision:.3}  recall {recall:.3}  F1 {f1:.3}  clean flagged {:.2}% ({fp}/{})",
+        100.0 * ratio(fp, fp + tn),
+        fp + tn
+    );
+    println!(
+        "clean lines with any finding (all categories): {:.2}%",
+        100.0 * ratio(any_negative, fp + tn)
+    );
+    println!(
+        "baseline: {}   target: {}",
+        dataset.baseline, dataset.target
+    );
+    println!(
+        "speed: {:.1} MB/s, {:.2} us/line (one thread, whole lines)",
+        bytes as f64 / elapsed / 1e6,
+        elapsed * 1e6 / rows.len().max(1) as f64
+    );
+    for line in &missed {
+        println!("  missed: {line}");
+    }
+    for line in &wrong {
+        println!("  flagged clean: {line}");
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `text|label`, 1 = abusive.
+fn load_ko_curse(folder: &Path) -> Result<Rows, String> {
+    let text = read(&folder.join("dataset.txt"))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (text, label) = line.rsplit_once('|')?;
+            Some((text.to_owned(), label.trim() == "1"))
+        })
+        .collect())
+}
+
+/// TSV: comments, contain_gender_bias, bias, hate; hate or offensive = positive.
+fn load_ko_hate(folder: &Path) -> Result<Rows, String> {
+    let mut rows = Vec::new();
+    for file in ["train.tsv", "dev.tsv"] {
+        let text = read(&folder.join(file))?;
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            if let (Some(text), Some(hate)) = (fields.first(), fields.last())
+                && fields.len() >= 4
+            {
+                rows.push(((*text).to_owned(), matches!(*hate, "hate" | "offensive")));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// CSV with quoted multi-line fields: text, is_toxic (Toxic / Not Toxic).
+fn load_en_toxicity(folder: &Path) -> Result<Rows, String> {
+    let text = read(&folder.join("toxicity_en.csv"))?;
+    let records = parse_csv(&text);
+    Ok(records
+        .into_iter()
+        .skip(1)
+        .filter(|r| r.len() >= 2)
+        .map(|r| (r[0].clone(), r[1].trim() == "Toxic"))
+        .collect())
+}
+
+/// One line each: test_positive.txt should be flagged, test_negative.txt not.
+fn load_en_evasion(folder: &Path) -> Result<Rows, String> {
+    let mut rows = Vec::new();
+    for (file, positive) in [("test_positive.txt", true), ("test_negative.txt", false)] {
+        let text = read(&folder.join(file))?;
+        rows.extend(
+            text.lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| (l.to_owned(), positive)),
+        );
+    }
+    Ok(rows)
+}
+
+/// TSV: ham/spam, text; the first line is a header.
+fn load_sms_spam(folder: &Path) -> Result<Rows, String> {
+    let text = read(&folder.join("SMSSpamCollection"))?;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (label, text) = line.split_once('\t')?;
+            Some((text.to_owned(), label == "spam"))
+        })
+        .collect())
+}
+
+/// A small RFC 4180 reader: quoted fields may hold commas, newlines and `""`.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, '\r') => {}
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_keep_commas_newlines_and_quotes() {
+        let records = parse_csv("text,label\n\"a, \"\"b\"\"\nc\",Toxic\nplain,Not Toxic\n");
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1], ["a, \"b\"\nc", "Toxic"]);
+        assert_eq!(records[2], ["plain", "Not Toxic"]);
+    }
+}

@@ -1,0 +1,142 @@
+//! `quicktalk-nlp`: the danger-word filter on the command line.
+//!
+//! - `quicktalk-nlp check`: one message per line on stdin, one JSON verdict
+//!   per line on stdout.
+//! - `quicktalk-nlp eval`: precision, recall and false positives on the
+//!   labelled datasets in `../shared/datasets/`.
+
+mod eval;
+
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use quicktalk_core::ports::moderator::{Action, Category};
+use quicktalk_nlp::{Filter, FilterBuilder, Policy, parse_action, parse_override};
+
+/// Korean and English danger-word filter for QuickTalk chat lines.
+#[derive(Debug, Parser)]
+#[command(name = "quicktalk-nlp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read one message per line on stdin and print one JSON verdict per line:
+    /// {"flagged":bool,"action":"...","categories":[...],"severity":"...","masked":"..."}
+    Check(FilterArgs),
+    /// Measure the filter on labelled datasets (precision, recall, F1, share
+    /// of clean lines flagged) beside the baselines in the datasets' README.
+    Eval(eval::EvalArgs),
+}
+
+/// How to build the filter.
+#[derive(Debug, Args)]
+struct FilterArgs {
+    /// An extra lexicon file (same format as `lexicon/*.txt`); repeatable.
+    #[arg(long = "lexicon", value_name = "FILE")]
+    lexicons: Vec<PathBuf>,
+    /// Use only the `--lexicon` files, not the built-in word lists.
+    #[arg(long)]
+    no_builtin: bool,
+    /// Override a category's action, e.g. `--action profanity=block`;
+    /// repeatable. Categories: profanity, sexual, hate, threat, self_harm,
+    /// contact, spam. Actions: allow, flag, mask, block.
+    #[arg(long = "action", value_name = "CATEGORY=ACTION", value_parser = parse_override)]
+    actions: Vec<(Category, Action)>,
+    /// The most a low-severity finding may do (allow, flag, mask, block).
+    #[arg(long, value_name = "ACTION", default_value = "flag", value_parser = parse_action)]
+    low_severity_cap: Action,
+}
+
+impl FilterArgs {
+    fn build(&self) -> Result<Filter, String> {
+        let mut builder = FilterBuilder::new();
+        if self.no_builtin {
+            builder = builder.without_builtin_lexicons();
+        }
+        for path in &self.lexicons {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--lexicon {}: {e}", path.display()))?;
+            builder = builder.lexicon(path.display().to_string(), text);
+        }
+        let mut policy = Policy {
+            low_severity_cap: self.low_severity_cap,
+            ..Policy::default()
+        };
+        for &(category, action) in &self.actions {
+            policy.categories.set(category, action);
+        }
+        builder.policy(policy).build().map_err(|e| e.to_string())
+    }
+}
+
+/// One line of `check` output.
+#[derive(Serialize)]
+struct Verdict<'a> {
+    flagged: bool,
+    action: &'static str,
+    categories: Vec<&'static str>,
+    severity: &'static str,
+    masked: &'a str,
+}
+
+fn check(filter: &Filter) -> io::Result<()> {
+    let stdin = io::stdin().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut reader = io::BufReader::with_capacity(64 * 1024, stdin);
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        if reader.read_until(b'\n', &mut bytes)? == 0 {
+            break;
+        }
+        while bytes.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+            bytes.pop();
+        }
+        // Invalid UTF-8 is checked as its lossy reading rather than refused.
+        let line = String::from_utf8_lossy(&bytes);
+        let result = filter.check(&line);
+        let masked = if result.findings.is_empty() {
+            line.to_string()
+        } else {
+            result.masked(&line)
+        };
+        let verdict = Verdict {
+            flagged: result.flagged(),
+            action: result.action.as_str(),
+            categories: result.categories().iter().map(|c| c.as_str()).collect(),
+            severity: result.severity.as_str(),
+            masked: &masked,
+        };
+        serde_json::to_writer(&mut out, &verdict)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => args.build().and_then(|filter| {
+            match check(&filter) {
+                // A closed stdout (`| head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(|e| format!("check: {e}")),
+            }
+        }),
+        Command::Eval(args) => eval::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("quicktalk-nlp: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

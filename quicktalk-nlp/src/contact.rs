@@ -1,0 +1,353 @@
+//! Contact details and links: phone numbers, e-mail addresses (also spelled
+//! `name at gmail dot com` or `골뱅이`), messenger handles and URLs.
+//!
+//! These run on the plain folded text (fullwidth digits are ASCII by then),
+//! and only when a cheap look at the line says they could match, so a line
+//! of ordinary chat costs a few byte scans here.
+
+use std::ops::Range;
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+
+use quicktalk_core::ports::moderator::Category;
+
+/// A contact or link found in the plain text, as plain-text byte offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub category: Category,
+    pub span: Range<usize>,
+}
+
+/// The compiled contact patterns.
+#[derive(Debug)]
+pub(crate) struct ContactDetector {
+    email: Regex,
+    mail_host: Regex,
+    url: Regex,
+    spelled_url: Regex,
+    handle: Regex,
+    messenger: AhoCorasick,
+}
+
+const TLDS: &str = "com|net|org|kr|co|io|me|ly|gg|xyz|info|biz|tk|ru|cn|jp|uk|us|tv|site|online|link|click|top|app|dev|shop|store|club|live|pro|cc|to|be|de|fr|in|edu|gov";
+
+/// Messenger and social names that introduce a handle.
+const MESSENGERS: &[&str] = &[
+    "kakao",
+    "katalk",
+    "kakaotalk",
+    "ktalk",
+    "카톡",
+    "카카오",
+    "오픈채팅",
+    "오픈톡",
+    "line",
+    "라인",
+    "telegram",
+    "텔레그램",
+    "텔레",
+    "insta",
+    "instagram",
+    "ig",
+    "인스타",
+    "snap",
+    "snapchat",
+    "스냅",
+    "discord",
+    "디코",
+    "디스코드",
+    "whatsapp",
+    "왓츠앱",
+    "wechat",
+    "위챗",
+    "kik",
+    "skype",
+    "스카이프",
+    "tiktok",
+    "틱톡",
+    "twitter",
+    "트위터",
+    "facebook",
+    "페북",
+    "아이디",
+    "아디",
+];
+
+impl ContactDetector {
+    pub(crate) fn new() -> Self {
+        let at = r"(?:@|\(at\)|\[at\]|\{at\}|\sat\s|골뱅이)";
+        let dot = r"(?:\.|\(dot\)|\[dot\]|\{dot\}|\sdot\s|쩜|점|닷)";
+        // With a real `@` any top-level domain counts; spelled out (`at`,
+        // `골뱅이`) only the usual mail ones, so `me at cherthala.in` is not
+        // an address.
+        let email = format!(
+            r"[a-z0-9][a-z0-9._%+-]*\s*@\s*[a-z0-9-]+(?:\s*{dot}\s*[a-z0-9-]+)*\s*{dot}\s*(?:{TLDS})(?-u:\b)|[a-z0-9][a-z0-9._%+-]*\s*{at}\s*[a-z0-9-]+(?:\s*{dot}\s*[a-z0-9-]+)*\s*{dot}\s*(?:com|net|org|kr)(?-u:\b)"
+        );
+        let mail_host = format!(
+            r"[a-z0-9][a-z0-9._-]{{2,}}\s*{at}\s*(?:gmail|naver|daum|hanmail|hotmail|outlook|yahoo|icloud|kakao|nate|네이버|지메일|다음|한메일)"
+        );
+        let url = format!(
+            r"(?:https?://|www\.)[^\s]+|(?-u:\b)[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:{TLDS})(?-u:\b)(?:/[^\s]*)?"
+        );
+        let spelled_url = format!(
+            r"(?-u:\b)[a-z0-9][a-z0-9-]+\s*(?:\(dot\)|\[dot\]|\{{dot\}}|\sdot\s|닷)\s*(?:{TLDS})(?-u:\b)|[a-z0-9가-힣]+\s*닷컴"
+        );
+        // Group 1: what introduces the id (`: `, `id `, `@`); group 2: the id.
+        let handle =
+            r"^(\s*(?:(?:id|아이디|아디)(?-u:\b))?\s*[:=]?\s*@?)([a-z0-9][a-z0-9_.-]{2,29})";
+        let compile = |pattern: &str| Regex::new(pattern).expect("built-in contact pattern");
+        Self {
+            email: compile(&email),
+            mail_host: compile(&mail_host),
+            url: compile(&url),
+            spelled_url: compile(&spelled_url),
+            handle: compile(handle),
+            messenger: AhoCorasick::new(MESSENGERS).expect("built-in messenger names"),
+        }
+    }
+
+    /// Everything found in `plain`, pushed to `out`.
+    pub(crate) fn find(&self, plain: &str, out: &mut Vec<Found>) {
+        phones(plain, out);
+        let contact = |span: Range<usize>| Found {
+            category: Category::Contact,
+            span,
+        };
+        let has_at = plain.contains('@')
+            || plain.contains("골뱅이")
+            || plain.contains("at ")
+            || plain.contains("(at)")
+            || plain.contains("[at]");
+        if has_at {
+            for hit in self
+                .email
+                .find_iter(plain)
+                .chain(self.mail_host.find_iter(plain))
+            {
+                if !overlaps(out, &hit.range()) {
+                    out.push(contact(hit.range()));
+                }
+            }
+        }
+        if plain.contains('.') || plain.contains("dot") || plain.contains('닷') {
+            for hit in self.url.find_iter(plain) {
+                if !overlaps(out, &hit.range()) && is_link(hit.as_str()) {
+                    out.push(Found {
+                        category: Category::Spam,
+                        span: hit.range(),
+                    });
+                }
+            }
+            for hit in self.spelled_url.find_iter(plain) {
+                if !overlaps(out, &hit.range()) {
+                    out.push(Found {
+                        category: Category::Spam,
+                        span: hit.range(),
+                    });
+                }
+            }
+        }
+        self.handles(plain, out);
+    }
+
+    /// A messenger name followed by something that looks like an id.
+    fn handles(&self, plain: &str, out: &mut Vec<Found>) {
+        for name in self.messenger.find_iter(plain) {
+            let before = plain[..name.start()].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                continue;
+            }
+            let rest = &plain[name.end()..];
+            // The id may follow after a particle (카톡은, 인스타는) or a colon.
+            let skip = rest
+                .char_indices()
+                .take_while(|&(_, c)| matches!(c, '은' | '는' | '이' | '가' | '요' | ':' | '='))
+                .last()
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            let Some(captures) = self.handle.captures(&rest[skip..]) else {
+                continue;
+            };
+            let Some(id) = captures.get(2) else {
+                continue;
+            };
+            let marked = captures
+                .get(1)
+                .is_some_and(|m| !m.as_str().trim().is_empty());
+            let id_like = id
+                .as_str()
+                .contains(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
+            // After a Korean messenger name any Latin word is an id (Korean
+            // chat has few English words there); after an English one it
+            // must look like an id or be introduced as one.
+            let korean_name = !plain.as_bytes()[name.start()].is_ascii();
+            if !(marked || id_like || korean_name) {
+                continue;
+            }
+            let end = name.end() + skip + id.end();
+            if overlaps(out, &(name.start()..end)) {
+                continue;
+            }
+            out.push(Found {
+                category: Category::Contact,
+                span: name.start()..end,
+            });
+        }
+    }
+}
+
+/// A URL-shaped match that is a link, not `e.g.` or a sentence run together.
+fn is_link(text: &str) -> bool {
+    text.starts_with("http")
+        || text.starts_with("www.")
+        || text.split('.').next().is_some_and(|host| host.len() >= 2)
+}
+
+fn overlaps(found: &[Found], span: &Range<usize>) -> bool {
+    found
+        .iter()
+        .any(|f| f.span.start < span.end && span.start < f.span.end)
+}
+
+/// A digit in `c`, reading Korean number words too (공일공 = 010).
+fn digit(c: char) -> Option<(u8, bool)> {
+    let korean = match c {
+        '0'..='9' => return Some((c as u8 - b'0', false)),
+        '공' | '영' => 0,
+        '일' => 1,
+        '이' => 2,
+        '삼' => 3,
+        '사' => 4,
+        '오' => 5,
+        '육' | '륙' => 6,
+        '칠' => 7,
+        '팔' => 8,
+        '구' => 9,
+        _ => return None,
+    };
+    Some((korean, true))
+}
+
+/// Phone numbers: Korean mobile and landline numbers, `+` international
+/// numbers and 3-3-4 North American numbers, written with any mix of
+/// separators, fullwidth digits or Korean number words.
+fn phones(plain: &str, out: &mut Vec<Found>) {
+    let digits = plain.chars().filter(|c| digit(*c).is_some()).count();
+    if digits < 8 {
+        return;
+    }
+    let chars: Vec<(usize, char)> = plain.char_indices().collect();
+    let mut index = 0;
+    while index < chars.len() {
+        let (start, c) = chars[index];
+        let after_digit = index > 0 && chars[index - 1].1.is_ascii_digit();
+        if digit(c).is_none() || after_digit {
+            index += 1;
+            continue;
+        }
+        let plus = index > 0 && chars[index - 1].1 == '+';
+        let mut number = Vec::new();
+        let mut groups = Vec::new();
+        let mut group = 0;
+        let mut korean_words = 0;
+        let mut gap = 0;
+        let mut end = start;
+        let mut cursor = index;
+        while cursor < chars.len() {
+            let (at, c) = chars[cursor];
+            if let Some((d, korean)) = digit(c) {
+                number.push(d);
+                group += 1;
+                korean_words += usize::from(korean);
+                gap = 0;
+                end = at + c.len_utf8();
+            } else if matches!(c, ' ' | '-' | '.' | ')' | '(' | '/' | '~') && gap < 2 {
+                if group > 0 {
+                    groups.push(group);
+                    group = 0;
+                }
+                gap += 1;
+            } else {
+                break;
+            }
+            cursor += 1;
+        }
+        if group > 0 {
+            groups.push(group);
+        }
+        // Korean number words are ordinary syllables (이, 사, 오); a run of
+        // them is a number only when it starts like a phone number.
+        let spelled = korean_words > 0;
+        let is_phone = match number.as_slice() {
+            [0, 1, 0 | 1 | 6 | 7 | 8 | 9, ..] => (10..=11).contains(&number.len()),
+            [0, ..] if !spelled => (9..=11).contains(&number.len()),
+            _ if plus && !spelled => (8..=15).contains(&number.len()),
+            _ => !spelled && number.len() == 10 && groups == [3, 3, 4],
+        };
+        if is_phone {
+            out.push(Found {
+                category: Category::Contact,
+                span: start.saturating_sub(usize::from(plus))..end,
+            });
+        }
+        index = cursor.max(index + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<Category> {
+        let mut out = Vec::new();
+        ContactDetector::new().find(text, &mut out);
+        out.into_iter().map(|f| f.category).collect()
+    }
+
+    #[test]
+    fn phone_numbers_in_many_spellings_are_contact() {
+        for text in [
+            "010-1234-5678",
+            "내 번호 01012345678",
+            "010 1234 5678 연락해",
+            "공일공 일이삼사 오육칠팔",
+            "call +44 20 7946 0958",
+            "555-123-4567",
+            "02-123-4567",
+        ] {
+            assert_eq!(found(text), [Category::Contact], "{text}");
+        }
+    }
+
+    #[test]
+    fn ordinary_numbers_are_not_phones() {
+        for text in [
+            "2024-11-25 10:30",
+            "my favorite number is 12122121221555512515",
+            "이 사람 오늘 일 이상해",
+            "18년형 받았대",
+            "81.58.1",
+        ] {
+            assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+        }
+    }
+
+    #[test]
+    fn emails_handles_and_links_are_found() {
+        assert_eq!(found("minji99@gmail.com"), [Category::Contact]);
+        assert_eq!(found("minji99 at gmail dot com"), [Category::Contact]);
+        assert_eq!(found("minji99 골뱅이 naver.com"), [Category::Contact]);
+        assert_eq!(found("카톡 아이디 minji99"), [Category::Contact]);
+        assert_eq!(found("insta: @cool_kid"), [Category::Contact]);
+        assert_eq!(found("go to https://spam.example/x"), [Category::Spam]);
+        assert_eq!(found("visit bit.ly/abc"), [Category::Spam]);
+        assert_eq!(found("naver dot com"), [Category::Spam]);
+    }
+
+    #[test]
+    fn messenger_names_alone_are_not_contact() {
+        assert!(found("너 인스타 해?").is_empty());
+        assert!(found("line up please").is_empty());
+        assert!(found("e.g. this is fine").is_empty());
+    }
+}

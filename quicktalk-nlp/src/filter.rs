@@ -1,0 +1,585 @@
+//! The filter: lexicon matching over the normalised view, contact and spam
+//! detection over the plain text, and the policy that turns findings into an
+//! action.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use quicktalk_core::ports::moderator::{Action, Category, Moderator, Severity, Verdict};
+
+use crate::Error;
+use crate::art::ArtDetector;
+use crate::contact::{ContactDetector, Found};
+use crate::lexicon::{self, Entry, Kind};
+use crate::normalize::{ENDS, GAP_INSIDE, SHADOW, STARTS, Unit, View, WILDCARD};
+use crate::policy::Policy;
+use crate::spam::SpamDetector;
+
+/// The lexicons that ship with the crate: `(file name, contents)`.
+pub const BUILTIN_LEXICONS: [(&str, &str); 3] = [
+    ("ko.txt", include_str!("../lexicon/ko.txt")),
+    ("en.txt", include_str!("../lexicon/en.txt")),
+    ("intl.txt", include_str!("../lexicon/intl.txt")),
+];
+
+/// The spam signals that ship with the crate.
+pub const BUILTIN_SPAM_SIGNALS: (&str, &str) = (
+    "spam_signals.txt",
+    include_str!("../lexicon/spam_signals.txt"),
+);
+
+/// Longest piece of text checked in one go; longer input is checked piece by
+/// piece (cut at whitespace), so offsets always fit the view's `u32`s.
+const CHUNK: usize = 64 * 1024;
+
+/// One thing the filter found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What kind of danger.
+    pub category: Category,
+    /// How bad.
+    pub severity: Severity,
+    /// Byte range of the checked text, on `char` boundaries.
+    pub span: Range<usize>,
+}
+
+/// The result of [`Filter::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Check {
+    /// What the policy says to do with the line.
+    pub action: Action,
+    /// The category that decided the action.
+    pub category: Option<Category>,
+    /// The highest severity found.
+    pub severity: Severity,
+    /// Everything found, in text order.
+    pub findings: Vec<Finding>,
+    /// The spans to mask when the action is [`Action::Mask`].
+    pub mask_spans: Vec<Range<usize>>,
+}
+
+impl Check {
+    /// Whether anything was found that the policy does not simply allow.
+    pub fn flagged(&self) -> bool {
+        self.action != Action::Allow
+    }
+
+    /// The distinct categories found, in [`Category::ALL`] order.
+    pub fn categories(&self) -> Vec<Category> {
+        let mut categories: Vec<Category> = self.findings.iter().map(|f| f.category).collect();
+        categories.sort();
+        categories.dedup();
+        categories
+    }
+
+    /// `text` with every character of every finding replaced by `*`.
+    pub fn masked(&self, text: &str) -> String {
+        let verdict = Verdict {
+            spans: self.findings.iter().map(|f| f.span.clone()).collect(),
+            ..Verdict::allow()
+        };
+        verdict.mask(text)
+    }
+
+    /// The engine's view of this check.
+    pub fn into_verdict(self) -> Verdict {
+        Verdict {
+            action: self.action,
+            category: self.category,
+            severity: self.severity,
+            spans: self.mask_spans,
+        }
+    }
+}
+
+/// What a lexicon pattern requires of a match.
+#[derive(Debug, Clone)]
+struct Rule {
+    kind: Kind,
+    starts_word: bool,
+    ends_word: bool,
+    /// The entry was written as several words.
+    multiword: bool,
+    /// Minimum run per unit (0 for a wildcard): `ass` needs two `s`.
+    runs: Box<[u16]>,
+}
+
+/// Per-thread scratch space, so a check allocates nothing in the steady state.
+#[derive(Default)]
+struct Scratch {
+    view: View,
+    plain: String,
+    plain_source: Vec<(u32, u32)>,
+    hits: Vec<(usize, usize, Kind)>,
+    found: Vec<Found>,
+    art: Vec<(Category, Range<usize>)>,
+    spam: Vec<Range<usize>>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A compiled danger-word filter. Build once, check many: it is `Send +
+/// Sync`, checks are synchronous and take microseconds.
+#[derive(Debug)]
+pub struct Filter {
+    automaton: AhoCorasick,
+    /// For each automaton pattern, its rules (one text can come from several
+    /// entries).
+    rules: Vec<Vec<Rule>>,
+    contact: ContactDetector,
+    art: ArtDetector,
+    spam: SpamDetector,
+    policy: Policy,
+}
+
+/// Builds a [`Filter`] from lexicon files and a policy.
+#[derive(Debug, Clone)]
+pub struct FilterBuilder {
+    lexicons: Vec<(String, String)>,
+    spam_signals: (String, String),
+    policy: Policy,
+}
+
+impl Default for FilterBuilder {
+    fn default() -> Self {
+        Self {
+            lexicons: BUILTIN_LEXICONS
+                .iter()
+                .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+                .collect(),
+            spam_signals: (
+                BUILTIN_SPAM_SIGNALS.0.to_owned(),
+                BUILTIN_SPAM_SIGNALS.1.to_owned(),
+            ),
+            policy: Policy::default(),
+        }
+    }
+}
+
+impl FilterBuilder {
+    /// A builder with the built-in lexicons and the default policy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops the built-in lexicons (keeping contact and spam detection), to
+    /// start from your own.
+    pub fn without_builtin_lexicons(mut self) -> Self {
+        self.lexicons.clear();
+        self
+    }
+
+    /// Adds a lexicon file's contents (see the [`crate::lexicon`] format).
+    pub fn lexicon(mut self, name: impl Into<String>, text: impl Into<String>) -> Self {
+        self.lexicons.push((name.into(), text.into()));
+        self
+    }
+
+    /// Replaces the spam signals file.
+    pub fn spam_signals(mut self, name: impl Into<String>, text: impl Into<String>) -> Self {
+        self.spam_signals = (name.into(), text.into());
+        self
+    }
+
+    /// Sets the policy (default: [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Compiles the filter.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lexicon`] for a malformed lexicon or spam-signal line, with
+    /// its file and line number.
+    pub fn build(self) -> Result<Filter, Error> {
+        let mut entries = Vec::new();
+        for (name, text) in &self.lexicons {
+            lexicon::parse(name, text, &mut entries)?;
+        }
+        let (literals, rules) = compile(&entries);
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&literals)
+            .map_err(|error| Error::Lexicon {
+                file: "lexicons".into(),
+                line: 0,
+                reason: error.to_string(),
+            })?;
+        Ok(Filter {
+            automaton,
+            rules,
+            contact: ContactDetector::new(),
+            art: ArtDetector::new(),
+            spam: SpamDetector::new(&self.spam_signals.0, &self.spam_signals.1)?,
+            policy: self.policy,
+        })
+    }
+}
+
+/// Turns entries into automaton literals and their rules, with the masked
+/// variants (`f*ck`, `씨*`) of the serious ones.
+fn compile(entries: &[Entry]) -> (Vec<String>, Vec<Vec<Rule>>) {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut literals = Vec::new();
+    let mut rules: Vec<Vec<Rule>> = Vec::new();
+    let mut add = |literal: String, rule: Rule| {
+        let slot = *index.entry(literal.clone()).or_insert_with(|| {
+            literals.push(literal);
+            rules.push(Vec::new());
+            rules.len() - 1
+        });
+        rules[slot].push(rule);
+    };
+    let mut view = View::new();
+    for entry in entries {
+        view.build_pattern(&entry.text);
+        let units: Vec<Unit> = view.units.clone();
+        if units.is_empty() {
+            continue;
+        }
+        let rule = |units: &[Unit]| Rule {
+            kind: entry.kind,
+            starts_word: entry.starts_word,
+            ends_word: entry.ends_word,
+            multiword: entry.text.trim().contains(' '),
+            runs: units
+                .iter()
+                .map(|u| {
+                    if u.ch == WILDCARD && u.run < 2 {
+                        0
+                    } else {
+                        u.run
+                    }
+                })
+                .collect(),
+        };
+        // Allow entries stay as written: an `l` read as `i` would let
+        // `title` (as `titie`) cover `titties`.
+        let spellings = match entry.kind {
+            Kind::Danger(..) => l_variants(&units),
+            Kind::Allow => vec![units.clone()],
+        };
+        for spelled in spellings {
+            add(spelled.iter().map(|u| u.ch).collect(), rule(&spelled));
+            if let Kind::Danger(_, severity) = entry.kind {
+                for variant in masked_variants(&spelled, severity) {
+                    add(variant.iter().map(|u| u.ch).collect(), rule(&variant));
+                }
+            }
+        }
+    }
+    (literals, rules)
+}
+
+/// An `l` is often written `1`, `|` or a capital `I`, all of which read as
+/// `i`: an entry with an `l` also matches with any of its (up to three)
+/// `l`s read as `i` (`ki11`, `heII`, `bo11ocks`). The text's own `l` stays an
+/// `l`, so `public` is not `pubic` and `heli` is not `heil`.
+fn l_variants(units: &[Unit]) -> Vec<Vec<Unit>> {
+    let positions: Vec<usize> = (0..units.len())
+        .filter(|&i| units[i].ch == 'l')
+        .take(3)
+        .collect();
+    (0..1usize << positions.len())
+        .map(|mask| {
+            let mut variant = units.to_vec();
+            for (bit, &at) in positions.iter().enumerate() {
+                if mask & (1 << bit) != 0 {
+                    variant[at].ch = 'i';
+                }
+            }
+            variant
+        })
+        .collect()
+}
+
+/// The ways people hide letters of a word with masking marks: in a Latin word
+/// up to three inner letters become one `*` (`f*ck`, `f**k`, `sh*t`); in a
+/// Korean word one syllable after the first is replaced or followed by `*`
+/// (`씨*`, `개*끼`, `시*발`).
+fn masked_variants(units: &[Unit], severity: Severity) -> Vec<Vec<Unit>> {
+    let star = Unit {
+        ch: WILDCARD,
+        start: 0,
+        end: 0,
+        run: 1,
+        flags: 0,
+    };
+    // A masked tail (`f***`, `mother******`) needs at least two marks, and
+    // only the clear words get it: `s**` could be many things.
+    let tail = Unit { run: 2, ..star };
+    let mut variants = Vec::new();
+    let n = units.len();
+    let latin = units.iter().all(|u| u.ch.is_ascii_lowercase());
+    let hangul = units
+        .iter()
+        .all(|u| crate::normalize::hangul::is_syllable(u.ch));
+    if latin && n >= 4 && severity >= Severity::Medium {
+        for keep in 1..=n - 2 {
+            let mut variant = units[..keep].to_vec();
+            variant.push(tail);
+            variants.push(variant);
+        }
+    }
+    if latin && (3..=12).contains(&n) {
+        for start in 1..n - 1 {
+            for len in 1..=3 {
+                if start + len > n - 1 {
+                    break;
+                }
+                let mut variant = units[..start].to_vec();
+                variant.push(star);
+                variant.extend_from_slice(&units[start + len..]);
+                variants.push(variant);
+            }
+        }
+    } else if hangul && (2..=4).contains(&n) {
+        for at in 1..n {
+            let mut replaced = units.to_vec();
+            replaced[at] = star;
+            variants.push(replaced);
+            let mut inserted = units[..at].to_vec();
+            inserted.push(star);
+            inserted.extend_from_slice(&units[at..]);
+            variants.push(inserted);
+        }
+    }
+    variants
+}
+
+impl Filter {
+    /// The filter with the built-in lexicons and the default policy.
+    pub fn new() -> Self {
+        FilterBuilder::new()
+            .build()
+            .expect("the built-in lexicons compile (tested)")
+    }
+
+    /// A builder, to change lexicons or the policy.
+    pub fn builder() -> FilterBuilder {
+        FilterBuilder::new()
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Checks one line.
+    pub fn check(&self, text: &str) -> Check {
+        let mut findings = Vec::new();
+        let mut offset = 0;
+        while offset < text.len() {
+            let end = chunk_end(text, offset);
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                self.find(&text[offset..end], offset, &mut scratch, &mut findings);
+            });
+            offset = end;
+        }
+        findings.sort_by_key(|f| (f.span.start, f.span.end));
+        findings.dedup();
+        self.decide(findings)
+    }
+
+    /// The normalised form of `text`, as the lexicon sees it (for debugging
+    /// a missed or wrong hit).
+    pub fn normalized(text: &str) -> String {
+        let mut view = View::new();
+        view.build(text);
+        view.as_str().to_owned()
+    }
+
+    fn find(&self, text: &str, offset: usize, scratch: &mut Scratch, out: &mut Vec<Finding>) {
+        let Scratch {
+            view,
+            plain,
+            plain_source,
+            hits,
+            found,
+            art,
+            spam,
+        } = scratch;
+        view.build(text);
+        hits.clear();
+        for hit in self.automaton.find_overlapping_iter(view.as_str()) {
+            let first = view.unit_at[hit.start()] as usize;
+            let last = view.unit_at[hit.end() - 1] as usize;
+            for rule in &self.rules[hit.pattern().as_usize()] {
+                if accepts(rule, &view.units[first..=last]) {
+                    hits.push((first, last, rule.kind));
+                }
+            }
+        }
+        let allowed = |first: usize, last: usize| {
+            hits.iter()
+                .any(|&(a, b, kind)| kind == Kind::Allow && a <= first && last <= b)
+        };
+        for &(first, last, kind) in hits.iter() {
+            if let Kind::Danger(category, severity) = kind
+                && !allowed(first, last)
+            {
+                let span = view.units[first].start as usize..view.units[last].end as usize;
+                out.push(Finding {
+                    category,
+                    severity,
+                    span: span.start + offset..span.end + offset,
+                });
+            }
+        }
+        view.plain(plain, plain_source);
+        found.clear();
+        self.contact.find(plain, found);
+        let source = |range: &Range<usize>| {
+            let start = plain_source[range.start].0 as usize;
+            let end = plain_source[range.end - 1].1 as usize;
+            start + offset..end + offset
+        };
+        for f in found.iter() {
+            out.push(Finding {
+                category: f.category,
+                severity: Severity::Medium,
+                span: source(&f.span),
+            });
+        }
+        art.clear();
+        self.art.find(plain, art);
+        for (category, range) in art.iter() {
+            out.push(Finding {
+                category: *category,
+                severity: Severity::Medium,
+                span: source(range),
+            });
+        }
+        spam.clear();
+        let extra = if found.is_empty() { 0 } else { 2 };
+        self.spam.find(plain, extra, spam);
+        for range in spam.iter() {
+            out.push(Finding {
+                category: Category::Spam,
+                severity: Severity::Medium,
+                span: source(range),
+            });
+        }
+    }
+
+    fn decide(&self, findings: Vec<Finding>) -> Check {
+        let mut check = Check::default();
+        let mut best = (Action::Allow, Severity::None);
+        for finding in &findings {
+            let action = self.policy.action(finding.category, finding.severity);
+            check.severity = check.severity.max(finding.severity);
+            if (action, finding.severity) > best {
+                best = (action, finding.severity);
+                check.category = Some(finding.category);
+            }
+        }
+        check.action = best.0;
+        if check.action == Action::Mask {
+            check.mask_spans = findings
+                .iter()
+                .filter(|f| self.policy.action(f.category, f.severity) == Action::Mask)
+                .map(|f| f.span.clone())
+                .collect();
+        }
+        check.findings = findings;
+        check
+    }
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Moderator for Filter {
+    fn check(&self, text: &str) -> Verdict {
+        Filter::check(self, text).into_verdict()
+    }
+}
+
+/// Whether a match over `units` satisfies `rule`.
+fn accepts(rule: &Rule, units: &[Unit]) -> bool {
+    let (Some(first), Some(last)) = (units.first(), units.last()) else {
+        return false;
+    };
+    if rule.runs.len() != units.len() {
+        return false;
+    }
+    if units
+        .iter()
+        .zip(rule.runs.iter())
+        .any(|(u, &min)| u.run < min)
+    {
+        return false;
+    }
+    if rule.starts_word && !first.has(STARTS) {
+        return false;
+    }
+    if rule.ends_word && !last.has(ENDS) {
+        return false;
+    }
+    if first.has(SHADOW) && units.len() < 2 {
+        return false;
+    }
+    // A match that runs across a word gap must cover whole words, so `fu ck`
+    // counts but `this hit` is not `shit`.
+    let spans_gap =
+        units.iter().any(|u| u.has(GAP_INSIDE)) || units[1..].iter().any(|u| u.has(STARTS));
+    if spans_gap {
+        if !first.has(STARTS) {
+            return false;
+        }
+        if !rule.multiword && (!last.has(ENDS) || has_long_piece(units)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a match that runs across word gaps takes in a word of more than
+/// two letters. Broken-up words come in short pieces (`f u c k`, `fu ck`,
+/// `시 발`); real words that happen to spell one together do not (`Penn
+/// is` is not `penis`). Entries written as several words are exempt.
+fn has_long_piece(units: &[Unit]) -> bool {
+    let mut pieces = Vec::new();
+    for unit in units {
+        if unit.has(STARTS) || pieces.is_empty() {
+            pieces.push(0);
+        }
+        if let Some(length) = pieces.last_mut() {
+            *length += 1;
+        }
+    }
+    // `f uck`, `t wat`: one letter split off a word is an evasion too.
+    let split_letter = pieces.len() == 2 && pieces.contains(&1);
+    !split_letter && pieces.iter().any(|&length| length > 2)
+}
+
+/// Where the chunk starting at `offset` ends: at most [`CHUNK`] bytes, cut
+/// after whitespace when there is some, always on a char boundary.
+fn chunk_end(text: &str, offset: usize) -> usize {
+    if text.len() - offset <= CHUNK {
+        return text.len();
+    }
+    let mut end = offset + CHUNK;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match text[offset..end]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+    {
+        Some((space, c)) if space > 0 => offset + space + c.len_utf8(),
+        _ => end,
+    }
+}

@@ -1,0 +1,296 @@
+//! Hangul: syllable arithmetic, composing spelled-out jamo, Korean typed on
+//! an English keyboard (`tlqkf` = 시발), and hanja read as Hangul.
+//!
+//! A syllable is `0xAC00 + (initial * 21 + vowel) * 28 + final`. The
+//! compatibility jamo block (`ㄱ`..`ㅣ`) is what people type for
+//! initial-consonant slang (`ㅅㅂ`), so every other jamo form is mapped to it.
+
+const SYLLABLE_BASE: u32 = 0xAC00;
+const SYLLABLE_LAST: u32 = 0xD7A3;
+const VOWELS: u32 = 21;
+const FINALS: u32 = 28;
+
+/// Initial consonants in syllable order.
+const INITIALS: [char; 19] = [
+    'ㄱ', 'ㄲ', 'ㄴ', 'ㄷ', 'ㄸ', 'ㄹ', 'ㅁ', 'ㅂ', 'ㅃ', 'ㅅ', 'ㅆ', 'ㅇ', 'ㅈ', 'ㅉ', 'ㅊ', 'ㅋ',
+    'ㅌ', 'ㅍ', 'ㅎ',
+];
+/// Final consonants in syllable order (index 0 is "no final").
+const FINAL_JAMO: [char; 28] = [
+    '\0', 'ㄱ', 'ㄲ', 'ㄳ', 'ㄴ', 'ㄵ', 'ㄶ', 'ㄷ', 'ㄹ', 'ㄺ', 'ㄻ', 'ㄼ', 'ㄽ', 'ㄾ', 'ㄿ', 'ㅀ',
+    'ㅁ', 'ㅂ', 'ㅄ', 'ㅅ', 'ㅆ', 'ㅇ', 'ㅈ', 'ㅊ', 'ㅋ', 'ㅌ', 'ㅍ', 'ㅎ',
+];
+const FIRST_VOWEL: u32 = 0x314F;
+const LAST_VOWEL: u32 = 0x3163;
+
+/// `true` for a precomposed Hangul syllable.
+pub(crate) fn is_syllable(c: char) -> bool {
+    (SYLLABLE_BASE..=SYLLABLE_LAST).contains(&(c as u32))
+}
+
+/// `true` for a compatibility vowel (`ㅏ`..`ㅣ`).
+pub(crate) fn is_vowel(c: char) -> bool {
+    (FIRST_VOWEL..=LAST_VOWEL).contains(&(c as u32))
+}
+
+/// A syllable's (initial, vowel, final) indices.
+pub(crate) fn split(c: char) -> Option<(u32, u32, u32)> {
+    let index = (c as u32).checked_sub(SYLLABLE_BASE)?;
+    if index > SYLLABLE_LAST - SYLLABLE_BASE {
+        return None;
+    }
+    Some((
+        index / (VOWELS * FINALS),
+        index / FINALS % VOWELS,
+        index % FINALS,
+    ))
+}
+
+fn join(initial: u32, vowel: u32, last: u32) -> char {
+    char::from_u32(SYLLABLE_BASE + (initial * VOWELS + vowel) * FINALS + last).unwrap_or('\0')
+}
+
+/// Any jamo form (compatibility, conjoining, halfwidth) as a compatibility jamo.
+pub(crate) fn compat_jamo(c: char) -> Option<char> {
+    let code = c as u32;
+    match code {
+        0x3131..=0x3163 => Some(c),
+        // Conjoining initials, vowels and finals.
+        0x1100..=0x1112 => INITIALS.get((code - 0x1100) as usize).copied(),
+        0x1161..=0x1175 => char::from_u32(FIRST_VOWEL + code - 0x1161),
+        0x11A8..=0x11C2 => FINAL_JAMO.get((code - 0x11A8 + 1) as usize).copied(),
+        // Halfwidth jamo map 1:1 onto the compatibility block, with gaps.
+        0xFFA1..=0xFFBE => char::from_u32(0x3131 + code - 0xFFA1),
+        0xFFC2..=0xFFC7 => char::from_u32(FIRST_VOWEL + code - 0xFFC2),
+        0xFFCA..=0xFFCF => char::from_u32(FIRST_VOWEL + 6 + code - 0xFFCA),
+        0xFFD2..=0xFFD7 => char::from_u32(FIRST_VOWEL + 12 + code - 0xFFD2),
+        0xFFDA..=0xFFDC => char::from_u32(FIRST_VOWEL + 18 + code - 0xFFDA),
+        _ => None,
+    }
+}
+
+fn initial_index(c: char) -> Option<u32> {
+    INITIALS.iter().position(|&j| j == c).map(|i| i as u32)
+}
+
+fn final_index(c: char) -> Option<u32> {
+    FINAL_JAMO[1..]
+        .iter()
+        .position(|&j| j == c)
+        .map(|i| i as u32 + 1)
+}
+
+fn vowel_index(c: char) -> Option<u32> {
+    is_vowel(c).then(|| c as u32 - FIRST_VOWEL)
+}
+
+/// Two vowels typed in a row that make one (ㅗ+ㅏ = ㅘ).
+fn compound_vowel(first: u32, second: u32) -> Option<u32> {
+    let pair = (first, second);
+    let compound = match pair {
+        (8, 0) => 9,    // ㅗ ㅏ -> ㅘ
+        (8, 1) => 10,   // ㅗ ㅐ -> ㅙ
+        (8, 20) => 11,  // ㅗ ㅣ -> ㅚ
+        (13, 4) => 14,  // ㅜ ㅓ -> ㅝ
+        (13, 5) => 15,  // ㅜ ㅔ -> ㅞ
+        (13, 20) => 16, // ㅜ ㅣ -> ㅟ
+        (18, 20) => 19, // ㅡ ㅣ -> ㅢ
+        _ => return None,
+    };
+    Some(compound)
+}
+
+/// Two consonants typed in a row that make one final (ㄹ+ㄱ = ㄺ).
+fn compound_final(first: u32, second: char) -> Option<u32> {
+    let compound = match (FINAL_JAMO[first as usize], second) {
+        ('ㄱ', 'ㅅ') => 'ㄳ',
+        ('ㄴ', 'ㅈ') => 'ㄵ',
+        ('ㄴ', 'ㅎ') => 'ㄶ',
+        ('ㄹ', 'ㄱ') => 'ㄺ',
+        ('ㄹ', 'ㅁ') => 'ㄻ',
+        ('ㄹ', 'ㅂ') => 'ㄼ',
+        ('ㄹ', 'ㅅ') => 'ㄽ',
+        ('ㄹ', 'ㅌ') => 'ㄾ',
+        ('ㄹ', 'ㅍ') => 'ㄿ',
+        ('ㄹ', 'ㅎ') => 'ㅀ',
+        ('ㅂ', 'ㅅ') => 'ㅄ',
+        _ => return None,
+    };
+    final_index(compound)
+}
+
+/// One output of [`compose`]: a syllable or a jamo left standing, and the
+/// range of input positions it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Composed {
+    pub ch: char,
+    pub first: usize,
+    pub last: usize,
+}
+
+/// Composes a run of compatibility jamo the way a Korean keyboard does:
+/// `ㅅㅣㅂㅏㄹ` becomes `시발`. Jamo that cannot join a syllable (initial
+/// consonant slang such as `ㅅㅂ`) are passed through unchanged.
+pub(crate) fn compose(jamo: &[char], out: &mut Vec<Composed>) {
+    let mut i = 0;
+    while i < jamo.len() {
+        let c = jamo[i];
+        let next_is_vowel = |at: usize| jamo.get(at).is_some_and(|&j| is_vowel(j));
+        let (Some(initial), Some(mut vowel)) = (
+            initial_index(c),
+            jamo.get(i + 1).and_then(|&v| vowel_index(v)),
+        ) else {
+            out.push(Composed {
+                ch: c,
+                first: i,
+                last: i,
+            });
+            i += 1;
+            continue;
+        };
+        let mut last = i + 1;
+        if let Some(compound) = jamo
+            .get(last + 1)
+            .and_then(|&v| vowel_index(v))
+            .and_then(|v| compound_vowel(vowel, v))
+        {
+            vowel = compound;
+            last += 1;
+        }
+        let mut final_consonant = 0;
+        if let Some(f) = jamo.get(last + 1).and_then(|&f| final_index(f))
+            && !next_is_vowel(last + 2)
+        {
+            final_consonant = f;
+            last += 1;
+            if let Some(compound) = jamo
+                .get(last + 1)
+                .and_then(|&f| compound_final(final_consonant, f))
+                && !next_is_vowel(last + 2)
+            {
+                final_consonant = compound;
+                last += 1;
+            }
+        }
+        out.push(Composed {
+            ch: join(initial, vowel, final_consonant),
+            first: i,
+            last,
+        });
+        i = last + 1;
+    }
+}
+
+/// The jamo a key types on the standard (dubeolsik) Korean layout.
+pub(crate) fn keyboard_jamo(key: char) -> Option<char> {
+    let jamo = match key {
+        'Q' => 'ㅃ',
+        'W' => 'ㅉ',
+        'E' => 'ㄸ',
+        'R' => 'ㄲ',
+        'T' => 'ㅆ',
+        'O' => 'ㅒ',
+        'P' => 'ㅖ',
+        _ => match key.to_ascii_lowercase() {
+            'q' => 'ㅂ',
+            'w' => 'ㅈ',
+            'e' => 'ㄷ',
+            'r' => 'ㄱ',
+            't' => 'ㅅ',
+            'y' => 'ㅛ',
+            'u' => 'ㅕ',
+            'i' => 'ㅑ',
+            'o' => 'ㅐ',
+            'p' => 'ㅔ',
+            'a' => 'ㅁ',
+            's' => 'ㄴ',
+            'd' => 'ㅇ',
+            'f' => 'ㄹ',
+            'g' => 'ㅎ',
+            'h' => 'ㅗ',
+            'j' => 'ㅓ',
+            'k' => 'ㅏ',
+            'l' => 'ㅣ',
+            'z' => 'ㅋ',
+            'x' => 'ㅌ',
+            'c' => 'ㅊ',
+            'v' => 'ㅍ',
+            'b' => 'ㅠ',
+            'n' => 'ㅜ',
+            'm' => 'ㅡ',
+            _ => return None,
+        },
+    };
+    Some(jamo)
+}
+
+/// The Hangul reading of hanja (and CJK look-alikes) that people use to spell
+/// Korean swear words (`始發` = 시발, `病身` = 병신, `人` for `ㅅ`).
+pub(crate) fn hanja_reading(c: char) -> Option<char> {
+    let reading = match c {
+        '始' | '詩' | '時' | '市' | '是' | '示' | '視' | '侍' | '施' | '矢' => '시',
+        '發' | '髮' | '拔' | '跋' => '발',
+        '病' | '兵' | '丙' | '餠' => '병',
+        '身' | '神' | '新' | '信' | '申' | '臣' | '辛' => '신',
+        '犬' | '見' | '堅' => '견',
+        '開' | '個' | '改' | '介' | '箇' => '개',
+        '子' | '自' | '字' | '者' | '刺' => '자',
+        '十' | '拾' => '십',
+        '地' | '支' | '知' | '至' | '指' | '紙' | '志' => '지',
+        '羅' | '喇' | '裸' => '라',
+        '亂' | '卵' => '란',
+        '尊' | '存' => '존',
+        '那' | '奈' | '拿' => '나',
+        '等' | '燈' | '登' => '등',
+        '色' | '塞' => '색',
+        '器' | '氣' | '記' | '期' | '起' => '기',
+        '人' => 'ㅅ',
+        '口' => 'ㅁ',
+        '己' => 'ㄹ',
+        _ => return None,
+    };
+    Some(reading)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn composed(jamo: &str) -> String {
+        let chars: Vec<char> = jamo.chars().collect();
+        let mut out = Vec::new();
+        compose(&chars, &mut out);
+        out.iter().map(|c| c.ch).collect()
+    }
+
+    #[test]
+    fn spelled_out_jamo_compose_into_syllables() {
+        assert_eq!(composed("ㅅㅣㅂㅏㄹ"), "시발");
+        assert_eq!(composed("ㅂㅕㅇㅅㅣㄴ"), "병신");
+        assert_eq!(composed("ㄷㅟㅈㅕ"), "뒤져");
+        assert_eq!(composed("ㄷㅜㅣㅈㅕ"), "뒤져");
+        assert_eq!(composed("ㅇㅓㅂㅅㅇㅓ"), "없어");
+    }
+
+    #[test]
+    fn initial_consonant_slang_is_left_alone() {
+        assert_eq!(composed("ㅅㅂ"), "ㅅㅂ");
+        assert_eq!(composed("ㅈㄴ"), "ㅈㄴ");
+    }
+
+    #[test]
+    fn syllable_parts_round_trip() {
+        let (initial, vowel, last) = split('발').unwrap();
+        assert_eq!(join(initial, vowel, last), '발');
+        assert_eq!(compat_jamo('\u{1109}'), Some('ㅅ'));
+        assert_eq!(compat_jamo('\u{11AF}'), Some('ㄹ'));
+    }
+
+    #[test]
+    fn english_keys_type_korean() {
+        let jamo: Vec<char> = "tlqkf".chars().filter_map(keyboard_jamo).collect();
+        let mut out = Vec::new();
+        compose(&jamo, &mut out);
+        assert_eq!(out.iter().map(|c| c.ch).collect::<String>(), "시발");
+    }
+}

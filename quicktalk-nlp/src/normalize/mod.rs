@@ -1,0 +1,535 @@
+//! Normalisation: the text as the lexicon sees it, mapped back to the source.
+//!
+//! A line becomes a [`View`]: a string of folded letters with no separators,
+//! one [`Unit`] per character, each unit remembering the byte range of the
+//! source it came from and how many times it repeated (`fuuuck` is one `u`
+//! with a run of 3). Word gaps are not characters but flags on the units, so
+//! `f u c k`, `s.h.i.t` and `시.발` read as one word while the matcher can
+//! still refuse hits that straddle real words (`살며시 발라` is not `시발`).
+//!
+//! What happens, in order:
+//! 1. every character is folded ([`fold`]): NFKD, marks and invisible
+//!    characters dropped, lowercase, look-alike letters mapped;
+//! 2. the text is cut into tokens at whitespace, and a token into pieces at
+//!    punctuation; in a Latin word leetspeak is read as letters and masking
+//!    symbols become a `*` wildcard; in a Korean word everything between
+//!    Hangul is noise (`시1발`), spelled-out jamo are composed and stretched
+//!    vowels merged (`씨이이발`);
+//! 3. repeated characters collapse into one unit with a run count, also
+//!    across the gaps between single-letter pieces (`F A G G O T`);
+//! 4. words typed in Latin letters on a Korean keyboard layout (`tlqkf`) are
+//!    added after the text as a shadow reading.
+
+mod fold;
+pub(crate) mod hangul;
+
+use fold::{Atom, Class, fold_char};
+use hangul::Composed;
+
+/// The unit starts a word.
+pub(crate) const STARTS: u8 = 1;
+/// The unit ends a word.
+pub(crate) const ENDS: u8 = 2;
+/// The unit was merged across a word gap.
+pub(crate) const GAP_INSIDE: u8 = 4;
+/// The unit belongs to a shadow reading (keyboard layout).
+pub(crate) const SHADOW: u8 = 8;
+
+/// The wildcard that masking symbols become.
+pub(crate) const WILDCARD: char = '*';
+/// Separates the text from its shadow readings; no pattern contains it.
+const SENTINEL: char = ' ';
+
+/// One character of the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unit {
+    pub ch: char,
+    /// Source byte range covered (all repeats included).
+    pub start: u32,
+    pub end: u32,
+    /// How many times the character repeated.
+    pub run: u16,
+    pub flags: u8,
+}
+
+impl Unit {
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// A normalised line, reusable across lines to avoid allocation.
+#[derive(Debug, Default)]
+pub struct View {
+    atoms: Vec<Atom>,
+    raw: Vec<Unit>,
+    jamo: Vec<char>,
+    composed: Vec<Composed>,
+    shadow: Vec<Unit>,
+    pub(crate) units: Vec<Unit>,
+    /// Whether to add keyboard-layout shadow readings (not for patterns).
+    no_shadow: bool,
+    /// The view as a string, one char per unit.
+    pub(crate) text: String,
+    /// For each byte of `text`, the index of its unit.
+    pub(crate) unit_at: Vec<u32>,
+}
+
+impl View {
+    /// An empty view.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The normalised text: what the lexicon is matched against.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The folded source without word tricks undone: lowercase, NFKD, with
+    /// punctuation and spaces kept, for the contact and spam patterns. For
+    /// each byte of `out`, `source` gets the source byte range it came from.
+    pub(crate) fn plain(&self, out: &mut String, source: &mut Vec<(u32, u32)>) {
+        out.clear();
+        source.clear();
+        for atom in &self.atoms {
+            out.push(atom.ch);
+            source.extend(std::iter::repeat_n(
+                (atom.start, atom.end),
+                atom.ch.len_utf8(),
+            ));
+        }
+    }
+
+    /// Normalises a lexicon entry: like [`View::build`], without shadow
+    /// readings.
+    pub(crate) fn build_pattern(&mut self, entry: &str) {
+        self.no_shadow = true;
+        self.build(entry);
+        self.no_shadow = false;
+    }
+
+    /// Normalises `source` into this view, replacing what was there.
+    pub fn build(&mut self, source: &str) {
+        self.atoms.clear();
+        self.raw.clear();
+        self.shadow.clear();
+        self.units.clear();
+        self.text.clear();
+        self.unit_at.clear();
+        // Offsets are u32: a chat line is a few KiB at most, and the filter
+        // refuses nothing longer than u32::MAX anyway (see Filter::check).
+        for (index, c) in source.char_indices() {
+            let start = index as u32;
+            fold_char(c, start, start + c.len_utf8() as u32, &mut self.atoms);
+        }
+        let mut begin = 0;
+        while begin < self.atoms.len() {
+            if self.atoms[begin].class == Class::Space {
+                begin += 1;
+                continue;
+            }
+            let mut end = begin;
+            while end < self.atoms.len() && self.atoms[end].class != Class::Space {
+                end += 1;
+            }
+            self.token(begin, end);
+            begin = end;
+        }
+        self.collapse();
+        if !self.shadow.is_empty() {
+            self.units.push(Unit {
+                ch: SENTINEL,
+                start: 0,
+                end: 0,
+                run: 1,
+                flags: STARTS | ENDS,
+            });
+            self.units.append(&mut self.shadow);
+        }
+        for (index, unit) in self.units.iter().enumerate() {
+            self.text.push(unit.ch);
+            self.unit_at
+                .extend(std::iter::repeat_n(index as u32, unit.ch.len_utf8()));
+        }
+    }
+
+    /// One whitespace-delimited token, atoms `begin..end`.
+    fn token(&mut self, begin: usize, end: usize) {
+        let is_hangul = |a: &Atom| matches!(a.class, Class::Hangul | Class::Jamo);
+        let first = self.atoms[begin..end].iter().position(is_hangul);
+        let Some(first) = first.map(|i| begin + i) else {
+            self.latin(begin, end);
+            return;
+        };
+        let last = begin
+            + self.atoms[begin..end]
+                .iter()
+                .rposition(is_hangul)
+                .unwrap_or(first - begin);
+        // Digits touching the Hangul belong to the word (`18놈`, `ㅅ18`).
+        let mut lead = first;
+        while lead > begin && self.atoms[lead - 1].class == Class::Digit {
+            lead -= 1;
+        }
+        let mut tail = last + 1;
+        while tail < end && self.atoms[tail].class == Class::Digit {
+            tail += 1;
+        }
+        // A trailing run of masking marks hides the rest of the word (`씨X`).
+        let mut masked = tail;
+        while masked < end && is_hangul_mask(&self.atoms[masked]) {
+            masked += 1;
+        }
+        let mask_tail = masked > tail && masked == end;
+        if lead > begin {
+            self.latin(begin, lead);
+        }
+        let piece = self.raw.len();
+        for index in lead..first {
+            let atom = self.atoms[index];
+            self.push_raw(atom.ch, atom.start, atom.end);
+        }
+        self.hangul_core(first, last);
+        for index in last + 1..tail {
+            let atom = self.atoms[index];
+            self.push_raw(atom.ch, atom.start, atom.end);
+        }
+        if mask_tail {
+            let (start, stop) = (self.atoms[tail].start, self.atoms[end - 1].end);
+            self.push_raw(WILDCARD, start, stop);
+        }
+        self.close_piece(piece);
+        let rest = if mask_tail { end } else { tail };
+        if rest < end {
+            self.latin(rest, end);
+        }
+    }
+
+    /// The Hangul part of a Korean word, atoms `first..=last`.
+    fn hangul_core(&mut self, first: usize, last: usize) {
+        let mut index = first;
+        while index <= last {
+            let atom = self.atoms[index];
+            match atom.class {
+                Class::Hangul => {
+                    self.push_syllable(atom.ch, atom.start, atom.end);
+                    index += 1;
+                }
+                Class::Jamo => {
+                    let mut stop = index;
+                    self.jamo.clear();
+                    while stop <= last && self.atoms[stop].class == Class::Jamo {
+                        self.jamo.push(self.atoms[stop].ch);
+                        stop += 1;
+                    }
+                    self.compose_jamo(index);
+                    index = stop;
+                }
+                _ if is_hangul_mask(&atom) => {
+                    let mut stop = index;
+                    while stop <= last && is_hangul_mask(&self.atoms[stop]) {
+                        stop += 1;
+                    }
+                    let end = self.atoms[stop - 1].end;
+                    self.push_raw(WILDCARD, atom.start, end);
+                    index = stop;
+                }
+                // Digits, symbols and stray letters inside a Korean word are
+                // noise put there to break the word up (시1발, 시@발).
+                _ => index += 1,
+            }
+        }
+    }
+
+    /// Composes the jamo in `self.jamo`, which start at atom `first`.
+    fn compose_jamo(&mut self, first: usize) {
+        if !self.jamo.iter().any(|&j| hangul::is_vowel(j)) {
+            for (offset, &jamo) in self.jamo.iter().enumerate() {
+                let atom = self.atoms[first + offset];
+                push_unit(&mut self.raw, jamo, atom.start, atom.end);
+            }
+            return;
+        }
+        self.composed.clear();
+        hangul::compose(&self.jamo, &mut self.composed);
+        for index in 0..self.composed.len() {
+            let Composed {
+                ch,
+                first: a,
+                last: b,
+            } = self.composed[index];
+            let (start, end) = (self.atoms[first + a].start, self.atoms[first + b].end);
+            if hangul::is_syllable(ch) {
+                self.push_syllable(ch, start, end);
+            } else {
+                self.push_vowel_or_jamo(ch, start, end);
+            }
+        }
+    }
+
+    /// A syllable, merged into the previous one when it only stretches its
+    /// vowel (`씨이이발`: the `이`s repeat the `ㅣ` of `씨`).
+    fn push_syllable(&mut self, ch: char, start: u32, end: u32) {
+        if let (Some(prev), Some((initial, vowel, 0))) = (self.raw.last_mut(), hangul::split(ch))
+            && initial == 11
+            && !prev.has(STARTS | ENDS)
+            && hangul::split(prev.ch).is_some_and(|(_, v, last)| v == vowel && last == 0)
+        {
+            prev.end = end;
+            return;
+        }
+        self.push_raw(ch, start, end);
+    }
+
+    /// A standalone jamo; a vowel that repeats the previous syllable's vowel
+    /// stretches it (`씨ㅣㅣ발`).
+    fn push_vowel_or_jamo(&mut self, ch: char, start: u32, end: u32) {
+        if hangul::is_vowel(ch)
+            && let Some(prev) = self.raw.last_mut()
+            && !prev.has(STARTS | ENDS)
+            && hangul::split(prev.ch)
+                .is_some_and(|(_, v, last)| last == 0 && v == ch as u32 - 0x314F)
+        {
+            prev.end = end;
+            return;
+        }
+        self.push_raw(ch, start, end);
+    }
+
+    /// A token with no Hangul, atoms `begin..end`.
+    fn latin(&mut self, begin: usize, end: usize) {
+        let (token, raw) = (&self.atoms[begin..end], &mut self.raw);
+        let has_latin = token.iter().any(|a| a.class == Class::Latin);
+        // A word wholly in another script keeps its letters (Russian in
+        // Cyrillic); a mixed word reads look-alikes as Latin (`sеx`).
+        let foreign = !has_latin
+            && token
+                .iter()
+                .any(|a| a.class == Class::Word && a.latin == '\0' && a.ch.is_alphabetic());
+        let wordy = has_latin || token.iter().any(|a| a.class == Class::Word);
+        let core = |a: &Atom| matches!(a.class, Class::Latin | Class::Word | Class::Digit);
+        let first_core = token.iter().position(core);
+        let last_core = token.iter().rposition(core);
+        let pure_ascii_letters = has_latin
+            && token.len() >= 2
+            && token.len() <= 24
+            && token
+                .iter()
+                .all(|a| a.class == Class::Latin && a.orig.is_ascii_alphabetic());
+        let mut piece = raw.len();
+        let mut index = 0;
+        while index < token.len() {
+            let atom = token[index];
+            let inside =
+                first_core.is_some_and(|f| index > f) && last_core.is_some_and(|l| index < l);
+            if wordy && let Some((letter, width)) = multi_char_leet(&token[index..]) {
+                let stop = token[index + width - 1].end;
+                push_unit(raw, letter, atom.start, stop);
+                index += width;
+                continue;
+            }
+            if inside && matches!(atom.ch, '\'' | '’' | '`') {
+                // `ain't`, `didn’t`: one word, not `ain` + `t`.
+                index += 1;
+                continue;
+            }
+            let letter = match atom.class {
+                Class::Latin => Some(atom.ch),
+                Class::Word if !foreign && atom.latin != '\0' => Some(atom.latin),
+                Class::Word => Some(atom.ch),
+                Class::Digit if wordy && atom.latin != '\0' => Some(atom.latin),
+                Class::Digit => Some(atom.ch),
+                Class::Leet if wordy && leet_counts(&atom, index, first_core, last_core) => {
+                    Some(atom.latin)
+                }
+                Class::Mask if inside || masked_tail(token, index, last_core) => Some(WILDCARD),
+                Class::Sep if inside && is_dash_mask(token, index) => Some(WILDCARD),
+                _ => None,
+            };
+            match letter {
+                Some(ch) => push_unit(raw, ch, atom.start, atom.end),
+                None => {
+                    close_piece(raw, piece);
+                    piece = raw.len();
+                }
+            }
+            index += 1;
+        }
+        close_piece(raw, piece);
+        if pure_ascii_letters && !self.no_shadow {
+            self.keyboard_shadow(begin, end);
+        }
+    }
+
+    /// Reads a Latin word as Korean typed on an English keyboard, and keeps
+    /// the reading when it makes whole syllables (`tlqkf` = 시발).
+    fn keyboard_shadow(&mut self, begin: usize, end: usize) {
+        self.jamo.clear();
+        for atom in &self.atoms[begin..end] {
+            match hangul::keyboard_jamo(atom.orig) {
+                Some(jamo) => self.jamo.push(jamo),
+                None => return,
+            }
+        }
+        self.composed.clear();
+        hangul::compose(&self.jamo, &mut self.composed);
+        if self.composed.len() < 2 || !self.composed.iter().all(|c| hangul::is_syllable(c.ch)) {
+            return;
+        }
+        let count = self.composed.len();
+        for (index, composed) in self.composed.iter().enumerate() {
+            let mut flags = SHADOW;
+            if index == 0 {
+                flags |= STARTS;
+            }
+            if index + 1 == count {
+                flags |= ENDS;
+            }
+            self.shadow.push(Unit {
+                ch: composed.ch,
+                start: self.atoms[begin + composed.first].start,
+                end: self.atoms[begin + composed.last].end,
+                run: 1,
+                flags,
+            });
+        }
+    }
+
+    fn push_raw(&mut self, ch: char, start: u32, end: u32) {
+        push_unit(&mut self.raw, ch, start, end);
+    }
+
+    fn close_piece(&mut self, piece: usize) {
+        close_piece(&mut self.raw, piece);
+    }
+
+    /// Collapses repeats into runs. Across a word gap only single-letter
+    /// words merge, so `a s s` is `ass` but `as salam` stays two words.
+    fn collapse(&mut self) {
+        for index in 0..self.raw.len() {
+            let unit = self.raw[index];
+            if let Some(prev) = self.units.last_mut()
+                && prev.ch == unit.ch
+            {
+                let same_word = !unit.has(STARTS);
+                let single_letters = !prev.has(GAP_INSIDE)
+                    && prev.has(STARTS)
+                    && prev.has(ENDS)
+                    && unit.has(STARTS)
+                    && unit.has(ENDS);
+                let gap_merged = prev.has(GAP_INSIDE) && unit.has(STARTS) && unit.has(ENDS);
+                if same_word || single_letters || gap_merged {
+                    prev.run = prev.run.saturating_add(unit.run);
+                    prev.end = unit.end;
+                    if !same_word {
+                        prev.flags |= GAP_INSIDE;
+                    }
+                    if unit.has(ENDS) {
+                        prev.flags |= ENDS;
+                    } else {
+                        prev.flags &= !ENDS;
+                    }
+                    continue;
+                }
+            }
+            self.units.push(unit);
+        }
+    }
+}
+
+fn push_unit(raw: &mut Vec<Unit>, ch: char, start: u32, end: u32) {
+    raw.push(Unit {
+        ch,
+        start,
+        end,
+        run: 1,
+        flags: 0,
+    });
+}
+
+/// Marks the units from `piece` on as one word.
+fn close_piece(raw: &mut [Unit], piece: usize) {
+    if piece < raw.len() {
+        raw[piece].flags |= STARTS;
+        if let Some(last) = raw.last_mut() {
+            last.flags |= ENDS;
+        }
+    }
+}
+
+/// `(`+`)` = o, `[_]` and `|_|` = u, `\/` = v, `|\|` = n.
+fn multi_char_leet(atoms: &[Atom]) -> Option<(char, usize)> {
+    let at = |i: usize| atoms.get(i).map_or('\0', |a| a.ch);
+    match (at(0), at(1), at(2)) {
+        ('(', ')', _) => Some(('o', 2)),
+        ('[', '_', ']') | ('|', '_', '|') => Some(('u', 3)),
+        ('|', '\\', '|') => Some(('n', 3)),
+        ('\\', '/', _) => Some(('v', 2)),
+        _ => None,
+    }
+}
+
+/// Whether a leet symbol stands for a letter here: inside a word always; at
+/// its edges only the symbols that do not double as punctuation (`a$$`,
+/// `@ss`, but not `hi!` or `(the`).
+fn leet_counts(atom: &Atom, index: usize, first: Option<usize>, last: Option<usize>) -> bool {
+    let (Some(first), Some(last)) = (first, last) else {
+        return false;
+    };
+    if index > first && index < last {
+        return true;
+    }
+    if index < first {
+        return !matches!(atom.ch, '(' | '[' | '{' | '|' | '!');
+    }
+    !matches!(atom.ch, '!' | '(' | '[' | '{' | '<' | '|')
+}
+
+/// A run of two or more dashes or underscores inside a word hides letters
+/// (`f--k`, `f__king`); a single one is a gap (`f-u-c-k`).
+fn is_dash_mask(token: &[Atom], index: usize) -> bool {
+    let dash = |i: usize| token.get(i).is_some_and(|a| matches!(a.ch, '-' | '_'));
+    dash(index) && (dash(index + 1) || (index > 0 && dash(index - 1)))
+}
+
+/// A run of two or more masking marks ending a word hides its tail
+/// (`mother******`, `f***`).
+fn masked_tail(token: &[Atom], index: usize, last_core: Option<usize>) -> bool {
+    let Some(last) = last_core else {
+        return false;
+    };
+    if index <= last || token[last].class != Class::Latin {
+        return false;
+    }
+    let run = token[last + 1..]
+        .iter()
+        .take_while(|a| a.class == Class::Mask && a.ch != '?')
+        .count();
+    run >= 2 && index <= last + run
+}
+
+/// Marks that hide a syllable in a Korean word (`씨X`, `개**`).
+/// Not `?`, `#` or `^`: after a Korean word they are punctuation (`했지?`).
+fn is_hangul_mask(atom: &Atom) -> bool {
+    matches!(
+        atom.ch,
+        '*' | 'x'
+            | '×'
+            | '○'
+            | '●'
+            | '◯'
+            | '♡'
+            | '♥'
+            | '■'
+            | '□'
+            | '◎'
+            | '◇'
+            | '◆'
+            | '☆'
+            | '★'
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! The view, table-driven: one line per evasion the normaliser undoes.
+
+use super::*;
+
+/// `(input, view text)`: the view has no word gaps and one char per run.
+const VIEWS: &[(&str, &str)] = &[
+    ("Hello World", "heloworld"),
+    ("f u c k", "fuck"),
+    ("s.h.i.t", "shit"),
+    ("F_u c_K", "fuck"),
+    ("fuuuuuck", "fuck"),
+    ("sh1t", "shit"),
+    ("$h!t", "shit"),
+    ("@ss", "as"),
+    ("f()()k", "fok"),
+    ("f[_]cker", "fucker"),
+    ("\\/agina", "vagina"),
+    ("f*ck", "f*ck"),
+    ("f**k", "f*k"),
+    ("f--k", "f*k"),
+    ("*hello*", "helo"),
+    ("hi!", "hi"),
+    ("F A G G O T", "fagot"),
+    ("시1발", "시발"),
+    ("시@발", "시발"),
+    ("시.발", "시발"),
+    ("씨이이발", "씨발"),
+    ("씨ㅣㅣ발", "씨발"),
+    ("ㅅㅣㅂㅏㄹ", "시발"),
+    ("ㅅㅂ", "ㅅㅂ"),
+    ("씨X", "씨*"),
+    ("개XX끼", "개*끼"),
+    ("18놈", "18놈"),
+    ("始發", "시발"),
+    ("ＦＵＣＫ", "fuck"),
+    ("s\u{200B}hit", "shit"),
+    ("сука", "cyka"),
+    ("хуй", "хуи"),
+];
+
+#[test]
+fn evasions_normalise_to_the_plain_word() {
+    let mut view = View::new();
+    for &(input, expected) in VIEWS {
+        view.build(input);
+        let primary = view.as_str().split(SENTINEL).next().unwrap_or_default();
+        assert_eq!(primary, expected, "input {input:?}");
+    }
+}
+
+#[test]
+fn korean_typed_on_an_english_keyboard_gets_a_shadow_reading() {
+    let mut view = View::new();
+    view.build("tlqkf");
+    assert_eq!(view.as_str(), "tlqkf 시발");
+    let shadow: Vec<&Unit> = view.units.iter().filter(|u| u.has(SHADOW)).collect();
+    assert_eq!(shadow.len(), 2);
+    assert_eq!((shadow[0].start, shadow[1].end), (0, 5));
+    view.build_pattern("tlqkf");
+    assert_eq!(view.as_str(), "tlqkf");
+}
+
+#[test]
+fn every_unit_maps_back_to_source_char_boundaries() {
+    let mut view = View::new();
+    for &(input, _) in VIEWS {
+        view.build(input);
+        for unit in &view.units {
+            if unit.ch == SENTINEL {
+                continue;
+            }
+            let (start, end) = (unit.start as usize, unit.end as usize);
+            assert!(start < end && end <= input.len(), "{input:?}: {unit:?}");
+            assert!(input.is_char_boundary(start) && input.is_char_boundary(end));
+        }
+    }
+}
+
+#[test]
+fn runs_count_stretched_letters() {
+    let mut view = View::new();
+    view.build("fuuuck");
+    let u = view.units.iter().find(|u| u.ch == 'u').unwrap();
+    assert_eq!(u.run, 3);
+    assert_eq!((u.start, u.end), (1, 4));
+}
+
+#[test]
+fn word_gaps_are_kept_as_flags() {
+    let mut view = View::new();
+    view.build("살며시 발라");
+    let bal = view.units.iter().find(|u| u.ch == '발').unwrap();
+    assert!(bal.has(STARTS), "발 starts a word");
+    view.build("a s s");
+    let s = view.units.iter().find(|u| u.ch == 's').unwrap();
+    assert_eq!(s.run, 2);
+    assert!(s.has(GAP_INSIDE) && s.has(ENDS));
+}

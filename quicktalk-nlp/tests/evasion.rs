@@ -1,0 +1,268 @@
+//! The filter from outside, table-driven: every evasion class of the issue,
+//! every allowlist case, contact details. A regression is one new line.
+
+use quicktalk_core::ports::moderator::{Action, Category};
+use quicktalk_nlp::Filter;
+
+use Category::*;
+
+fn filter() -> &'static Filter {
+    static FILTER: std::sync::OnceLock<Filter> = std::sync::OnceLock::new();
+    FILTER.get_or_init(Filter::new)
+}
+
+/// `(line, category that must be found)`.
+const CAUGHT: &[(&str, Category)] = &[
+    // Plain words, both languages.
+    ("씨발", Profanity),
+    ("병신아", Profanity),
+    ("fuck you", Profanity),
+    ("what a bitch", Profanity),
+    // Unicode: NFKC/fullwidth, case, zero-width and bidi characters.
+    ("ＦＵＣＫ", Profanity),
+    ("FuCk", Profanity),
+    ("f\u{200B}u\u{200D}c\u{FEFF}k", Profanity),
+    ("sh\u{202E}it", Profanity),
+    ("ｓｈｉｔ", Profanity),
+    ("씨\u{200B}발", Profanity),
+    // Accents, Zalgo marks, look-alike letters from other scripts.
+    ("fück", Profanity),
+    ("s̵̼h̸͖i̷͚t̵̡", Profanity),
+    ("ѕhіt", Profanity),
+    ("βιτch", Profanity),
+    // Leetspeak.
+    ("sh1t", Profanity),
+    ("$h!t", Profanity),
+    ("b1tch", Profanity),
+    ("f()()k", Profanity),
+    ("a$$hole", Profanity),
+    ("5hit", Profanity),
+    // Stretched letters.
+    ("fuuuuuck", Profanity),
+    ("shhhhiiiit", Profanity),
+    ("씨이이발", Profanity),
+    ("씨이이이이발", Profanity),
+    // Separators and spaces between letters.
+    ("s.h.i.t", Profanity),
+    ("f u c k", Profanity),
+    ("f-u-c-k", Profanity),
+    ("시.발", Profanity),
+    ("시 발", Profanity),
+    ("지 랄", Profanity),
+    ("병 신", Profanity),
+    // Hangul jamo and initial-consonant forms.
+    ("ㅅㅂ", Profanity),
+    ("ㅆㅂ 뭐냐", Profanity),
+    ("ㅈㄴ 짜증나", Profanity),
+    ("ㅈ같네", Profanity),
+    ("ㅅㅣㅂㅏㄹ", Profanity),
+    ("ㅂㅅ", Profanity),
+    // Digits and symbols inside words.
+    ("시1발", Profanity),
+    ("시@발", Profanity),
+    ("씨8발", Profanity),
+    ("병1신", Profanity),
+    ("개!새!끼", Profanity),
+    // Variant spellings.
+    ("씨팔", Profanity),
+    ("시팔", Profanity),
+    ("씨벌", Profanity),
+    ("시바 진짜", Profanity),
+    ("존나 웃기네", Profanity),
+    ("졸라 짜증", Profanity),
+    // X-masking.
+    ("씨X", Profanity),
+    ("시X발", Profanity),
+    ("개XX끼", Profanity),
+    ("f*ck", Profanity),
+    ("sh*t", Profanity),
+    ("f**k off", Profanity),
+    // Korean typed on an English keyboard layout.
+    ("tlqkf", Profanity),
+    ("qudtls", Profanity),
+    ("wlfkf", Profanity),
+    // Hanja look-alikes.
+    ("始發", Profanity),
+    ("病身", Profanity),
+    // Other categories.
+    ("send nudes", Sexual),
+    ("섹스하자", Sexual),
+    ("nigger", Hate),
+    ("한남충", Hate),
+    ("i will kill you", Threat),
+    ("죽여버린다", Threat),
+    ("kill yourself", Threat),
+    ("자살하고 싶어", SelfHarm),
+    ("i want to kill myself", SelfHarm),
+    // Contact and PII.
+    ("010-1234-5678", Contact),
+    ("내 번호 01012345678 연락해", Contact),
+    ("공일공 일이삼사 오육칠팔", Contact),
+    ("call me +44 20 7946 0958", Contact),
+    ("minji99@gmail.com", Contact),
+    ("minji99 at gmail dot com", Contact),
+    ("minji99 (at) naver (dot) com", Contact),
+    ("카톡 아이디 minji99", Contact),
+    ("카톡 minjikim 추가해", Contact),
+    ("telegram: @cool_kid", Contact),
+    ("insta @kim.minji_", Contact),
+    // Links and spam.
+    ("https://example.com/free", Spam),
+    ("www.casino-bonus.biz", Spam),
+    ("go to bit.ly/xyz", Spam),
+    ("FREE entry! WIN a £1000 cash prize, txt WIN to 87121", Spam),
+    ("(광고) 고수익 부업 무료 상담", Spam),
+];
+
+/// Lines that must come through untouched.
+const CLEAN: &[&str] = &[
+    // Real neighbouring words must not glue into a hit.
+    "살며시 발라",
+    "살며시 발라 주세요",
+    "시 발라",
+    "this hit was great",
+    "as salam alaikum",
+    // The allowlist.
+    "시발점",
+    "시발역에서 만나",
+    "시바견 귀여워",
+    "18년형을 선고받았다",
+    "2018년에 갔어",
+    "classic",
+    "assassin",
+    "Scunthorpe",
+    "glass of water",
+    "therapist",
+    "cocktail bar",
+    "shiitake mushrooms",
+    "sussex",
+    "tit for tat",
+    "sperm whale",
+    "the suicide squad",
+    "새끼 고양이가 귀여워",
+    "껌 씹다",
+    // Ordinary chat.
+    "안녕하세요 반가워요",
+    "뭐해? 나 심심해",
+    "어디 살아? 서울이야",
+    "hello, how are you?",
+    "i love pizza and cats",
+    "my favorite number is 12122121221555512515",
+    "meet at 10:30 on 2024-11-25",
+    "e.g. this is fine",
+    "너 인스타 해?",
+    "are you free tonight?",
+    "hi!",
+];
+
+#[test]
+fn every_evasion_class_is_caught() {
+    let mut failures = Vec::new();
+    for &(line, category) in CAUGHT {
+        let check = filter().check(line);
+        if !check.findings.iter().any(|f| f.category == category) {
+            failures.push(format!(
+                "{line:?}: wanted {category:?}, got {:?} (view {:?})",
+                check.categories(),
+                Filter::normalized(line)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} missed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn innocent_lines_are_not_flagged() {
+    let mut failures = Vec::new();
+    for &line in CLEAN {
+        let check = filter().check(line);
+        if !check.findings.is_empty() {
+            failures.push(format!("{line:?}: {:?}", check.findings));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} flagged:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// `(line, masked)`: profanity is masked with one `*` per source character,
+/// on exactly the characters that spelled the word.
+const MASKED: &[(&str, &str)] = &[
+    ("야 시1발 뭐하냐", "야 *** 뭐하냐"),
+    ("what the fuck man", "what the **** man"),
+    ("f u c k this", "******* this"),
+    ("oh sh1t", "oh ****"),
+    ("씨이이발", "****"),
+    ("ＦＵＣＫ", "****"),
+];
+
+#[test]
+fn profanity_is_masked_on_the_original_characters() {
+    for &(line, masked) in MASKED {
+        let check = filter().check(line);
+        assert_eq!(check.action, Action::Mask, "{line:?}: {check:?}");
+        let verdict = check.into_verdict();
+        assert_eq!(verdict.mask(line), masked, "{line:?}");
+    }
+}
+
+#[test]
+fn the_default_policy_blocks_harm_and_contact_and_flags_self_harm() {
+    let action = |line: &str| filter().check(line).action;
+    assert_eq!(action("씨발"), Action::Mask);
+    assert_eq!(action("send nudes"), Action::Block);
+    assert_eq!(action("nigger"), Action::Block);
+    assert_eq!(action("i will kill you"), Action::Block);
+    assert_eq!(action("010-1234-5678"), Action::Block);
+    assert_eq!(action("https://example.com"), Action::Block);
+    assert_eq!(action("자살하고 싶어"), Action::Flag);
+    assert_eq!(action("안녕"), Action::Allow);
+}
+
+#[test]
+fn a_custom_lexicon_and_policy_are_honoured() {
+    use quicktalk_nlp::{FilterBuilder, Policy};
+    let mut policy = Policy::default();
+    policy.categories.set(Category::Profanity, Action::Block);
+    let filter = FilterBuilder::new()
+        .without_builtin_lexicons()
+        .lexicon(
+            "mine.txt",
+            "[profanity medium]\n|blorp|\n[allow]\nblorpington\n",
+        )
+        .policy(policy)
+        .build()
+        .unwrap();
+    assert_eq!(filter.check("you blorp").action, Action::Block);
+    assert_eq!(filter.check("b.l.o.r.p").action, Action::Block);
+    assert_eq!(filter.check("blorpington").action, Action::Allow);
+    assert_eq!(filter.check("씨발").action, Action::Allow);
+}
+
+#[test]
+fn a_malformed_lexicon_is_refused_naming_the_line() {
+    let error = quicktalk_nlp::FilterBuilder::new()
+        .lexicon("mine.txt", "[profanity medium]\nok\n[rude high]\n")
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().starts_with("mine.txt:3:"), "{error}");
+}
+
+#[test]
+fn the_builtin_lexicons_compile() {
+    for (name, text) in quicktalk_nlp::BUILTIN_LEXICONS {
+        quicktalk_nlp::FilterBuilder::new()
+            .without_builtin_lexicons()
+            .lexicon(name, text)
+            .build()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

@@ -14,7 +14,7 @@ use crate::Error;
 use crate::art::ArtDetector;
 use crate::contact::{ContactDetector, Found};
 use crate::lexicon::{self, Entry, Kind};
-use crate::normalize::{ENDS, GAP_INSIDE, SHADOW, STARTS, Unit, View, WILDCARD};
+use crate::normalize::{ENDS, GAP_INSIDE, KEYBOARD, SPLIT, STARTS, Unit, View, WILDCARD};
 use crate::policy::Policy;
 use crate::spam::SpamDetector;
 
@@ -527,7 +527,7 @@ fn accepts(rule: &Rule, units: &[Unit]) -> bool {
     if rule.ends_word && !last.has(ENDS) {
         return false;
     }
-    if first.has(SHADOW) && units.len() < 2 {
+    if first.has(KEYBOARD) && units.len() < 2 {
         return false;
     }
     // A match that runs across a word gap must cover whole words, so `fu ck`
@@ -550,18 +550,25 @@ fn accepts(rule: &Rule, units: &[Unit]) -> bool {
 /// `시 발`); real words that happen to spell one together do not (`Penn
 /// is` is not `penis`). Entries written as several words are exempt.
 fn has_long_piece(units: &[Unit]) -> bool {
-    let mut pieces = Vec::new();
+    let mut pieces: Vec<(usize, char)> = Vec::new();
+    let mut punctuated = false;
     for unit in units {
         if unit.has(STARTS) || pieces.is_empty() {
-            pieces.push(0);
+            pieces.push((0, unit.ch));
+            punctuated |= unit.has(SPLIT);
         }
-        if let Some(length) = pieces.last_mut() {
+        if let Some((length, _)) = pieces.last_mut() {
             *length += 1;
         }
     }
-    // `f uck`, `t wat`: one letter split off a word is an evasion too.
-    let split_letter = pieces.len() == 2 && pieces.contains(&1);
-    !split_letter && pieces.iter().any(|&length| length > 2)
+    // `f uck`, `t wat`, `a.rse`: one letter split off a word is an evasion
+    // too. After a space a lone vowel is usually a word of its own (`put a
+    // box` is not `puta`); split off by punctuation it is not (`a-hole`).
+    let split_letter = pieces.len() == 2
+        && pieces.iter().any(|&(length, first)| {
+            length == 1 && (punctuated || !matches!(first, 'a' | 'e' | 'i' | 'o' | 'u' | 'y'))
+        });
+    !split_letter && pieces.iter().any(|&(length, _)| length > 2)
 }
 
 /// Where the chunk starting at `offset` ends: at most [`CHUNK`] bytes, cut

@@ -32,8 +32,13 @@ pub(crate) const STARTS: u8 = 1;
 pub(crate) const ENDS: u8 = 2;
 /// The unit was merged across a word gap.
 pub(crate) const GAP_INSIDE: u8 = 4;
-/// The unit belongs to a shadow reading (keyboard layout).
+/// The unit belongs to a shadow reading (keyboard layout, look-alikes).
 pub(crate) const SHADOW: u8 = 8;
+/// The unit starts a piece that punctuation split off inside one token
+/// (`a.rse`, `a-hole`), not a word after whitespace.
+pub(crate) const SPLIT: u8 = 16;
+/// The shadow reading is a keyboard-layout one.
+pub(crate) const KEYBOARD: u8 = 32;
 
 /// The wildcard that masking symbols become.
 pub(crate) const WILDCARD: char = '*';
@@ -303,12 +308,21 @@ impl View {
         let has_latin = token.iter().any(|a| a.class == Class::Latin);
         // A word wholly in another script keeps its letters (Russian in
         // Cyrillic); a mixed word reads look-alikes as Latin (`sеx`).
-        let foreign = !has_latin
+        let foreign = !has_latin && token.iter().any(|a| a.class == Class::Word);
+        // A word of look-alikes only (`сука`, `κκκ`) is read both ways: as
+        // itself, and as the Latin word it spells, in a shadow reading.
+        let look_alike_only = foreign
             && token
                 .iter()
-                .any(|a| a.class == Class::Word && a.latin == '\0' && a.ch.is_alphabetic());
-        let wordy = has_latin || token.iter().any(|a| a.class == Class::Word);
-        let core = |a: &Atom| matches!(a.class, Class::Latin | Class::Word | Class::Digit);
+                .all(|a| a.class != Class::Word || a.latin != '\0');
+        // Two or more letter-like symbols and no digits spell a word too (`@$$`).
+        let leet_word = token.iter().filter(|a| a.class == Class::Leet).count() >= 2
+            && !token.iter().any(|a| a.class == Class::Digit);
+        let wordy = has_latin || leet_word || token.iter().any(|a| a.class == Class::Word);
+        let core = |a: &Atom| {
+            matches!(a.class, Class::Latin | Class::Word | Class::Digit)
+                || (a.class == Class::Leet && !matches!(a.ch, '(' | '[' | '{' | '!' | '|' | '<'))
+        };
         let first_core = token.iter().position(core);
         let last_core = token.iter().rposition(core);
         let pure_ascii_letters = has_latin
@@ -318,6 +332,7 @@ impl View {
                 .iter()
                 .all(|a| a.class == Class::Latin && a.orig.is_ascii_alphabetic());
         let mut piece = raw.len();
+        let mut split_next = false;
         let mut index = 0;
         while index < token.len() {
             let atom = token[index];
@@ -348,9 +363,19 @@ impl View {
                 _ => None,
             };
             match letter {
-                Some(ch) => push_unit(raw, ch, atom.start, atom.end),
+                Some(ch) => {
+                    push_unit(raw, ch, atom.start, atom.end);
+                    if std::mem::take(&mut split_next)
+                        && let Some(unit) = raw.last_mut()
+                    {
+                        unit.flags |= SPLIT;
+                    }
+                }
                 None => {
                     close_piece(raw, piece);
+                    if raw.len() > piece {
+                        split_next = true;
+                    }
                     piece = raw.len();
                 }
             }
@@ -359,6 +384,45 @@ impl View {
         close_piece(raw, piece);
         if pure_ascii_letters && !self.no_shadow {
             self.keyboard_shadow(begin, end);
+        }
+        if look_alike_only && !self.no_shadow {
+            self.look_alike_shadow(begin, end);
+        }
+    }
+
+    /// Reads a word written wholly in look-alike letters as Latin.
+    fn look_alike_shadow(&mut self, begin: usize, end: usize) {
+        let letters: Vec<Atom> = self.atoms[begin..end]
+            .iter()
+            .filter(|a| a.class == Class::Word)
+            .copied()
+            .collect();
+        if letters.len() < 2 {
+            return;
+        }
+        let count = letters.len();
+        for (index, atom) in letters.iter().enumerate() {
+            let mut flags = SHADOW;
+            if index == 0 {
+                flags |= STARTS;
+            }
+            if index + 1 == count {
+                flags |= ENDS;
+            }
+            match self.shadow.last_mut() {
+                Some(prev) if index > 0 && prev.ch == atom.latin => {
+                    prev.run = prev.run.saturating_add(1);
+                    prev.end = atom.end;
+                    prev.flags |= flags & ENDS;
+                }
+                _ => self.shadow.push(Unit {
+                    ch: atom.latin,
+                    start: atom.start,
+                    end: atom.end,
+                    run: 1,
+                    flags,
+                }),
+            }
         }
     }
 
@@ -379,7 +443,7 @@ impl View {
         }
         let count = self.composed.len();
         for (index, composed) in self.composed.iter().enumerate() {
-            let mut flags = SHADOW;
+            let mut flags = SHADOW | KEYBOARD;
             if index == 0 {
                 flags |= STARTS;
             }

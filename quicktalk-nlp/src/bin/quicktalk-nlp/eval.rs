@@ -42,6 +42,15 @@ const HARM: &[Category] = &[
     Category::Hate,
     Category::Threat,
 ];
+/// Everything a word filter should flag, self-harm included: what the
+/// evasion list (words and phrases to flag) labels.
+const FLAGGABLE: &[Category] = &[
+    Category::Profanity,
+    Category::Sexual,
+    Category::Hate,
+    Category::Threat,
+    Category::SelfHarm,
+];
 const SPAM: &[Category] = &[Category::Spam, Category::Contact];
 
 /// Labelled lines: the text and whether it should be flagged.
@@ -79,7 +88,7 @@ const DATASETS: &[Dataset] = &[
     },
     Dataset {
         name: "en-evasion-rustrict",
-        categories: HARM,
+        categories: FLAGGABLE,
         load: load_en_evasion,
         baseline: "rustrict P 1.000 R 0.977",
         target: "R >= 0.95 with <= 5% of negatives flagged",

@@ -266,3 +266,10 @@ fn the_builtin_lexicons_compile() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[test]
+fn the_builtin_automaton_stays_small() {
+    let (bytes, literals) = filter().automaton_size();
+    eprintln!("automaton: {literals} literals, {} KiB", bytes / 1024);
+    assert!(bytes < 64 * 1024 * 1024, "{bytes} bytes");
+}

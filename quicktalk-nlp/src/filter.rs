@@ -20,9 +20,9 @@ use crate::spam::SpamDetector;
 
 /// The lexicons that ship with the crate: `(file name, contents)`.
 pub const BUILTIN_LEXICONS: [(&str, &str); 3] = [
-    ("ko.txt", include_str!("../lexicon/ko.txt")),
-    ("en.txt", include_str!("../lexicon/en.txt")),
-    ("intl.txt", include_str!("../lexicon/intl.txt")),
+    ("korean.txt", include_str!("../lexicon/korean.txt")),
+    ("english.txt", include_str!("../lexicon/english.txt")),
+    ("other.txt", include_str!("../lexicon/other.txt")),
 ];
 
 /// The spam signals that ship with the crate.
@@ -521,10 +521,14 @@ fn accepts(rule: &Rule, units: &[Unit]) -> bool {
     if rule.runs.len() != units.len() {
         return false;
     }
+    // Stretching only adds repeats: a danger word needs at least its own
+    // (`ass`, not `as`). An allow entry is taken literally, so `niger`
+    // does not cover `nigger`.
+    let exact = rule.kind == Kind::Allow;
     if units
         .iter()
         .zip(rule.runs.iter())
-        .any(|(u, &min)| u.run < min)
+        .any(|(u, &min)| u.run < min || (exact && min > 0 && u.run != min))
     {
         return false;
     }

@@ -59,6 +59,15 @@ fn filter_lines(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function("normalise_only/30_lines", |b| {
+        let mut view = quicktalk_nlp::View::new();
+        b.iter(|| {
+            for line in LINES {
+                view.build(black_box(line));
+                black_box(view.as_str());
+            }
+        })
+    });
     group.bench_function("rustrict/30_lines", |b| {
         use rustrict::CensorStr;
         b.iter(|| {

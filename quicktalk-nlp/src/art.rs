@@ -29,8 +29,7 @@ impl ArtDetector {
 
     /// Art found in `plain`, as plain-text byte ranges.
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<(Category, Range<usize>)>) {
-        let quick =
-            plain.contains('_') || plain.contains('=') || plain.contains('(') || !plain.is_ascii();
+        let quick = plain.contains(['_', '=', '(', '🖕', '╰']);
         if !quick {
             return;
         }

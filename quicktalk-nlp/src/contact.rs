@@ -109,28 +109,55 @@ impl ContactDetector {
 
     /// Everything found in `plain`, pushed to `out`.
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<Found>) {
+        // One pass over the bytes first: a line with no digit, no `@`, `.`,
+        // `:`, `_` or `=` and no letter after a Korean word holds nothing
+        // these patterns look for, and most chat lines are like that.
+        let mut digits = false;
+        let mut marks = false;
+        let mut ascii_letters = false;
+        for &byte in plain.as_bytes() {
+            digits |= byte.is_ascii_digit();
+            marks |= matches!(byte, b'@' | b'.' | b':' | b'_' | b'=' | b'/');
+            ascii_letters |= byte.is_ascii_alphabetic();
+        }
+        let korean = !plain.is_ascii();
+        if !digits
+            && !marks
+            && !(korean && ascii_letters)
+            && !(korean && plain.contains(['공', '영']))
+        {
+            // Spelled out: `naver dot com`, `name at gmail`.
+            let spelled = ascii_letters
+                && (plain.contains("dot") || (plain.contains(" at ") && names_mail_host(plain)));
+            if !spelled {
+                return;
+            }
+        }
         phones(plain, out);
         let contact = |span: Range<usize>| Found {
             category: Category::Contact,
             span,
         };
-        let has_at = plain.contains('@')
-            || plain.contains("골뱅이")
-            || plain.contains("at ")
-            || plain.contains("(at)")
-            || plain.contains("[at]");
-        if has_at {
-            for hit in self
-                .email
-                .find_iter(plain)
-                .chain(self.mail_host.find_iter(plain))
-            {
+        // Cheap byte checks first: most lines have nothing a pattern needs.
+        let spelled_at = plain.contains("at ") || plain.contains("(at)") || plain.contains("[at]");
+        let has_dot =
+            plain.contains('.') || plain.contains("dot") || plain.contains(['점', '쩜', '닷']);
+        if plain.contains('@') || plain.contains("골뱅이") || (spelled_at && has_dot) {
+            for hit in self.email.find_iter(plain) {
                 if !overlaps(out, &hit.range()) {
                     out.push(contact(hit.range()));
                 }
             }
         }
-        if plain.contains('.') || plain.contains("dot") || plain.contains('닷') {
+        if (plain.contains('@') || plain.contains("골뱅이") || spelled_at) && names_mail_host(plain)
+        {
+            for hit in self.mail_host.find_iter(plain) {
+                if !overlaps(out, &hit.range()) {
+                    out.push(contact(hit.range()));
+                }
+            }
+        }
+        if looks_like_link(plain) {
             for hit in self.url.find_iter(plain) {
                 if !overlaps(out, &hit.range()) && is_link(hit.as_str()) {
                     out.push(Found {
@@ -139,6 +166,8 @@ impl ContactDetector {
                     });
                 }
             }
+        }
+        if plain.contains("dot") || plain.contains('닷') {
             for hit in self.spelled_url.find_iter(plain) {
                 if !overlaps(out, &hit.range()) {
                     out.push(Found {
@@ -148,7 +177,15 @@ impl ContactDetector {
                 }
             }
         }
-        self.handles(plain, out);
+        // An id is ASCII: a line with no ASCII letter or digit has none; an
+        // English line needs a digit or an id marker to hold one.
+        let ascii_word = plain.bytes().any(|b| b.is_ascii_alphanumeric());
+        let id_marks = plain
+            .bytes()
+            .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'@' | b':' | b'=' | b'.'));
+        if ascii_word && (id_marks || !plain.is_ascii()) {
+            self.handles(plain, out);
+        }
     }
 
     /// A messenger name followed by something that looks like an id.
@@ -196,6 +233,39 @@ impl ContactDetector {
     }
 }
 
+/// Whether a `.` sits between an ASCII letter or digit and a letter
+/// (`bit.ly`), or the line names a scheme or `www`: only then can the link
+/// pattern match.
+fn looks_like_link(plain: &str) -> bool {
+    plain.contains("://")
+        || plain.contains("www")
+        || plain
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[1] == b'.' && w[0].is_ascii_alphanumeric() && w[2].is_ascii_alphabetic())
+}
+
+/// Whether the line names a mail provider (`name at gmail`).
+fn names_mail_host(plain: &str) -> bool {
+    const HOSTS: [&str; 14] = [
+        "gmail",
+        "naver",
+        "daum",
+        "hanmail",
+        "hotmail",
+        "outlook",
+        "yahoo",
+        "icloud",
+        "kakao",
+        "nate",
+        "네이버",
+        "지메일",
+        "다음",
+        "한메일",
+    ];
+    HOSTS.iter().any(|host| plain.contains(host))
+}
+
 /// A URL-shaped match that is a link, not `e.g.` or a sentence run together.
 fn is_link(text: &str) -> bool {
     text.starts_with("http")
@@ -232,7 +302,14 @@ fn digit(c: char) -> Option<(u8, bool)> {
 /// numbers and 3-3-4 North American numbers, written with any mix of
 /// separators, fullwidth digits or Korean number words.
 fn phones(plain: &str, out: &mut Vec<Found>) {
-    let digits = plain.chars().filter(|c| digit(*c).is_some()).count();
+    // Korean number words only start a phone number as 공 or 영 (0), so
+    // they are counted only in a line that has one.
+    let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
+    let digits = if plain.contains(['공', '영']) {
+        plain.chars().filter(|c| digit(*c).is_some()).count()
+    } else {
+        ascii_digits
+    };
     if digits < 8 {
         return;
     }

@@ -127,10 +127,10 @@ thread_local! {
 /// Sync`, checks are synchronous and take microseconds.
 #[derive(Debug)]
 pub struct Filter {
-    automaton: AhoCorasick,
-    /// For each automaton pattern, its rules (one text can come from several
-    /// entries).
-    rules: Vec<Vec<Rule>>,
+    /// The entries as written.
+    words: WordSet,
+    /// Their masked variants.
+    masked_words: WordSet,
     contact: ContactDetector,
     art: ArtDetector,
     spam: SpamDetector,
@@ -203,20 +203,10 @@ impl FilterBuilder {
         for (name, text) in &self.lexicons {
             lexicon::parse(name, text, &mut entries)?;
         }
-        let (literals, rules) = compile(&entries);
-        // The default (contiguous NFA) here: a full DFA was measured at
-        // 62 MB and 220 ms to build for no gain in speed.
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&literals)
-            .map_err(|error| Error::Lexicon {
-                file: "lexicons".into(),
-                line: 0,
-                reason: error.to_string(),
-            })?;
+        let (plain, masked) = compile(&entries);
         Ok(Filter {
-            automaton,
-            rules,
+            words: WordSet::new(plain)?,
+            masked_words: WordSet::new(masked)?,
             contact: ContactDetector::new(),
             art: ArtDetector::new(),
             spam: SpamDetector::new(&self.spam_signals.0, &self.spam_signals.1)?,
@@ -225,19 +215,77 @@ impl FilterBuilder {
     }
 }
 
-/// Turns entries into automaton literals and their rules, with the masked
-/// variants (`f*ck`, `씨*`) of the serious ones.
-fn compile(entries: &[Entry]) -> (Vec<String>, Vec<Vec<Rule>>) {
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut literals = Vec::new();
-    let mut rules: Vec<Vec<Rule>> = Vec::new();
-    let mut add = |literal: String, rule: Rule| {
-        let slot = *index.entry(literal.clone()).or_insert_with(|| {
-            literals.push(literal);
-            rules.push(Vec::new());
-            rules.len() - 1
+/// Literals and the rules behind each, before compiling.
+#[derive(Default)]
+struct Literals {
+    index: HashMap<String, usize>,
+    texts: Vec<String>,
+    rules: Vec<Vec<Rule>>,
+}
+
+impl Literals {
+    fn add(&mut self, literal: String, rule: Rule) {
+        let slot = *self.index.entry(literal.clone()).or_insert_with(|| {
+            self.texts.push(literal);
+            self.rules.push(Vec::new());
+            self.rules.len() - 1
         });
-        rules[slot].push(rule);
+        self.rules[slot].push(rule);
+    }
+}
+
+/// One automaton and, for each of its patterns, the rules behind it (one
+/// text can come from several entries).
+#[derive(Debug)]
+struct WordSet {
+    automaton: AhoCorasick,
+    rules: Vec<Vec<Rule>>,
+}
+
+impl WordSet {
+    fn new(literals: Literals) -> Result<Self, Error> {
+        // The default (contiguous NFA): a full DFA was measured at 62 MB and
+        // 220 ms to build for no gain in speed.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&literals.texts)
+            .map_err(|error| Error::Lexicon {
+                file: "lexicons".into(),
+                line: 0,
+                reason: error.to_string(),
+            })?;
+        Ok(Self {
+            automaton,
+            rules: literals.rules,
+        })
+    }
+
+    /// Every accepted match in `view`, pushed to `hits`.
+    fn find(&self, view: &View, hits: &mut Vec<(usize, usize, Kind)>) {
+        for hit in self.automaton.find_overlapping_iter(view.as_str()) {
+            let first = view.unit_at[hit.start()] as usize;
+            let last = view.unit_at[hit.end() - 1] as usize;
+            for rule in &self.rules[hit.pattern().as_usize()] {
+                if accepts(rule, &view.units[first..=last]) {
+                    hits.push((first, last, rule.kind));
+                }
+            }
+        }
+    }
+}
+
+/// Turns entries into automaton literals and their rules: the entries as
+/// written, and apart (searched only in a line with a masking mark) their
+/// masked variants (`f*ck`, `씨*`), which are most of the literals.
+fn compile(entries: &[Entry]) -> (Literals, Literals) {
+    let mut plain = Literals::default();
+    let mut masked = Literals::default();
+    let mut add = |literal: String, rule: Rule| {
+        if literal.contains(WILDCARD) {
+            masked.add(literal, rule);
+        } else {
+            plain.add(literal, rule);
+        }
     };
     let mut view = View::new();
     for entry in entries {
@@ -277,7 +325,7 @@ fn compile(entries: &[Entry]) -> (Vec<String>, Vec<Vec<Rule>>) {
             }
         }
     }
-    (literals, rules)
+    (plain, masked)
 }
 
 /// An `l` is often written `1`, `|` or a capital `I`, all of which read as
@@ -371,7 +419,11 @@ impl Filter {
 
     /// Heap bytes held by the compiled automaton, and the number of literals.
     pub fn automaton_size(&self) -> (usize, usize) {
-        (self.automaton.memory_usage(), self.automaton.patterns_len())
+        let sets = [&self.words, &self.masked_words];
+        (
+            sets.iter().map(|set| set.automaton.memory_usage()).sum(),
+            sets.iter().map(|set| set.automaton.patterns_len()).sum(),
+        )
     }
 
     /// The policy in force.
@@ -416,14 +468,9 @@ impl Filter {
         } = scratch;
         view.build(text);
         hits.clear();
-        for hit in self.automaton.find_overlapping_iter(view.as_str()) {
-            let first = view.unit_at[hit.start()] as usize;
-            let last = view.unit_at[hit.end() - 1] as usize;
-            for rule in &self.rules[hit.pattern().as_usize()] {
-                if accepts(rule, &view.units[first..=last]) {
-                    hits.push((first, last, rule.kind));
-                }
-            }
+        self.words.find(view, hits);
+        if view.as_str().contains(WILDCARD) {
+            self.masked_words.find(view, hits);
         }
         let allowed = |first: usize, last: usize| {
             hits.iter()

@@ -113,9 +113,13 @@ impl SpamDetector {
             }
             spans.push(hit.range());
         }
+        // The number patterns only tip a line that already has a signal, a
+        // contact, or a currency sign: an ordinary line with a number
+        // skips them.
         let digits = plain.bytes().any(|b| b.is_ascii_digit());
+        let worth = score > 0 || plain.contains(['£', '$', '€', '원']);
         let patterns = [(&self.money, 1), (&self.rate, 2), (&self.short_code, 3)];
-        for (regex, weight) in patterns.into_iter().filter(|_| digits) {
+        for (regex, weight) in patterns.into_iter().filter(|_| digits && worth) {
             if let Some(hit) = regex.find(plain) {
                 score += weight;
                 spans.push(hit.range());

@@ -121,17 +121,14 @@ impl ContactDetector {
             ascii_letters |= byte.is_ascii_alphabetic();
         }
         let korean = !plain.is_ascii();
-        if !digits
-            && !marks
-            && !(korean && ascii_letters)
-            && !(korean && plain.contains(['공', '영']))
-        {
+        let worth_a_look = digits
+            || marks
+            || (korean && (ascii_letters || plain.contains(['공', '영'])))
             // Spelled out: `naver dot com`, `name at gmail`.
-            let spelled = ascii_letters
-                && (plain.contains("dot") || (plain.contains(" at ") && names_mail_host(plain)));
-            if !spelled {
-                return;
-            }
+            || (ascii_letters
+                && (plain.contains("dot") || (plain.contains(" at ") && names_mail_host(plain))));
+        if !worth_a_look {
+            return;
         }
         phones(plain, out);
         let contact = |span: Range<usize>| Found {

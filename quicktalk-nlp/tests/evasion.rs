@@ -148,6 +148,8 @@ const CLEAN: &[&str] = &[
     "hello, how are you?",
     "i love pizza and cats",
     "my favorite number is 12122121221555512515",
+    "the total was 1488 won",
+    "1488:1999:1764051636123456",
     "meet at 10:30 on 2024-11-25",
     "e.g. this is fine",
     "너 인스타 해?",

@@ -596,18 +596,35 @@ fn accepts(rule: &Rule, units: &[Unit]) -> bool {
         if !first.has(STARTS) {
             return false;
         }
-        if !rule.multiword && (!last.has(ENDS) || has_long_piece(units)) {
-            return false;
+        if !rule.multiword {
+            match pieces(units) {
+                Pieces::Long => return false,
+                // `w ankers`, `c.unty`: a letter split off the front of a
+                // longer word, which may go on after the match.
+                Pieces::SplitLetter if !rule.ends_word => {}
+                _ if !last.has(ENDS) => return false,
+                _ => {}
+            }
         }
     }
     true
 }
 
-/// Whether a match that runs across word gaps takes in a word of more than
-/// two letters. Broken-up words come in short pieces (`f u c k`, `fu ck`,
-/// `시 발`); real words that happen to spell one together do not (`Penn
-/// is` is not `penis`). Entries written as several words are exempt.
-fn has_long_piece(units: &[Unit]) -> bool {
+/// What the words inside a match across word gaps look like.
+#[derive(Debug, PartialEq, Eq)]
+enum Pieces {
+    /// All of at most two letters (`f u c k`, `fu ck`, `시 발`).
+    Short,
+    /// One letter split off a word (`f uck`, `t wat`, `a.rse`).
+    SplitLetter,
+    /// Real words that happen to spell something together (`Penn is` is not
+    /// `penis`): no match.
+    Long,
+}
+
+/// Classifies the word pieces of a match across gaps. Entries written as
+/// several words are exempt.
+fn pieces(units: &[Unit]) -> Pieces {
     let mut pieces: Vec<(usize, char)> = Vec::new();
     let mut punctuated = false;
     for unit in units {
@@ -619,14 +636,20 @@ fn has_long_piece(units: &[Unit]) -> bool {
             *length += 1;
         }
     }
-    // `f uck`, `t wat`, `a.rse`: one letter split off a word is an evasion
-    // too. After a space a lone vowel is usually a word of its own (`put a
-    // box` is not `puta`); split off by punctuation it is not (`a-hole`).
-    let split_letter = pieces.len() == 2
-        && pieces.iter().any(|&(length, first)| {
-            length == 1 && (punctuated || !matches!(first, 'a' | 'e' | 'i' | 'o' | 'u' | 'y'))
-        });
-    !split_letter && pieces.iter().any(|&(length, _)| length > 2)
+    if pieces.iter().all(|&(length, _)| length <= 2) {
+        return Pieces::Short;
+    }
+    // After a space a lone vowel is usually a word of its own (`put a box`
+    // is not `puta`); split off by punctuation it is not (`a-hole`).
+    let lone = |(length, first): (usize, char)| {
+        length == 1 && (punctuated || !matches!(first, 'a' | 'e' | 'i' | 'o' | 'u' | 'y'))
+    };
+    match pieces.as_slice() {
+        [first, _] if lone(*first) => Pieces::SplitLetter,
+        // `twa t`: split off the end, so the match must end with the word.
+        [_, last] if lone(*last) => Pieces::Short,
+        _ => Pieces::Long,
+    }
 }
 
 /// Where the chunk starting at `offset` ends: at most [`CHUNK`] bytes, cut

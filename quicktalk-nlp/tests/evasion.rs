@@ -77,6 +77,15 @@ const CAUGHT: &[(&str, Category)] = &[
     ("f*ck", Profanity),
     ("sh*t", Profanity),
     ("f**k off", Profanity),
+    ("fu@k", Profanity),
+    ("f!u!c!k", Profanity),
+    ("$#1t", Profanity),
+    ("mother******", Profanity),
+    // One letter split off a word.
+    ("f uck", Profanity),
+    ("w ankers", Profanity),
+    ("twa t", Profanity),
+    ("a-hole", Profanity),
     // Korean typed on an English keyboard layout.
     ("tlqkf", Profanity),
     ("qudtls", Profanity),
@@ -122,6 +131,10 @@ const CLEAN: &[&str] = &[
     "시 발라",
     "this hit was great",
     "as salam alaikum",
+    "Kal Penn is an actor",
+    "put a box here",
+    "dig a hole here",
+    "the public library",
     // The allowlist.
     "시발점",
     "시발역에서 만나",

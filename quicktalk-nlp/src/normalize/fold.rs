@@ -162,6 +162,9 @@ fn other(d: char) -> (char, char, Class) {
         // script, read as the Latin letter in a mixed word.
         return (lower, latin, Class::Word);
     }
+    if matches!(lower, '§' | '¤') {
+        return (lower, '\0', Class::Mask);
+    }
     if let Some(latin) = symbol_letter(lower) {
         return (lower, latin, Class::Leet);
     }

@@ -388,6 +388,59 @@ impl View {
         if look_alike_only && !self.no_shadow {
             self.look_alike_shadow(begin, end);
         }
+        if let (Some(first), Some(last)) = (first_core, last_core)
+            && !self.no_shadow
+            && wordy
+        {
+            let symbols_inside = self.atoms[begin + first..begin + last]
+                .iter()
+                .any(|a| matches!(a.class, Class::Leet | Class::Mask));
+            if symbols_inside {
+                // A symbol inside a word may hide a letter (`fu@k`, `P@rn`)
+                // or separate letters (`f!u!c!k`): read it both ways too.
+                self.symbol_shadow(begin + first, begin + last + 1, Some(WILDCARD));
+                self.symbol_shadow(begin + first, begin + last + 1, None);
+            }
+        }
+    }
+
+    /// A reading of a Latin word whose inner symbols are `mask` (a wildcard)
+    /// or, with `None`, dropped.
+    fn symbol_shadow(&mut self, begin: usize, end: usize, mask: Option<char>) {
+        let start = self.shadow.len();
+        for index in begin..end {
+            let atom = self.atoms[index];
+            let ch = match atom.class {
+                Class::Latin => atom.ch,
+                Class::Word | Class::Digit if atom.latin != '\0' => atom.latin,
+                Class::Word | Class::Digit => atom.ch,
+                Class::Leet | Class::Mask => match mask {
+                    Some(mask) => mask,
+                    None => continue,
+                },
+                _ => continue,
+            };
+            let in_word = self.shadow.len() > start;
+            match self.shadow.last_mut() {
+                Some(prev) if in_word && prev.ch == ch => {
+                    prev.run = prev.run.saturating_add(1);
+                    prev.end = atom.end;
+                }
+                _ => self.shadow.push(Unit {
+                    ch,
+                    start: atom.start,
+                    end: atom.end,
+                    run: 1,
+                    flags: SHADOW,
+                }),
+            }
+        }
+        if self.shadow.len() > start {
+            self.shadow[start].flags |= STARTS;
+            if let Some(last) = self.shadow.last_mut() {
+                last.flags |= ENDS;
+            }
+        }
     }
 
     /// Reads a word written wholly in look-alike letters as Latin.

@@ -203,13 +203,14 @@ impl FilterBuilder {
         for (name, text) in &self.lexicons {
             lexicon::parse(name, text, &mut entries)?;
         }
+        let spam = SpamDetector::new(&self.spam_signals.0, &self.spam_signals.1, &mut entries)?;
         let (plain, masked) = compile(&entries);
         Ok(Filter {
             words: WordSet::new(plain)?,
             masked_words: WordSet::new(masked)?,
             contact: ContactDetector::new(),
             art: ArtDetector::new(),
-            spam: SpamDetector::new(&self.spam_signals.0, &self.spam_signals.1)?,
+            spam,
             policy: self.policy,
         })
     }
@@ -314,7 +315,7 @@ fn compile(entries: &[Entry]) -> (Literals, Literals) {
         // `title` (as `titie`) cover `titties`.
         let spellings = match entry.kind {
             Kind::Danger(..) => l_variants(&units),
-            Kind::Allow => vec![units.clone()],
+            Kind::Allow | Kind::Signal(_) => vec![units.clone()],
         };
         for spelled in spellings {
             add(spelled.iter().map(|u| u.ch).collect(), rule(&spelled));
@@ -512,15 +513,42 @@ impl Filter {
                 span: source(range),
             });
         }
+        // Spam: the signals found with the words, the number patterns, and
+        // a contact or link found above.
+        let mut score = if found.is_empty() { 0 } else { 2 };
+        let mut seen: [u16; 16] = [u16::MAX; 16];
+        let mut distinct = 0;
+        for &(_, _, kind) in hits.iter() {
+            if let Kind::Signal(index) = kind
+                && !seen[..distinct].contains(&index)
+            {
+                score += self.spam.weight(index);
+                if distinct < seen.len() {
+                    seen[distinct] = index;
+                    distinct += 1;
+                }
+            }
+        }
         spam.clear();
-        let extra = if found.is_empty() { 0 } else { 2 };
-        self.spam.find(plain, extra, spam);
-        for range in spam.iter() {
-            out.push(Finding {
-                category: Category::Spam,
-                severity: Severity::Medium,
-                span: source(range),
-            });
+        score += self.spam.number_patterns(plain, score, spam);
+        if score >= crate::spam::THRESHOLD {
+            for &(first, last, kind) in hits.iter() {
+                if let Kind::Signal(_) = kind {
+                    let span = view.units[first].start as usize..view.units[last].end as usize;
+                    out.push(Finding {
+                        category: Category::Spam,
+                        severity: Severity::Medium,
+                        span: span.start + offset..span.end + offset,
+                    });
+                }
+            }
+            for range in spam.iter() {
+                out.push(Finding {
+                    category: Category::Spam,
+                    severity: Severity::Medium,
+                    span: source(range),
+                });
+            }
         }
     }
 

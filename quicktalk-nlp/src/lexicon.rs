@@ -30,6 +30,8 @@ pub(crate) enum Kind {
     Danger(Category, Severity),
     /// An innocent word that cancels danger words inside it.
     Allow,
+    /// A spam signal (see the spam module), by its index.
+    Signal(u16),
 }
 
 /// One expanded lexicon entry.

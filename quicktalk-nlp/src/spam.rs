@@ -2,46 +2,41 @@
 //!
 //! "free", "win" or "call" are innocent alone; advertising and prize scams
 //! stack them ("FREE entry to WIN a £1000 prize, txt WIN to 87121"). Each
-//! signal has a weight (data file `lexicon/spam_signals.txt`, plus money,
-//! premium-rate and short-code patterns here); a line whose distinct signals
-//! reach [`THRESHOLD`] is spam, and every signal's span is reported.
+//! signal word has a weight (data file `lexicon/spam_signals.txt`); the words
+//! are compiled into the filter's lexicon automaton, so they are found on the
+//! normalised line (`FR33` is `free`) in the same pass as the danger words.
+//! Money, premium-rate and short-code patterns add to the score; a line whose
+//! distinct signals reach [`THRESHOLD`] is spam, and every signal's span is
+//! reported.
 
 use std::ops::Range;
 
-use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use crate::Error;
+use crate::lexicon::{Entry, Kind};
 
 /// The score at which a line is spam.
 pub(crate) const THRESHOLD: u32 = 3;
 
-#[derive(Debug)]
-struct Signal {
-    weight: u32,
-    starts_word: bool,
-    ends_word: bool,
-}
-
-/// The compiled spam signals.
+/// The spam signals' weights and the number patterns.
 #[derive(Debug)]
 pub(crate) struct SpamDetector {
-    words: AhoCorasick,
-    signals: Vec<Signal>,
+    weights: Vec<u32>,
     money: Regex,
     rate: Regex,
     short_code: Regex,
 }
 
 impl SpamDetector {
-    /// Compiles the signals of a `spam_signals.txt`-format file.
+    /// Reads a `spam_signals.txt`-format file; its phrases are pushed to
+    /// `entries` as [`Kind::Signal`] entries for the lexicon automaton.
     ///
     /// # Errors
     ///
     /// [`Error::Lexicon`] for a line that is not `<weight> <phrase>`.
-    pub(crate) fn new(name: &str, source: &str) -> Result<Self, Error> {
-        let mut phrases = Vec::new();
-        let mut signals = Vec::new();
+    pub(crate) fn new(name: &str, source: &str, entries: &mut Vec<Entry>) -> Result<Self, Error> {
+        let mut weights = Vec::new();
         for (number, line) in source.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -59,25 +54,22 @@ impl SpamDetector {
                 .parse()
                 .map_err(|_| fail("the weight is not a number"))?;
             let phrase = phrase.trim();
-            let body = phrase.trim_start_matches('|').trim_end_matches('|');
+            let body = phrase.trim_start_matches('|').trim_end_matches('|').trim();
             if body.is_empty() {
                 return Err(fail("empty phrase"));
             }
-            phrases.push(body.to_owned());
-            signals.push(Signal {
-                weight,
+            let index = u16::try_from(weights.len()).map_err(|_| fail("too many signals"))?;
+            weights.push(weight);
+            entries.push(Entry {
+                text: body.to_owned(),
+                kind: Kind::Signal(index),
                 starts_word: phrase.starts_with('|'),
                 ends_word: phrase.len() > 1 && phrase.ends_with('|'),
             });
         }
         let compile = |pattern: &str| Regex::new(pattern).expect("built-in spam pattern");
         Ok(Self {
-            words: AhoCorasick::new(&phrases).map_err(|e| Error::Lexicon {
-                file: name.to_owned(),
-                line: 0,
-                reason: e.to_string(),
-            })?,
-            signals,
+            weights,
             // £1000, $500, 1,000,000원, 100만원
             money: compile(r"[£$€]\s?\d|\d[\d,]*\s?(?:만\s?원|억|원|pounds?|dollars?)(?-u:\b)"),
             // 150p, 50p/msg, £1.50/min
@@ -91,62 +83,52 @@ impl SpamDetector {
         })
     }
 
-    /// The spans of the signals in `plain` when they add up to spam; empty
-    /// otherwise. `extra` adds to the score (a phone number or link found).
-    pub(crate) fn find(&self, plain: &str, extra: u32, out: &mut Vec<Range<usize>>) {
-        let mut score = extra;
-        let mut seen = Vec::new();
-        let mut spans = Vec::new();
-        for hit in self.words.find_overlapping_iter(plain) {
-            let signal = &self.signals[hit.pattern().as_usize()];
-            let bytes = plain.as_bytes();
-            let word = |b: u8| b.is_ascii_alphanumeric();
-            if signal.starts_word && hit.start() > 0 && word(bytes[hit.start() - 1]) {
-                continue;
-            }
-            if signal.ends_word && bytes.get(hit.end()).is_some_and(|&b| word(b)) {
-                continue;
-            }
-            if !seen.contains(&hit.pattern()) {
-                seen.push(hit.pattern());
-                score += signal.weight;
-            }
-            spans.push(hit.range());
-        }
-        // The number patterns only tip a line that already has a signal, a
-        // contact, or a currency sign: an ordinary line with a number
-        // skips them.
+    /// The weight of signal `index`.
+    pub(crate) fn weight(&self, index: u16) -> u32 {
+        self.weights.get(usize::from(index)).copied().unwrap_or(0)
+    }
+
+    /// Scores the money, rate and short-code patterns in `plain`, pushing
+    /// their plain-text ranges. They only tip a line that already has a
+    /// signal (`score > 0`) or a currency sign: an ordinary line with a
+    /// number skips them.
+    pub(crate) fn number_patterns(
+        &self,
+        plain: &str,
+        score: u32,
+        out: &mut Vec<Range<usize>>,
+    ) -> u32 {
         let digits = plain.bytes().any(|b| b.is_ascii_digit());
-        let worth = score > 0 || plain.contains(['£', '$', '€', '원']);
-        let patterns = [(&self.money, 1), (&self.rate, 2), (&self.short_code, 3)];
-        for (regex, weight) in patterns.into_iter().filter(|_| digits && worth) {
+        if !digits || (score == 0 && !plain.contains(['£', '$', '€', '원'])) {
+            return 0;
+        }
+        let mut added = 0;
+        for (regex, weight) in [(&self.money, 1), (&self.rate, 2), (&self.short_code, 3)] {
             if let Some(hit) = regex.find(plain) {
-                score += weight;
-                spans.push(hit.range());
+                added += weight;
+                out.push(hit.range());
             }
         }
-        if score >= THRESHOLD {
-            out.extend(spans);
-        }
+        added
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use quicktalk_core::ports::moderator::Category;
 
-    fn detector() -> SpamDetector {
-        SpamDetector::new(
-            "spam_signals.txt",
-            include_str!("../lexicon/spam_signals.txt"),
-        )
-        .unwrap()
-    }
+    use crate::FilterBuilder;
 
     fn is_spam(text: &str) -> bool {
-        let mut out = Vec::new();
-        detector().find(&text.to_lowercase(), 0, &mut out);
-        !out.is_empty()
+        let filter = FilterBuilder::new()
+            .without_builtin_lexicons()
+            .build()
+            .unwrap();
+        filter
+            .check(text)
+            .findings
+            .iter()
+            .any(|f| f.category == Category::Spam)
     }
 
     #[test]
@@ -156,6 +138,7 @@ mod tests {
             "Congratulations, you have been selected for a cash award. Call now"
         ));
         assert!(is_spam("(광고) 고수익 부업 무료 상담"));
+        assert!(is_spam("FR33 entry, W1N a pr1ze"));
     }
 
     #[test]
@@ -163,5 +146,6 @@ mod tests {
         assert!(!is_spam("are you free tonight?"));
         assert!(!is_spam("we won the game lol"));
         assert!(!is_spam("문의할게 있어"));
+        assert!(!is_spam("광고 보기 싫다"));
     }
 }

@@ -29,7 +29,9 @@ impl ArtDetector {
 
     /// Art found in `plain`, as plain-text byte ranges.
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<(Category, Range<usize>)>) {
-        let quick = plain.contains(['_', '=', '(', '🖕', '╰']);
+        // Byte checks: a char-set `contains` walks every char.
+        let quick = plain.bytes().any(|b| matches!(b, b'_' | b'=' | b'('))
+            || (!plain.is_ascii() && (plain.contains('🖕') || plain.contains('╰')));
         if !quick {
             return;
         }

@@ -123,7 +123,7 @@ impl ContactDetector {
         let korean = !plain.is_ascii();
         let worth_a_look = digits
             || marks
-            || (korean && (ascii_letters || plain.contains(['공', '영'])))
+            || (korean && (ascii_letters || plain.contains('공') || plain.contains('영')))
             // Spelled out: `naver dot com`, `name at gmail`.
             || (ascii_letters
                 && (plain.contains("dot") || (plain.contains(" at ") && names_mail_host(plain))));
@@ -137,8 +137,11 @@ impl ContactDetector {
         };
         // Cheap byte checks first: most lines have nothing a pattern needs.
         let spelled_at = plain.contains("at ") || plain.contains("(at)") || plain.contains("[at]");
-        let has_dot =
-            plain.contains('.') || plain.contains("dot") || plain.contains(['점', '쩜', '닷']);
+        let has_dot = plain.contains('.')
+            || plain.contains("dot")
+            || plain.contains('점')
+            || plain.contains('쩜')
+            || plain.contains('닷');
         if plain.contains('@') || plain.contains("골뱅이") || (spelled_at && has_dot) {
             for hit in self.email.find_iter(plain) {
                 if !overlaps(out, &hit.range()) {
@@ -243,7 +246,7 @@ fn looks_like_link(plain: &str) -> bool {
 }
 
 /// Whether the line names a mail provider (`name at gmail`).
-fn names_mail_host(plain: &str) -> bool {
+pub(crate) fn names_mail_host(plain: &str) -> bool {
     const HOSTS: [&str; 14] = [
         "gmail",
         "naver",
@@ -302,7 +305,7 @@ fn phones(plain: &str, out: &mut Vec<Found>) {
     // Korean number words only start a phone number as 공 or 영 (0), so
     // they are counted only in a line that has one.
     let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
-    let digits = if plain.contains(['공', '영']) {
+    let digits = if plain.contains('공') || plain.contains('영') {
         plain.chars().filter(|c| digit(*c).is_some()).count()
     } else {
         ascii_digits

@@ -489,9 +489,32 @@ impl Filter {
                 });
             }
         }
-        view.plain(plain, plain_source);
+        // The plain text only for lines the contact, art or number patterns
+        // could match (most chat lines skip all three).
+        let features = view.features();
+        let contact_worth = features.digits
+            || features.marks
+            || (features.hangul && (features.latin || features.zero_word))
+            // Spelled out: `naver dot com`, `name at gmail`.
+            || (features.latin
+                && (view.as_str().contains("dot")
+                    || crate::contact::names_mail_host(view.as_str())));
+        let signals = hits
+            .iter()
+            .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));
+        let numbers_worth = features.digits && (signals || features.currency);
         found.clear();
-        self.contact.find(plain, found);
+        art.clear();
+        spam.clear();
+        if contact_worth || features.art || numbers_worth {
+            view.plain(plain, plain_source);
+        } else {
+            plain.clear();
+            plain_source.clear();
+        }
+        if contact_worth {
+            self.contact.find(plain, found);
+        }
         let source = |range: &Range<usize>| {
             let start = plain_source[range.start].0 as usize;
             let end = plain_source[range.end - 1].1 as usize;
@@ -504,8 +527,9 @@ impl Filter {
                 span: source(&f.span),
             });
         }
-        art.clear();
-        self.art.find(plain, art);
+        if features.art {
+            self.art.find(plain, art);
+        }
         for (category, range) in art.iter() {
             out.push(Finding {
                 category: *category,
@@ -529,8 +553,9 @@ impl Filter {
                 }
             }
         }
-        spam.clear();
-        score += self.spam.number_patterns(plain, score, spam);
+        if numbers_worth || !found.is_empty() {
+            score += self.spam.number_patterns(plain, score, spam);
+        }
         if score >= crate::spam::THRESHOLD {
             for &(first, last, kind) in hits.iter() {
                 if let Kind::Signal(_) = kind {

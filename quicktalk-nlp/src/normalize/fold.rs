@@ -108,7 +108,22 @@ pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
     });
 }
 
+/// Folds an ASCII character: the common case, kept small so it inlines.
+#[inline]
+pub(crate) fn fold_ascii(c: char, start: u32, out: &mut Vec<Atom>) {
+    let (ch, latin, class) = ascii(c);
+    out.push(Atom {
+        ch,
+        latin,
+        orig: c,
+        class,
+        start,
+        end: start + 1,
+    });
+}
+
 /// ASCII: letters, digits, leet and mask symbols, separators.
+#[inline]
 fn ascii(c: char) -> (char, char, Class) {
     match c {
         'a'..='z' => (c, c, Class::Latin),

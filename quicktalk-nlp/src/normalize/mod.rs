@@ -45,6 +45,21 @@ pub(crate) const WILDCARD: char = '*';
 /// Separates the text from its shadow readings; no pattern contains it.
 const SENTINEL: char = ' ';
 
+/// See [`View::features`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Features {
+    pub digits: bool,
+    pub latin: bool,
+    pub hangul: bool,
+    /// `공` or `영`: a phone number spelled in Korean starts with one.
+    pub zero_word: bool,
+    /// `@ . : / _ =`: e-mails, links, ids.
+    pub marks: bool,
+    /// Characters ASCII art is made of.
+    pub art: bool,
+    pub currency: bool,
+}
+
 /// One character of the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unit {
@@ -91,6 +106,35 @@ impl View {
         &self.text
     }
 
+    /// What kinds of characters the line has, from one pass over its folded
+    /// characters: enough to skip the contact, art and number patterns (and
+    /// building the plain text) for a line that cannot match them.
+    pub(crate) fn features(&self) -> Features {
+        let mut features = Features::default();
+        for atom in &self.atoms {
+            match atom.class {
+                Class::Digit => features.digits = true,
+                Class::Latin => features.latin = true,
+                Class::Hangul | Class::Jamo => {
+                    features.hangul = true;
+                    features.zero_word |= matches!(atom.ch, '공' | '영');
+                }
+                _ => {}
+            }
+            match atom.ch {
+                '@' | '.' | ':' | '/' => features.marks = true,
+                '_' | '=' => {
+                    features.marks = true;
+                    features.art = true;
+                }
+                '(' | '🖕' | '╰' => features.art = true,
+                '£' | '$' | '€' | '원' => features.currency = true,
+                _ => {}
+            }
+        }
+        features
+    }
+
     /// The folded source without word tricks undone: lowercase, NFKD, with
     /// punctuation and spaces kept, for the contact and spam patterns. For
     /// each byte of `out`, `source` gets the source byte range it came from.
@@ -126,7 +170,11 @@ impl View {
         // refuses nothing longer than u32::MAX anyway (see Filter::check).
         for (index, c) in source.char_indices() {
             let start = index as u32;
-            fold_char(c, start, start + c.len_utf8() as u32, &mut self.atoms);
+            if c.is_ascii() {
+                fold::fold_ascii(c, start, &mut self.atoms);
+            } else {
+                fold_char(c, start, start + c.len_utf8() as u32, &mut self.atoms);
+            }
         }
         let mut begin = 0;
         while begin < self.atoms.len() {
@@ -305,32 +353,44 @@ impl View {
     /// A token with no Hangul, atoms `begin..end`.
     fn latin(&mut self, begin: usize, end: usize) {
         let (token, raw) = (&self.atoms[begin..end], &mut self.raw);
-        let has_latin = token.iter().any(|a| a.class == Class::Latin);
+        // One pass over the token for everything the reading depends on.
+        let (mut latin_count, mut words, mut unmapped_words, mut leets, mut digits) =
+            (0, 0, 0, 0, 0);
+        let (mut first_core, mut last_core) = (None, None);
+        for (index, a) in token.iter().enumerate() {
+            match a.class {
+                Class::Latin if a.orig.is_ascii_alphabetic() => latin_count += 1,
+                // A Latin letter from a non-ASCII character: not typable on
+                // a keyboard layout, so it spoils the keyboard reading.
+                Class::Latin => latin_count += 1 << 16,
+                Class::Word => {
+                    words += 1;
+                    unmapped_words += usize::from(a.latin == '\0');
+                }
+                Class::Leet => leets += 1,
+                Class::Digit => digits += 1,
+                _ => {}
+            }
+            let core = matches!(a.class, Class::Latin | Class::Word | Class::Digit)
+                || (a.class == Class::Leet && !matches!(a.ch, '(' | '[' | '{' | '!' | '|' | '<'));
+            if core {
+                first_core.get_or_insert(index);
+                last_core = Some(index);
+            }
+        }
+        let has_latin = latin_count > 0;
         // A word wholly in another script keeps its letters (Russian in
         // Cyrillic); a mixed word reads look-alikes as Latin (`sеx`).
-        let foreign = !has_latin && token.iter().any(|a| a.class == Class::Word);
+        let foreign = !has_latin && words > 0;
         // A word of look-alikes only (`сука`, `κκκ`) is read both ways: as
         // itself, and as the Latin word it spells, in a shadow reading.
-        let look_alike_only = foreign
-            && token
-                .iter()
-                .all(|a| a.class != Class::Word || a.latin != '\0');
+        let look_alike_only = foreign && unmapped_words == 0;
         // Two or more letter-like symbols and no digits spell a word too (`@$$`).
-        let leet_word = token.iter().filter(|a| a.class == Class::Leet).count() >= 2
-            && !token.iter().any(|a| a.class == Class::Digit);
-        let wordy = has_latin || leet_word || token.iter().any(|a| a.class == Class::Word);
-        let core = |a: &Atom| {
-            matches!(a.class, Class::Latin | Class::Word | Class::Digit)
-                || (a.class == Class::Leet && !matches!(a.ch, '(' | '[' | '{' | '!' | '|' | '<'))
-        };
-        let first_core = token.iter().position(core);
-        let last_core = token.iter().rposition(core);
-        let pure_ascii_letters = has_latin
-            && token.len() >= 2
-            && token.len() <= 24
-            && token
-                .iter()
-                .all(|a| a.class == Class::Latin && a.orig.is_ascii_alphabetic());
+        let leet_word = leets >= 2 && digits == 0;
+        let wordy = has_latin || leet_word || words > 0;
+        // Korean words typed on an English keyboard are short: a syllable
+        // is two to four keys.
+        let pure_ascii_letters = latin_count == token.len() && (2..=12).contains(&token.len());
         let mut piece = raw.len();
         let mut split_next = false;
         let mut index = 0;

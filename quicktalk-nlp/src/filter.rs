@@ -496,9 +496,7 @@ impl Filter {
             || features.marks
             || (features.hangul && (features.latin || features.zero_word))
             // Spelled out: `naver dot com`, `name at gmail`.
-            || (features.latin
-                && (view.as_str().contains("dot")
-                    || crate::contact::names_mail_host(view.as_str())));
+            || (features.latin && self.contact.has_spelled_keyword(view.as_str()));
         let signals = hits
             .iter()
             .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));

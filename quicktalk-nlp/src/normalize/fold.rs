@@ -62,8 +62,7 @@ pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
         });
     };
     if c.is_ascii() {
-        let (ch, latin, class) = ascii(c);
-        push(out, ch, latin, class);
+        fold_ascii(c, start, out);
         return;
     }
     if hangul::is_syllable(c) {

@@ -481,7 +481,7 @@ impl Filter {
             if let Kind::Danger(category, severity) = kind
                 && !allowed(first, last)
             {
-                let span = view.units[first].start as usize..view.units[last].end as usize;
+                let span = span_of(&view.units[first..=last]);
                 out.push(Finding {
                     category,
                     severity,
@@ -557,7 +557,7 @@ impl Filter {
         if score >= crate::spam::THRESHOLD {
             for &(first, last, kind) in hits.iter() {
                 if let Kind::Signal(_) = kind {
-                    let span = view.units[first].start as usize..view.units[last].end as usize;
+                    let span = span_of(&view.units[first..=last]);
                     out.push(Finding {
                         category: Category::Spam,
                         severity: Severity::Medium,
@@ -609,6 +609,14 @@ impl Moderator for Filter {
     fn check(&self, text: &str) -> Verdict {
         Filter::check(self, text).into_verdict()
     }
+}
+
+/// The source bytes a match covers: from the smallest start to the largest
+/// end of its units (a shadow reading's units need not be in source order).
+fn span_of(units: &[Unit]) -> Range<usize> {
+    let start = units.iter().map(|u| u.start).min().unwrap_or(0) as usize;
+    let end = units.iter().map(|u| u.end).max().unwrap_or(0) as usize;
+    start..end
 }
 
 /// Whether a match over `units` satisfies `rule`.

@@ -288,3 +288,18 @@ fn the_builtin_automaton_stays_small() {
     eprintln!("automaton: {literals} literals, {} KiB", bytes / 1024);
     assert!(bytes < 64 * 1024 * 1024, "{bytes} bytes");
 }
+
+#[test]
+fn fuzz_findings_stay_regression_cases() {
+    // Found by `cargo fuzz run normalize`: a look-alike word after leet
+    // symbols gave a finding with an empty span.
+    for text in ["$@ӦӦ"] {
+        let check = filter().check(text);
+        for finding in &check.findings {
+            assert!(
+                finding.span.start < finding.span.end && finding.span.end <= text.len(),
+                "{text:?}: {finding:?}"
+            );
+        }
+    }
+}

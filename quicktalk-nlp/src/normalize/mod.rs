@@ -190,16 +190,9 @@ impl View {
             begin = end;
         }
         self.collapse();
-        if !self.shadow.is_empty() {
-            self.units.push(Unit {
-                ch: SENTINEL,
-                start: 0,
-                end: 0,
-                run: 1,
-                flags: STARTS | ENDS,
-            });
-            self.units.append(&mut self.shadow);
-        }
+        // Each shadow reading starts with a sentinel (see `begin_shadow`),
+        // so no match runs from the text into a reading or between two.
+        self.units.append(&mut self.shadow);
         for (index, unit) in self.units.iter().enumerate() {
             self.text.push(unit.ch);
             self.unit_at
@@ -464,9 +457,22 @@ impl View {
         }
     }
 
+    /// Starts a shadow reading: a sentinel no pattern contains, so a match
+    /// cannot run across readings whose source ranges overlap.
+    fn begin_shadow(&mut self) {
+        self.shadow.push(Unit {
+            ch: SENTINEL,
+            start: 0,
+            end: 0,
+            run: 1,
+            flags: STARTS | ENDS,
+        });
+    }
+
     /// A reading of a Latin word whose inner symbols are `mask` (a wildcard)
     /// or, with `None`, dropped.
     fn symbol_shadow(&mut self, begin: usize, end: usize, mask: Option<char>) {
+        self.begin_shadow();
         let start = self.shadow.len();
         for index in begin..end {
             let atom = self.atoms[index];
@@ -513,6 +519,7 @@ impl View {
         if letters.len() < 2 {
             return;
         }
+        self.begin_shadow();
         let count = letters.len();
         for (index, atom) in letters.iter().enumerate() {
             let mut flags = SHADOW;
@@ -554,6 +561,7 @@ impl View {
         if self.composed.len() < 2 || !self.composed.iter().all(|c| hangul::is_syllable(c.ch)) {
             return;
         }
+        self.begin_shadow();
         let count = self.composed.len();
         for (index, composed) in self.composed.iter().enumerate() {
             let mut flags = SHADOW | KEYBOARD;

@@ -40,6 +40,9 @@ pub enum Error {
     /// (the engine runs its timers and writers as tasks).
     #[error("the engine must be built inside a Tokio runtime")]
     NoRuntime,
+    /// The store writer's own thread could not be started.
+    #[error("cannot start the store writer thread: {0}")]
+    Thread(String),
 }
 
 impl Error {

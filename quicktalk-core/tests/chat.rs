@@ -387,3 +387,29 @@ async fn shutdown_closes_every_connection_with_1001_and_refuses_new_ones() {
 fn building_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(matches!(Engine::builder().build(), Err(Error::NoRuntime)));
 }
+
+#[tokio::test]
+async fn a_store_writer_on_its_own_thread_stores_every_line_and_flushes_on_shutdown() {
+    let config = EngineConfig {
+        store_writer_thread: true,
+        rate_per_sec: 1000.0,
+        rate_burst: 1000,
+        ..EngineConfig::default()
+    };
+    let (engine, store) = engine_with(config);
+    let (a, b) = matched_pair(&engine).await;
+    for n in 0..50 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+        b.send(&format!("reply {n}"), &format!("r{n}"));
+    }
+    assert!(engine.shutdown(Duration::from_secs(5)).await);
+    let stored = store.all_messages();
+    assert_eq!(
+        stored.len(),
+        100,
+        "every line reached the store before shutdown returned"
+    );
+    let mut seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=100).collect::<Vec<u64>>());
+}

@@ -380,6 +380,8 @@ impl ServeConfig {
             outbox_capacity: self.send_queue,
             max_sessions: self.max_connections.saturating_mul(2).max(1),
             retention: Duration::from_secs(u64::from(self.retention_days) * 24 * 3600),
+            // A busy server must not starve the store writer (see the field).
+            store_writer_thread: true,
             ..EngineConfig::default()
         }
     }

@@ -165,13 +165,18 @@ impl EngineBuilder {
         }
         let config = Arc::new(self.config);
         let (store_feed, store_rx, store_health) = Feed::new(config.store_queue, "store");
-        let mut writers = vec![tokio::spawn(feed::run_store_writer(
+        let store_writer = feed::run_store_writer(
             store_rx,
             self.store.clone(),
             config.store_batch,
             config.store_linger,
             store_health.clone(),
-        ))];
+        );
+        let mut writers = vec![if config.store_writer_thread {
+            spawn_on_own_thread("quicktalk-store-writer", store_writer)?
+        } else {
+            tokio::spawn(store_writer)
+        }];
         let (bus_feed, bus_health) = match self.bus {
             Some(bus) => {
                 let (bus_feed, bus_rx, bus_health) = Feed::new(config.bus_queue, "bus");
@@ -200,6 +205,30 @@ impl EngineBuilder {
         tokio::spawn(run_purge(Arc::downgrade(&shared)));
         Ok(Engine { shared })
     }
+}
+
+/// Runs `task` on a thread of its own with a single-threaded runtime, and
+/// returns a handle on the caller's runtime that finishes when it does (so
+/// shutdown can wait for it like for a task).
+fn spawn_on_own_thread(
+    name: &str,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|error| Error::Thread(error.to_string()))?;
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            runtime.block_on(task);
+            let _ = done.send(());
+        })
+        .map_err(|error| Error::Thread(error.to_string()))?;
+    Ok(tokio::spawn(async move {
+        let _ = finished.await;
+    }))
 }
 
 async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {

@@ -49,16 +49,27 @@ pub(crate) struct Atom {
     pub end: u32,
 }
 
+impl Atom {
+    /// An atom of `class` Sep ending where it starts: callers set the rest.
+    fn new(ch: char, latin: char, orig: char, start: u32) -> Self {
+        Self {
+            ch,
+            latin,
+            orig,
+            class: Class::Sep,
+            start,
+            end: start,
+        }
+    }
+}
+
 /// Folds `c` (found at `start..end` in the source) into `out`.
 pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
     let push = |out: &mut Vec<Atom>, ch: char, latin: char, class: Class| {
         out.push(Atom {
-            ch,
-            latin,
-            orig: c,
             class,
-            start,
             end,
+            ..Atom::new(ch, latin, c, start)
         });
     };
     if c.is_ascii() {
@@ -112,12 +123,9 @@ pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
 pub(crate) fn fold_ascii(c: char, start: u32, out: &mut Vec<Atom>) {
     let (ch, latin, class) = ascii(c);
     out.push(Atom {
-        ch,
-        latin,
-        orig: c,
         class,
-        start,
         end: start + 1,
+        ..Atom::new(ch, latin, c, start)
     });
 }
 

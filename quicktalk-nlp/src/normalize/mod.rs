@@ -457,9 +457,10 @@ impl View {
         }
     }
 
-    /// Starts a shadow reading: a sentinel no pattern contains, so a match
-    /// cannot run across readings whose source ranges overlap.
-    fn begin_shadow(&mut self) {
+    /// Starts a shadow reading with a sentinel no pattern contains, so a
+    /// match cannot run across readings whose source ranges overlap. Returns
+    /// where the reading's units begin.
+    fn begin_shadow(&mut self) -> usize {
         self.shadow.push(Unit {
             ch: SENTINEL,
             start: 0,
@@ -467,13 +468,32 @@ impl View {
             run: 1,
             flags: STARTS | ENDS,
         });
+        self.shadow.len()
+    }
+
+    /// Adds a character to the shadow reading that began at `reading`,
+    /// collapsing a repeat into a run as the main view does.
+    fn push_shadow(&mut self, reading: usize, ch: char, start: u32, end: u32, flags: u8) {
+        let in_reading = self.shadow.len() > reading;
+        match self.shadow.last_mut() {
+            Some(prev) if in_reading && prev.ch == ch => {
+                prev.run = prev.run.saturating_add(1);
+                prev.end = end;
+            }
+            _ => self.shadow.push(Unit {
+                ch,
+                start,
+                end,
+                run: 1,
+                flags,
+            }),
+        }
     }
 
     /// A reading of a Latin word whose inner symbols are `mask` (a wildcard)
     /// or, with `None`, dropped.
     fn symbol_shadow(&mut self, begin: usize, end: usize, mask: Option<char>) {
-        self.begin_shadow();
-        let start = self.shadow.len();
+        let reading = self.begin_shadow();
         for index in begin..end {
             let atom = self.atoms[index];
             let ch = match atom.class {
@@ -486,64 +506,28 @@ impl View {
                 },
                 _ => continue,
             };
-            let in_word = self.shadow.len() > start;
-            match self.shadow.last_mut() {
-                Some(prev) if in_word && prev.ch == ch => {
-                    prev.run = prev.run.saturating_add(1);
-                    prev.end = atom.end;
-                }
-                _ => self.shadow.push(Unit {
-                    ch,
-                    start: atom.start,
-                    end: atom.end,
-                    run: 1,
-                    flags: SHADOW,
-                }),
-            }
+            self.push_shadow(reading, ch, atom.start, atom.end, SHADOW);
         }
-        if self.shadow.len() > start {
-            self.shadow[start].flags |= STARTS;
-            if let Some(last) = self.shadow.last_mut() {
-                last.flags |= ENDS;
-            }
-        }
+        close_piece(&mut self.shadow, reading);
     }
 
     /// Reads a word written wholly in look-alike letters as Latin.
     fn look_alike_shadow(&mut self, begin: usize, end: usize) {
-        let letters: Vec<Atom> = self.atoms[begin..end]
+        let letters = self.atoms[begin..end]
             .iter()
             .filter(|a| a.class == Class::Word)
-            .copied()
-            .collect();
-        if letters.len() < 2 {
+            .count();
+        if letters < 2 {
             return;
         }
-        self.begin_shadow();
-        let count = letters.len();
-        for (index, atom) in letters.iter().enumerate() {
-            let mut flags = SHADOW;
-            if index == 0 {
-                flags |= STARTS;
-            }
-            if index + 1 == count {
-                flags |= ENDS;
-            }
-            match self.shadow.last_mut() {
-                Some(prev) if index > 0 && prev.ch == atom.latin => {
-                    prev.run = prev.run.saturating_add(1);
-                    prev.end = atom.end;
-                    prev.flags |= flags & ENDS;
-                }
-                _ => self.shadow.push(Unit {
-                    ch: atom.latin,
-                    start: atom.start,
-                    end: atom.end,
-                    run: 1,
-                    flags,
-                }),
+        let reading = self.begin_shadow();
+        for index in begin..end {
+            let atom = self.atoms[index];
+            if atom.class == Class::Word {
+                self.push_shadow(reading, atom.latin, atom.start, atom.end, SHADOW);
             }
         }
+        close_piece(&mut self.shadow, reading);
     }
 
     /// Reads a Latin word as Korean typed on an English keyboard, and keeps
@@ -561,24 +545,16 @@ impl View {
         if self.composed.len() < 2 || !self.composed.iter().all(|c| hangul::is_syllable(c.ch)) {
             return;
         }
-        self.begin_shadow();
-        let count = self.composed.len();
-        for (index, composed) in self.composed.iter().enumerate() {
-            let mut flags = SHADOW | KEYBOARD;
-            if index == 0 {
-                flags |= STARTS;
-            }
-            if index + 1 == count {
-                flags |= ENDS;
-            }
-            self.shadow.push(Unit {
-                ch: composed.ch,
-                start: self.atoms[begin + composed.first].start,
-                end: self.atoms[begin + composed.last].end,
-                run: 1,
-                flags,
-            });
+        let reading = self.begin_shadow();
+        for index in 0..self.composed.len() {
+            let composed = self.composed[index];
+            let (start, end) = (
+                self.atoms[begin + composed.first].start,
+                self.atoms[begin + composed.last].end,
+            );
+            self.push_shadow(reading, composed.ch, start, end, SHADOW | KEYBOARD);
         }
+        close_piece(&mut self.shadow, reading);
     }
 
     fn push_raw(&mut self, ch: char, start: u32, end: u32) {

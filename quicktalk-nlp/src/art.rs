@@ -27,14 +27,9 @@ impl ArtDetector {
         }
     }
 
-    /// Art found in `plain`, as plain-text byte ranges.
+    /// Art found in `plain`, as plain-text byte ranges. The filter calls this
+    /// only for lines with a character art is made of (`_ = ( 🖕 ╰`).
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<(Category, Range<usize>)>) {
-        // Byte checks: a char-set `contains` walks every char.
-        let quick = plain.bytes().any(|b| matches!(b, b'_' | b'=' | b'('))
-            || (!plain.is_ascii() && (plain.contains('🖕') || plain.contains('╰')));
-        if !quick {
-            return;
-        }
         for hit in self.rude.find_iter(plain) {
             out.push((Category::Profanity, trim(plain, hit.range())));
         }

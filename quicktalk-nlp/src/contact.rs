@@ -117,29 +117,11 @@ impl ContactDetector {
         self.spelled.is_match(text)
     }
 
-    /// Everything found in `plain`, pushed to `out`.
+    /// Everything found in `plain`, pushed to `out`. The filter calls this
+    /// only for lines its feature scan says could hold a contact (a digit, an
+    /// `@ . : / _ =`, Latin letters in a Korean line, `공`/`영`, or a
+    /// spelled-out keyword).
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<Found>) {
-        // One pass over the bytes first: a line with no digit, no `@`, `.`,
-        // `:`, `_` or `=` and no letter after a Korean word holds nothing
-        // these patterns look for, and most chat lines are like that.
-        let mut digits = false;
-        let mut marks = false;
-        let mut ascii_letters = false;
-        for &byte in plain.as_bytes() {
-            digits |= byte.is_ascii_digit();
-            marks |= matches!(byte, b'@' | b'.' | b':' | b'_' | b'=' | b'/');
-            ascii_letters |= byte.is_ascii_alphabetic();
-        }
-        let korean = !plain.is_ascii();
-        let worth_a_look = digits
-            || marks
-            || (korean && (ascii_letters || plain.contains('공') || plain.contains('영')))
-            // Spelled out: `naver dot com`, `name at gmail`.
-            || (ascii_letters
-                && (plain.contains("dot") || (plain.contains(" at ") && names_mail_host(plain))));
-        if !worth_a_look {
-            return;
-        }
         phones(plain, out);
         let contact = |span: Range<usize>| Found {
             category: Category::Contact,

@@ -192,6 +192,25 @@ impl FilterBuilder {
         self
     }
 
+    /// Checks the lexicons and spam signals without compiling anything: the
+    /// cheap way to validate configuration before [`FilterBuilder::build`].
+    ///
+    /// # Errors
+    ///
+    /// As [`FilterBuilder::build`].
+    pub fn check(&self) -> Result<(), Error> {
+        self.parse().map(|_| ())
+    }
+
+    fn parse(&self) -> Result<(Vec<Entry>, SpamDetector), Error> {
+        let mut entries = Vec::new();
+        for (name, text) in &self.lexicons {
+            lexicon::parse(name, text, &mut entries)?;
+        }
+        let spam = SpamDetector::new(&self.spam_signals.0, &self.spam_signals.1, &mut entries)?;
+        Ok((entries, spam))
+    }
+
     /// Compiles the filter.
     ///
     /// # Errors
@@ -199,11 +218,7 @@ impl FilterBuilder {
     /// [`Error::Lexicon`] for a malformed lexicon or spam-signal line, with
     /// its file and line number.
     pub fn build(self) -> Result<Filter, Error> {
-        let mut entries = Vec::new();
-        for (name, text) in &self.lexicons {
-            lexicon::parse(name, text, &mut entries)?;
-        }
-        let spam = SpamDetector::new(&self.spam_signals.0, &self.spam_signals.1, &mut entries)?;
+        let (entries, spam) = self.parse()?;
         let (plain, masked) = compile(&entries);
         Ok(Filter {
             words: WordSet::new(plain)?,

@@ -182,6 +182,14 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+fn lexicons_invalid(reason: String) -> ConfigError {
+    invalid(
+        "moderation-lexicons",
+        "QUICKTALK_MODERATION_LEXICONS",
+        reason,
+    )
+}
+
 fn invalid(flag: &'static str, env: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
         flag,
@@ -211,7 +219,13 @@ impl ServeConfig {
     /// [`ConfigError`] naming the first bad setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.store_url()?;
-        self.moderator()?;
+        // Parsing the moderation settings is enough here; the filter itself
+        // is compiled once, by `run`.
+        if let Some(builder) = self.filter_builder()? {
+            builder
+                .check()
+                .map_err(|e| lexicons_invalid(e.to_string()))?;
+        }
         if self.bus != "memory" {
             return Err(invalid(
                 "bus",
@@ -393,16 +407,22 @@ impl ServeConfig {
     /// [`ConfigError`] naming the moderation setting that is wrong (an
     /// unreadable or malformed lexicon, an unknown category or action).
     pub fn moderator(&self) -> Result<Arc<dyn Moderator>, ConfigError> {
-        if self.moderation == Moderation::Off {
+        let Some(builder) = self.filter_builder()? else {
             return Ok(Arc::new(NoopModerator));
-        }
-        let lexicons = |reason: String| {
-            invalid(
-                "moderation-lexicons",
-                "QUICKTALK_MODERATION_LEXICONS",
-                reason,
-            )
         };
+        let filter = builder
+            .build()
+            .map_err(|e| lexicons_invalid(e.to_string()))?;
+        Ok(Arc::new(filter))
+    }
+
+    /// The filter the moderation settings describe, not yet compiled (`None`
+    /// with `--moderation off`): the lexicon files read and the policy
+    /// parsed.
+    fn filter_builder(&self) -> Result<Option<FilterBuilder>, ConfigError> {
+        if self.moderation == Moderation::Off {
+            return Ok(None);
+        }
         let mut policy = Policy {
             low_severity_cap: parse_action(&self.moderation_low_severity).map_err(|reason| {
                 invalid(
@@ -426,11 +446,10 @@ impl ServeConfig {
         let mut builder = FilterBuilder::new().policy(policy);
         for path in &self.moderation_lexicons {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| lexicons(format!("{}: {e}", path.display())))?;
+                .map_err(|e| lexicons_invalid(format!("{}: {e}", path.display())))?;
             builder = builder.lexicon(path.display().to_string(), text);
         }
-        let filter = builder.build().map_err(|e| lexicons(e.to_string()))?;
-        Ok(Arc::new(filter))
+        Ok(Some(builder))
     }
 
     /// One line per setting for the start-up log, secrets redacted.

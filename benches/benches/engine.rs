@@ -13,7 +13,10 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use quicktalk_core::ports::{Ban, ChatStore, ModerationFlag, PurgeStats, Report, StoredMessage};
+use quicktalk_core::ports::{
+    Ban, ChatStore, ExportQuery, ForgetStats, ModerationFlag, PurgeStats, Report, RoomEvent,
+    StoredMessage,
+};
 use quicktalk_core::protocol::{ClientFrame, MessageFrame, Sender, ServerFrame};
 use quicktalk_core::{ClientKey, Engine, EngineConfig, Event, RoomId};
 
@@ -27,6 +30,18 @@ impl ChatStore for DiscardStore {
     }
     async fn append_flags(&self, _: &[ModerationFlag]) -> quicktalk_core::Result<()> {
         Ok(())
+    }
+    async fn append_room_events(&self, _: &[RoomEvent]) -> quicktalk_core::Result<()> {
+        Ok(())
+    }
+    async fn room_events(&self, _: RoomId) -> quicktalk_core::Result<Vec<RoomEvent>> {
+        Ok(Vec::new())
+    }
+    async fn export_messages(&self, _: &ExportQuery) -> quicktalk_core::Result<Vec<StoredMessage>> {
+        Ok(Vec::new())
+    }
+    async fn forget_client(&self, _: &ClientKey) -> quicktalk_core::Result<ForgetStats> {
+        Ok(ForgetStats::default())
     }
     async fn save_report(&self, _: &Report) -> quicktalk_core::Result<()> {
         Ok(())

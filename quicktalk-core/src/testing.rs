@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::{
-    ChatStore, ContextLine, ModerationFlag, Report, StoredMessage, unix_ms,
+    ChatStore, ContextLine, ExportCursor, ExportQuery, ModerationFlag, Report, RoomEvent,
+    StoredMessage, unix_ms,
 };
 use crate::ports::{Action, Ban, Category, Severity};
-use crate::protocol::ReportReason;
+use crate::protocol::{PartnerLeftReason, ReportReason};
 
 fn message(room: RoomId, seq: u64, ts: i64) -> StoredMessage {
     StoredMessage {
@@ -210,6 +211,9 @@ pub async fn check_chat_store(store: &dyn ChatStore) {
         "reports survive purges"
     );
 
+    check_room_events(store, now_ms, old_ms).await;
+    check_export_and_forget(store, now_ms).await;
+
     // Settings keep their first value.
     assert_eq!(
         store
@@ -224,6 +228,177 @@ pub async fn check_chat_store(store: &dyn ChatStore) {
             .await
             .expect("setting"),
         "first"
+    );
+}
+
+/// Matches and ends: stored once by room and kind, read back matched first,
+/// purged with the lines.
+async fn check_room_events(store: &dyn ChatStore, now_ms: i64, old_ms: i64) {
+    let room = RoomId::random();
+    let matched = RoomEvent::Matched {
+        room,
+        sessions: [SessionId::from_raw(1), SessionId::from_raw(2)],
+        client_keys: [ClientKey::from("key-a"), ClientKey::from("key-b")],
+        common_interests: vec!["music".into(), "음악".into()],
+        ts: now_ms,
+    };
+    let ended = RoomEvent::Ended {
+        room,
+        left: SessionId::from_raw(2),
+        reason: PartnerLeftReason::Skipped,
+        ts: now_ms + 1,
+    };
+    // The end arrives first and both are delivered twice (at-least-once).
+    store
+        .append_room_events(&[ended.clone(), matched.clone()])
+        .await
+        .expect("room events");
+    store
+        .append_room_events(&[matched.clone(), ended.clone()])
+        .await
+        .expect("room events again");
+    assert_eq!(
+        store.room_events(room).await.expect("read room events"),
+        [matched, ended],
+        "each room event once, matched first, read back whole"
+    );
+    let old_room = RoomId::random();
+    store
+        .append_room_events(&[RoomEvent::Ended {
+            room: old_room,
+            left: SessionId::from_raw(3),
+            reason: PartnerLeftReason::Timeout,
+            ts: old_ms,
+        }])
+        .await
+        .expect("old room event");
+    let purged = store
+        .purge(crate::ports::chat_store::from_unix_ms(now_ms - 60_000))
+        .await
+        .expect("purge");
+    assert_eq!(purged.room_events, 1, "old room events are purged");
+    assert!(store.room_events(old_room).await.expect("read").is_empty());
+    assert_eq!(store.room_events(room).await.expect("read").len(), 2);
+}
+
+/// Export pages in `(ts, room, seq)` order with filters and a cursor;
+/// forgetting a key removes its lines and flags and nothing else.
+async fn check_export_and_forget(store: &dyn ChatStore, now_ms: i64) {
+    // Far in the future, so lines stored by the checks above stay out of the
+    // time window.
+    let base = now_ms + 10 * 24 * 3600 * 1000;
+    let (first, second) = (RoomId::random(), RoomId::random());
+    let line = |room: RoomId, seq: u64, ts: i64, key: &str| StoredMessage {
+        client_key: ClientKey::from(key),
+        ..message(room, seq, ts)
+    };
+    let lines = vec![
+        line(first, 1, base, "export-a"),
+        line(second, 1, base, "export-b"),
+        line(first, 2, base + 1, "export-b"),
+        line(second, 2, base + 2, "export-a"),
+        line(first, 3, base + 3, "export-a"),
+    ];
+    store.append_messages(&lines).await.expect("append");
+    let mut expected = lines.clone();
+    expected.sort_by_key(ExportCursor::of);
+
+    let window = ExportQuery {
+        since: Some(base),
+        until: Some(base + 100),
+        limit: 2,
+        ..ExportQuery::default()
+    };
+    let mut paged = Vec::new();
+    let mut query = window.clone();
+    loop {
+        let page = store.export_messages(&query).await.expect("export");
+        assert!(page.len() <= 2, "a page holds at most `limit` lines");
+        let Some(last) = page.last() else { break };
+        query.after = Some(ExportCursor::of(last));
+        paged.extend(page);
+    }
+    assert_eq!(
+        paged, expected,
+        "pages join into every line once, in (ts, room, seq) order"
+    );
+
+    let only_first = ExportQuery {
+        room: Some(first),
+        limit: 100,
+        ..window.clone()
+    };
+    let rooms: Vec<u64> = store
+        .export_messages(&only_first)
+        .await
+        .expect("export a room")
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(rooms, [1, 2, 3], "the room filter holds");
+    let later = ExportQuery {
+        since: Some(base + 2),
+        client_key: Some(ClientKey::from("export-a")),
+        limit: 100,
+        ..window.clone()
+    };
+    let keyed = store.export_messages(&later).await.expect("export a key");
+    assert_eq!(
+        keyed.iter().map(ExportCursor::of).collect::<Vec<_>>(),
+        [ExportCursor::of(&lines[3]), ExportCursor::of(&lines[4])],
+        "since and client-key filters hold together"
+    );
+
+    let flag = ModerationFlag {
+        room: first,
+        seq: Some(1),
+        session: SessionId::from_raw(9),
+        client_key: ClientKey::from("export-a"),
+        action: Action::Flag,
+        category: Some(Category::Profanity),
+        severity: Severity::Low,
+        text: "to be forgotten".into(),
+        ts: base,
+    };
+    store.append_flags(&[flag]).await.expect("flag");
+    let forgotten = store
+        .forget_client(&ClientKey::from("export-a"))
+        .await
+        .expect("forget");
+    assert_eq!(
+        (forgotten.messages, forgotten.flags),
+        (3, 1),
+        "every line and flag of the key"
+    );
+    let left = store
+        .export_messages(&ExportQuery {
+            limit: 100,
+            ..window
+        })
+        .await
+        .expect("export after forget");
+    assert!(
+        left.iter()
+            .all(|m| m.client_key == ClientKey::from("export-b"))
+            && left.len() == 2,
+        "other keys' lines stay"
+    );
+    assert!(
+        store
+            .flags(1000)
+            .await
+            .expect("flags")
+            .iter()
+            .all(|f| f.client_key != ClientKey::from("export-a")),
+        "the key's flags are gone"
+    );
+    assert_eq!(
+        store
+            .forget_client(&ClientKey::from("export-a"))
+            .await
+            .expect("forget again"),
+        Default::default(),
+        "forgetting twice removes nothing more"
     );
 }
 

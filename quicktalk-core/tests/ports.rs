@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use quicktalk_core::memory::{MemoryChatStore, MemoryEventBus};
 use quicktalk_core::ports::{
-    Action, Ban, BusEvent, Category, ChatStore, EventBus, ModerationFlag, Moderator, PurgeStats,
-    Report, Severity, StoredMessage, Verdict,
+    Action, Ban, BusEvent, Category, ChatStore, EventBus, ExportQuery, ForgetStats, ModerationFlag,
+    Moderator, PurgeStats, Report, RoomEvent, Severity, StoredMessage, Verdict,
 };
 use quicktalk_core::protocol::{
     CloseReason, ErrorCode, PartnerLeftReason, RejectReason, ReportReason, ReportRequest,
@@ -168,6 +168,21 @@ impl ChatStore for GatedStore {
     }
     async fn append_flags(&self, flags: &[ModerationFlag]) -> quicktalk_core::Result<()> {
         self.inner.append_flags(flags).await
+    }
+    async fn append_room_events(&self, events: &[RoomEvent]) -> quicktalk_core::Result<()> {
+        self.inner.append_room_events(events).await
+    }
+    async fn room_events(&self, room: RoomId) -> quicktalk_core::Result<Vec<RoomEvent>> {
+        self.inner.room_events(room).await
+    }
+    async fn export_messages(
+        &self,
+        query: &ExportQuery,
+    ) -> quicktalk_core::Result<Vec<StoredMessage>> {
+        self.inner.export_messages(query).await
+    }
+    async fn forget_client(&self, key: &ClientKey) -> quicktalk_core::Result<ForgetStats> {
+        self.inner.forget_client(key).await
     }
     async fn save_report(&self, report: &Report) -> quicktalk_core::Result<()> {
         self.inner.save_report(report).await

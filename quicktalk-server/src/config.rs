@@ -15,6 +15,10 @@ use quicktalk_core::EngineConfig;
 use quicktalk_core::ports::moderator::{Moderator, NoopModerator};
 use quicktalk_nlp::{FilterBuilder, Policy, parse_action, parse_override};
 
+use crate::storage::StoreArgs;
+#[cfg(test)]
+use crate::storage::StoreUrl;
+
 /// The `quicktalk` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -62,9 +66,14 @@ pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "QUICKTALK_BIND", default_value = "0.0.0.0:8080")]
     pub bind: SocketAddr,
-    /// Chat store: `sqlite://PATH` (a file, created if missing) or `memory`.
-    #[arg(long, env = "QUICKTALK_STORE", default_value = "sqlite://quicktalk.db")]
-    pub store: String,
+    /// The chat store and its connection settings.
+    #[command(flatten)]
+    pub storage: StoreArgs,
+    /// Records (lines, flags, room events) held for the store writer while
+    /// the store is slow or down; past this they are counted as overflow
+    /// and /readyz says 503 until the queue drains.
+    #[arg(long, env = "QUICKTALK_STORE_QUEUE", default_value_t = 65_536)]
+    pub store_queue: usize,
     /// Event bus: `memory` (one process).
     #[arg(long, env = "QUICKTALK_BUS", default_value = "memory")]
     pub bus: String,
@@ -190,21 +199,16 @@ fn lexicons_invalid(reason: String) -> ConfigError {
     )
 }
 
-fn invalid(flag: &'static str, env: &'static str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(
+    flag: &'static str,
+    env: &'static str,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError {
         flag,
         env,
         reason: reason.into(),
     }
-}
-
-/// Where the chat store lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreUrl {
-    /// A SQLite file.
-    Sqlite(PathBuf),
-    /// Process memory (nothing survives a restart).
-    Memory,
 }
 
 impl ServeConfig {
@@ -218,7 +222,14 @@ impl ServeConfig {
     /// # Errors
     /// [`ConfigError`] naming the first bad setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.store_url()?;
+        self.storage.validate()?;
+        if self.store_queue == 0 {
+            return Err(invalid(
+                "store-queue",
+                "QUICKTALK_STORE_QUEUE",
+                "must be at least 1",
+            ));
+        }
         // Parsing the moderation settings is enough here; the filter itself
         // is compiled once, by `run`.
         if let Some(builder) = self.filter_builder()? {
@@ -329,24 +340,6 @@ impl ServeConfig {
             })
     }
 
-    /// The parsed `--store`.
-    ///
-    /// # Errors
-    /// [`ConfigError`] for an unknown scheme.
-    pub fn store_url(&self) -> Result<StoreUrl, ConfigError> {
-        if self.store == "memory" {
-            return Ok(StoreUrl::Memory);
-        }
-        match self.store.strip_prefix("sqlite://") {
-            Some(path) if !path.is_empty() => Ok(StoreUrl::Sqlite(PathBuf::from(path))),
-            _ => Err(invalid(
-                "store",
-                "QUICKTALK_STORE",
-                format!("{:?} is not `sqlite://PATH` or `memory`", self.store),
-            )),
-        }
-    }
-
     /// The parsed `--trusted-proxies`.
     ///
     /// # Errors
@@ -396,6 +389,7 @@ impl ServeConfig {
             retention: Duration::from_secs(u64::from(self.retention_days) * 24 * 3600),
             // A busy server must not starve the store writer (see the field).
             store_writer_thread: true,
+            store_queue: self.store_queue,
             ..EngineConfig::default()
         }
     }
@@ -456,14 +450,15 @@ impl ServeConfig {
     pub fn redacted(&self) -> String {
         let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
         format!(
-            "bind={} store={} bus={} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
+            "bind={} {} store_queue={} bus={} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
              retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \
              max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
              shutdown_timeout_secs={} moderation={:?} moderation_lexicons={:?} moderation_actions={:?} \
              moderation_low_severity={} log_format={:?}",
             self.bind,
-            self.store,
+            self.storage.redacted(),
+            self.store_queue,
             self.bus,
             secret(&self.admin_token),
             self.origins(),
@@ -522,7 +517,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.bind.port(), 8080);
         assert_eq!(
-            config.store_url().unwrap(),
+            config.storage.store_url().unwrap(),
             StoreUrl::Sqlite("quicktalk.db".into())
         );
         assert!(
@@ -540,6 +535,14 @@ mod tests {
     fn a_bad_value_names_the_flag_and_the_variable() {
         let cases: &[(&[&str], &str)] = &[
             (&["--store", "postgres://x"], "--store (QUICKTALK_STORE)"),
+            (
+                &["--store-queue", "0"],
+                "--store-queue (QUICKTALK_STORE_QUEUE)",
+            ),
+            (
+                &["--mongo-pool-size", "0"],
+                "--mongo-pool-size (QUICKTALK_MONGO_POOL_SIZE)",
+            ),
             (&["--bus", "kafka://x"], "--bus (QUICKTALK_BUS)"),
             (
                 &["--admin-token", "short"],

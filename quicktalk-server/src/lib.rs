@@ -27,19 +27,18 @@ mod config;
 mod http;
 mod serve;
 mod state;
+mod storage;
 mod ws;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use quicktalk_core::Engine;
-use quicktalk_core::memory::MemoryChatStore;
-use quicktalk_core::ports::ChatStore;
-use quicktalk_sqlite::SqliteChatStore;
 use tokio::net::TcpListener;
 
 pub use client_ip::{ClientIpResolver, IpHasher};
-pub use config::{Cli, Command, ConfigError, LogFormat, ServeConfig, StoreUrl};
+pub use config::{Cli, Command, ConfigError, LogFormat, ServeConfig};
+pub use storage::{StoreArgs, StoreUrl};
 
 /// Everything that can stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +47,6 @@ pub enum Error {
     /// A setting is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The SQLite store could not be opened.
-    #[error("cannot open the store (--store / QUICKTALK_STORE): {0}")]
-    Sqlite(#[from] quicktalk_sqlite::Error),
     /// The engine or its store failed.
     #[error(transparent)]
     Engine(#[from] quicktalk_core::Error),
@@ -90,9 +86,9 @@ fn random_secret() -> String {
 /// returns within `--shutdown-timeout-secs`.
 ///
 /// # Errors
-/// [`Error::Config`] for an invalid setting (named), [`Error::Sqlite`] when
-/// the store file cannot be opened, [`Error::Engine`] when the store cannot
-/// be read at start-up, [`Error::Io`] when the listener fails.
+/// [`Error::Config`] for an invalid setting (named), including a store that
+/// cannot be opened or reached (`--store`), [`Error::Engine`] when the store
+/// cannot be read at start-up, [`Error::Io`] when the listener fails.
 pub async fn run(
     config: ServeConfig,
     listener: TcpListener,
@@ -101,10 +97,10 @@ pub async fn run(
     config.validate()?;
     let moderator = config.moderator()?;
     let metrics = metrics_handle();
-    let store: Arc<dyn ChatStore> = match config.store_url()? {
-        StoreUrl::Sqlite(path) => Arc::new(SqliteChatStore::open(&path)?),
-        StoreUrl::Memory => Arc::new(MemoryChatStore::new()),
-    };
+    let store = config
+        .storage
+        .open(Some(config.engine_config().retention))
+        .await?;
     let ip_key = match &config.ip_hash_key {
         Some(key) => key.clone(),
         None => {

@@ -61,6 +61,22 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 2: matches and ends of rooms; indexes for export and forgetting.
+    "
+    CREATE TABLE room_events (
+        room TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        PRIMARY KEY (room, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX room_events_by_ts ON room_events (ts);
+
+    DROP INDEX messages_by_ts;
+    CREATE INDEX messages_by_export ON messages (ts, room, seq);
+    CREATE INDEX messages_by_client_key ON messages (client_key);
+    CREATE INDEX flags_by_client_key ON flags (client_key);
+    ",
 ];
 
 /// The schema version this build writes.

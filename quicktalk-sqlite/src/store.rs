@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use quicktalk_core::ports::chat_store::unix_ms;
 use quicktalk_core::ports::{
-    Ban, ChatStore, ContextLine, ModerationFlag, PurgeStats, Report, StoredMessage,
+    Ban, ChatStore, ContextLine, ExportQuery, ForgetStats, ModerationFlag, PurgeStats, Report,
+    RoomEvent, StoredMessage,
 };
 use quicktalk_core::{ClientKey, RoomId, SessionId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -261,6 +262,102 @@ impl ChatStore for SqliteChatStore {
         .await
     }
 
+    async fn append_room_events(&self, events: &[RoomEvent]) -> quicktalk_core::Result<()> {
+        let events = events.to_vec();
+        self.run(move |connection| {
+            insert_all(
+                connection,
+                "INSERT OR IGNORE INTO room_events (room, kind, ts, event) VALUES (?1, ?2, ?3, ?4)",
+                &events,
+                |insert, event| {
+                    let json = serde_json::to_string(event).unwrap_or_default();
+                    insert.execute(params![
+                        event.room().to_string(),
+                        event.kind(),
+                        event.ts(),
+                        json
+                    ])
+                },
+            )
+        })
+        .await
+    }
+
+    async fn room_events(&self, room: RoomId) -> quicktalk_core::Result<Vec<RoomEvent>> {
+        self.run(move |connection| {
+            // `matched` sorts before `ended` only by rule, not by name.
+            let mut query = connection.prepare_cached(
+                "SELECT event FROM room_events WHERE room = ?1 ORDER BY kind = 'ended', ts",
+            )?;
+            let raw = query
+                .query_map([room.to_string()], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raw.iter()
+                .map(|json| {
+                    serde_json::from_str(json).map_err(|error| Error::Corrupt {
+                        column: "event",
+                        reason: error.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn export_messages(
+        &self,
+        query: &ExportQuery,
+    ) -> quicktalk_core::Result<Vec<StoredMessage>> {
+        let query = query.clone();
+        self.run(move |connection| {
+            // NULL parameters switch a filter off; the row-value comparison
+            // is the cursor, served by the (ts, room, seq) index.
+            let after = query
+                .after
+                .map(|a| (a.ts, a.room.to_string(), a.seq as i64));
+            let mut statement = connection.prepare_cached(
+                "SELECT room, seq, session, client_key, text, ts, masked FROM messages
+                 WHERE (?1 IS NULL OR ts >= ?1) AND (?2 IS NULL OR ts < ?2)
+                   AND (?3 IS NULL OR room = ?3) AND (?4 IS NULL OR client_key = ?4)
+                   AND (?5 IS NULL OR (ts, room, seq) > (?5, ?6, ?7))
+                 ORDER BY ts, room, seq LIMIT ?8",
+            )?;
+            let raw = statement
+                .query_map(
+                    params![
+                        query.since,
+                        query.until,
+                        query.room.map(|r| r.to_string()),
+                        query.client_key.as_ref().map(|k| k.as_str()),
+                        after.as_ref().map(|a| a.0),
+                        after.as_ref().map(|a| a.1.clone()),
+                        after.as_ref().map(|a| a.2),
+                        query.limit.max(1) as i64
+                    ],
+                    |row| RawMessage::try_from(row),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raw.into_iter().map(to_message).collect()
+        })
+        .await
+    }
+
+    async fn forget_client(&self, client_key: &ClientKey) -> quicktalk_core::Result<ForgetStats> {
+        let key = client_key.as_str().to_owned();
+        self.run(move |connection| {
+            let transaction = connection.transaction()?;
+            let messages =
+                transaction.execute("DELETE FROM messages WHERE client_key = ?1", [&key])?;
+            let flags = transaction.execute("DELETE FROM flags WHERE client_key = ?1", [&key])?;
+            transaction.commit()?;
+            Ok(ForgetStats {
+                messages: messages as u64,
+                flags: flags as u64,
+            })
+        })
+        .await
+    }
+
     async fn save_report(&self, report: &Report) -> quicktalk_core::Result<()> {
         let report = report.clone();
         self.run(move |connection| {
@@ -381,10 +478,13 @@ impl ChatStore for SqliteChatStore {
             let transaction = connection.transaction()?;
             let messages = transaction.execute("DELETE FROM messages WHERE ts < ?1", [cutoff])?;
             let flags = transaction.execute("DELETE FROM flags WHERE ts < ?1", [cutoff])?;
+            let room_events =
+                transaction.execute("DELETE FROM room_events WHERE ts < ?1", [cutoff])?;
             transaction.commit()?;
             Ok(PurgeStats {
                 messages: messages as u64,
                 flags: flags as u64,
+                room_events: room_events as u64,
             })
         })
         .await

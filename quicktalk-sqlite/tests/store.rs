@@ -64,7 +64,7 @@ fn a_schema_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("q.db");
     let store = SqliteChatStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     drop(store);
     let connection = rusqlite::Connection::open(&path).unwrap();
     connection.pragma_update(None, "user_version", 99).unwrap();
@@ -85,6 +85,6 @@ fn reopening_keeps_the_schema_version() {
             .unwrap()
             .schema_version()
             .unwrap(),
-        1
+        2
     );
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::ports::chat_store::{ChatStore, ModerationFlag, StoredMessage};
+use crate::ports::chat_store::{ChatStore, ModerationFlag, RoomEvent, StoredMessage};
 use crate::ports::event_bus::{BusEvent, EventBus};
 
 /// Health of one queue, shared between the engine and its writer.
@@ -105,6 +105,7 @@ impl<T> Feed<T> {
 pub(crate) enum StoreRecord {
     Message(StoredMessage),
     Flag(ModerationFlag),
+    Room(RoomEvent),
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -154,6 +155,7 @@ pub(crate) async fn run_store_writer(
     let mut records = Vec::with_capacity(batch);
     let mut messages = Vec::new();
     let mut flags = Vec::new();
+    let mut room_events = Vec::new();
     while receiver.recv_many(&mut records, batch).await > 0 {
         if records.len() < batch && !linger.is_zero() && !receiver.is_closed() {
             // A commit per line is what makes a store slow: wait a moment
@@ -170,7 +172,21 @@ pub(crate) async fn run_store_writer(
             match record {
                 StoreRecord::Message(message) => messages.push(message),
                 StoreRecord::Flag(flag) => flags.push(flag),
+                StoreRecord::Room(event) => room_events.push(event),
             }
+        }
+        // Matches first, so a room's start is stored before its lines.
+        if !room_events.is_empty() {
+            let count = room_events.len();
+            write_with_retry(
+                "store",
+                &health,
+                || receiver.is_closed(),
+                count,
+                || store.append_room_events(&room_events),
+            )
+            .await;
+            room_events.clear();
         }
         if !messages.is_empty() {
             let count = messages.len();

@@ -12,7 +12,8 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, Result};
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::{
-    Ban, ChatStore, ModerationFlag, PurgeStats, Report, StoredMessage, unix_ms,
+    Ban, ChatStore, ExportCursor, ExportQuery, ForgetStats, ModerationFlag, PurgeStats, Report,
+    RoomEvent, StoredMessage, unix_ms,
 };
 
 #[derive(Default)]
@@ -20,6 +21,8 @@ struct Tables {
     messages: BTreeMap<(RoomId, u64), StoredMessage>,
     flags: BTreeMap<(i64, RoomId, Option<u64>, SessionId, u64), ModerationFlag>,
     flag_serial: u64,
+    /// Keyed by room and kind (`matched` sorts before `ended`).
+    room_events: BTreeMap<(RoomId, u8), RoomEvent>,
     reports: Vec<Report>,
     bans: FxHashMap<ClientKey, Ban>,
     settings: FxHashMap<String, String>,
@@ -110,6 +113,55 @@ impl ChatStore for MemoryChatStore {
         Ok(())
     }
 
+    async fn append_room_events(&self, events: &[RoomEvent]) -> Result<()> {
+        self.check()?;
+        let mut tables = self.tables.lock();
+        for event in events {
+            let order = u8::from(matches!(event, RoomEvent::Ended { .. }));
+            tables
+                .room_events
+                .entry((event.room(), order))
+                .or_insert_with(|| event.clone());
+        }
+        Ok(())
+    }
+
+    async fn room_events(&self, room: RoomId) -> Result<Vec<RoomEvent>> {
+        self.check()?;
+        let tables = self.tables.lock();
+        Ok(tables
+            .room_events
+            .range((room, 0)..=(room, u8::MAX))
+            .map(|(_, event)| event.clone())
+            .collect())
+    }
+
+    async fn export_messages(&self, query: &ExportQuery) -> Result<Vec<StoredMessage>> {
+        self.check()?;
+        let tables = self.tables.lock();
+        let mut page: Vec<StoredMessage> = tables
+            .messages
+            .values()
+            .filter(|message| query.admits(message))
+            .cloned()
+            .collect();
+        page.sort_by_key(ExportCursor::of);
+        page.truncate(query.limit.max(1));
+        Ok(page)
+    }
+
+    async fn forget_client(&self, client_key: &ClientKey) -> Result<ForgetStats> {
+        self.check()?;
+        let mut tables = self.tables.lock();
+        let (messages, flags) = (tables.messages.len(), tables.flags.len());
+        tables.messages.retain(|_, m| &m.client_key != client_key);
+        tables.flags.retain(|_, f| &f.client_key != client_key);
+        Ok(ForgetStats {
+            messages: (messages - tables.messages.len()) as u64,
+            flags: (flags - tables.flags.len()) as u64,
+        })
+    }
+
     async fn save_report(&self, report: &Report) -> Result<()> {
         self.check()?;
         let mut tables = self.tables.lock();
@@ -175,9 +227,12 @@ impl ChatStore for MemoryChatStore {
         tables.messages.retain(|_, message| message.ts >= cutoff);
         let flags_before = tables.flags.len();
         tables.flags.retain(|_, flag| flag.ts >= cutoff);
+        let events_before = tables.room_events.len();
+        tables.room_events.retain(|_, event| event.ts() >= cutoff);
         Ok(PurgeStats {
             messages: (messages_before - tables.messages.len()) as u64,
             flags: (flags_before - tables.flags.len()) as u64,
+            room_events: (events_before - tables.room_events.len()) as u64,
         })
     }
 

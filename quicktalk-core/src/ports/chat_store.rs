@@ -11,8 +11,16 @@
 //!   survives the process.
 //! - **Cancellation.** The engine may drop a future at shutdown; a dropped
 //!   write may or may not have happened, but must not leave partial records.
-//! - **Retention.** [`ChatStore::purge`] removes chat lines and flags older
-//!   than the cut-off; reports and the context stored with them stay.
+//!   Room events are stored once by `(room, kind)`.
+//! - **Retention.** [`ChatStore::purge`] removes chat lines, flags and room
+//!   events older than the cut-off; reports and the context stored with them
+//!   stay.
+//! - **Forgetting.** [`ChatStore::forget_client`] removes every chat line and
+//!   flag written under a client key (a privacy request); reports stay, as
+//!   they do through retention.
+//! - **Export order.** [`ChatStore::export_messages`] pages through lines in
+//!   `(ts, room, seq)` order, so a cursor taken from the last line of a page
+//!   continues exactly where the page ended.
 //!
 //! `ping` has a default (always ready); everything else is required.
 
@@ -24,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::moderator::{Action, Category, Severity};
-use crate::protocol::ReportReason;
+use crate::protocol::{PartnerLeftReason, ReportReason};
 
 /// One delivered chat line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,9 +134,132 @@ pub struct ModerationFlag {
     pub ts: i64,
 }
 
+/// A chat's start or end, kept so a room's history says who met, when, and
+/// how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// Two sessions were matched into the room.
+    Matched {
+        /// The room.
+        room: RoomId,
+        /// The two members.
+        sessions: [SessionId; 2],
+        /// Their client keys, in the same order.
+        client_keys: [ClientKey; 2],
+        /// Interests they share (empty after the random fallback).
+        common_interests: Vec<String>,
+        /// Unix milliseconds.
+        ts: i64,
+    },
+    /// The chat ended.
+    Ended {
+        /// The room.
+        room: RoomId,
+        /// The member who ended it (left, skipped, dropped, was removed).
+        left: SessionId,
+        /// Why, as told to the other member.
+        reason: PartnerLeftReason,
+        /// Unix milliseconds.
+        ts: i64,
+    },
+}
+
+impl RoomEvent {
+    /// The room the event belongs to.
+    pub fn room(&self) -> RoomId {
+        match self {
+            Self::Matched { room, .. } | Self::Ended { room, .. } => *room,
+        }
+    }
+
+    /// Unix milliseconds.
+    pub fn ts(&self) -> i64 {
+        match self {
+            Self::Matched { ts, .. } | Self::Ended { ts, .. } => *ts,
+        }
+    }
+
+    /// `"matched"` or `"ended"`: with the room, the event's identity.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Matched { .. } => "matched",
+            Self::Ended { .. } => "ended",
+        }
+    }
+}
+
+/// Which chat lines an export wants, and where a page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportQuery {
+    /// Only lines at or after this unix millisecond.
+    pub since: Option<i64>,
+    /// Only lines before this unix millisecond.
+    pub until: Option<i64>,
+    /// Only this room's lines.
+    pub room: Option<RoomId>,
+    /// Only lines written under this client key.
+    pub client_key: Option<ClientKey>,
+    /// Start after this line: the `(ts, room, seq)` of the previous page's last line.
+    pub after: Option<ExportCursor>,
+    /// Most lines in the page (at least 1).
+    pub limit: usize,
+}
+
+/// A position in the export order `(ts, room, seq)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExportCursor {
+    /// Unix milliseconds.
+    pub ts: i64,
+    /// The room.
+    pub room: RoomId,
+    /// The line's `seq`.
+    pub seq: u64,
+}
+
+impl ExportCursor {
+    /// The cursor just past `message`.
+    pub fn of(message: &StoredMessage) -> Self {
+        Self {
+            ts: message.ts,
+            room: message.room,
+            seq: message.seq,
+        }
+    }
+}
+
+impl ExportQuery {
+    /// Whether `message` passes the filters and lies after the cursor
+    /// (stores that filter in memory use this; the rest mirror it in their
+    /// query language).
+    pub fn admits(&self, message: &StoredMessage) -> bool {
+        self.since.is_none_or(|since| message.ts >= since)
+            && self.until.is_none_or(|until| message.ts < until)
+            && self.room.is_none_or(|room| message.room == room)
+            && self
+                .client_key
+                .as_ref()
+                .is_none_or(|key| &message.client_key == key)
+            && self
+                .after
+                .is_none_or(|after| ExportCursor::of(message) > after)
+    }
+}
+
 /// What a retention purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeStats {
+    /// Chat lines removed.
+    pub messages: u64,
+    /// Moderation flags removed.
+    pub flags: u64,
+    /// Room events (matches and ends) removed.
+    pub room_events: u64,
+}
+
+/// What forgetting a client key removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ForgetStats {
     /// Chat lines removed.
     pub messages: u64,
     /// Moderation flags removed.
@@ -149,6 +280,32 @@ pub trait ChatStore: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Store`] when the backend fails.
     async fn append_flags(&self, flags: &[ModerationFlag]) -> Result<()>;
+
+    /// Stores matches and ends of chats; events already stored (same room
+    /// and kind) are skipped.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] when the backend fails; the batch may be retried whole.
+    async fn append_room_events(&self, events: &[RoomEvent]) -> Result<()>;
+
+    /// A room's stored events, matched first.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] when the backend fails.
+    async fn room_events(&self, room: RoomId) -> Result<Vec<RoomEvent>>;
+
+    /// One page of stored lines in `(ts, room, seq)` order, filtered as the
+    /// query says. An empty page means the export is complete.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] when the backend fails.
+    async fn export_messages(&self, query: &ExportQuery) -> Result<Vec<StoredMessage>>;
+
+    /// Removes every chat line and flag written under `client_key`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] when the backend fails; calling again finishes the job.
+    async fn forget_client(&self, client_key: &ClientKey) -> Result<ForgetStats>;
 
     /// Stores a report with its context.
     ///
@@ -198,7 +355,7 @@ pub trait ChatStore: Send + Sync + 'static {
     /// [`crate::Error::Store`] when the backend fails.
     async fn bans(&self) -> Result<Vec<Ban>>;
 
-    /// Removes chat lines and flags older than `before`.
+    /// Removes chat lines, flags and room events older than `before`.
     ///
     /// # Errors
     /// [`crate::Error::Store`] when the backend fails.

@@ -12,7 +12,8 @@ pub mod event_bus;
 pub mod moderator;
 
 pub use chat_store::{
-    Ban, ChatStore, ContextLine, ModerationFlag, PurgeStats, Report, StoredMessage,
+    Ban, ChatStore, ContextLine, ExportCursor, ExportQuery, ForgetStats, ModerationFlag,
+    PurgeStats, Report, RoomEvent, StoredMessage,
 };
 pub use event_bus::{BusEvent, EventBus, Subscription};
 pub use moderator::{

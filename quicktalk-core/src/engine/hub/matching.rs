@@ -1,13 +1,16 @@
 //! Joining the queue, opening rooms and ending them.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::time::Instant;
 
 use super::{ConnId, Hub, Phase};
+use crate::engine::feed::StoreRecord;
 use crate::engine::room::Room;
 use crate::ids::{RoomId, SessionId};
 use crate::matcher::{Candidate, Pairing};
+use crate::ports::chat_store::{RoomEvent, unix_ms};
 use crate::ports::event_bus::BusEvent;
 use crate::protocol::{JoinRequest, Matched, PartnerLeftReason, ProtocolError, ServerFrame};
 
@@ -104,7 +107,7 @@ impl Hub {
         let langs = members.map(|m| self.sessions[&m].lang.clone());
         self.rooms.insert(
             id,
-            Room::new(id, members, keys, self.config.replay_capacity),
+            Room::new(id, members, keys.clone(), self.config.replay_capacity),
         );
         self.active_rooms += 1;
         for (index, &member) in members.iter().enumerate() {
@@ -137,6 +140,15 @@ impl Hub {
         self.metrics
             .match_wait
             .record(pairing.second_waited.as_secs_f64());
+        if !self.config.retention.is_zero() {
+            self.store.offer(StoreRecord::Room(RoomEvent::Matched {
+                room: id,
+                sessions: members,
+                client_keys: keys,
+                common_interests: pairing.common_interests.clone(),
+                ts: unix_ms(SystemTime::now()),
+            }));
+        }
         self.bus.offer(BusEvent::Matched {
             room: id,
             sessions: members,
@@ -185,6 +197,14 @@ impl Hub {
                     session.pending_left = Some(reason);
                 }
             }
+        }
+        if !self.config.retention.is_zero() {
+            self.store.offer(StoreRecord::Room(RoomEvent::Ended {
+                room: room_id,
+                left: leaver,
+                reason,
+                ts: unix_ms(SystemTime::now()),
+            }));
         }
         self.bus.offer(BusEvent::PartnerLeft {
             room: room_id,

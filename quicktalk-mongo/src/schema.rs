@@ -1,0 +1,156 @@
+//! Collections, their indexes (each beside the query it serves), the schema
+//! version, and the TTL indexes for retention.
+
+use std::time::Duration;
+
+use mongodb::bson::{Document, doc};
+use mongodb::options::IndexOptions;
+use mongodb::{Database, IndexModel};
+
+use crate::{Error, Result};
+
+pub(crate) const MESSAGES: &str = "messages";
+pub(crate) const FLAGS: &str = "flags";
+pub(crate) const MATCHES: &str = "matches";
+pub(crate) const ENDS: &str = "ends";
+pub(crate) const REPORTS: &str = "reports";
+pub(crate) const BANS: &str = "bans";
+pub(crate) const SETTINGS: &str = "settings";
+pub(crate) const META: &str = "meta";
+
+/// The schema version this build writes. Raise it with a migration in
+/// [`prepare`] when a stored shape changes.
+pub(crate) const VERSION: i64 = 1;
+
+/// The collections retention applies to (each has `ts` and `at`).
+pub(crate) const RETAINED: [&str; 4] = [MESSAGES, FLAGS, MATCHES, ENDS];
+
+const TTL_INDEX: &str = "ttl_at";
+
+/// Every secondary index: (collection, name, keys, unique). `_id` serves
+/// the rest: a line by room and seq, a match or end by room, a report by
+/// id, a ban by client key, a setting by name.
+const INDEXES: &[(&str, &str, fn() -> Document)] = &[
+    // room_history: find {room} sort {seq: 1}.
+    (MESSAGES, "room_seq", || doc! {"room": 1, "seq": 1}),
+    // export_messages: filter on ts, sort {ts, room, seq}, cursor past the
+    // last line; purge: delete {ts: {$lt: cutoff}}.
+    (
+        MESSAGES,
+        "ts_room_seq",
+        || doc! {"ts": 1, "room": 1, "seq": 1},
+    ),
+    // forget_client: delete {client_key}; export by client key.
+    (MESSAGES, "client_key", || doc! {"client_key": 1}),
+    // flags: sort {ts: -1, _id: -1} limit n; purge by ts.
+    (FLAGS, "ts", || doc! {"ts": -1, "_id": -1}),
+    // forget_client: delete {client_key}.
+    (FLAGS, "client_key", || doc! {"client_key": 1}),
+    // purge by ts.
+    (MATCHES, "ts", || doc! {"ts": 1}),
+    (ENDS, "ts", || doc! {"ts": 1}),
+    // reports: sort {ts: -1, _id: -1} limit n.
+    (REPORTS, "ts", || doc! {"ts": -1, "_id": -1}),
+    // bans: sort {created: -1}.
+    (BANS, "created", || doc! {"created": -1}),
+];
+
+/// Checks the stored schema version, creates what is missing, and records
+/// the version. Returns whether TTL indexes keep the retention.
+///
+/// # Errors
+/// [`Error::SchemaTooNew`] for a database written by a newer build;
+/// [`Error::Driver`] when the server refuses.
+pub(crate) async fn prepare(database: &Database, retention: Option<Duration>) -> Result<bool> {
+    let meta = database.collection::<Document>(META);
+    let found = meta
+        .find_one(doc! {"_id": "schema"})
+        .await?
+        .and_then(|document| document.get("version").and_then(bson_int));
+    if let Some(found) = found {
+        if found > VERSION {
+            return Err(Error::SchemaTooNew {
+                found,
+                supported: VERSION,
+            });
+        }
+    }
+    for (collection, name, keys) in INDEXES {
+        let model = IndexModel::builder()
+            .keys(keys())
+            .options(IndexOptions::builder().name(name.to_string()).build())
+            .build();
+        database
+            .collection::<Document>(collection)
+            .create_index(model)
+            .await?;
+    }
+    let ttl = match retention.filter(|r| !r.is_zero()) {
+        Some(retention) => ensure_ttl(database, retention).await,
+        None => false,
+    };
+    if found != Some(VERSION) {
+        meta.replace_one(
+            doc! {"_id": "schema"},
+            doc! {"_id": "schema", "version": VERSION},
+        )
+        .upsert(true)
+        .await?;
+    }
+    Ok(ttl)
+}
+
+fn bson_int(value: &mongodb::bson::Bson) -> Option<i64> {
+    match value {
+        mongodb::bson::Bson::Int32(v) => Some(i64::from(*v)),
+        mongodb::bson::Bson::Int64(v) => Some(*v),
+        mongodb::bson::Bson::Double(v) => Some(*v as i64),
+        _ => None,
+    }
+}
+
+/// Keeps a TTL index on `at` matching the retention in each retained
+/// collection; returns whether every one is in place. A server without TTL
+/// indexes (FerretDB v1 answers `NotImplemented`, code 238) is left to the
+/// engine's periodic purge, which runs either way.
+async fn ensure_ttl(database: &Database, retention: Duration) -> bool {
+    let mut all = true;
+    for collection in RETAINED {
+        let collection = database.collection::<Document>(collection);
+        let model = || {
+            IndexModel::builder()
+                .keys(doc! {"at": 1})
+                .options(
+                    IndexOptions::builder()
+                        .name(TTL_INDEX.to_string())
+                        .expire_after(retention)
+                        .build(),
+                )
+                .build()
+        };
+        let result = match collection.create_index(model()).await {
+            // Same name, other expiry: the retention setting changed.
+            Err(error) if is_index_conflict(&error) => {
+                match collection.drop_index(TTL_INDEX).await {
+                    Ok(()) => collection.create_index(model()).await.map(|_| ()),
+                    Err(error) => Err(error),
+                }
+            }
+            other => other.map(|_| ()),
+        };
+        if let Err(error) = result {
+            all = false;
+            tracing::info!(
+                collection = collection.name(),
+                %error,
+                "no TTL index here; retention relies on the periodic purge"
+            );
+        }
+    }
+    all
+}
+
+fn is_index_conflict(error: &mongodb::error::Error) -> bool {
+    // IndexOptionsConflict, IndexKeySpecsConflict.
+    matches!(&*error.kind, mongodb::error::ErrorKind::Command(c) if c.code == 85 || c.code == 86)
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs (.ci/run calls this script):
 # installs what the tests need (Debian's Chromium, the browser test's npm
-# packages), then runs the format check, clippy, every test (including the
-# 10,000-case invariant property test, the socket tests and the headless
-# browser test) and a build of every benchmark.
+# packages, Go for FerretDB), starts the services (scripts/services.sh:
+# FerretDB, a MongoDB-wire server), then runs the format check, clippy,
+# every test (including the 10,000-case invariant property test, the socket
+# tests, the MongoDB store and outage tests and the headless browser test)
+# and a build of every benchmark. The services are stopped at the end.
 #
 # Usage: scripts/test.sh
 #
@@ -50,6 +52,19 @@ fi
 (cd quicktalk-server/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 # The browser test may not skip itself here.
 export QUICKTALK_REQUIRE_BROWSER=1
+
+step "services (FerretDB)"
+if ! command -v go >/dev/null 2>&1; then
+    echo "installing Go"
+    apt_install golang
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+    apt_install python3
+fi
+trap 'scripts/services.sh down' EXIT
+eval "$(scripts/services.sh up)"
+# The MongoDB and outage tests may not skip themselves here.
+export QUICKTALK_REQUIRE_SERVICES=1
 
 step "toolchain: $(cargo --version), target dir: $CARGO_TARGET_DIR"
 

@@ -90,14 +90,51 @@ pub(crate) async fn prepare(database: &Database, retention: Option<Duration>) ->
         None => false,
     };
     if found != Some(VERSION) {
-        meta.replace_one(
-            doc! {"_id": "schema"},
-            doc! {"_id": "schema", "version": VERSION},
-        )
-        .upsert(true)
-        .await?;
+        record_version(&meta).await?;
     }
     Ok(ttl)
+}
+
+/// Writes [`VERSION`] to `meta`. Nodes starting together on a fresh
+/// database race to insert it; the loser's upsert fails with a duplicate
+/// key, and it reads what the winner wrote instead.
+async fn record_version(meta: &mongodb::Collection<Document>) -> Result<()> {
+    let mut attempts = 0;
+    loop {
+        let written = meta
+            .replace_one(
+                doc! {"_id": "schema"},
+                doc! {"_id": "schema", "version": VERSION},
+            )
+            .upsert(true)
+            .await;
+        let error = match written {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let duplicate = matches!(
+            &*error.kind,
+            mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) if e.code == 11000
+        );
+        attempts += 1;
+        if !duplicate || attempts >= 3 {
+            return Err(error.into());
+        }
+        let stored = meta
+            .find_one(doc! {"_id": "schema"})
+            .await?
+            .and_then(|document| document.get("version").and_then(bson_int));
+        match stored {
+            Some(found) if found == VERSION => return Ok(()),
+            Some(found) if found > VERSION => {
+                return Err(Error::SchemaTooNew {
+                    found,
+                    supported: VERSION,
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 fn bson_int(value: &mongodb::bson::Bson) -> Option<i64> {

@@ -235,3 +235,24 @@ async fn the_engines_periodic_purge_keeps_retention_where_there_are_no_ttl_index
     assert_eq!(fresh.store.room_history(new_room).await.unwrap().len(), 1);
     fresh.drop_database().await;
 }
+
+#[tokio::test]
+async fn nodes_starting_together_on_a_fresh_database_all_come_up() {
+    let Some(uri) = test_uri("nodes_starting_together_on_a_fresh_database_all_come_up") else {
+        return;
+    };
+    let config = MongoConfig {
+        database: Some(quicktalk_mongo::testing::unique_database("together")),
+        ..MongoConfig::new(&uri)
+    };
+    let starts = (0..4).map(|_| MongoChatStore::connect(&config));
+    let stores: Vec<_> = futures_util::future::join_all(starts).await;
+    for store in &stores {
+        if let Err(error) = store {
+            panic!("a node failed to start: {error}");
+        }
+    }
+    let store = stores.into_iter().next().unwrap().unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), Some(1));
+    let _ = store.database().drop().await;
+}

@@ -85,20 +85,43 @@ pub(crate) async fn flags(State(state): State<AppState>, Query(limit): Query<Lim
     }
 }
 
+fn parse_room(room: &str) -> Result<RoomId, Response> {
+    room.parse::<RoomId>().map_err(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "not a room id"})),
+        )
+            .into_response()
+    })
+}
+
 /// `GET /api/admin/rooms/{room}`: a room's stored lines.
 pub(crate) async fn room_history(
     State(state): State<AppState>,
     Path(room): Path<String>,
 ) -> Response {
-    let Ok(room) = room.parse::<RoomId>() else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "not a room id"})),
-        )
-            .into_response();
+    let room = match parse_room(&room) {
+        Ok(room) => room,
+        Err(response) => return response,
     };
     match state.inner.engine.store().room_history(room).await {
         Ok(lines) => Json(lines).into_response(),
+        Err(error) => store_error(error),
+    }
+}
+
+/// `GET /api/admin/rooms/{room}/events`: when the room was matched (who,
+/// on which interests) and how it ended.
+pub(crate) async fn room_events(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+) -> Response {
+    let room = match parse_room(&room) {
+        Ok(room) => room,
+        Err(response) => return response,
+    };
+    match state.inner.engine.store().room_events(room).await {
+        Ok(events) => Json(events).into_response(),
         Err(error) => store_error(error),
     }
 }

@@ -35,6 +35,7 @@ fn router(state: AppState) -> Router {
         .route("/bans", get(admin::bans).post(admin::add_ban))
         .route("/bans/{client_key}", delete(admin::remove_ban))
         .route("/rooms/{room}", get(admin::room_history))
+        .route("/rooms/{room}/events", get(admin::room_events))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,

@@ -53,6 +53,15 @@ impl Server {
         }
     }
 
+    /// A handle on a server started elsewhere (it is not stopped on drop).
+    pub fn at(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            stop: None,
+            task: None,
+        }
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
@@ -86,6 +95,8 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Client {
     pub socket: Socket,
     pub hello: Value,
+    /// The last `matched` frame received.
+    pub matched: Option<Value>,
 }
 
 impl Client {
@@ -116,6 +127,7 @@ impl Client {
         Ok(Self {
             socket,
             hello: Value::Null,
+            matched: None,
         })
     }
 
@@ -141,6 +153,9 @@ impl Client {
             match message {
                 Message::Text(text) => {
                     let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["type"] == "matched" {
+                        self.matched = Some(value.clone());
+                    }
                     if value["type"] != "online" {
                         return value;
                     }
@@ -170,6 +185,12 @@ impl Client {
                 Some(Err(_)) | None => return None,
             }
         }
+    }
+
+    /// The room of the last `matched` frame.
+    pub fn last_matched_room(&self) -> quicktalk_core::RoomId {
+        let matched = self.matched.as_ref().expect("matched");
+        matched["room"].as_str().unwrap().parse().unwrap()
     }
 
     pub async fn join(&mut self, interests: &[&str]) {

@@ -18,6 +18,7 @@ use quicktalk_nlp::{FilterBuilder, Policy, parse_action, parse_override};
 use crate::storage::StoreArgs;
 #[cfg(test)]
 use crate::storage::StoreUrl;
+use crate::tools::{ExportArgs, ForgetArgs};
 
 /// The `quicktalk` command line.
 #[derive(Debug, Parser)]
@@ -40,6 +41,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web page, the WebSocket chat and the HTTP API (the default).
     Serve(ServeConfig),
+    /// Write stored chat lines as JSON Lines, oldest first, filtered by time,
+    /// room or client key (for moderators and data requests).
+    Export(ExportArgs),
+    /// Delete every chat line and moderation flag of one person (a client
+    /// key, or the IP it came from), for privacy requests. Reports stay.
+    Forget(ForgetArgs),
 }
 
 /// Whether lines pass the danger-word filter.

@@ -28,6 +28,7 @@ mod http;
 mod serve;
 mod state;
 mod storage;
+pub mod tools;
 mod ws;
 
 use std::sync::OnceLock;

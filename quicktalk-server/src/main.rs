@@ -58,15 +58,55 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve_main())
+    runtime.block_on(async {
+        let cli = Cli::parse();
+        match cli.command {
+            Some(Command::Serve(config)) => serve_main(config).await,
+            None => serve_main(cli.serve).await,
+            Some(Command::Export(args)) => export_main(&args).await,
+            Some(Command::Forget(args)) => forget_main(&args).await,
+        }
+    })
 }
 
-async fn serve_main() -> ExitCode {
-    let cli = Cli::parse();
-    let config = match cli.command {
-        Some(Command::Serve(config)) => config,
-        None => cli.serve,
-    };
+/// Exit status for a failure: 2 for a bad setting (named in the message),
+/// 1 for anything else.
+fn failed(error: &quicktalk_server::Error) -> ExitCode {
+    eprintln!("quicktalk: {error}");
+    match error {
+        quicktalk_server::Error::Config(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+async fn export_main(args: &quicktalk_server::tools::ExportArgs) -> ExitCode {
+    match quicktalk_server::tools::export(args).await {
+        Ok(lines) => {
+            eprintln!("quicktalk: exported {lines} lines");
+            ExitCode::SUCCESS
+        }
+        Err(error) => failed(&error),
+    }
+}
+
+async fn forget_main(args: &quicktalk_server::tools::ForgetArgs) -> ExitCode {
+    match quicktalk_server::tools::forget(args).await {
+        Ok((key, removed)) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "client_key": key,
+                    "messages": removed.messages,
+                    "flags": removed.flags,
+                })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => failed(&error),
+    }
+}
+
+async fn serve_main(config: ServeConfig) -> ExitCode {
     if let Err(message) = init_logging(&config) {
         eprintln!("quicktalk: {message}");
         return ExitCode::from(2);
@@ -87,9 +127,6 @@ async fn serve_main() -> ExitCode {
     };
     match quicktalk_server::run(config, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("quicktalk: {error}");
-            ExitCode::FAILURE
-        }
+        Err(error) => failed(&error),
     }
 }

@@ -76,9 +76,11 @@ async fn a_server_on_mongodb_keeps_lines_reports_and_room_events() {
     let room = reports[0]["room"].as_str().unwrap().to_owned();
     let store = open(&uri, &database).await;
     let room_id: RoomId = room.parse().unwrap();
-    eventually(Duration::from_secs(10), "the line reaches MongoDB", || async {
-        store.room_history(room_id).await.unwrap().len() == 1
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the line reaches MongoDB",
+        || async { store.room_history(room_id).await.unwrap().len() == 1 },
+    )
     .await;
     let (status, history) = admin(&server, &format!("/api/admin/rooms/{room}")).await;
     assert_eq!((status, history[0]["seq"].as_u64()), (200, Some(1)));
@@ -91,7 +93,9 @@ async fn a_server_on_mongodb_keeps_lines_reports_and_room_events() {
 }
 
 /// Readiness as seen from outside, sampled in the background.
-fn watch_readiness(server: &Server) -> (Arc<Mutex<Vec<(u16, Value)>>>, tokio::task::JoinHandle<()>) {
+fn watch_readiness(
+    server: &Server,
+) -> (Arc<Mutex<Vec<(u16, Value)>>>, tokio::task::JoinHandle<()>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let addr = server.addr;
     let samples = seen.clone();
@@ -112,7 +116,8 @@ fn watch_readiness(server: &Server) -> (Arc<Mutex<Vec<(u16, Value)>>>, tokio::ta
 /// get it too.
 async fn say(from: &mut Client, to: &mut Client, text: &str, cid: &str) -> Duration {
     let sent = Instant::now();
-    from.send(json!({"type": "send", "text": text, "cid": cid})).await;
+    from.send(json!({"type": "send", "text": text, "cid": cid}))
+        .await;
     let echo = from.expect("message").await;
     let took = sent.elapsed();
     assert_eq!(echo["cid"], cid);
@@ -162,9 +167,11 @@ async fn a_database_outage_never_slows_chat_and_everything_held_is_written_once(
     for n in 1..=5 {
         say(&mut a, &mut b, &format!("before {n}"), &format!("p{n}")).await;
     }
-    eventually(Duration::from_secs(10), "lines before the outage are stored", || async {
-        store.room_history(room_ab).await.unwrap().len() == 5
-    })
+    eventually(
+        Duration::from_secs(10),
+        "lines before the outage are stored",
+        || async { store.room_history(room_ab).await.unwrap().len() == 5 },
+    )
     .await;
 
     let (readiness, watcher) = watch_readiness(&server);
@@ -197,7 +204,8 @@ async fn a_database_outage_never_slows_chat_and_everything_held_is_written_once(
         }
         if let Some((c, d, _)) = new_pair.as_mut() {
             sent_cd += 1;
-            slowest = slowest.max(say(c, d, &format!("cd {sent_cd}"), &format!("c{sent_cd}")).await);
+            slowest =
+                slowest.max(say(c, d, &format!("cd {sent_cd}"), &format!("c{sent_cd}")).await);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -228,7 +236,10 @@ async fn a_database_outage_never_slows_chat_and_everything_held_is_written_once(
     for (history, sent) in [(&stored_ab, sent_ab), (&stored_cd, sent_cd)] {
         let seqs: Vec<u64> = history.iter().map(|m| m.seq).collect();
         let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
-        assert_eq!(seqs, expected, "stored once each, a gap-free prefix of what was sent");
+        assert_eq!(
+            seqs, expected,
+            "stored once each, a gap-free prefix of what was sent"
+        );
         assert!(seqs.len() as u64 <= sent);
     }
     let matched_cd = store.room_events(room_cd).await.unwrap().len() as u64;

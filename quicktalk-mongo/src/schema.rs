@@ -27,10 +27,13 @@ pub(crate) const RETAINED: [&str; 4] = [MESSAGES, FLAGS, MATCHES, ENDS];
 
 const TTL_INDEX: &str = "ttl_at";
 
-/// Every secondary index: (collection, name, keys, unique). `_id` serves
-/// the rest: a line by room and seq, a match or end by room, a report by
-/// id, a ban by client key, a setting by name.
-const INDEXES: &[(&str, &str, fn() -> Document)] = &[
+/// One secondary index: its collection, name and keys.
+type IndexSpec = (&'static str, &'static str, fn() -> Document);
+
+/// Every secondary index. `_id` serves the rest: a line by room and seq, a
+/// match or end by room, a report by id, a ban by client key, a setting by
+/// name.
+const INDEXES: &[IndexSpec] = &[
     // room_history: find {room} sort {seq: 1}.
     (MESSAGES, "room_seq", || doc! {"room": 1, "seq": 1}),
     // export_messages: filter on ts, sort {ts, room, seq}, cursor past the

@@ -85,14 +85,12 @@ pub(crate) async fn flags(State(state): State<AppState>, Query(limit): Query<Lim
     }
 }
 
-fn parse_room(room: &str) -> Result<RoomId, Response> {
-    room.parse::<RoomId>().map_err(|_| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "not a room id"})),
-        )
-            .into_response()
-    })
+fn not_a_room() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "not a room id"})),
+    )
+        .into_response()
 }
 
 /// `GET /api/admin/rooms/{room}`: a room's stored lines.
@@ -100,9 +98,8 @@ pub(crate) async fn room_history(
     State(state): State<AppState>,
     Path(room): Path<String>,
 ) -> Response {
-    let room = match parse_room(&room) {
-        Ok(room) => room,
-        Err(response) => return response,
+    let Ok(room) = room.parse::<RoomId>() else {
+        return not_a_room();
     };
     match state.inner.engine.store().room_history(room).await {
         Ok(lines) => Json(lines).into_response(),
@@ -116,9 +113,8 @@ pub(crate) async fn room_events(
     State(state): State<AppState>,
     Path(room): Path<String>,
 ) -> Response {
-    let room = match parse_room(&room) {
-        Ok(room) => room,
-        Err(response) => return response,
+    let Ok(room) = room.parse::<RoomId>() else {
+        return not_a_room();
     };
     match state.inner.engine.store().room_events(room).await {
         Ok(events) => Json(events).into_response(),

@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web page, the WebSocket chat and the HTTP API (the default).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Write stored chat lines as JSON Lines, oldest first, filtered by time,
     /// room or client key (for moderators and data requests).
     Export(ExportArgs),

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         let cli = Cli::parse();
         match cli.command {
-            Some(Command::Serve(config)) => serve_main(config).await,
+            Some(Command::Serve(config)) => serve_main(*config).await,
             None => serve_main(cli.serve).await,
             Some(Command::Export(args)) => export_main(&args).await,
             Some(Command::Forget(args)) => forget_main(&args).await,

@@ -92,10 +92,11 @@ async fn a_server_on_mongodb_keeps_lines_reports_and_room_events() {
     let _ = store.database().drop().await;
 }
 
+/// `/readyz` answers: status and body.
+type Samples = Arc<Mutex<Vec<(u16, Value)>>>;
+
 /// Readiness as seen from outside, sampled in the background.
-fn watch_readiness(
-    server: &Server,
-) -> (Arc<Mutex<Vec<(u16, Value)>>>, tokio::task::JoinHandle<()>) {
+fn watch_readiness(server: &Server) -> (Samples, tokio::task::JoinHandle<()>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let addr = server.addr;
     let samples = seen.clone();

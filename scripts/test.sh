@@ -53,17 +53,21 @@ fi
 # The browser test may not skip itself here.
 export QUICKTALK_REQUIRE_BROWSER=1
 
-step "services (FerretDB)"
+step "services (FerretDB, Apache Kafka)"
 if ! command -v go >/dev/null 2>&1; then
     echo "installing Go"
     apt_install golang
+fi
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+    echo "installing Java 17 and Maven"
+    apt_install openjdk-17-jre-headless maven
 fi
 if ! command -v python3 >/dev/null 2>&1; then
     apt_install python3
 fi
 trap 'scripts/services.sh down' EXIT
 eval "$(scripts/services.sh up)"
-# The MongoDB and outage tests may not skip themselves here.
+# The MongoDB, Kafka and outage tests may not skip themselves here.
 export QUICKTALK_REQUIRE_SERVICES=1
 
 step "toolchain: $(cargo --version), target dir: $CARGO_TARGET_DIR"

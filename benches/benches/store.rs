@@ -129,7 +129,7 @@ fn store_benches(c: &mut Criterion) {
     group.finish();
 
     if let Some(mongo) = mongo {
-        let _ = runtime.block_on(mongo.database().drop());
+        let _ = runtime.block_on(async { mongo.database().drop().await });
     }
 }
 

@@ -43,8 +43,8 @@ const INDEXES: &[IndexSpec] = &[
         "ts_room_seq",
         || doc! {"ts": 1, "room": 1, "seq": 1},
     ),
-    // forget_client: delete {client_key}; export by client key.
-    (MESSAGES, "client_key", || doc! {"client_key": 1}),
+    // No client_key index on lines: every line would pay for it, and
+    // forget_client (a privacy request) is a rare collection scan.
     // flags: sort {ts: -1, _id: -1} limit n; purge by ts.
     (FLAGS, "ts", || doc! {"ts": -1, "_id": -1}),
     // forget_client: delete {client_key}.

@@ -34,7 +34,7 @@ async fn start_up_is_idempotent_and_creates_every_index() {
     assert_eq!(again.schema_version().await.unwrap(), Some(1));
     let messages = fresh.store.database().collection::<Document>("messages");
     let names = messages.list_index_names().await.unwrap();
-    for name in ["room_seq", "ts_room_seq", "client_key"] {
+    for name in ["room_seq", "ts_room_seq"] {
         assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
     }
     for (collection, name) in [

@@ -14,6 +14,7 @@ use crate::Error;
 use crate::art::ArtDetector;
 use crate::contact::{ContactDetector, Found};
 use crate::lexicon::{self, Entry, Kind};
+use crate::morphology::short_korean_match_is_a_word;
 use crate::normalize::{ENDS, GAP_INSIDE, KEYBOARD, SPLIT, STARTS, Unit, View, WILDCARD};
 use crate::policy::Policy;
 use crate::spam::SpamDetector;
@@ -282,7 +283,11 @@ impl WordSet {
             let first = view.unit_at[hit.start()] as usize;
             let last = view.unit_at[hit.end() - 1] as usize;
             for rule in &self.rules[hit.pattern().as_usize()] {
-                if accepts(rule, &view.units[first..=last]) {
+                if accepts(rule, &view.units[first..=last])
+                    && (!matches!(rule.kind, Kind::Danger(Category::Hate, _))
+                        || rule.multiword
+                        || short_korean_match_is_a_word(&view.units, first, last))
+                {
                     hits.push((first, last, rule.kind));
                 }
             }

@@ -63,6 +63,7 @@ mod art;
 mod contact;
 mod filter;
 pub mod lexicon;
+mod morphology;
 mod normalize;
 mod policy;
 mod spam;

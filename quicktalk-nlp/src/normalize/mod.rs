@@ -406,7 +406,11 @@ impl View {
                 Class::Latin => Some(atom.ch),
                 Class::Word if !foreign && atom.latin != '\0' => Some(atom.latin),
                 Class::Word => Some(atom.ch),
-                Class::Digit if wordy && atom.latin != '\0' => Some(atom.latin),
+                Class::Digit
+                    if wordy && atom.latin != '\0' && digit_run_reads_as_letters(token, index) =>
+                {
+                    Some(atom.latin)
+                }
                 Class::Digit => Some(atom.ch),
                 Class::Leet if wordy && leet_counts(&atom, index, first_core, last_core) => {
                     Some(atom.latin)
@@ -620,6 +624,26 @@ fn close_piece(raw: &mut [Unit], piece: usize) {
 }
 
 /// `(`+`)` = o, `[_]` and `|_|` = u, `\/` = v, `|\|` = n.
+/// Whether the digit at `index` stands for a letter: its run of digits is
+/// short (at most 3: `sh1t`, `a55`, `b1tch`) and touches a letter or a leet
+/// symbol (`4ss`), never a number standing apart inside the token (`n=455`,
+/// `c=643`, `v2.1`, `3:1`) or a long one (`abc1234`, ids, times).
+fn digit_run_reads_as_letters(token: &[Atom], index: usize) -> bool {
+    let is_digit = |i: usize| token[i].class == Class::Digit;
+    let start = (0..=index)
+        .rev()
+        .take_while(|&i| is_digit(i))
+        .last()
+        .unwrap_or(index);
+    let end = (index..token.len())
+        .take_while(|&i| is_digit(i))
+        .last()
+        .unwrap_or(index);
+    let letterish = |i: usize| matches!(token[i].class, Class::Latin | Class::Word | Class::Leet);
+    end - start < 3
+        && ((start > 0 && letterish(start - 1)) || (end + 1 < token.len() && letterish(end + 1)))
+}
+
 fn multi_char_leet(atoms: &[Atom]) -> Option<(char, usize)> {
     let at = |i: usize| atoms.get(i).map_or('\0', |a| a.ch);
     match (at(0), at(1), at(2)) {

@@ -188,6 +188,12 @@ impl ContactDetector {
                 continue;
             }
             let rest = &plain[name.end()..];
+            // An English name must be a word of its own: `installed` is not
+            // `insta` + `lled`.
+            let ascii_name = plain.as_bytes()[name.start()].is_ascii();
+            if ascii_name && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                continue;
+            }
             // The id may follow after a particle (카톡은, 인스타는) or a colon.
             let skip = rest
                 .char_indices()
@@ -209,8 +215,7 @@ impl ContactDetector {
             // After a Korean messenger name any Latin word is an id (Korean
             // chat has few English words there); after an English one it
             // must look like an id or be introduced as one.
-            let korean_name = !plain.as_bytes()[name.start()].is_ascii();
-            if !(marked || id_like || korean_name) {
+            if !(marked || id_like || !ascii_name) {
                 continue;
             }
             let end = name.end() + skip + id.end();

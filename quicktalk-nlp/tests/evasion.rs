@@ -145,6 +145,12 @@ const NEVER_VISIBLE: &[&str] = &[
     "c=1394 n=4964",
     "n=455",
     "version 3.1.4 build 5318008",
+    // Everyday tech chat (en-clean-ubuntu-irc).
+    "I installed. it works now",
+    "killall firefox",
+    "go for it",
+    "warty and hoary hedgehog",
+    "compile it with c++ or g++",
 ];
 
 /// What the fixes for [`NEVER_VISIBLE`] must still catch.
@@ -156,6 +162,10 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     ("b1tch", Profanity),
     ("xxx porn", Sexual),
     ("보짓물", Sexual),
+    ("insta: @cool_kid", Contact),
+    ("you hoar", Profanity),
+    ("kill all of them", Threat),
+    ("fu@k", Profanity),
 ];
 
 #[test]

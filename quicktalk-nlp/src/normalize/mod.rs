@@ -449,7 +449,14 @@ impl View {
             && !self.no_shadow
             && wordy
         {
-            let symbols_inside = self.atoms[begin + first..begin + last]
+            // Only symbols with a letter after them are inside the word:
+            // `c++` and `g++` end in symbols, they do not hide letters.
+            let letters = |a: &Atom| matches!(a.class, Class::Latin | Class::Word | Class::Digit);
+            let last_letter = (first..=last)
+                .rev()
+                .find(|&i| letters(&self.atoms[begin + i]))
+                .unwrap_or(first);
+            let symbols_inside = self.atoms[begin + first..begin + last_letter]
                 .iter()
                 .any(|a| matches!(a.class, Class::Leet | Class::Mask));
             if symbols_inside {
@@ -687,10 +694,18 @@ fn masked_tail(token: &[Atom], index: usize, last_core: Option<usize>) -> bool {
     if index <= last || token[last].class != Class::Latin {
         return false;
     }
-    let run = token[last + 1..]
-        .iter()
-        .take_while(|a| a.class == Class::Mask && a.ch != '?')
-        .count();
+    let tail = || {
+        token[last + 1..]
+            .iter()
+            .take_while(|a| a.class == Class::Mask && a.ch != '?')
+    };
+    let run = tail().count();
+    // One letter and `+`/`^` marks is a name, not a masked word (`c++`,
+    // `g++`, `C^^`); a star after one letter still is (`f***`).
+    let one_letter = last == 0 || token[last - 1].class != Class::Latin;
+    if one_letter && tail().any(|a| a.ch != '*') {
+        return false;
+    }
     run >= 2 && index <= last + run
 }
 

@@ -5,13 +5,18 @@
 //! dataset is about: the harm categories for the abuse and toxicity sets,
 //! spam and contact details for the SMS spam set. The share of lines flagged
 //! for any reason is printed too.
+//!
+//! The clean-chat sets (`ko-clean-songys`, `en-clean-ubuntu-irc`) hold only
+//! innocent lines: every finding is a false alarm. For them, and for the
+//! negatives of every set, a false alarm is split into what users see (the
+//! line masked or blocked) and what only moderators see (a flag).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 
-use quicktalk_core::ports::moderator::Category;
+use quicktalk_core::ports::moderator::{Action, Category};
 use quicktalk_nlp::Filter;
 
 use crate::FilterArgs;
@@ -52,6 +57,8 @@ const FLAGGABLE: &[Category] = &[
     Category::SelfHarm,
 ];
 const SPAM: &[Category] = &[Category::Spam, Category::Contact];
+/// Everything: on a clean set any finding is a false alarm.
+const ANY: &[Category] = &Category::ALL;
 
 /// Labelled lines: the text and whether it should be flagged.
 type Rows = Vec<(String, bool)>;
@@ -100,6 +107,20 @@ const DATASETS: &[Dataset] = &[
         baseline: "none given",
         target: ">= 60% of spam caught with <= 1% of ham flagged",
     },
+    Dataset {
+        name: "ko-clean-songys",
+        categories: ANY,
+        load: load_clean,
+        baseline: "none given",
+        target: "<= 0.3% user-visible, <= 2% flagged",
+    },
+    Dataset {
+        name: "en-clean-ubuntu-irc",
+        categories: ANY,
+        load: load_clean,
+        baseline: "none given",
+        target: "<= 0.3% user-visible, <= 2% flagged",
+    },
 ];
 
 pub(crate) fn run(args: &EvalArgs) -> Result<(), String> {
@@ -118,6 +139,8 @@ pub(crate) fn run(args: &EvalArgs) -> Result<(), String> {
 
 fn evaluate(filter: &Filter, dataset: &Dataset, rows: &[(String, bool)], show: usize) {
     let (mut tp, mut fp, mut fn_, mut tn, mut any_negative) = (0u32, 0u32, 0u32, 0u32, 0u32);
+    // Negatives whose line users would see changed (masked or blocked).
+    let mut visible_negative = 0u32;
     let mut missed = Vec::new();
     let mut wrong = Vec::new();
     let bytes: usize = rows.iter().map(|(text, _)| text.len()).sum();
@@ -146,6 +169,9 @@ fn evaluate(filter: &Filter, dataset: &Dataset, rows: &[(String, bool)], show: u
         }
         if !*positive && !check.findings.is_empty() {
             any_negative += 1;
+            if matches!(check.action, Action::Mask | Action::Block) {
+                visible_negative += 1;
+            }
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -171,14 +197,19 @@ fn evaluate(filter: &Filter, dataset: &Dataset, rows: &[(String, bool)], show: u
         tp + fn_,
         fp + tn
     );
+    if tp + fn_ > 0 {
+        println!(
+            "precision {precision:.3}  recall {recall:.3}  F1 {f1:.3}  clean flagged {:.2}% ({fp}/{})",
+            100.0 * ratio(fp, fp + tn),
+            fp + tn
+        );
+    }
     println!(
-        "precision {precision:.3}  recall {recall:.3}  F1 {f1:.3}  clean flagged {:.2}% ({fp}/{})",
-        100.0 * ratio(fp, fp + tn),
-        fp + tn
-    );
-    println!(
-        "clean lines with any finding (all categories): {:.2}%",
-        100.0 * ratio(any_negative, fp + tn)
+        "clean lines with any finding (all categories): {:.2}%: user-visible (masked or blocked) {:.2}% ({visible_negative}), flag only {:.2}% ({})",
+        100.0 * ratio(any_negative, fp + tn),
+        100.0 * ratio(visible_negative, fp + tn),
+        100.0 * ratio(any_negative - visible_negative, fp + tn),
+        any_negative - visible_negative
     );
     println!(
         "baseline: {}   target: {}",
@@ -201,6 +232,16 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// TSV `0<TAB>text`: every line innocent.
+fn load_clean(folder: &Path) -> Result<Rows, String> {
+    let text = read(&folder.join("lines.tsv"))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(label, text)| (text.to_owned(), label.trim() != "0"))
+        .collect())
 }
 
 /// `text|label`, 1 = abusive.

@@ -14,6 +14,7 @@ use crate::Error;
 use crate::art::ArtDetector;
 use crate::contact::{ContactDetector, Found};
 use crate::lexicon::{self, Entry, Kind};
+use crate::model::Model;
 use crate::morphology::short_korean_match_is_a_word;
 use crate::normalize::{ENDS, GAP_INSIDE, KEYBOARD, SPLIT, STARTS, Unit, View, WILDCARD};
 use crate::policy::Policy;
@@ -136,6 +137,8 @@ pub struct Filter {
     art: ArtDetector,
     spam: SpamDetector,
     policy: Policy,
+    /// The learned second pass, when on.
+    learned: Option<&'static Model>,
 }
 
 /// Builds a [`Filter`] from lexicon files and a policy.
@@ -144,6 +147,7 @@ pub struct FilterBuilder {
     lexicons: Vec<(String, String)>,
     spam_signals: (String, String),
     policy: Policy,
+    learned: bool,
 }
 
 impl Default for FilterBuilder {
@@ -158,6 +162,7 @@ impl Default for FilterBuilder {
                 BUILTIN_SPAM_SIGNALS.1.to_owned(),
             ),
             policy: Policy::default(),
+            learned: true,
         }
     }
 }
@@ -228,7 +233,15 @@ impl FilterBuilder {
             art: ArtDetector::new(),
             spam,
             policy: self.policy,
+            learned: self.learned.then(Model::builtin),
         })
+    }
+
+    /// Whether the learned second pass may raise a line the lexicon allowed
+    /// to a flag for moderators (default: on). It never masks or blocks.
+    pub fn learned(mut self, on: bool) -> Self {
+        self.learned = on;
+        self
     }
 }
 
@@ -466,7 +479,14 @@ impl Filter {
         }
         findings.sort_by_key(|f| (f.span.start, f.span.end));
         findings.dedup();
-        self.decide(findings)
+        let mut check = self.decide(findings);
+        if check.action == Action::Allow && self.learned.is_some_and(|model| model.flags(text)) {
+            // For moderators only: no category (the model names none), and
+            // nothing the user sees changes.
+            check.action = Action::Flag;
+            check.severity = check.severity.max(Severity::Low);
+        }
+        check
     }
 
     /// The normalised form of `text`, as the lexicon sees it (for debugging

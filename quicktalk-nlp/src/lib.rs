@@ -63,6 +63,7 @@ mod art;
 mod contact;
 mod filter;
 pub mod lexicon;
+pub mod model;
 mod morphology;
 mod normalize;
 mod policy;

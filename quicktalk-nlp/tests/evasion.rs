@@ -371,3 +371,23 @@ fn fuzz_findings_stay_regression_cases() {
         }
     }
 }
+
+#[test]
+fn the_learned_pass_only_raises_an_allowed_line_to_a_flag() {
+    // An insult with no listed word, from the hate-speech set's labels.
+    let line = "30대 아줌마들;; 고만들 하세요;";
+    let without = Filter::builder().learned(false).build().unwrap();
+    assert_eq!(without.check(line).action, Action::Allow);
+    let check = filter().check(line);
+    assert_eq!(check.action, Action::Flag, "flagged for moderators");
+    assert!(check.findings.is_empty(), "the text is never masked");
+    for &innocent in NEVER_VISIBLE {
+        assert!(
+            !matches!(
+                filter().check(innocent).action,
+                Action::Mask | Action::Block
+            ),
+            "{innocent}"
+        );
+    }
+}

@@ -178,6 +178,11 @@ pub struct ServeConfig {
         default_value = "flag"
     )]
     pub moderation_low_severity: String,
+    /// The filter's learned second pass (a character n-gram model): `on`
+    /// lets it flag, for moderators, lines the word lists allowed; it never
+    /// masks or blocks a line.
+    #[arg(long, env = "QUICKTALK_MODERATION_LEARNED", value_enum, default_value_t = Moderation::On)]
+    pub moderation_learned: Moderation,
     /// Log format.
     #[arg(long, env = "QUICKTALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -444,7 +449,9 @@ impl ServeConfig {
             })?;
             policy.categories.set(category, action);
         }
-        let mut builder = FilterBuilder::new().policy(policy);
+        let mut builder = FilterBuilder::new()
+            .policy(policy)
+            .learned(self.moderation_learned == Moderation::On);
         for path in &self.moderation_lexicons {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| lexicons_invalid(format!("{}: {e}", path.display())))?;
@@ -462,7 +469,7 @@ impl ServeConfig {
              max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
              shutdown_timeout_secs={} moderation={:?} moderation_lexicons={:?} moderation_actions={:?} \
-             moderation_low_severity={} log_format={:?}",
+             moderation_low_severity={} moderation_learned={:?} log_format={:?}",
             self.bind,
             self.storage.redacted(),
             self.store_queue,
@@ -490,6 +497,7 @@ impl ServeConfig {
             self.moderation_lexicons,
             self.moderation_actions,
             self.moderation_low_severity,
+            self.moderation_learned,
             self.log_format,
         )
     }

@@ -41,7 +41,7 @@ pub(crate) struct EvalArgs {
 /// (a user in distress, flagged for care, not abuse) and contact details
 /// are left out; the share of clean lines with any finding at all is
 /// printed beside.
-const HARM: &[Category] = &[
+pub(crate) const HARM: &[Category] = &[
     Category::Profanity,
     Category::Sexual,
     Category::Hate,
@@ -61,7 +61,7 @@ const SPAM: &[Category] = &[Category::Spam, Category::Contact];
 const ANY: &[Category] = &Category::ALL;
 
 /// Labelled lines: the text and whether it should be flagged.
-type Rows = Vec<(String, bool)>;
+pub(crate) type Rows = Vec<(String, bool)>;
 
 struct Dataset {
     name: &'static str,
@@ -235,7 +235,7 @@ fn read(path: &Path) -> Result<String, String> {
 }
 
 /// TSV `0<TAB>text`: every line innocent.
-fn load_clean(folder: &Path) -> Result<Rows, String> {
+pub(crate) fn load_clean(folder: &Path) -> Result<Rows, String> {
     let text = read(&folder.join("lines.tsv"))?;
     Ok(text
         .lines()
@@ -245,7 +245,7 @@ fn load_clean(folder: &Path) -> Result<Rows, String> {
 }
 
 /// `text|label`, 1 = abusive.
-fn load_ko_curse(folder: &Path) -> Result<Rows, String> {
+pub(crate) fn load_ko_curse(folder: &Path) -> Result<Rows, String> {
     let text = read(&folder.join("dataset.txt"))?;
     Ok(text
         .lines()
@@ -257,7 +257,7 @@ fn load_ko_curse(folder: &Path) -> Result<Rows, String> {
 }
 
 /// TSV: comments, contain_gender_bias, bias, hate; hate or offensive = positive.
-fn load_ko_hate(folder: &Path) -> Result<Rows, String> {
+pub(crate) fn load_ko_hate(folder: &Path) -> Result<Rows, String> {
     let mut rows = Vec::new();
     for file in ["train.tsv", "dev.tsv"] {
         let text = read(&folder.join(file))?;
@@ -274,7 +274,7 @@ fn load_ko_hate(folder: &Path) -> Result<Rows, String> {
 }
 
 /// CSV with quoted multi-line fields: text, is_toxic (Toxic / Not Toxic).
-fn load_en_toxicity(folder: &Path) -> Result<Rows, String> {
+pub(crate) fn load_en_toxicity(folder: &Path) -> Result<Rows, String> {
     let text = read(&folder.join("toxicity_en.csv"))?;
     let records = parse_csv(&text);
     Ok(records

@@ -6,6 +6,7 @@
 //!   labelled datasets in `../shared/datasets/`.
 
 mod eval;
+mod learn;
 
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
@@ -33,6 +34,12 @@ enum Command {
     /// Measure the filter on labelled datasets (precision, recall, F1, share
     /// of clean lines flagged) beside the baselines in the datasets' README.
     Eval(eval::EvalArgs),
+    /// Train the learned second pass (hashed character n-grams, logistic
+    /// regression) on the datasets' training split and write the model file.
+    Train(learn::TrainArgs),
+    /// Measure the learned pass on the held-out split: F1 of the lexicon,
+    /// the model and both, and the model's flags on the clean-chat sets.
+    EvalLearned(learn::EvalLearnedArgs),
 }
 
 /// How to build the filter.
@@ -52,11 +59,14 @@ struct FilterArgs {
     /// The most a low-severity finding may do (allow, flag, mask, block).
     #[arg(long, value_name = "ACTION", default_value = "flag", value_parser = parse_action)]
     low_severity_cap: Action,
+    /// Leave out the learned second pass (which only ever flags).
+    #[arg(long)]
+    no_learned: bool,
 }
 
 impl FilterArgs {
     fn build(&self) -> Result<Filter, String> {
-        let mut builder = FilterBuilder::new();
+        let mut builder = FilterBuilder::new().learned(!self.no_learned);
         if self.no_builtin {
             builder = builder.without_builtin_lexicons();
         }
@@ -131,6 +141,8 @@ fn main() -> ExitCode {
             }
         }),
         Command::Eval(args) => eval::run(&args),
+        Command::Train(args) => learn::run_train(&args),
+        Command::EvalLearned(args) => learn::run_eval(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

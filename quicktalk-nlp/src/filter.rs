@@ -131,9 +131,15 @@ thread_local! {
 pub struct Filter {
     /// The entries as written.
     words: WordSet,
-    /// Their masked variants.
-    masked_words: WordSet,
-    contact: ContactDetector,
+    /// Their masked variants (most of the literals), compiled on the first
+    /// line that has a masking mark: start-up stays short, and most
+    /// processes check few masked lines.
+    masked_words: std::sync::OnceLock<WordSet>,
+    /// The parsed entries, for the masked variants.
+    entries: Vec<Entry>,
+    /// Compiled on the first line that needs it (its regexes are a sixth
+    /// of the start-up work).
+    contact: std::sync::OnceLock<ContactDetector>,
     art: ArtDetector,
     spam: SpamDetector,
     policy: Policy,
@@ -225,11 +231,11 @@ impl FilterBuilder {
     /// its file and line number.
     pub fn build(self) -> Result<Filter, Error> {
         let (entries, spam) = self.parse()?;
-        let (plain, masked) = compile(&entries);
         Ok(Filter {
-            words: WordSet::new(plain)?,
-            masked_words: WordSet::new(masked)?,
-            contact: ContactDetector::new(),
+            words: WordSet::new(compile(&entries, false))?,
+            masked_words: std::sync::OnceLock::new(),
+            entries,
+            contact: std::sync::OnceLock::new(),
             art: ArtDetector::new(),
             spam,
             policy: self.policy,
@@ -248,7 +254,7 @@ impl FilterBuilder {
 /// Literals and the rules behind each, before compiling.
 #[derive(Default)]
 struct Literals {
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
     texts: Vec<String>,
     rules: Vec<Vec<Rule>>,
 }
@@ -273,6 +279,13 @@ struct WordSet {
 }
 
 impl WordSet {
+    fn empty() -> Self {
+        Self {
+            automaton: AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton builds"),
+            rules: Vec::new(),
+        }
+    }
+
     fn new(literals: Literals) -> Result<Self, Error> {
         // The default (contiguous NFA): a full DFA was measured at 62 MB and
         // 220 ms to build for no gain in speed.
@@ -309,16 +322,14 @@ impl WordSet {
 }
 
 /// Turns entries into automaton literals and their rules: the entries as
-/// written, and apart (searched only in a line with a masking mark) their
-/// masked variants (`f*ck`, `씨*`), which are most of the literals.
-fn compile(entries: &[Entry]) -> (Literals, Literals) {
-    let mut plain = Literals::default();
-    let mut masked = Literals::default();
+/// written (`want_masked` false), or their masked variants (`f*ck`, `씨*`),
+/// which are most of the literals and are searched only in a line with a
+/// masking mark, so they are compiled on the first such line.
+fn compile(entries: &[Entry], want_masked: bool) -> Literals {
+    let mut literals = Literals::default();
     let mut add = |literal: String, rule: Rule| {
-        if literal.contains(WILDCARD) {
-            masked.add(literal, rule);
-        } else {
-            plain.add(literal, rule);
+        if literal.contains(WILDCARD) == want_masked {
+            literals.add(literal, rule);
         }
     };
     let mut view = View::new();
@@ -352,14 +363,16 @@ fn compile(entries: &[Entry]) -> (Literals, Literals) {
         };
         for spelled in spellings {
             add(spelled.iter().map(|u| u.ch).collect(), rule(&spelled));
-            if let Kind::Danger(_, severity) = entry.kind {
+            if let Kind::Danger(_, severity) = entry.kind
+                && want_masked
+            {
                 for variant in masked_variants(&spelled, severity) {
                     add(variant.iter().map(|u| u.ch).collect(), rule(&variant));
                 }
             }
         }
     }
-    (plain, masked)
+    literals
 }
 
 /// An `l` is often written `1`, `|` or a capital `I`, all of which read as
@@ -453,11 +466,24 @@ impl Filter {
 
     /// Heap bytes held by the compiled automaton, and the number of literals.
     pub fn automaton_size(&self) -> (usize, usize) {
-        let sets = [&self.words, &self.masked_words];
+        let sets = [&self.words, self.masked_words()];
         (
             sets.iter().map(|set| set.automaton.memory_usage()).sum(),
             sets.iter().map(|set| set.automaton.patterns_len()).sum(),
         )
+    }
+
+    /// The masked-variant set, compiled on first use. Aho-Corasick fails
+    /// only past billions of states; should it ever, masked variants go
+    /// unmatched rather than the check panicking.
+    fn masked_words(&self) -> &WordSet {
+        self.masked_words.get_or_init(|| {
+            WordSet::new(compile(&self.entries, true)).unwrap_or_else(|_| WordSet::empty())
+        })
+    }
+
+    fn contact(&self) -> &ContactDetector {
+        self.contact.get_or_init(ContactDetector::new)
     }
 
     /// The policy in force.
@@ -511,7 +537,7 @@ impl Filter {
         hits.clear();
         self.words.find(view, hits);
         if view.as_str().contains(WILDCARD) {
-            self.masked_words.find(view, hits);
+            self.masked_words().find(view, hits);
         }
         let allowed = |first: usize, last: usize| {
             hits.iter()
@@ -536,7 +562,7 @@ impl Filter {
             || features.marks
             || (features.hangul && (features.latin || features.zero_word))
             // Spelled out: `naver dot com`, `name at gmail`.
-            || (features.latin && self.contact.has_spelled_keyword(view.as_str()));
+            || (features.latin && self.contact().has_spelled_keyword(view.as_str()));
         let signals = hits
             .iter()
             .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));
@@ -551,7 +577,7 @@ impl Filter {
             plain_source.clear();
         }
         if contact_worth {
-            self.contact.find(plain, found);
+            self.contact().find(plain, found);
         }
         let source = |range: &Range<usize>| {
             let start = plain_source[range.start].0 as usize;

@@ -134,11 +134,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => args.build().and_then(|filter| {
-            match check(&filter) {
+            let result = match check(&filter) {
                 // A closed stdout (`| head`) is the reader's choice, not an error.
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
                 other => other.map_err(|e| format!("check: {e}")),
-            }
+            };
+            // The process ends here: freeing the automata would only cost time.
+            std::mem::forget(filter);
+            result
         }),
         Command::Eval(args) => eval::run(&args),
         Command::Train(args) => learn::run_train(&args),

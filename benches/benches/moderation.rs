@@ -59,6 +59,14 @@ fn filter_lines(c: &mut Criterion) {
             }
         })
     });
+    let lexicon_only = Filter::builder().learned(false).build().unwrap();
+    group.bench_function("quicktalk_nlp_without_learned_pass/30_lines", |b| {
+        b.iter(|| {
+            for line in LINES {
+                black_box(lexicon_only.check(black_box(line)));
+            }
+        })
+    });
     group.bench_function("normalise_only/30_lines", |b| {
         let mut view = quicktalk_nlp::View::new();
         b.iter(|| {
@@ -95,6 +103,40 @@ fn filter_lines(c: &mut Criterion) {
     single.finish();
 }
 
+/// The datasets' own lines (issue 12: >= 50 MB/s on each): every line of a
+/// set checked once per iteration. `QUICKTALK_DATASETS` names the folder
+/// (default `../shared/datasets` beside the workspace).
+fn datasets(c: &mut Criterion) {
+    let folder = std::env::var("QUICKTALK_DATASETS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets")
+        });
+    let filter = Filter::new();
+    let mut group = c.benchmark_group("moderation_dataset");
+    group.sample_size(10);
+    for (name, load) in quicktalk_nlp::datasets::ALL {
+        let Ok(rows) = load(&folder.join(name)) else {
+            eprintln!(
+                "moderation bench: {name} not found under {}",
+                folder.display()
+            );
+            continue;
+        };
+        let lines: Vec<String> = rows.into_iter().map(|(text, _)| text).collect();
+        let bytes: u64 = lines.iter().map(|l| l.len() as u64).sum();
+        group.throughput(Throughput::Bytes(bytes));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for line in &lines {
+                    black_box(filter.check(black_box(line)));
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn build(c: &mut Criterion) {
     c.bench_function("moderation/build_filter", |b| b.iter(Filter::new));
 }
@@ -102,6 +144,6 @@ fn build(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = filter_lines, build
+    targets = filter_lines, datasets, build
 }
 criterion_main!(benches);

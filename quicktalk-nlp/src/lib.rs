@@ -61,6 +61,7 @@
 
 mod art;
 mod contact;
+pub mod datasets;
 mod filter;
 pub mod lexicon;
 pub mod model;

@@ -14,7 +14,9 @@ use clap::Args;
 use quicktalk_nlp::Filter;
 use quicktalk_nlp::model::{Model, train};
 
-use crate::eval::{self, HARM, Rows};
+use quicktalk_nlp::datasets as eval;
+
+use crate::eval::{HARM, Rows};
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]

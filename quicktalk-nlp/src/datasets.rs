@@ -9,8 +9,11 @@ use std::path::Path;
 /// Labelled lines: the text and whether it should be flagged.
 pub type Rows = Vec<(String, bool)>;
 
+/// A dataset reader: the folder in, the labelled lines out.
+pub type Loader = fn(&Path) -> Result<Rows, String>;
+
 /// Every dataset folder with its reader.
-pub const ALL: [(&str, fn(&Path) -> Result<Rows, String>); 7] = [
+pub const ALL: [(&str, Loader); 7] = [
     ("ko-curse-2runo", load_ko_curse),
     ("ko-hate-beep", load_ko_hate),
     ("en-toxicity-surge", load_en_toxicity),

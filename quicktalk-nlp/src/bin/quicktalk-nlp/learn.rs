@@ -47,7 +47,7 @@ pub(crate) struct EvalLearnedArgs {
     model: Option<PathBuf>,
 }
 
-type Loader = fn(&Path) -> Result<Rows, String>;
+use quicktalk_nlp::datasets::Loader;
 
 const ABUSE: [(&str, Loader); 3] = [
     ("ko-curse-2runo", eval::load_ko_curse),

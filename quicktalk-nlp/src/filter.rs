@@ -359,7 +359,7 @@ fn compile(entries: &[Entry], want_masked: bool) -> Literals {
         // `title` (as `titie`) cover `titties`.
         let spellings = match entry.kind {
             Kind::Danger(..) => l_variants(&units),
-            Kind::Allow | Kind::Signal(_) => vec![units.clone()],
+            Kind::Allow | Kind::Signal(_) | Kind::Context => vec![units.clone()],
         };
         for spelled in spellings {
             add(spelled.iter().map(|u| u.ch).collect(), rule(&spelled));
@@ -495,17 +495,31 @@ impl Filter {
     pub fn check(&self, text: &str) -> Check {
         let mut findings = Vec::new();
         let mut offset = 0;
+        let mut context = false;
         while offset < text.len() {
             let end = chunk_end(text, offset);
             SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                self.find(&text[offset..end], offset, &mut scratch, &mut findings);
+                context |= self.find(&text[offset..end], offset, &mut scratch, &mut findings);
             });
             offset = end;
         }
         findings.sort_by_key(|f| (f.span.start, f.span.end));
         findings.dedup();
         let mut check = self.decide(findings);
+        // A line about harm (news, a medical visit, an incident reported)
+        // is shown to moderators, not stopped: a block of sexual, hate or
+        // threat words becomes a flag. Contact details and spam stay blocked.
+        if context
+            && check.action == Action::Block
+            && matches!(
+                check.category,
+                Some(Category::Sexual | Category::Hate | Category::Threat)
+            )
+        {
+            check.action = Action::Flag;
+            check.mask_spans.clear();
+        }
         if check.action == Action::Allow && self.learned.is_some_and(|model| model.flags(text)) {
             // For moderators only: no category (the model names none), and
             // nothing the user sees changes.
@@ -523,7 +537,15 @@ impl Filter {
         view.as_str().to_owned()
     }
 
-    fn find(&self, text: &str, offset: usize, scratch: &mut Scratch, out: &mut Vec<Finding>) {
+    /// Pushes what the piece holds to `out`; returns whether it has a
+    /// context word.
+    fn find(
+        &self,
+        text: &str,
+        offset: usize,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) -> bool {
         let Scratch {
             view,
             plain,
@@ -555,6 +577,7 @@ impl Filter {
                 });
             }
         }
+        let context = hits.iter().any(|&(_, _, kind)| kind == Kind::Context);
         // The plain text only for lines the contact, art or number patterns
         // could match (most chat lines skip all three).
         let features = view.features();
@@ -639,6 +662,7 @@ impl Filter {
                 });
             }
         }
+        context
     }
 
     fn decide(&self, findings: Vec<Finding>) -> Check {

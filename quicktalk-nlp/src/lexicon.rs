@@ -14,6 +14,8 @@
 //! piece of shit        # several words (also matches them written together)
 //! [allow]              # innocent words that contain a listed term
 //! |classic
+//! [context]            # words of news, medicine, reporting: a block becomes a flag
+//! |hospital
 //! ```
 //!
 //! Entries are written plainly (lowercase, no leetspeak, no spacing tricks):
@@ -32,6 +34,9 @@ pub(crate) enum Kind {
     Allow,
     /// A spam signal (see the spam module), by its index.
     Signal(u16),
+    /// A context word (news, medicine, reporting an incident): a line that
+    /// has one is talking *about* harm, so a block becomes a flag.
+    Context,
 }
 
 /// One expanded lexicon entry.
@@ -68,7 +73,7 @@ pub(crate) fn parse(name: &str, source: &str, out: &mut Vec<Entry>) -> Result<()
         }
         if let Some(header) = line.strip_prefix('[').and_then(|h| h.strip_suffix(']'))
             && !header.contains(['[', ']'])
-            && (header == "allow" || header.contains(' '))
+            && (header == "allow" || header == "context" || header.contains(' '))
         {
             kind = Some(parse_header(header).map_err(fail)?);
             continue;
@@ -99,6 +104,9 @@ pub(crate) fn parse(name: &str, source: &str, out: &mut Vec<Entry>) -> Result<()
 fn parse_header(header: &str) -> Result<Kind, String> {
     if header == "allow" {
         return Ok(Kind::Allow);
+    }
+    if header == "context" {
+        return Ok(Kind::Context);
     }
     let mut words = header.split_whitespace();
     let (Some(category), Some(severity), None) = (words.next(), words.next(), words.next()) else {

@@ -145,6 +145,11 @@ const NEVER_VISIBLE: &[&str] = &[
     "c=1394 n=4964",
     "n=455",
     "version 3.1.4 build 5318008",
+    // Talking about harm: news, a medical visit, an incident reported.
+    "뉴스에 강간 사건 나왔어",
+    "병원에서 정액 검사 받았어",
+    "the news said he was raped",
+    "police arrested the rapist",
     // Everyday tech chat (en-clean-ubuntu-irc).
     "I installed. it works now",
     "killall firefox",
@@ -163,6 +168,7 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     ("xxx porn", Sexual),
     ("보짓물", Sexual),
     ("insta: @cool_kid", Contact),
+    ("뉴스에 강간 사건 나왔어", Sexual),
     ("you hoar", Profanity),
     ("kill all of them", Threat),
     ("fu@k", Profanity),
@@ -179,6 +185,18 @@ fn everyday_lines_are_never_masked_or_blocked() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn without_a_context_word_the_same_harm_is_still_blocked() {
+    for line in ["강간하고 싶다", "i will rape you"] {
+        assert_eq!(filter().check(line).action, Action::Block, "{line}");
+    }
+    // Contact details stay blocked whatever the context.
+    assert_eq!(
+        filter().check("경찰에 신고해 010-1234-5678").action,
+        Action::Block
+    );
 }
 
 #[test]

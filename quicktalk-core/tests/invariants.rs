@@ -122,6 +122,10 @@ struct Truth {
     max_seq: HashMap<RoomId, u64>,
     /// When each pair of sessions last stopped chatting.
     ended: HashMap<(SessionId, SessionId), Instant>,
+    /// Rooms whose end is recorded: a member who was away when the chat
+    /// ended hears `partner_left` later, on resume, but the cooldown counts
+    /// from the end itself.
+    ended_rooms: HashSet<RoomId>,
     session_blocks: HashSet<(SessionId, SessionId)>,
     key_blocks: HashMap<(ClientKey, ClientKey), Instant>,
     langs: HashMap<SessionId, Option<String>>,
@@ -285,6 +289,9 @@ impl World {
     }
 
     fn end_pair(&mut self, room: RoomId) {
+        if !self.truth.ended_rooms.insert(room) {
+            return;
+        }
         if let Some(members) = self.truth.members.get(&room) {
             if members.len() == 2 {
                 self.truth

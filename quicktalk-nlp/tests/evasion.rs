@@ -156,6 +156,8 @@ const NEVER_VISIBLE: &[&str] = &[
     "go for it",
     "warty and hoary hedgehog",
     "compile it with c++ or g++",
+    "EriC^^ : ok done",
+    "thanks^^ see you",
 ];
 
 /// What the fixes for [`NEVER_VISIBLE`] must still catch.

@@ -697,7 +697,9 @@ fn masked_tail(token: &[Atom], index: usize, last_core: Option<usize>) -> bool {
     let tail = || {
         token[last + 1..]
             .iter()
-            .take_while(|a| a.class == Class::Mask && a.ch != '?')
+            // `?` ends a question and `^^` is a smile (`thanks^^`,
+            // `EriC^^`), not letters masked out.
+            .take_while(|a| a.class == Class::Mask && !matches!(a.ch, '?' | '^'))
     };
     let run = tail().count();
     // One letter and `+`/`^` marks is a name, not a masked word (`c++`,

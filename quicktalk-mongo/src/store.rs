@@ -45,6 +45,8 @@ pub struct MongoChatStore {
     database: Database,
     timeout: Duration,
     ttl: bool,
+    /// The URI with the password redacted, for error messages.
+    redacted_uri: Arc<str>,
     /// Milliseconds since `epoch` until which ban look-ups fail fast.
     fail_fast_until: Arc<AtomicI64>,
     epoch: Instant,
@@ -92,6 +94,7 @@ impl MongoChatStore {
             database,
             timeout: config.timeout,
             ttl,
+            redacted_uri: redact_uri(&config.uri).into(),
             fail_fast_until: Arc::new(AtomicI64::new(0)),
             epoch: Instant::now(),
         })
@@ -391,8 +394,8 @@ impl ChatStore for MongoChatStore {
     async fn ban(&self, client_key: &ClientKey) -> quicktalk_core::Result<Option<Ban>> {
         if self.failing_fast() {
             return Err(Error::Unreachable {
-                uri: self.database.name().to_owned(),
-                reason: "the database failed a moment ago".into(),
+                uri: self.redacted_uri.to_string(),
+                reason: "it failed a moment ago; asking again in a few seconds".into(),
             }
             .into());
         }

@@ -81,6 +81,11 @@ pub struct EngineConfig {
     pub purge_interval: Duration,
     /// Events buffered for the event-bus publisher before overflow. Default 16,384.
     pub bus_queue: usize,
+    /// Accept sessions that declare themselves bots (`join {bot: true}`).
+    /// Their partners are told (`matched {partner_bot: true}`) and two bots
+    /// are never paired. Default `false`: a bot's `join` gets
+    /// `error {code: "bots_not_allowed"}`.
+    pub allow_bots: bool,
 }
 
 impl Default for EngineConfig {
@@ -111,6 +116,7 @@ impl Default for EngineConfig {
             retention: Duration::from_secs(30 * 24 * 3600),
             purge_interval: Duration::from_secs(3600),
             bus_queue: 16_384,
+            allow_bots: false,
         }
     }
 }

@@ -42,7 +42,7 @@
 //! let (alice, mut alice_events) = engine.connect(ClientKey::from("alice-ip-hash")).await?;
 //! let (bob, mut bob_events) = engine.connect(ClientKey::from("bob-ip-hash")).await?;
 //!
-//! let music = || JoinRequest { interests: vec!["music".into()], lang: None };
+//! let music = || JoinRequest { interests: vec!["music".into()], ..Default::default() };
 //! alice.join(music());
 //! bob.join(music());
 //! alice.send("hi, stranger!", Some("c1"));

@@ -413,3 +413,64 @@ async fn a_store_writer_on_its_own_thread_stores_every_line_and_flushes_on_shutd
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=100).collect::<Vec<u64>>());
 }
+
+fn bot_request(interests: &[&str]) -> quicktalk_core::protocol::JoinRequest {
+    quicktalk_core::protocol::JoinRequest {
+        bot: true,
+        ..request(interests, None)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bot_is_refused_unless_the_operator_allows_bots() {
+    let (engine, _) = engine();
+    let mut bot = Client::connect(&engine, "bot").await;
+    let mut person = Client::connect(&engine, "person").await;
+    person.join(&[], None);
+    person.drain();
+    bot.handle().join(bot_request(&[]));
+    assert_eq!(error_codes(&bot.drain()), [ErrorCode::BotsNotAllowed]);
+    assert!(person.drain().is_empty(), "the refused bot was not matched");
+    person.handle().leave();
+    // A refused `next` keeps the chat the session is in.
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.handle().next(bot_request(&[]));
+    assert_eq!(error_codes(&a.drain()), [ErrorCode::BotsNotAllowed]);
+    assert!(b.drain().is_empty(), "the partner was not told anything");
+    a.send("still here", "a1");
+    assert_eq!(Client::messages(&b.drain()).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_allowed_bot_is_labelled_to_its_partner_and_never_meets_another_bot() {
+    let (engine, _) = engine_with(EngineConfig {
+        allow_bots: true,
+        ..EngineConfig::default()
+    });
+    let mut bot1 = Client::connect(&engine, "bot1").await;
+    let mut bot2 = Client::connect(&engine, "bot2").await;
+    bot1.handle().join(bot_request(&[]));
+    bot2.handle().join(bot_request(&[]));
+    assert_eq!(bot1.drain(), [ServerFrame::Waiting]);
+    assert_eq!(bot2.drain(), [ServerFrame::Waiting]);
+    let mut person = Client::connect(&engine, "person").await;
+    person.join(&[], None);
+    let seen_by_person = matched(&person.drain()).expect("matched with the first bot");
+    assert!(seen_by_person.partner_bot, "the person is told it is a bot");
+    let seen_by_bot = matched(&bot1.drain()).expect("the longest-waiting bot");
+    assert!(!seen_by_bot.partner_bot, "the bot's partner is a person");
+    assert!(bot2.drain().is_empty(), "bots wait for people");
+    // The next person meets the second bot; two people then meet unlabelled.
+    let mut second = Client::connect(&engine, "second").await;
+    second.join(&[], None);
+    assert!(matched(&second.drain()).unwrap().partner_bot);
+    assert!(matched(&bot2.drain()).is_some());
+    let (mut c, mut d) = (
+        Client::connect(&engine, "c").await,
+        Client::connect(&engine, "d").await,
+    );
+    c.join(&[], None);
+    d.join(&[], None);
+    assert!(!matched(&c.drain()).unwrap().partner_bot);
+    assert!(!matched(&d.drain()).unwrap().partner_bot);
+}

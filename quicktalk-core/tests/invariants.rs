@@ -285,6 +285,7 @@ impl World {
         JoinRequest {
             interests: wish.interests.clone(),
             lang: wish.lang.clone(),
+            bot: false,
         }
     }
 

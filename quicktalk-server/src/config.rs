@@ -151,6 +151,12 @@ pub struct ServeConfig {
     /// Seconds before two sessions that chatted can be matched again.
     #[arg(long, env = "QUICKTALK_REMATCH_COOLDOWN_SECS", default_value_t = 300)]
     pub rematch_cooldown_secs: u64,
+    /// Accept clients that declare themselves bots (`join {bot: true}`, e.g.
+    /// the `quicktalk-bot` example). Their partners see a bot label, and two
+    /// bots are never paired. Off by default: a bot's `join` gets
+    /// `error {code: "bots_not_allowed"}`.
+    #[arg(long, env = "QUICKTALK_ALLOW_BOTS")]
+    pub allow_bots: bool,
     /// Seconds allowed for a client to send its request headers (slowloris).
     #[arg(long, env = "QUICKTALK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
@@ -402,6 +408,7 @@ impl ServeConfig {
             // A busy server must not starve the store writer (see the field).
             store_writer_thread: true,
             store_queue: self.store_queue,
+            allow_bots: self.allow_bots,
             ..EngineConfig::default()
         }
     }

@@ -10,6 +10,8 @@
 //!   cooldown, never two sessions where either reported the other (per
 //!   session, and per client key unless both share the key).
 //! - The longest-waiting eligible session is matched first.
+//! - Two bots (sessions that declared `bot: true`) are never paired: a bot
+//!   is company for people, not for other programs.
 //!
 //! # How
 //! Each waiting session gets a ticket (a global counter: smaller = waiting
@@ -80,6 +82,8 @@ pub struct Candidate {
     pub lang: Option<Arc<str>>,
     /// Its interests, already normalised and without duplicates.
     pub interests: Vec<Arc<str>>,
+    /// It is a program; it is never paired with another bot.
+    pub bot: bool,
 }
 
 /// Two sessions the matcher paired.
@@ -148,6 +152,7 @@ struct Hot {
     ticket: u64,
     session: SessionId,
     key: u64,
+    bot: bool,
 }
 
 impl Hot {
@@ -155,6 +160,7 @@ impl Hot {
         ticket: u64::MAX,
         session: SessionId::from_raw(0),
         key: 0,
+        bot: false,
     };
 
     fn party(&self) -> Party {
@@ -190,6 +196,7 @@ struct Probe<'a> {
     /// Interests some waiting session has (others cannot match).
     interests: &'a [Label],
     fallback: bool,
+    bot: bool,
 }
 
 /// The pools a session may draw partners from. `lang` is `Some(None)` for a
@@ -302,6 +309,7 @@ impl Matcher {
             pools: &pools[..count],
             interests: &known,
             fallback,
+            bot: candidate.bot,
         };
         if let Some(partner) = self.find_partner(&probe, now) {
             let (first, cold) = self.take_entry(partner);
@@ -337,6 +345,7 @@ impl Matcher {
             ticket,
             session: candidate.session,
             key: party.key,
+            bot: candidate.bot,
         };
         self.insert(hot, cold);
         if !fallback {
@@ -578,7 +587,10 @@ impl Matcher {
                     // This list's remaining entries are all younger.
                     return;
                 }
+                // Bots waiting ahead of a bot are skipped one by one: bots
+                // are few (an operator runs a handful), so this stays short.
                 if other.session == probe.party.session
+                    || (probe.bot && other.bot)
                     || self.exclusions.blocks(probe.party, other.party(), now)
                 {
                     continue;
@@ -615,6 +627,7 @@ impl Matcher {
             pools: &pools[..count],
             interests: &cold.interests,
             fallback: cold.fallback,
+            bot: self.hot[index as usize].bot,
         };
         let partner = self.find_partner(&probe, now)?;
         let a = self.take_entry(index);

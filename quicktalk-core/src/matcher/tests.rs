@@ -20,7 +20,34 @@ fn candidate(n: u64, lang: Option<&str>, interests: &[&str]) -> Candidate {
         client_key: ClientKey::new(format!("key-{n}")),
         lang: lang.map(Arc::from),
         interests: interests.iter().map(|i| Arc::from(*i)).collect(),
+        bot: false,
     }
+}
+
+fn bot(n: u64, interests: &[&str]) -> Candidate {
+    Candidate {
+        bot: true,
+        ..candidate(n, None, interests)
+    }
+}
+
+#[test]
+fn two_bots_are_never_paired_but_each_meets_a_person() {
+    let mut matcher = Matcher::new(config());
+    let now = Instant::now();
+    assert!(matcher.enqueue(bot(1, &[]), now).is_none());
+    assert!(matcher.enqueue(bot(2, &[]), now).is_none());
+    assert!(matcher.enqueue(bot(3, &["music"]), now).is_none());
+    assert_eq!(matcher.waiting(), 3);
+    // Much later the bot with an interest falls back to anyone: still no bot.
+    assert!(matcher.tick(now + Duration::from_secs(60)).is_empty());
+    // A person takes the longest-waiting bot...
+    let pairing = matcher.enqueue(candidate(4, None, &[]), now).unwrap();
+    assert_eq!(pair_of(&pairing), (1, 4));
+    // ...and a person with an interest the bot shares takes that bot first.
+    let pairing = matcher.enqueue(candidate(5, None, &["music"]), now).unwrap();
+    assert_eq!(pair_of(&pairing), (3, 5));
+    assert_eq!(matcher.waiting(), 1);
 }
 
 fn pair_of(pairing: &Pairing) -> (u64, u64) {

@@ -41,6 +41,12 @@ pub struct JoinRequest {
     /// Language filter, e.g. `"ko"` or `"en"`; lower-cased by the parser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
+    /// **(addition)** The client is a program, not a person. Its partners
+    /// see `matched {partner_bot: true}`; two bots are never paired; a
+    /// server that does not allow bots answers `error {code:
+    /// "bots_not_allowed"}`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 /// The fields of `send`.
@@ -236,6 +242,14 @@ mod tests {
                 ClientFrame::Join(JoinRequest {
                     interests: vec!["music".into(), "k-pop".into()],
                     lang: Some("ko".into()),
+                    bot: false,
+                }),
+            ),
+            (
+                r#"{"type":"join","bot":true}"#,
+                ClientFrame::Join(JoinRequest {
+                    bot: true,
+                    ..JoinRequest::default()
                 }),
             ),
             (

@@ -120,6 +120,10 @@ pub struct Matched {
     /// The partner's `lang`, if it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner_lang: Option<String>,
+    /// **(addition)** The partner is a program (it joined with `bot: true`);
+    /// absent (false) for people.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partner_bot: bool,
 }
 
 /// Who wrote a `message`, from the receiver's point of view.
@@ -249,6 +253,9 @@ pub enum ErrorCode {
     ServerBusy,
     /// The server is shutting down.
     ShuttingDown,
+    /// **(addition)** `join`/`next` with `bot: true` on a server that does not
+    /// allow bots.
+    BotsNotAllowed,
 }
 
 impl ErrorCode {
@@ -262,6 +269,7 @@ impl ErrorCode {
             Self::Banned => "banned",
             Self::ServerBusy => "server_busy",
             Self::ShuttingDown => "shutting_down",
+            Self::BotsNotAllowed => "bots_not_allowed",
         }
     }
 }
@@ -353,8 +361,18 @@ mod tests {
                     room: RoomId::from_raw(1),
                     common_interests: vec!["music".into()],
                     partner_lang: Some("ko".into()),
+                    partner_bot: false,
                 }),
                 r#"{"type":"matched","room":"0000000000000001","common_interests":["music"],"partner_lang":"ko"}"#,
+            ),
+            (
+                ServerFrame::Matched(Matched {
+                    room: RoomId::from_raw(2),
+                    common_interests: vec![],
+                    partner_lang: None,
+                    partner_bot: true,
+                }),
+                r#"{"type":"matched","room":"0000000000000002","common_interests":[],"partner_bot":true}"#,
             ),
             (
                 ServerFrame::Message(MessageFrame {

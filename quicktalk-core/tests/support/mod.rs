@@ -121,6 +121,7 @@ pub fn request(interests: &[&str], lang: Option<&str>) -> JoinRequest {
     JoinRequest {
         interests: interests.iter().map(|s| s.to_string()).collect(),
         lang: lang.map(str::to_owned),
+        bot: false,
     }
 }
 

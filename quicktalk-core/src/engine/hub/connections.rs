@@ -48,6 +48,7 @@ impl Hub {
             generation: 0,
             phase: Phase::Idle,
             lang: None,
+            bot: false,
             last_room: None,
             pending_left: None,
             idle_closed: false,

@@ -12,13 +12,18 @@ use crate::ids::{RoomId, SessionId};
 use crate::matcher::{Candidate, Pairing};
 use crate::ports::chat_store::{RoomEvent, unix_ms};
 use crate::ports::event_bus::BusEvent;
-use crate::protocol::{JoinRequest, Matched, PartnerLeftReason, ProtocolError, ServerFrame};
+use crate::protocol::{
+    ErrorCode, JoinRequest, Matched, PartnerLeftReason, ProtocolError, ServerFrame,
+};
 
 impl Hub {
     pub(crate) fn join(&mut self, conn: ConnId, request: JoinRequest, now: Instant) {
         let Some(id) = self.session_of(conn, now) else {
             return;
         };
+        if !self.bot_allowed(id, &request) {
+            return;
+        }
         match self.sessions[&id].phase {
             Phase::Idle => self.enqueue(id, request, now),
             Phase::Waiting => self.push_error(
@@ -36,6 +41,10 @@ impl Hub {
         let Some(id) = self.session_of(conn, now) else {
             return;
         };
+        // Refused before anything changes: a refused `next` keeps the chat.
+        if !self.bot_allowed(id, &request) {
+            return;
+        }
         match self.sessions[&id].phase {
             Phase::Chatting(room) => self.end_room(room, id, PartnerLeftReason::Skipped, now),
             Phase::Waiting => {
@@ -45,6 +54,22 @@ impl Hub {
         }
         self.set_phase(id, Phase::Idle);
         self.enqueue(id, request, now);
+    }
+
+    /// A bot's `join`/`next` on a server that does not allow bots is refused
+    /// with `bots_not_allowed`.
+    fn bot_allowed(&mut self, id: SessionId, request: &JoinRequest) -> bool {
+        if !request.bot || self.config.allow_bots {
+            return true;
+        }
+        self.push_error(
+            id,
+            ProtocolError {
+                code: ErrorCode::BotsNotAllowed,
+                message: "this server does not allow bots (join without `bot: true`)".into(),
+            },
+        );
+        false
     }
 
     pub(crate) fn leave(&mut self, conn: ConnId, now: Instant) {
@@ -80,11 +105,13 @@ impl Hub {
         };
         session.fresh = false;
         session.lang = request.lang.map(Arc::from);
+        session.bot = request.bot;
         let candidate = Candidate {
             session: id,
             client_key: session.key.clone(),
             lang: session.lang.clone(),
             interests: request.interests.into_iter().map(Arc::from).collect(),
+            bot: request.bot,
         };
         match self.matcher.enqueue_new(candidate, now) {
             Some(pairing) => self.open_room(pairing),
@@ -105,6 +132,7 @@ impl Hub {
         let members = [pairing.first, pairing.second];
         let keys = members.map(|m| self.sessions[&m].key.clone());
         let langs = members.map(|m| self.sessions[&m].lang.clone());
+        let bots = members.map(|m| self.sessions[&m].bot);
         self.rooms.insert(
             id,
             Room::new(id, members, keys.clone(), self.config.replay_capacity),
@@ -130,6 +158,7 @@ impl Hub {
                     room: id,
                     common_interests: pairing.common_interests.clone(),
                     partner_lang: langs[1 - index].as_deref().map(str::to_owned),
+                    partner_bot: bots[1 - index],
                 }),
             );
         }

@@ -54,6 +54,8 @@ pub(crate) struct Session {
     pub(crate) generation: u64,
     pub(crate) phase: Phase,
     pub(crate) lang: Option<Arc<str>>,
+    /// Joined with `bot: true` (see [`EngineConfig::allow_bots`]).
+    pub(crate) bot: bool,
     /// The current or most recent room (for `report` and for replay).
     pub(crate) last_room: Option<RoomId>,
     /// The partner left while this session was detached: told after replay.

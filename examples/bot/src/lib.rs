@@ -126,8 +126,9 @@ impl Bot {
             ServerFrame::Error(error) => match error.code {
                 ErrorCode::BotsNotAllowed => vec![Step::Stop {
                     ok: false,
-                    message: "this server does not allow bots (its operator starts it with --allow-bots)"
-                        .into(),
+                    message:
+                        "this server does not allow bots (its operator starts it with --allow-bots)"
+                            .into(),
                 }],
                 ErrorCode::Banned => vec![Step::Stop {
                     ok: false,
@@ -314,7 +315,10 @@ mod tests {
         let steps = bot.on_frame(ServerFrame::PartnerLeft {
             reason: PartnerLeftReason::Left,
         });
-        assert!(matches!(steps.last(), Some(Step::Send(ClientFrame::Join(_)))));
+        assert!(matches!(
+            steps.last(),
+            Some(Step::Send(ClientFrame::Join(_)))
+        ));
         bot.on_frame(matched());
         bot.on_frame(stranger(1, "a"));
         let last = bot.on_frame(stranger(2, "b"));

@@ -21,7 +21,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 #[command(name = "quicktalk-bot", version)]
 struct Args {
     /// The server's WebSocket URL.
-    #[arg(long, env = "QUICKTALK_BOT_URL", default_value = "ws://127.0.0.1:8080/ws")]
+    #[arg(
+        long,
+        env = "QUICKTALK_BOT_URL",
+        default_value = "ws://127.0.0.1:8080/ws"
+    )]
     url: String,
     /// Interests to join with, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -99,7 +103,11 @@ async fn main() -> ExitCode {
         match ended {
             Ended::Stop { ok, message } => {
                 eprintln!("quicktalk-bot: {message} ({} chats)", bot.chats());
-                return if ok { ExitCode::SUCCESS } else { ExitCode::from(2) };
+                return if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                };
             }
             Ended::Lost(reason) => {
                 eprintln!("quicktalk-bot: {reason}; reconnecting in {backoff:?}");
@@ -123,7 +131,10 @@ async fn run_connection(url: &str, bot: &mut Bot) -> Ended {
             Ok(Message::Close(frame)) => {
                 let code = frame.as_ref().map(|f| f.code);
                 // 1008: banned or flooding; 4003: another copy resumed us.
-                if matches!(code, Some(CloseCode::Policy) | Some(CloseCode::Library(4003))) {
+                if matches!(
+                    code,
+                    Some(CloseCode::Policy) | Some(CloseCode::Library(4003))
+                ) {
                     return Ended::Stop {
                         ok: false,
                         message: format!("the server closed the connection: {frame:?}"),

@@ -166,7 +166,9 @@ async fn command(
         }
         "/quit" => return false,
         _ if word.starts_with('/') => {
-            let _ = lines.send(format!("! unknown command {word}; /help lists them")).await;
+            let _ = lines
+                .send(format!("! unknown command {word}; /help lists them"))
+                .await;
         }
         // Anything else is a chat line; the cid lets the echo be matched.
         _ => {
@@ -198,7 +200,10 @@ fn render(frame: &ServerFrame) -> Option<String> {
             let mut text = if matched.common_interests.is_empty() {
                 "* matched with a random stranger".to_owned()
             } else {
-                format!("* matched, common interests: {}", matched.common_interests.join(", "))
+                format!(
+                    "* matched, common interests: {}",
+                    matched.common_interests.join(", ")
+                )
             };
             if matched.partner_bot {
                 text.push_str(" (the stranger is a bot)");
@@ -216,7 +221,10 @@ fn render(frame: &ServerFrame) -> Option<String> {
         ServerFrame::Typing { active: true } => "* stranger is typing...".into(),
         ServerFrame::Typing { active: false } => return None,
         ServerFrame::PartnerLeft { reason } => {
-            format!("* the stranger left ({}); /join to find another", reason.as_str())
+            format!(
+                "* the stranger left ({}); /join to find another",
+                reason.as_str()
+            )
         }
         ServerFrame::Rejected(rejected) => match (rejected.reason, &rejected.category) {
             (RejectReason::Moderation, Some(category)) => {

@@ -118,12 +118,14 @@ impl Bench {
                 client_key,
                 lang: Some(slot),
                 interests: Vec::new(),
+                bot: false,
             },
             _ => Candidate {
                 session,
                 client_key,
                 lang: Some(Arc::from("ko")),
                 interests: vec![slot],
+                bot: false,
             },
         }
     }
@@ -143,6 +145,7 @@ impl Bench {
                 client_key,
                 lang: Some(slot),
                 interests: Vec::new(),
+                bot: false,
             },
             _ => {
                 let misses = [
@@ -154,6 +157,7 @@ impl Bench {
                     client_key,
                     lang: Some(Arc::from("ko")),
                     interests: vec![misses[0].clone(), slot, misses[1].clone()],
+                    bot: false,
                 }
             }
         };

@@ -69,6 +69,23 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Examples in the repository
+//! Complete programs built on this crate and on the protocol, each built and
+//! tested in CI:
+//! - [`examples/embed-axum`](https://github.com/quicktalk/quicktalk/tree/main/examples/embed-axum):
+//!   the engine at a route of an existing Axum app, behind its login, with
+//!   its own `ChatStore` (SQLite) and a custom [`ports::Moderator`].
+//! - [`examples/tcp-chat`](https://github.com/quicktalk/quicktalk/tree/main/examples/tcp-chat):
+//!   the engine over a line-based TCP protocol (`nc` is the client).
+//! - [`examples/bot`](https://github.com/quicktalk/quicktalk/tree/main/examples/bot):
+//!   a program that chats, using this crate's [`protocol`] types as a client
+//!   and labelled to its partners (`join {bot: true}`).
+//! - [`examples/cli-client`](https://github.com/quicktalk/quicktalk/tree/main/examples/cli-client):
+//!   a terminal client with reconnect-and-resume, written from the protocol
+//!   document alone.
+//! - [`examples/react-client`](https://github.com/quicktalk/quicktalk/tree/main/examples/react-client):
+//!   a React + TypeScript frontend with a typed protocol client.
 
 pub mod config;
 pub mod engine;

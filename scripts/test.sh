@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs (.ci/run calls this script):
-# installs what the tests need (Debian's Chromium, the browser test's npm
-# packages, Go for FerretDB), starts the services (scripts/services.sh:
-# FerretDB, a MongoDB-wire server), then runs the format check, clippy,
-# every test (including the 10,000-case invariant property test, the socket
-# tests, the MongoDB store and outage tests and the headless browser test)
+# installs what the tests need (Debian's Chromium, the browser tests' npm
+# packages, Go for FerretDB, Java and Maven for Kafka), starts the services
+# (scripts/services.sh: FerretDB, a MongoDB-wire server, and Apache Kafka),
+# then runs the format check, clippy, every test (including the 10,000-case
+# invariant property test, the socket tests, the MongoDB store and outage
+# tests, the headless browser test and the examples' tests: the bot, the TCP
+# transport, the embedded app and the CLI client in a pseudo-terminal), the
+# React example's type check, Vitest unit tests, build and Chromium test,
 # and a build of every benchmark. The services are stopped at the end.
 #
 # Usage: scripts/test.sh
@@ -50,6 +53,7 @@ if ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
 fi
 (cd quicktalk-server/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd examples/react-client && npm ci --no-audit --no-fund --loglevel=error)
 # The browser test may not skip itself here.
 export QUICKTALK_REQUIRE_BROWSER=1
 
@@ -80,6 +84,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "examples/react-client: type check, unit tests (Vitest), build, browser test (Chromium)"
+# The browser test runs the built app against the real server binary.
+cargo build -p quicktalk-server --locked
+(
+    cd examples/react-client
+    npm run --silent typecheck
+    npm test --silent
+    npm run --silent build
+    QUICKTALK_BIN="$CARGO_TARGET_DIR/debug/quicktalk" npm run --silent e2e
+)
 
 step "cargo bench --no-run (benchmarks build)"
 cargo bench --workspace --no-run --locked

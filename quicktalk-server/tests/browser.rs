@@ -34,7 +34,7 @@ async fn two_browser_pages_find_each_other_and_chat() {
             "playwright-core is not installed (npm ci in quicktalk-server/tests/browser)",
         );
     }
-    let server = Server::start(config(&[])).await;
+    let server = Server::start(config(&["--allow-bots"])).await;
     let url = format!("http://{}/", server.addr);
     let shots = std::env::temp_dir().join("quicktalk-browser");
     std::fs::create_dir_all(&shots).unwrap();

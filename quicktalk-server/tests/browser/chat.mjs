@@ -95,6 +95,25 @@ try {
   await a.waitForFunction(() => ['ended', 'idle'].includes(document.body.dataset.state), null, { timeout: 5_000 });
   check(true, 'Esc twice skips and the stranger is told');
   check(alerts.length === 0, 'no script from a message ever ran');
+
+  // A bot (a program that joins with bot: true; the test server allows
+  // bots) meets the skipping page, which must say it is a bot.
+  await waitState(b, 'waiting');
+  const botPage = await english.newPage();
+  await botPage.goto(url);
+  await botPage.evaluate(() => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws`);
+    window.botSocket = ws;
+    ws.onmessage = (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type === 'hello') ws.send(JSON.stringify({ type: 'join', interests: ['music'], bot: true }));
+      if (frame.type === 'matched') resolve();
+    };
+    setTimeout(() => reject(new Error('the bot was never matched')), 10_000);
+  }));
+  await waitState(b, 'chatting');
+  const logText = await b.textContent('#log');
+  check(logText.includes('봇(프로그램)'), 'a bot partner is labelled as a bot on the page');
 } catch (error) {
   check(false, `unexpected: ${error.message}`);
 } finally {

@@ -45,7 +45,9 @@ fn two_bots_are_never_paired_but_each_meets_a_person() {
     let pairing = matcher.enqueue(candidate(4, None, &[]), now).unwrap();
     assert_eq!(pair_of(&pairing), (1, 4));
     // ...and a person with an interest the bot shares takes that bot first.
-    let pairing = matcher.enqueue(candidate(5, None, &["music"]), now).unwrap();
+    let pairing = matcher
+        .enqueue(candidate(5, None, &["music"]), now)
+        .unwrap();
     assert_eq!(pair_of(&pairing), (3, 5));
     assert_eq!(matcher.waiting(), 1);
 }

@@ -15,6 +15,7 @@ use quicktalk_core::EngineConfig;
 use quicktalk_core::ports::moderator::{Moderator, NoopModerator};
 use quicktalk_nlp::{FilterBuilder, Policy, parse_action, parse_override};
 
+use crate::bus::BusArgs;
 use crate::storage::StoreArgs;
 #[cfg(test)]
 use crate::storage::StoreUrl;
@@ -47,6 +48,10 @@ pub enum Command {
     /// Delete every chat line and moderation flag of one person (a client
     /// key, or the IP it came from), for privacy requests. Reports stay.
     Forget(ForgetArgs),
+    /// A worker: read the room events from Kafka (`--bus kafka://...`) and
+    /// write every line, match and end to `--store`. Run several copies to
+    /// share the load; each line is stored exactly once.
+    Archive(Box<crate::archive::ArchiveArgs>),
 }
 
 /// Whether lines pass the danger-word filter.
@@ -81,9 +86,9 @@ pub struct ServeConfig {
     /// and /readyz says 503 until the queue drains.
     #[arg(long, env = "QUICKTALK_STORE_QUEUE", default_value_t = 65_536)]
     pub store_queue: usize,
-    /// Event bus: `memory` (one process).
-    #[arg(long, env = "QUICKTALK_BUS", default_value = "memory")]
-    pub bus: String,
+    /// The event bus (`--bus`) and its Kafka settings.
+    #[command(flatten)]
+    pub bus: BusArgs,
     /// Bearer token for the admin API under /api/admin/ (at least 16
     /// characters); without it the admin API is absent (404).
     #[arg(long, env = "QUICKTALK_ADMIN_TOKEN", hide_env_values = true)]
@@ -255,16 +260,8 @@ impl ServeConfig {
                 .check()
                 .map_err(|e| lexicons_invalid(e.to_string()))?;
         }
-        if self.bus != "memory" {
-            return Err(invalid(
-                "bus",
-                "QUICKTALK_BUS",
-                format!(
-                    "{:?} is not supported by this build; use `memory`",
-                    self.bus
-                ),
-            ));
-        }
+        // Everything but reaching the brokers (that happens in `run`).
+        self.bus.kafka_config()?;
         if let Some(token) = &self.admin_token {
             if token.chars().count() < 16 {
                 return Err(invalid(
@@ -471,7 +468,7 @@ impl ServeConfig {
     pub fn redacted(&self) -> String {
         let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
         format!(
-            "bind={} {} store_queue={} bus={} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
+            "bind={} {} store_queue={} {} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
              retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \
              max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
@@ -480,7 +477,7 @@ impl ServeConfig {
             self.bind,
             self.storage.redacted(),
             self.store_queue,
-            self.bus,
+            self.bus.redacted(),
             secret(&self.admin_token),
             self.origins(),
             self.trusted_proxies,

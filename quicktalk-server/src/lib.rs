@@ -22,6 +22,8 @@
 //! ```
 
 mod admin;
+pub mod archive;
+mod bus;
 mod client_ip;
 mod config;
 mod http;
@@ -37,6 +39,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use quicktalk_core::Engine;
 use tokio::net::TcpListener;
 
+pub use bus::BusArgs;
 pub use client_ip::{ClientIpResolver, IpHasher};
 pub use config::{Cli, Command, ConfigError, LogFormat, ServeConfig};
 pub use storage::{StoreArgs, StoreUrl};
@@ -110,11 +113,14 @@ pub async fn run(
                 .await?
         }
     };
-    let engine = Engine::builder()
+    let mut builder = Engine::builder()
         .config(config.engine_config())
         .store(store)
-        .moderator(moderator)
-        .build()?;
+        .moderator(moderator);
+    if let Some(bus) = config.bus.open().await? {
+        builder = builder.event_bus(bus);
+    }
+    let engine = builder.build()?;
     tracing::info!(address = %listener.local_addr()?, config = %config.redacted(), "QuickTalk serving");
     serve::serve(config, listener, engine, ip_key, metrics, shutdown).await
 }

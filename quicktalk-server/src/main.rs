@@ -65,6 +65,7 @@ fn main() -> ExitCode {
             None => serve_main(cli.serve).await,
             Some(Command::Export(args)) => export_main(&args).await,
             Some(Command::Forget(args)) => forget_main(&args).await,
+            Some(Command::Archive(args)) => archive_main(&args).await,
         }
     })
 }
@@ -102,6 +103,25 @@ async fn forget_main(args: &quicktalk_server::tools::ForgetArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(error) => failed(&error),
+    }
+}
+
+async fn archive_main(args: &quicktalk_server::archive::ArchiveArgs) -> ExitCode {
+    // Workers log like the server, with the defaults (QUICKTALK_LOG applies).
+    let filter = std::env::var("QUICKTALK_LOG").unwrap_or_else(|_| "info".into());
+    match EnvFilter::try_new(&filter) {
+        Ok(filter) => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .init(),
+        Err(error) => {
+            eprintln!("quicktalk: invalid setting QUICKTALK_LOG: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    match quicktalk_server::archive::archive(args, shutdown_signal()).await {
+        Ok(_) => ExitCode::SUCCESS,
         Err(error) => failed(&error),
     }
 }

@@ -36,8 +36,12 @@ pub enum BusEvent {
         room: RoomId,
         /// The two members.
         sessions: [SessionId; 2],
+        /// Their client keys, in the same order.
+        client_keys: [ClientKey; 2],
         /// Interests they share.
         common_interests: Vec<String>,
+        /// Unix milliseconds.
+        ts: i64,
     },
     /// A chat line was delivered.
     Message {
@@ -73,6 +77,8 @@ pub enum BusEvent {
         left: SessionId,
         /// Why, as told to the other member.
         reason: PartnerLeftReason,
+        /// Unix milliseconds.
+        ts: i64,
     },
 }
 

@@ -169,19 +169,22 @@ impl Hub {
         self.metrics
             .match_wait
             .record(pairing.second_waited.as_secs_f64());
+        let ts = unix_ms(SystemTime::now());
         if !self.config.retention.is_zero() {
             self.store.offer(StoreRecord::Room(RoomEvent::Matched {
                 room: id,
                 sessions: members,
-                client_keys: keys,
+                client_keys: keys.clone(),
                 common_interests: pairing.common_interests.clone(),
-                ts: unix_ms(SystemTime::now()),
+                ts,
             }));
         }
         self.bus.offer(BusEvent::Matched {
             room: id,
             sessions: members,
+            client_keys: keys,
             common_interests: pairing.common_interests,
+            ts,
         });
     }
 
@@ -227,18 +230,20 @@ impl Hub {
                 }
             }
         }
+        let ts = unix_ms(SystemTime::now());
         if !self.config.retention.is_zero() {
             self.store.offer(StoreRecord::Room(RoomEvent::Ended {
                 room: room_id,
                 left: leaver,
                 reason,
-                ts: unix_ms(SystemTime::now()),
+                ts,
             }));
         }
         self.bus.offer(BusEvent::PartnerLeft {
             room: room_id,
             left: leaver,
             reason,
+            ts,
         });
     }
 

@@ -1,0 +1,248 @@
+//! `quicktalk archive`: a worker that reads the room events from Kafka and
+//! writes every line, match and end to the chat store.
+//!
+//! Run as many copies as the topic has partitions; they share the work as
+//! one consumer group (`{prefix}.archive`). Offsets are committed only after
+//! the store confirms a batch, and the store's writes are idempotent by
+//! room and `seq` (lines) and by room and kind (matches, ends), so a copy
+//! killed mid-batch, or a batch read twice after a rebalance, stores every
+//! line exactly once.
+
+use std::time::{Duration, Instant};
+
+use quicktalk_core::ports::ChatStore;
+use quicktalk_core::ports::chat_store::{RoomEvent, StoredMessage};
+use quicktalk_core::ports::event_bus::BusEvent;
+use quicktalk_kafka::GroupReader;
+
+use crate::Error;
+use crate::bus::BusArgs;
+use crate::config::invalid;
+use crate::storage::StoreArgs;
+
+/// `quicktalk archive`: room events from Kafka into the chat store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ArchiveArgs {
+    /// The bus to read (must be `kafka://...`) and its settings.
+    #[command(flatten)]
+    pub bus: BusArgs,
+    /// The store to write.
+    #[command(flatten)]
+    pub storage: StoreArgs,
+    /// Most events written per store call.
+    #[arg(long, env = "QUICKTALK_ARCHIVE_BATCH", default_value_t = 4096)]
+    pub batch: usize,
+}
+
+/// What one batch held, for the log.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveStats {
+    /// Chat lines written.
+    pub lines: u64,
+    /// Matches and ends written.
+    pub room_events: u64,
+}
+
+/// Splits events into what the store keeps: lines, and room starts and ends
+/// (typing indicators are not kept).
+fn records(events: impl IntoIterator<Item = BusEvent>) -> (Vec<StoredMessage>, Vec<RoomEvent>) {
+    let mut lines = Vec::new();
+    let mut rooms = Vec::new();
+    for event in events {
+        match event {
+            BusEvent::Message {
+                room,
+                seq,
+                from,
+                client_key,
+                text,
+                ts,
+                masked,
+            } => lines.push(StoredMessage {
+                room,
+                seq,
+                session: from,
+                client_key,
+                text: text.to_string(),
+                ts,
+                masked,
+            }),
+            BusEvent::Matched {
+                room,
+                sessions,
+                client_keys,
+                common_interests,
+                ts,
+            } => rooms.push(RoomEvent::Matched {
+                room,
+                sessions,
+                client_keys,
+                common_interests,
+                ts,
+            }),
+            BusEvent::PartnerLeft {
+                room,
+                left,
+                reason,
+                ts,
+            } => rooms.push(RoomEvent::Ended {
+                room,
+                left,
+                reason,
+                ts,
+            }),
+            BusEvent::Typing { .. } => {}
+        }
+    }
+    (lines, rooms)
+}
+
+/// Writes until the store takes it, waiting longer after each failure (the
+/// batch stays uncommitted, so nothing is lost while the store is down).
+async fn write(store: &dyn ChatStore, lines: &[StoredMessage], rooms: &[RoomEvent]) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        // Room starts first, so a room's history never has lines without its match.
+        let result = async {
+            if !rooms.is_empty() {
+                store.append_room_events(rooms).await?;
+            }
+            if !lines.is_empty() {
+                store.append_messages(lines).await?;
+            }
+            Ok::<(), quicktalk_core::Error>(())
+        }
+        .await;
+        match result {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "store write failed; retrying the batch");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Runs the worker until `shutdown` resolves (the batch in hand is written
+/// and committed first).
+///
+/// # Errors
+/// [`Error::Config`] for a bad setting, an unreachable broker or store.
+pub async fn archive(
+    args: &ArchiveArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<ArchiveStats, Error> {
+    let Some(config) = args.bus.kafka_config()? else {
+        return Err(invalid(
+            "bus",
+            "QUICKTALK_BUS",
+            "`quicktalk archive` reads Kafka: give --bus kafka://HOST:PORT",
+        )
+        .into());
+    };
+    if args.batch == 0 {
+        return Err(invalid("batch", "QUICKTALK_ARCHIVE_BATCH", "must be at least 1").into());
+    }
+    let store = args.storage.open(None).await?;
+    let reader = GroupReader::join(&config, "archive")
+        .await
+        .map_err(|e| invalid("bus", "QUICKTALK_BUS", format!("cannot read Kafka: {e}")))?;
+    tracing::info!(group = reader.group(), store = %args.storage.redacted(), "archiving room events");
+    let mut total = ArchiveStats::default();
+    let mut window = (Instant::now(), 0u64);
+    tokio::pin!(shutdown);
+    loop {
+        let batch = tokio::select! {
+            () = &mut shutdown => break,
+            batch = reader.next_batch(args.batch, Duration::from_millis(20)) => batch,
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(%error, "reading Kafka failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let (lines, rooms) = records(batch.into_iter().map(|record| record.event));
+        write(store.as_ref(), &lines, &rooms).await;
+        if let Err(error) = reader.commit() {
+            // The partitions moved to another copy, which reads the batch
+            // again; the store ignores the repeats.
+            tracing::warn!(%error, "commit failed; the batch will be read again");
+        }
+        total.lines += lines.len() as u64;
+        total.room_events += rooms.len() as u64;
+        window.1 += lines.len() as u64;
+        if window.0.elapsed() >= Duration::from_secs(10) {
+            let rate = window.1 as f64 / window.0.elapsed().as_secs_f64();
+            tracing::info!(
+                lines = total.lines,
+                room_events = total.room_events,
+                lines_per_sec = rate as u64,
+                skipped = reader.skipped(),
+                "archive progress"
+            );
+            window = (Instant::now(), 0);
+        }
+    }
+    tracing::info!(
+        lines = total.lines,
+        room_events = total.room_events,
+        "archive stopped"
+    );
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use quicktalk_core::protocol::PartnerLeftReason;
+    use quicktalk_core::{ClientKey, RoomId, SessionId};
+
+    use super::*;
+
+    #[test]
+    fn lines_matches_and_ends_are_kept_and_typing_is_not() {
+        let room = RoomId::from_raw(1);
+        let (a, b) = (SessionId::from_raw(1), SessionId::from_raw(2));
+        let (lines, rooms) = records([
+            BusEvent::Matched {
+                room,
+                sessions: [a, b],
+                client_keys: [ClientKey::from("ka"), ClientKey::from("kb")],
+                common_interests: vec![],
+                ts: 1,
+            },
+            BusEvent::Typing {
+                room,
+                from: a,
+                active: true,
+            },
+            BusEvent::Message {
+                room,
+                seq: 1,
+                from: a,
+                client_key: ClientKey::from("ka"),
+                text: "hi".into(),
+                ts: 2,
+                masked: false,
+            },
+            BusEvent::PartnerLeft {
+                room,
+                left: b,
+                reason: PartnerLeftReason::Left,
+                ts: 3,
+            },
+        ]);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (lines[0].seq, lines[0].text.as_str(), lines[0].session),
+            (1, "hi", a)
+        );
+        assert!(matches!(
+            rooms[..],
+            [RoomEvent::Matched { .. }, RoomEvent::Ended { .. }]
+        ));
+    }
+}

@@ -1,0 +1,192 @@
+//! The event-bus settings `serve` and the workers share, and connecting
+//! the bus they name.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quicktalk_core::ports::event_bus::EventBus;
+use quicktalk_kafka::{KafkaConfig, KafkaEventBus, SecurityProtocol};
+
+use crate::config::{ConfigError, invalid};
+
+/// The `--bus` flag and the Kafka settings that go with it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BusArgs {
+    /// Event bus: `memory` (one process, the default) or
+    /// `kafka://HOST:PORT[,HOST:PORT...]` (Apache Kafka or a compatible
+    /// broker: every room event is published there for the workers).
+    #[arg(long, env = "QUICKTALK_BUS", default_value = "memory")]
+    pub bus: String,
+    /// This node's name on the bus (letters, digits, `-`, `_`, `.`);
+    /// generated at start when absent.
+    #[arg(long, env = "QUICKTALK_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Topic names start with this.
+    #[arg(
+        long,
+        env = "QUICKTALK_KAFKA_TOPIC_PREFIX",
+        default_value = "quicktalk"
+    )]
+    pub kafka_topic_prefix: String,
+    /// Partitions of the topics QuickTalk creates (an existing topic must
+    /// have as many).
+    #[arg(long, env = "QUICKTALK_KAFKA_PARTITIONS", default_value_t = 12)]
+    pub kafka_partitions: i32,
+    /// Replicas of each partition (3 on a real cluster).
+    #[arg(long, env = "QUICKTALK_KAFKA_REPLICATION", default_value_t = 1)]
+    pub kafka_replication: i16,
+    /// Hours the brokers keep room events (a worker can be down this long
+    /// and catch up; chat text does not stay longer).
+    #[arg(long, env = "QUICKTALK_KAFKA_RETENTION_HOURS", default_value_t = 24)]
+    pub kafka_retention_hours: u64,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (managed Kafka).
+    #[arg(
+        long,
+        env = "QUICKTALK_KAFKA_SECURITY_PROTOCOL",
+        default_value = "plaintext"
+    )]
+    pub kafka_security_protocol: String,
+    /// SASL mechanism: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    #[arg(long, env = "QUICKTALK_KAFKA_SASL_MECHANISM", default_value = "PLAIN")]
+    pub kafka_sasl_mechanism: String,
+    /// SASL user name.
+    #[arg(long, env = "QUICKTALK_KAFKA_USERNAME")]
+    pub kafka_username: Option<String>,
+    /// SASL password (never logged).
+    #[arg(long, env = "QUICKTALK_KAFKA_PASSWORD", hide_env_values = true)]
+    pub kafka_password: Option<String>,
+    /// CA certificates (PEM) that sign the brokers' certificates, when not
+    /// the system's.
+    #[arg(long, env = "QUICKTALK_KAFKA_CA_FILE")]
+    pub kafka_ca_file: Option<PathBuf>,
+    /// Seconds start-up waits for the brokers before giving up.
+    #[arg(long, env = "QUICKTALK_KAFKA_TIMEOUT_SECS", default_value_t = 10)]
+    pub kafka_timeout_secs: u64,
+}
+
+fn bus_invalid(reason: impl Into<String>) -> ConfigError {
+    invalid("bus", "QUICKTALK_BUS", reason)
+}
+
+/// A Kafka error as the setting it points at.
+fn kafka_error(error: quicktalk_kafka::Error) -> ConfigError {
+    match error {
+        quicktalk_kafka::Error::Config { flag, reason } => {
+            // The crate names flags as the server spells them.
+            let (flag, env) = match flag {
+                "kafka-partitions" => ("kafka-partitions", "QUICKTALK_KAFKA_PARTITIONS"),
+                "kafka-replication" => ("kafka-replication", "QUICKTALK_KAFKA_REPLICATION"),
+                "kafka-topic-prefix" => ("kafka-topic-prefix", "QUICKTALK_KAFKA_TOPIC_PREFIX"),
+                "kafka-retention-hours" => {
+                    ("kafka-retention-hours", "QUICKTALK_KAFKA_RETENTION_HOURS")
+                }
+                "kafka-security-protocol" => (
+                    "kafka-security-protocol",
+                    "QUICKTALK_KAFKA_SECURITY_PROTOCOL",
+                ),
+                "kafka-sasl-mechanism" => {
+                    ("kafka-sasl-mechanism", "QUICKTALK_KAFKA_SASL_MECHANISM")
+                }
+                "kafka-username" => ("kafka-username", "QUICKTALK_KAFKA_USERNAME"),
+                "kafka-ca-file" => ("kafka-ca-file", "QUICKTALK_KAFKA_CA_FILE"),
+                _ => ("bus", "QUICKTALK_BUS"),
+            };
+            invalid(flag, env, reason)
+        }
+        quicktalk_kafka::Error::Layout { what, .. } => {
+            let (flag, env) = if what == "partitions" {
+                ("kafka-partitions", "QUICKTALK_KAFKA_PARTITIONS")
+            } else {
+                ("kafka-replication", "QUICKTALK_KAFKA_REPLICATION")
+            };
+            invalid(flag, env, error.to_string())
+        }
+        other => bus_invalid(format!("cannot use the Kafka brokers: {other}")),
+    }
+}
+
+impl BusArgs {
+    /// This node's id: the configured one, or a random one.
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let bytes: [u8; 4] = rand::random();
+            format!("node-{}", hex::encode(bytes))
+        })
+    }
+
+    /// The Kafka settings, or `None` for the in-process bus. Checks
+    /// everything that needs no broker.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the wrong setting.
+    pub fn kafka_config(&self) -> Result<Option<KafkaConfig>, ConfigError> {
+        if self.bus == "memory" {
+            return Ok(None);
+        }
+        let brokers = KafkaConfig::brokers_from_url(&self.bus).map_err(kafka_error)?;
+        if let Some(id) = &self.node_id
+            && (id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(invalid(
+                "node-id",
+                "QUICKTALK_NODE_ID",
+                "letters, digits, '-', '_' and '.' only, not empty",
+            ));
+        }
+        let mut config = KafkaConfig::new(brokers, self.node_id());
+        config.topic_prefix = self.kafka_topic_prefix.clone();
+        config.partitions = self.kafka_partitions;
+        config.replication = self.kafka_replication;
+        config.retention = Duration::from_secs(self.kafka_retention_hours.saturating_mul(3600));
+        config.security_protocol =
+            SecurityProtocol::parse(&self.kafka_security_protocol).map_err(kafka_error)?;
+        config.sasl_mechanism = self.kafka_sasl_mechanism.clone();
+        config.username = self.kafka_username.clone();
+        config.password = self.kafka_password.clone();
+        config.ca_file = self.kafka_ca_file.clone();
+        config.connect_timeout = Duration::from_secs(self.kafka_timeout_secs.max(1));
+        config.validate().map_err(kafka_error)?;
+        Ok(Some(config))
+    }
+
+    /// Connects the bus (creating or checking the topic), or `None` for the
+    /// in-process bus.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `--bus` when the brokers cannot be reached, or
+    /// the setting an existing topic's layout contradicts.
+    pub async fn open(&self) -> Result<Option<Arc<dyn EventBus>>, ConfigError> {
+        let Some(config) = self.kafka_config()? else {
+            return Ok(None);
+        };
+        let bus = KafkaEventBus::connect(config).await.map_err(kafka_error)?;
+        Ok(Some(Arc::new(bus)))
+    }
+
+    /// The settings for the start-up log (the password redacted).
+    pub fn redacted(&self) -> String {
+        if self.bus == "memory" {
+            return "bus=memory".into();
+        }
+        format!(
+            "bus={} kafka_topic_prefix={} kafka_partitions={} kafka_replication={} kafka_retention_hours={} \
+             kafka_security_protocol={} kafka_username={:?} kafka_password={}",
+            self.bus,
+            self.kafka_topic_prefix,
+            self.kafka_partitions,
+            self.kafka_replication,
+            self.kafka_retention_hours,
+            self.kafka_security_protocol,
+            self.kafka_username,
+            if self.kafka_password.is_some() {
+                "<set>"
+            } else {
+                "<unset>"
+            },
+        )
+    }
+}

@@ -1,0 +1,254 @@
+//! The server on Apache Kafka (`--bus kafka://`) and the archive worker
+//! (`quicktalk archive`), as real processes against the real broker
+//! (`QUICKTALK_TEST_KAFKA`, started by `scripts/services.sh`).
+
+mod support;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use quicktalk_core::RoomId;
+use quicktalk_core::ports::ChatStore;
+use quicktalk_core::ports::chat_store::RoomEvent;
+use quicktalk_kafka::testing::test_brokers;
+use quicktalk_sqlite::SqliteChatStore;
+use serde_json::json;
+use support::*;
+
+fn unique_prefix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("qt-server-{}-{nanos:x}", std::process::id())
+}
+
+/// The `quicktalk` binary with a clean environment.
+fn quicktalk(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quicktalk"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("QUICKTALK_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("QUICKTALK_LOG", "warn").args(args);
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    quicktalk(args).output().expect("the binary runs")
+}
+
+/// An archive worker process, killed (SIGKILL) when dropped.
+struct Worker(Child);
+
+impl Worker {
+    fn start(bus: &str, prefix: &str, store: &str) -> Self {
+        let child = quicktalk(&[
+            "archive",
+            "--bus",
+            bus,
+            "--kafka-topic-prefix",
+            prefix,
+            "--kafka-partitions",
+            "3",
+            "--store",
+            store,
+            "--batch",
+            "25",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the archive worker starts");
+        Self(child)
+    }
+
+    fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lines stored for `room`, read by another connection than the worker's.
+async fn stored_seqs(path: &std::path::Path, room: RoomId) -> Vec<u64> {
+    let store = SqliteChatStore::open(path).unwrap();
+    let store: &dyn ChatStore = &store;
+    store
+        .room_history(room)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.seq)
+        .collect()
+}
+
+async fn wait_for_lines(path: &std::path::Path, room: RoomId, at_least: usize) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seqs = stored_seqs(path, room).await;
+        if seqs.len() >= at_least {
+            return seqs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {at_least} lines archived",
+            seqs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends `count` lines from `a` (seq continues from `first`), each acknowledged.
+async fn chat(a: &mut Client, b: &mut Client, first: u64, count: u64) {
+    for seq in first..first + count {
+        let cid = format!("c{seq}");
+        a.send(json!({"type": "send", "text": format!("message number {seq}, 안녕"), "cid": cid}))
+            .await;
+        let echo = a.expect("message").await;
+        assert_eq!(echo["seq"], seq);
+        assert_eq!(b.expect("message").await["seq"], seq);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_worker_stores_every_line_once_across_a_kill() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let server = Server::start(config(&[
+        "--bus",
+        &bus,
+        "--kafka-topic-prefix",
+        &prefix,
+        "--kafka-partitions",
+        "3",
+        "--rate-per-sec",
+        "1000",
+        "--rate-burst",
+        "1000",
+    ]))
+    .await;
+    let (mut a, mut b) = pair(&server).await;
+    let room = a.last_matched_room();
+    chat(&mut a, &mut b, 1, 150).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db");
+    let store = format!("sqlite://{}", db.display());
+    let worker = Worker::start(&bus, &prefix, &store);
+    // Killed (SIGKILL) while it works through the backlog in batches of 25.
+    wait_for_lines(&db, room, 50).await;
+    worker.kill();
+    chat(&mut a, &mut b, 151, 150).await;
+    a.send(json!({"type": "leave"})).await;
+    b.expect("partner_left").await;
+
+    let _worker = Worker::start(&bus, &prefix, &store);
+    let seqs = wait_for_lines(&db, room, 300).await;
+    // A moment more: nothing arrives twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seqs_later = stored_seqs(&db, room).await;
+    assert_eq!(
+        seqs,
+        (1..=300).collect::<Vec<_>>(),
+        "every line once, gap-free"
+    );
+    assert_eq!(seqs_later, seqs);
+    let sqlite = SqliteChatStore::open(&db).unwrap();
+    let events = ChatStore::room_events(&sqlite, room).await.unwrap();
+    assert!(
+        matches!(
+            events[..],
+            [RoomEvent::Matched { .. }, RoomEvent::Ended { .. }]
+        ),
+        "the match and the end are archived: {events:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bus_settings_stop_start_up_naming_the_setting() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let bus = format!("kafka://{brokers}");
+    let serve = |extra: &[&str]| {
+        let mut args = vec![
+            "--bind",
+            "127.0.0.1:0",
+            "--store",
+            "memory",
+            "--kafka-timeout-secs",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let stderr = |output: &Output| String::from_utf8_lossy(&output.stderr).into_owned();
+
+    // Not a URL the server can use.
+    let output = serve(&["--bus", "kafka://no-port"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--bus (QUICKTALK_BUS)"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Nothing listens there: start-up fails within the timeout, naming --bus.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let started = Instant::now();
+    let output = serve(&["--bus", &format!("kafka://127.0.0.1:{port}")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--bus (QUICKTALK_BUS)"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    // A topic made with 3 partitions, then a node asking for 5.
+    let prefix = unique_prefix();
+    let mut kafka = quicktalk_kafka::KafkaConfig::new(brokers.clone(), "setup");
+    kafka.topic_prefix = prefix.clone();
+    kafka.partitions = 3;
+    quicktalk_kafka::ensure_topics(&kafka).await.unwrap();
+    let output = serve(&[
+        "--bus",
+        &bus,
+        "--kafka-topic-prefix",
+        &prefix,
+        "--kafka-partitions",
+        "5",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--kafka-partitions"),
+        "{}",
+        stderr(&output)
+    );
+
+    // SASL without credentials, and the archive without Kafka.
+    let output = serve(&["--bus", &bus, "--kafka-security-protocol", "sasl_ssl"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--kafka-username"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&["archive", "--store", "memory"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--bus"), "{}", stderr(&output));
+}

@@ -42,6 +42,14 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
 }
 
+step "build prerequisites (a C toolchain, OpenSSL and zlib headers for librdkafka)"
+if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1 \
+    || ! command -v pkg-config >/dev/null 2>&1 \
+    || [ ! -f /usr/include/openssl/ssl.h ] || [ ! -f /usr/include/zlib.h ]; then
+    echo "installing build-essential, pkg-config, libssl-dev and zlib1g-dev"
+    apt_install build-essential pkg-config libssl-dev zlib1g-dev
+fi
+
 step "browser test prerequisites"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then

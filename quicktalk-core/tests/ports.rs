@@ -415,6 +415,7 @@ async fn engine_events_are_published_on_the_bus() {
             BusEvent::Matched { .. } => "matched",
             BusEvent::Message { .. } => "message",
             BusEvent::Typing { .. } => "typing",
+            BusEvent::Blocked { .. } => "blocked",
             BusEvent::PartnerLeft { .. } => "partner_left",
         })
         .collect();

@@ -231,6 +231,11 @@ impl KafkaConfig {
         format!("{}.rooms", self.topic_prefix)
     }
 
+    /// The topic of decisions for every node (bans), one partition.
+    pub fn control_topic(&self) -> String {
+        format!("{}.control", self.topic_prefix)
+    }
+
     /// The settings every client shares: where, who, and how securely.
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();

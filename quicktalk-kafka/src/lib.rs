@@ -36,6 +36,7 @@
 
 mod bus;
 mod config;
+mod control;
 pub mod envelope;
 mod error;
 mod reader;
@@ -45,6 +46,7 @@ mod topics;
 
 pub use bus::KafkaEventBus;
 pub use config::{KafkaConfig, SecurityProtocol};
+pub use control::{ControlChannel, ControlEvent};
 pub use error::{Error, Result};
 pub use reader::{GroupReader, Record};
 pub use topics::ensure_topics;

@@ -33,11 +33,19 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<i32> {
     )
     .set("retention.ms", &retention)
     .set("cleanup.policy", "delete");
+    // Decisions for every node (bans): few, and all in one order.
+    let control = config.control_topic();
+    let control_topic = NewTopic::new(
+        &control,
+        1,
+        TopicReplication::Fixed(i32::from(config.replication)),
+    )
+    .set("retention.ms", &retention);
     let options = AdminOptions::new()
         .request_timeout(Some(config.connect_timeout))
         .operation_timeout(Some(config.connect_timeout));
     let results = admin
-        .create_topics([&new_topic], &options)
+        .create_topics([&new_topic, &control_topic], &options)
         .await
         .map_err(Error::kafka("creating topics"))?;
     for result in results {

@@ -91,7 +91,7 @@ fn records(events: impl IntoIterator<Item = BusEvent>) -> (Vec<StoredMessage>, V
                 reason,
                 ts,
             }),
-            BusEvent::Typing { .. } => {}
+            BusEvent::Typing { .. } | BusEvent::Blocked { .. } => {}
         }
     }
     (lines, rooms)

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use quicktalk_core::Engine;
 use quicktalk_core::ports::event_bus::EventBus;
-use quicktalk_kafka::{KafkaConfig, KafkaEventBus, SecurityProtocol};
+use quicktalk_kafka::{ControlChannel, ControlEvent, KafkaConfig, KafkaEventBus, SecurityProtocol};
 
 use crate::config::{ConfigError, invalid};
 
@@ -63,6 +64,47 @@ pub struct BusArgs {
     /// Seconds start-up waits for the brokers before giving up.
     #[arg(long, env = "QUICKTALK_KAFKA_TIMEOUT_SECS", default_value_t = 10)]
     pub kafka_timeout_secs: u64,
+}
+
+/// A node's Kafka connections: the event bus, and the decisions it follows.
+pub(crate) struct Kafka {
+    pub(crate) bus: Arc<dyn EventBus>,
+    control: ControlChannel,
+}
+
+impl Kafka {
+    /// Carries out every decision published from now on (bans from the
+    /// moderation worker close the key's sessions on this node).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `--bus` when the control topic cannot be read.
+    pub(crate) async fn follow_decisions(&self, engine: Engine) -> Result<(), ConfigError> {
+        let mut decisions = self.control.follow().await.map_err(kafka_error)?;
+        tokio::spawn(async move {
+            while let Some(decision) = decisions.recv().await {
+                // The only decision so far; the enum is open for more.
+                let ControlEvent::Ban {
+                    client_key,
+                    reason,
+                    until,
+                } = decision
+                else {
+                    continue;
+                };
+                let now = quicktalk_core::ports::chat_store::unix_ms(SystemTime::now());
+                if until.is_some_and(|until| until <= now) {
+                    continue;
+                }
+                let duration = until
+                    .map(|until| Duration::from_millis(u64::try_from(until - now).unwrap_or(0)));
+                match engine.ban(&client_key, &reason, duration).await {
+                    Ok(removed) => tracing::info!(removed, %reason, "ban from the bus carried out"),
+                    Err(error) => tracing::error!(%error, "could not carry out a ban from the bus"),
+                }
+            }
+        });
+        Ok(())
+    }
 }
 
 fn bus_invalid(reason: impl Into<String>) -> ConfigError {
@@ -153,18 +195,24 @@ impl BusArgs {
         Ok(Some(config))
     }
 
-    /// Connects the bus (creating or checking the topic), or `None` for the
-    /// in-process bus.
+    /// Connects to Kafka (creating or checking the topics), or `None` for
+    /// the in-process bus.
     ///
     /// # Errors
     /// [`ConfigError`] naming `--bus` when the brokers cannot be reached, or
     /// the setting an existing topic's layout contradicts.
-    pub async fn open(&self) -> Result<Option<Arc<dyn EventBus>>, ConfigError> {
+    pub(crate) async fn connect(&self) -> Result<Option<Kafka>, ConfigError> {
         let Some(config) = self.kafka_config()? else {
             return Ok(None);
         };
+        let control = ControlChannel::connect(&config)
+            .await
+            .map_err(kafka_error)?;
         let bus = KafkaEventBus::connect(config).await.map_err(kafka_error)?;
-        Ok(Some(Arc::new(bus)))
+        Ok(Some(Kafka {
+            bus: Arc::new(bus),
+            control,
+        }))
     }
 
     /// The settings for the start-up log (the password redacted).

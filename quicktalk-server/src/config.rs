@@ -52,6 +52,11 @@ pub enum Command {
     /// write every line, match and end to `--store`. Run several copies to
     /// share the load; each line is stored exactly once.
     Archive(Box<crate::archive::ArchiveArgs>),
+    /// A worker: the second moderation pass over the room events from
+    /// Kafka (a word split across lines, one line spammed into many rooms,
+    /// repeated contact sharing), writing flags, and bans that every node
+    /// carries out, to `--store`.
+    Moderate(Box<crate::moderate::ModerateArgs>),
 }
 
 /// Whether lines pass the danger-word filter.

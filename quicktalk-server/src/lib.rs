@@ -27,6 +27,7 @@ mod bus;
 mod client_ip;
 mod config;
 mod http;
+pub mod moderate;
 mod serve;
 mod state;
 mod storage;
@@ -117,10 +118,14 @@ pub async fn run(
         .config(config.engine_config())
         .store(store)
         .moderator(moderator);
-    if let Some(bus) = config.bus.open().await? {
-        builder = builder.event_bus(bus);
+    let kafka = config.bus.connect().await?;
+    if let Some(kafka) = &kafka {
+        builder = builder.event_bus(kafka.bus.clone());
     }
     let engine = builder.build()?;
+    if let Some(kafka) = &kafka {
+        kafka.follow_decisions(engine.clone()).await?;
+    }
     tracing::info!(address = %listener.local_addr()?, config = %config.redacted(), "QuickTalk serving");
     serve::serve(config, listener, engine, ip_key, metrics, shutdown).await
 }

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
             Some(Command::Export(args)) => export_main(&args).await,
             Some(Command::Forget(args)) => forget_main(&args).await,
             Some(Command::Archive(args)) => archive_main(&args).await,
+            Some(Command::Moderate(args)) => moderate_main(&args).await,
         }
     })
 }
@@ -107,18 +108,37 @@ async fn forget_main(args: &quicktalk_server::tools::ForgetArgs) -> ExitCode {
     }
 }
 
-async fn archive_main(args: &quicktalk_server::archive::ArchiveArgs) -> ExitCode {
-    // Workers log like the server, with the defaults (QUICKTALK_LOG applies).
+/// Workers log like the server, with the defaults (`QUICKTALK_LOG` applies).
+fn init_worker_logging() -> Result<(), ExitCode> {
     let filter = std::env::var("QUICKTALK_LOG").unwrap_or_else(|_| "info".into());
     match EnvFilter::try_new(&filter) {
-        Ok(filter) => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_target(false)
-            .init(),
+        Ok(filter) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_target(false)
+                .init();
+            Ok(())
+        }
         Err(error) => {
             eprintln!("quicktalk: invalid setting QUICKTALK_LOG: {error}");
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
+    }
+}
+
+async fn moderate_main(args: &quicktalk_server::moderate::ModerateArgs) -> ExitCode {
+    if let Err(code) = init_worker_logging() {
+        return code;
+    }
+    match quicktalk_server::moderate::moderate(args, shutdown_signal()).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => failed(&error),
+    }
+}
+
+async fn archive_main(args: &quicktalk_server::archive::ArchiveArgs) -> ExitCode {
+    if let Err(code) = init_worker_logging() {
+        return code;
     }
     match quicktalk_server::archive::archive(args, shutdown_signal()).await {
         Ok(_) => ExitCode::SUCCESS,

@@ -44,7 +44,7 @@ struct Worker(Child);
 
 impl Worker {
     fn start(bus: &str, prefix: &str, store: &str) -> Self {
-        let child = quicktalk(&[
+        Self::spawn(&[
             "archive",
             "--bus",
             bus,
@@ -57,10 +57,14 @@ impl Worker {
             "--batch",
             "25",
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the archive worker starts");
+    }
+
+    fn spawn(args: &[&str]) -> Self {
+        let child = quicktalk(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the worker starts");
         Self(child)
     }
 
@@ -251,4 +255,120 @@ async fn bad_bus_settings_stop_start_up_naming_the_setting() {
     let output = run(&["archive", "--store", "memory"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("--bus"), "{}", stderr(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_worker_flags_across_lines_and_its_ban_closes_sessions_on_every_node() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    // Two nodes on one bus; one IP-hash key, so a person is one client key
+    // on either node.
+    let node = |id: &'static str| {
+        config(&[
+            "--bus",
+            &bus,
+            "--kafka-topic-prefix",
+            &prefix,
+            "--kafka-partitions",
+            "3",
+            "--node-id",
+            id,
+            "--ip-hash-key",
+            "one-key-for-every-node",
+        ])
+    };
+    let node_a = Server::start(node("node-a")).await;
+    let node_b = Server::start(node("node-b")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("moderation.db");
+    let store = format!("sqlite://{}", db.display());
+    let _worker = Worker::spawn(&[
+        "moderate",
+        "--bus",
+        &bus,
+        "--kafka-topic-prefix",
+        &prefix,
+        "--kafka-partitions",
+        "3",
+        "--store",
+        &store,
+        "--spam-rooms",
+        "2",
+        "--ban-after",
+        "2",
+    ]);
+    let sqlite = SqliteChatStore::open(&db).unwrap();
+    let flags = |sqlite: &SqliteChatStore| {
+        let sqlite = sqlite.clone();
+        async move { ChatStore::flags(&sqlite, 100).await.unwrap() }
+    };
+
+    // A word split across two lines: each line alone is delivered as typed.
+    let (mut a, mut b) = pair(&node_a).await;
+    for (seq, text) in [(1, "씨"), (2, "발")] {
+        a.send(json!({"type": "send", "text": text, "cid": format!("s{seq}")}))
+            .await;
+        assert_eq!(a.expect("message").await["text"], text);
+        assert_eq!(b.expect("message").await["text"], text);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = flags(&sqlite).await;
+        if found.iter().any(|f| f.text.contains("split across lines")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no split-word flag: {found:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Someone on the other node, idle, with the same client key.
+    let mut elsewhere = Client::connect(&node_b).await;
+    // The same advert in two rooms: the second finding bans the key.
+    let advert = "free coins at my channel, come now";
+    a.send(json!({"type": "send", "text": advert, "cid": "ad1"}))
+        .await;
+    a.expect("message").await;
+    b.expect("message").await;
+    a.send(json!({"type": "next"})).await;
+    b.expect("partner_left").await;
+    a.expect("waiting").await;
+    let mut c = Client::connect(&node_a).await;
+    c.join(&[]).await;
+    a.expect("matched").await;
+    c.expect("matched").await;
+    a.send(json!({"type": "send", "text": advert, "cid": "ad2"}))
+        .await;
+    a.expect("message").await;
+
+    // Every session of that key is closed, on both nodes.
+    for client in [&mut a, &mut elsewhere] {
+        let frame = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let frame = client.recv().await;
+                if frame["type"] == "error" {
+                    return frame;
+                }
+            }
+        })
+        .await
+        .expect("the ban reaches the session");
+        assert_eq!(frame["code"], "banned");
+        let close = client.closed().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 1008);
+    }
+    let found = flags(&sqlite).await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.text.contains("the same line in 2 rooms")),
+        "{found:?}"
+    );
+    let bans = ChatStore::bans(&sqlite).await.unwrap();
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert!(bans[0].reason.contains("moderation worker"));
+    node_a.stop().await;
+    node_b.stop().await;
 }

@@ -106,6 +106,13 @@ impl Hub {
             Action::Block => {
                 let category = verdict.category.map(|c| c.as_str());
                 self.reject(id, line.cid, RejectReason::Moderation, category);
+                self.bus.offer(BusEvent::Blocked {
+                    room: room_id,
+                    from: id,
+                    client_key: key,
+                    category: verdict.category,
+                    ts,
+                });
                 return;
             }
             Action::Mask => (verdict.mask(line.text).into(), true),

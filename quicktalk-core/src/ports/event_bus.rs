@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::error::Result;
 use crate::ids::{ClientKey, RoomId, SessionId};
+use crate::ports::moderator::Category;
 use crate::protocol::PartnerLeftReason;
 
 /// An engine event as published on the bus.
@@ -60,6 +61,20 @@ pub enum BusEvent {
         /// Whether spans were masked.
         masked: bool,
     },
+    /// A line the moderator blocked (not delivered; its text is not
+    /// published). Workers count repeated attempts per client key.
+    Blocked {
+        /// The room.
+        room: RoomId,
+        /// Who wrote it.
+        from: SessionId,
+        /// The writer's client key.
+        client_key: ClientKey,
+        /// Why it was blocked.
+        category: Option<Category>,
+        /// Unix milliseconds.
+        ts: i64,
+    },
     /// A typing indicator changed.
     Typing {
         /// The room.
@@ -88,6 +103,7 @@ impl BusEvent {
         match self {
             Self::Matched { room, .. }
             | Self::Message { room, .. }
+            | Self::Blocked { room, .. }
             | Self::Typing { room, .. }
             | Self::PartnerLeft { room, .. } => *room,
         }

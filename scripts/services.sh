@@ -11,6 +11,9 @@
 #                              (use: eval "$(scripts/services.sh up)")
 #   scripts/services.sh env    print those lines again for running services
 #   scripts/services.sh down   stop everything this script started
+#   scripts/services.sh kafka-stop | kafka-start
+#                              stop the broker keeping its data and port, and
+#                              start it again (the outage tests use these)
 #
 # Settings (environment):
 #   QUICKTALK_CACHE      downloads and builds (default ~/.cache/quicktalk)
@@ -157,13 +160,21 @@ appender.stdout.name = STDOUT
 appender.stdout.layout.type = PatternLayout
 appender.stdout.layout.pattern = [%d] %p %m (%c)%n
 PROPS
-    local java_opts=(-Xmx"${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC
-        -Dlog4j2.configurationFile="$dir/log4j2.properties")
     local cluster_id
-    cluster_id=$(java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid | tail -n 1)
-    java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool format \
+    cluster_id=$(java -cp "$kafka_libs/*" "${kafka_java_opts[@]}" kafka.tools.StorageTool random-uuid | tail -n 1)
+    java -cp "$kafka_libs/*" "${kafka_java_opts[@]}" kafka.tools.StorageTool format \
         -t "$cluster_id" -c "$dir/server.properties" >"$state/kafka.log" 2>&1
-    nohup java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.Kafka "$dir/server.properties" \
+    launch_kafka "$port"
+}
+
+kafka_java_opts=(-Xmx"${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC
+    -Dlog4j2.configurationFile="$state/kafka/log4j2.properties")
+
+# Runs the broker formatted in $state/kafka on its port (again, after a
+# kafka-stop: same data, same port).
+launch_kafka() { # port
+    local port=$1
+    nohup java -cp "$kafka_libs/*" "${kafka_java_opts[@]}" kafka.Kafka "$state/kafka/server.properties" \
         >>"$state/kafka.log" 2>&1 </dev/null &
     echo $! >"$state/kafka.pid"
     echo "$port" >"$state/kafka.port"
@@ -178,6 +189,8 @@ print_env() {
     fi
     if running kafka; then
         echo "export QUICKTALK_TEST_KAFKA=127.0.0.1:$(cat "$state/kafka.port")"
+        # This broker can be stopped and started again (the outage test).
+        echo "export QUICKTALK_KAFKA_SERVICES=$here/services.sh"
     fi
 }
 
@@ -191,12 +204,30 @@ up)
     print_env
     ;;
 env) print_env ;;
+kafka-stop)
+    # For outage tests: the broker goes away; its data and port are kept.
+    if running kafka; then
+        pid=$(cat "$state/kafka.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$state/kafka.pid"
+        log "stopped kafka (data and port kept)"
+    fi
+    ;;
+kafka-start)
+    # Back after a kafka-stop, on the same port with the same data.
+    running kafka || launch_kafka "$(cat "$state/kafka.port")"
+    ;;
 down)
     stop kafka
     stop ferretdb
     ;;
 *)
-    echo "usage: $0 up|env|down" >&2
+    echo "usage: $0 up|env|down|kafka-stop|kafka-start" >&2
     exit 2
     ;;
 esac

@@ -122,6 +122,22 @@ impl EventBus for KafkaEventBus {
         }
     }
 
+    /// Asks the brokers for the topic's metadata (within 2 s): `/readyz`
+    /// answers 503 while this fails.
+    async fn ping(&self) -> quicktalk_core::Result<()> {
+        let producer = self.producer.clone();
+        let topic = self.topic.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_secs(2))
+                .map(|_| ())
+                .map_err(|e| quicktalk_core::Error::bus(format!("brokers unreachable: {e}")))
+        })
+        .await
+        .unwrap_or_else(|join| Err(quicktalk_core::Error::bus(join.to_string())))
+    }
+
     /// Every event published after this call returns, from every node:
     /// the partitions are assigned directly at their current end (no group,
     /// no rebalance wait).

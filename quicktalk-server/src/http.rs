@@ -62,6 +62,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
         "store_overflowed": health.store_overflowed,
         "store_failed": health.store_failed,
         "bus_overflowed": health.bus_overflowed,
+        "bus_error": health.bus_error,
         "shutting_down": state.inner.shutdown.is_cancelled(),
     }));
     let ready = health.ready && !state.inner.shutdown.is_cancelled();

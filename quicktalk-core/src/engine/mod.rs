@@ -49,6 +49,8 @@ pub struct Health {
     pub store_failed: u64,
     /// Events the bus publisher's queue dropped because it was full.
     pub bus_overflowed: u64,
+    /// The bus's `ping` failed, with the error text.
+    pub bus_error: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -56,6 +58,7 @@ pub(crate) struct Shared {
     config: Arc<EngineConfig>,
     moderator: Arc<dyn Moderator>,
     store: Arc<dyn ChatStore>,
+    bus: Option<Arc<dyn EventBus>>,
     wake: Arc<Notify>,
     store_health: Arc<FeedHealth>,
     bus_health: Arc<FeedHealth>,
@@ -177,7 +180,7 @@ impl EngineBuilder {
         } else {
             tokio::spawn(store_writer)
         }];
-        let (bus_feed, bus_health) = match self.bus {
+        let (bus_feed, bus_health) = match self.bus.clone() {
             Some(bus) => {
                 let (bus_feed, bus_rx, bus_health) = Feed::new(config.bus_queue, "bus");
                 writers.push(tokio::spawn(feed::run_bus_publisher(
@@ -196,6 +199,7 @@ impl EngineBuilder {
             config,
             moderator: self.moderator,
             store: self.store,
+            bus: self.bus,
             wake: Arc::new(Notify::new()),
             store_health,
             bus_health,
@@ -331,14 +335,22 @@ impl Engine {
     /// Whether the engine is ready: asks the store and checks the queues.
     pub async fn health(&self) -> Health {
         let store_error = self.shared.store.ping().await.err().map(|e| e.to_string());
+        let bus_error = match &self.shared.bus {
+            Some(bus) => bus.ping().await.err().map(|e| e.to_string()),
+            None => None,
+        };
         let store = &self.shared.store_health;
         let bus = &self.shared.bus_health;
         Health {
-            ready: store_error.is_none() && !store.degraded() && !bus.degraded(),
+            ready: store_error.is_none()
+                && bus_error.is_none()
+                && !store.degraded()
+                && !bus.degraded(),
             store_error,
             store_overflowed: store.overflowed(),
             store_failed: store.failed(),
             bus_overflowed: bus.overflowed(),
+            bus_error,
         }
     }
 

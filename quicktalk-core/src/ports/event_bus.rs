@@ -14,7 +14,8 @@
 //! - **Cancellation.** A dropped `publish` future may or may not have
 //!   published the batch, never part of one event.
 //!
-//! Both methods are required.
+//! `publish` and `subscribe` are required; `ping` (for readiness) defaults
+//! to "reachable".
 
 use std::sync::Arc;
 
@@ -149,4 +150,12 @@ pub trait EventBus: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Bus`] when the backend fails.
     async fn subscribe(&self) -> Result<Subscription>;
+
+    /// Whether the backend is reachable; `/readyz` asks this.
+    ///
+    /// # Errors
+    /// [`crate::Error::Bus`] when it is not.
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
 }

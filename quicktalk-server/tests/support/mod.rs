@@ -1,6 +1,8 @@
 //! A server on a free loopback port, and WebSocket and HTTP clients for it.
 #![allow(dead_code, missing_docs)]
 
+pub mod workers;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

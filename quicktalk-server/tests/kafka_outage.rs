@@ -1,0 +1,102 @@
+//! The broker restarts under a chatting node (its own test binary: it stops
+//! the shared broker, which no other test may see). Needs the broker started
+//! by `scripts/services.sh`, which can stop and start it again
+//! (`QUICKTALK_KAFKA_SERVICES`).
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use quicktalk_kafka::testing::test_brokers;
+use support::workers::*;
+use support::*;
+
+fn services(action: &str) {
+    let script = std::env::var("QUICKTALK_KAFKA_SERVICES").expect("checked by the test");
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(action)
+        .status()
+        .expect("the services script runs");
+    assert!(status.success(), "services.sh {action} failed");
+}
+
+async fn wait_ready(server: &Server, wanted: u16, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = http(server, "GET", "/readyz", &[], "").await;
+        if status == wanted {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz still {status} after {within:?}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_pauses_publishing_and_loses_no_acknowledged_line() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    if std::env::var_os("QUICKTALK_KAFKA_SERVICES").is_none() {
+        if std::env::var_os("QUICKTALK_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
+            panic!(
+                "QUICKTALK_KAFKA_SERVICES is not set: start the broker with scripts/services.sh"
+            );
+        }
+        eprintln!("\n*** SKIPPED: the broker was not started by scripts/services.sh ***\n");
+        return;
+    }
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let server = Server::start(config(&[
+        "--bus",
+        &bus,
+        "--kafka-topic-prefix",
+        &prefix,
+        "--kafka-partitions",
+        "3",
+        "--rate-per-sec",
+        "1000",
+        "--rate-burst",
+        "1000",
+    ]))
+    .await;
+    wait_ready(&server, 200, Duration::from_secs(10)).await;
+    let (mut a, mut b) = pair(&server).await;
+    let room = a.last_matched_room();
+    chat(&mut a, &mut b, 1, 20).await;
+
+    services("kafka-stop");
+    // Chat on the node never waits for the broker.
+    let started = Instant::now();
+    chat(&mut a, &mut b, 21, 20).await;
+    let twenty_lines = started.elapsed();
+    assert!(
+        twenty_lines < Duration::from_secs(2),
+        "20 lines took {twenty_lines:?} with the broker down"
+    );
+    let body = wait_ready(&server, 503, Duration::from_secs(20)).await;
+    assert!(body.contains("bus_error"), "{body}");
+
+    services("kafka-start");
+    wait_ready(&server, 200, Duration::from_secs(60)).await;
+    chat(&mut a, &mut b, 41, 20).await;
+    a.send(serde_json::json!({"type": "leave"})).await;
+    b.expect("partner_left").await;
+
+    // Every line reached Kafka once: the archive stores exactly 1..=60.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db");
+    let _worker = Worker::start(&bus, &prefix, &format!("sqlite://{}", db.display()));
+    let seqs = wait_for_lines(&db, room, 60).await;
+    assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
+    let (_, body) = http(&server, "GET", "/readyz", &[], "").await;
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["bus_overflowed"], 0, "nothing dropped: {health}");
+    server.stop().await;
+}

@@ -1,0 +1,119 @@
+//! Kafka test helpers: the `quicktalk` binary as a process, workers, and
+//! waiting for archived lines.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use quicktalk_core::RoomId;
+use quicktalk_core::ports::ChatStore;
+use quicktalk_sqlite::SqliteChatStore;
+use serde_json::json;
+
+use super::Client;
+
+pub fn unique_prefix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("qt-server-{}-{nanos:x}", std::process::id())
+}
+
+/// The `quicktalk` binary with a clean environment.
+pub fn quicktalk(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quicktalk"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("QUICKTALK_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("QUICKTALK_LOG", "warn").args(args);
+    command
+}
+
+pub fn run(args: &[&str]) -> Output {
+    quicktalk(args).output().expect("the binary runs")
+}
+
+/// An archive worker process, killed (SIGKILL) when dropped.
+pub struct Worker(Child);
+
+impl Worker {
+    pub fn start(bus: &str, prefix: &str, store: &str) -> Self {
+        Self::spawn(&[
+            "archive",
+            "--bus",
+            bus,
+            "--kafka-topic-prefix",
+            prefix,
+            "--kafka-partitions",
+            "3",
+            "--store",
+            store,
+            "--batch",
+            "25",
+        ])
+    }
+
+    pub fn spawn(args: &[&str]) -> Self {
+        let child = quicktalk(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the worker starts");
+        Self(child)
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lines stored for `room`, read by another connection than the worker's.
+pub async fn stored_seqs(path: &std::path::Path, room: RoomId) -> Vec<u64> {
+    let store = SqliteChatStore::open(path).unwrap();
+    let store: &dyn ChatStore = &store;
+    store
+        .room_history(room)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.seq)
+        .collect()
+}
+
+pub async fn wait_for_lines(path: &std::path::Path, room: RoomId, at_least: usize) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seqs = stored_seqs(path, room).await;
+        if seqs.len() >= at_least {
+            return seqs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {at_least} lines archived",
+            seqs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends `count` lines from `a` (seq continues from `first`), each acknowledged.
+pub async fn chat(a: &mut Client, b: &mut Client, first: u64, count: u64) {
+    for seq in first..first + count {
+        let cid = format!("c{seq}");
+        a.send(json!({"type": "send", "text": format!("message number {seq}, 안녕"), "cid": cid}))
+            .await;
+        let echo = a.expect("message").await;
+        assert_eq!(echo["seq"], seq);
+        assert_eq!(b.expect("message").await["seq"], seq);
+    }
+}

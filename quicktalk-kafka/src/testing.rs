@@ -27,14 +27,19 @@ pub fn test_brokers() -> Option<String> {
     }
 }
 
-/// A configuration on the test broker with a topic prefix no other test
-/// uses, so tests never see each other's events.
-pub fn unique_config(brokers: &str, node: &str) -> KafkaConfig {
+/// A topic prefix no other test (or test process) uses, so tests never see
+/// each other's events.
+pub fn unique_prefix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
+    format!("qt-test-{}-{nanos:x}", std::process::id())
+}
+
+/// A configuration on the test broker with a [`unique_prefix`].
+pub fn unique_config(brokers: &str, node: &str) -> KafkaConfig {
     let mut config = KafkaConfig::new(brokers, node);
-    config.topic_prefix = format!("qt-test-{}-{nanos:x}", std::process::id());
+    config.topic_prefix = unique_prefix();
     config.partitions = 3;
     config
 }

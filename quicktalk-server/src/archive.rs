@@ -10,13 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use quicktalk_core::ports::ChatStore;
 use quicktalk_core::ports::chat_store::{RoomEvent, StoredMessage};
 use quicktalk_core::ports::event_bus::BusEvent;
-use quicktalk_kafka::GroupReader;
 
 use crate::Error;
-use crate::bus::BusArgs;
+use crate::bus::{BusArgs, retry_store};
 use crate::config::invalid;
 use crate::storage::StoreArgs;
 
@@ -97,33 +95,6 @@ fn records(events: impl IntoIterator<Item = BusEvent>) -> (Vec<StoredMessage>, V
     (lines, rooms)
 }
 
-/// Writes until the store takes it, waiting longer after each failure (the
-/// batch stays uncommitted, so nothing is lost while the store is down).
-async fn write(store: &dyn ChatStore, lines: &[StoredMessage], rooms: &[RoomEvent]) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        // Room starts first, so a room's history never has lines without its match.
-        let result = async {
-            if !rooms.is_empty() {
-                store.append_room_events(rooms).await?;
-            }
-            if !lines.is_empty() {
-                store.append_messages(lines).await?;
-            }
-            Ok::<(), quicktalk_core::Error>(())
-        }
-        .await;
-        match result {
-            Ok(()) => return,
-            Err(error) => {
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "store write failed; retrying the batch");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
 /// Runs the worker until `shutdown` resolves (the batch in hand is written
 /// and committed first).
 ///
@@ -133,21 +104,11 @@ pub async fn archive(
     args: &ArchiveArgs,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<ArchiveStats, Error> {
-    let Some(config) = args.bus.kafka_config()? else {
-        return Err(invalid(
-            "bus",
-            "QUICKTALK_BUS",
-            "`quicktalk archive` reads Kafka: give --bus kafka://HOST:PORT",
-        )
-        .into());
-    };
     if args.batch == 0 {
         return Err(invalid("batch", "QUICKTALK_ARCHIVE_BATCH", "must be at least 1").into());
     }
     let store = args.storage.open(None).await?;
-    let reader = GroupReader::join(&config, "archive")
-        .await
-        .map_err(|e| invalid("bus", "QUICKTALK_BUS", format!("cannot read Kafka: {e}")))?;
+    let (_, reader) = args.bus.join_worker_group("archive", "archive").await?;
     tracing::info!(group = reader.group(), store = %args.storage.redacted(), "archiving room events");
     let mut total = ArchiveStats::default();
     let mut window = (Instant::now(), 0u64);
@@ -166,7 +127,13 @@ pub async fn archive(
             }
         };
         let (lines, rooms) = records(batch.into_iter().map(|record| record.event));
-        write(store.as_ref(), &lines, &rooms).await;
+        // Room starts first, so a room's history never has lines without its match.
+        if !rooms.is_empty() {
+            retry_store("room events", || store.append_room_events(&rooms)).await;
+        }
+        if !lines.is_empty() {
+            retry_store("lines", || store.append_messages(&lines)).await;
+        }
         if let Err(error) = reader.commit() {
             // The partitions moved to another copy, which reads the batch
             // again; the store ignores the repeats.

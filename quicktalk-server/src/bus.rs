@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use quicktalk_core::Engine;
 use quicktalk_core::ports::event_bus::EventBus;
-use quicktalk_kafka::{ControlChannel, ControlEvent, KafkaConfig, KafkaEventBus, SecurityProtocol};
+use quicktalk_kafka::{
+    ControlChannel, ControlEvent, GroupReader, KafkaConfig, KafkaEventBus, SecurityProtocol,
+};
 
 use crate::config::{ConfigError, invalid};
 
@@ -66,6 +68,22 @@ pub struct BusArgs {
     pub kafka_timeout_secs: u64,
 }
 
+/// Retries a store write with back-off (100 ms doubling to 5 s) until it
+/// succeeds. Workers call it before they commit, so nothing is lost while
+/// the store is down.
+pub(crate) async fn retry_store<F, Fut>(what: &str, mut write: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = quicktalk_core::Result<()>>,
+{
+    let mut backoff = Duration::from_millis(100);
+    while let Err(error) = write().await {
+        tracing::warn!(%error, what, retry_in_ms = backoff.as_millis() as u64, "store write failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// A node's Kafka connections: the event bus, and the decisions it follows.
 pub(crate) struct Kafka {
     pub(crate) bus: Arc<dyn EventBus>,
@@ -112,7 +130,7 @@ fn bus_invalid(reason: impl Into<String>) -> ConfigError {
 }
 
 /// A Kafka error as the setting it points at.
-fn kafka_error(error: quicktalk_kafka::Error) -> ConfigError {
+pub(crate) fn kafka_error(error: quicktalk_kafka::Error) -> ConfigError {
     match error {
         quicktalk_kafka::Error::Config { flag, reason } => {
             // The crate names flags as the server spells them.
@@ -193,6 +211,28 @@ impl BusArgs {
         config.connect_timeout = Duration::from_secs(self.kafka_timeout_secs.max(1));
         config.validate().map_err(kafka_error)?;
         Ok(Some(config))
+    }
+
+    /// A worker's start-up (`archive`, `moderate`): the Kafka settings
+    /// (the in-process bus is refused, naming `command`) and its reader as
+    /// group `{prefix}.{group}`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `--bus` or the wrong Kafka setting.
+    pub(crate) async fn join_worker_group(
+        &self,
+        command: &str,
+        group: &str,
+    ) -> Result<(KafkaConfig, GroupReader), ConfigError> {
+        let Some(config) = self.kafka_config()? else {
+            return Err(bus_invalid(format!(
+                "`quicktalk {command}` reads Kafka: give --bus kafka://HOST:PORT"
+            )));
+        };
+        let reader = GroupReader::join(&config, group)
+            .await
+            .map_err(kafka_error)?;
+        Ok((config, reader))
     }
 
     /// Connects to Kafka (creating or checking the topics), or `None` for

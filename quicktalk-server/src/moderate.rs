@@ -27,12 +27,11 @@ use quicktalk_core::ports::chat_store::{Ban, ModerationFlag};
 use quicktalk_core::ports::event_bus::BusEvent;
 use quicktalk_core::ports::moderator::{Action, Category, Severity};
 use quicktalk_core::{ClientKey, RoomId, SessionId};
-use quicktalk_kafka::{ControlChannel, ControlEvent, GroupReader};
+use quicktalk_kafka::{ControlChannel, ControlEvent};
 use quicktalk_nlp::Filter;
 
 use crate::Error;
-use crate::bus::BusArgs;
-use crate::config::invalid;
+use crate::bus::{BusArgs, kafka_error, retry_store};
 use crate::storage::StoreArgs;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -328,20 +327,6 @@ impl Analyzer {
     }
 }
 
-/// Retries a store write with back-off until it succeeds.
-async fn retry<F, Fut>(what: &str, mut write: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = quicktalk_core::Result<()>>,
-{
-    let mut backoff = Duration::from_millis(100);
-    while let Err(error) = write().await {
-        tracing::warn!(%error, what, retry_in_ms = backoff.as_millis() as u64, "store write failed; retrying");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
 /// Runs the worker until `shutdown` resolves. Returns how many flags and
 /// bans it wrote.
 ///
@@ -351,22 +336,9 @@ pub async fn moderate(
     args: &ModerateArgs,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(u64, u64), Error> {
-    let Some(config) = args.bus.kafka_config()? else {
-        return Err(invalid(
-            "bus",
-            "QUICKTALK_BUS",
-            "`quicktalk moderate` reads Kafka: give --bus kafka://HOST:PORT",
-        )
-        .into());
-    };
+    let (config, reader) = args.bus.join_worker_group("moderate", "moderate").await?;
     let store = args.storage.open(None).await?;
-    let kafka_error = |e: quicktalk_kafka::Error| {
-        invalid("bus", "QUICKTALK_BUS", format!("cannot use Kafka: {e}"))
-    };
     let control = ControlChannel::connect(&config)
-        .await
-        .map_err(kafka_error)?;
-    let reader = GroupReader::join(&config, "moderate")
         .await
         .map_err(kafka_error)?;
     let mut analyzer = Analyzer::new(args);
@@ -397,10 +369,10 @@ pub async fn moderate(
             }
         }
         if !flags.is_empty() {
-            retry("flags", || store.append_flags(&flags)).await;
+            retry_store("flags", || store.append_flags(&flags)).await;
         }
         for ban in &bans {
-            retry("ban", || store.put_ban(ban)).await;
+            retry_store("ban", || store.put_ban(ban)).await;
             let event = ControlEvent::Ban {
                 client_key: ban.client_key.clone(),
                 reason: ban.reason.clone(),

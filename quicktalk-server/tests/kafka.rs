@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use quicktalk_core::ports::ChatStore;
 use quicktalk_core::ports::chat_store::RoomEvent;
-use quicktalk_kafka::testing::test_brokers;
+use quicktalk_kafka::testing::{test_brokers, unique_prefix};
 use quicktalk_sqlite::SqliteChatStore;
 use serde_json::json;
 use support::workers::*;

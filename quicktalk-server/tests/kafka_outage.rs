@@ -8,7 +8,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use quicktalk_kafka::testing::test_brokers;
+use quicktalk_kafka::testing::{test_brokers, unique_prefix};
 use support::workers::*;
 use support::*;
 

@@ -11,14 +11,6 @@ use serde_json::json;
 
 use super::Client;
 
-pub fn unique_prefix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("qt-server-{}-{nanos:x}", std::process::id())
-}
-
 /// The `quicktalk` binary with a clean environment.
 pub fn quicktalk(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_quicktalk"));

@@ -1,6 +1,6 @@
 //! The schema and its migrations, applied in order at open.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Error, Result};
 
@@ -84,13 +84,21 @@ const MIGRATIONS: &[&str] = &[
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Sets the connection up and brings the schema to [`VERSION`].
+///
+/// Several processes may open one file at the same moment (a server and an
+/// archive worker, or two workers): the version is read and the migrations
+/// applied inside one `IMMEDIATE` transaction, so exactly one of them
+/// migrates and the others wait (`busy_timeout`) and then find it done.
 pub(crate) fn prepare(connection: &mut Connection) -> Result<()> {
+    // The wait comes first: switching to WAL takes a lock another opener
+    // may hold.
     connection.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA busy_timeout = 5000;",
+        "PRAGMA busy_timeout = 5000;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;",
     )?;
-    let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > VERSION {
         return Err(Error::SchemaTooNew {
             found,
@@ -98,10 +106,9 @@ pub(crate) fn prepare(connection: &mut Connection) -> Result<()> {
         });
     }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let transaction = connection.transaction()?;
         transaction.execute_batch(migration)?;
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
-        transaction.commit()?;
     }
+    transaction.commit()?;
     Ok(())
 }

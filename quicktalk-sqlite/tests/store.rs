@@ -88,3 +88,27 @@ fn reopening_keeps_the_schema_version() {
         2
     );
 }
+
+/// A server and its archive workers open one file at the same moment: one
+/// of them migrates, the others wait and find the schema in place.
+#[test]
+fn many_processes_opening_a_new_file_at_once_all_succeed() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        SqliteChatStore::open(&path).map(|store| store.schema_version().unwrap())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                assert_eq!(opener.join().unwrap().unwrap(), 2);
+            }
+        });
+    }
+}

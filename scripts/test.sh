@@ -8,7 +8,12 @@
 # tests, the headless browser test and the examples' tests: the bot, the TCP
 # transport, the embedded app and the CLI client in a pseudo-terminal), the
 # React example's type check, Vitest unit tests, build and Chromium test,
-# and a build of every benchmark. The services are stopped at the end.
+# the deployment checks (shellcheck on every script, actionlint on the
+# workflows, the cloud-init schema, both Compose profiles' config), the
+# container image built with Podman and tested (chat through the published
+# port, SIGTERM, the volume), nginx with deploy/nginx/ in front of the
+# server, the embedded Compose profile run, and a build of every benchmark.
+# The services are stopped at the end; each step prints its time.
 #
 # Usage: scripts/test.sh
 #
@@ -20,7 +25,11 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicktalk/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-step() { printf '\n==> %s\n' "$*"; }
+step_started=$SECONDS
+step() {
+    printf '    (%ss)\n\n==> %s\n' "$((SECONDS - step_started))" "$*"
+    step_started=$SECONDS
+}
 
 need() {
     if ! command -v "$1" >/dev/null 2>&1 && ! cargo "$1" --version >/dev/null 2>&1; then
@@ -65,6 +74,38 @@ fi
 # The browser test may not skip itself here.
 export QUICKTALK_REQUIRE_BROWSER=1
 
+step "deployment tools (Podman, runc, nginx, shellcheck, cloud-init, musl, actionlint, podman-compose)"
+cache="$HOME/.cache/quicktalk"
+missing=()
+for pair in podman:podman runc:runc nginx:nginx shellcheck:shellcheck cloud-init:cloud-init \
+    musl-gcc:musl-tools openssl:openssl curl:curl; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+fi
+export PATH="$cache/bin:$PATH"
+if ! command -v actionlint >/dev/null 2>&1; then
+    echo "installing actionlint"
+    GOBIN="$cache/bin" go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+fi
+if [ ! -x "$cache/venv/bin/podman-compose" ]; then
+    echo "installing podman-compose"
+    python3 -m venv "$cache/venv" || { apt_install python3-venv && python3 -m venv "$cache/venv"; }
+    "$cache/venv/bin/pip" install -q podman-compose==1.5.0
+fi
+podman_compose="$cache/venv/bin/podman-compose"
+# This sandbox's runtime cannot set ulimits, and runc is the runtime that
+# works here (docs/deploy-ec2.md); our own file, the machine's is untouched.
+cat > "$cache/containers.conf" <<'CONF'
+[containers]
+default_ulimits = []
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_CONF="$cache/containers.conf"
+
 step "services (FerretDB, Apache Kafka)"
 if ! command -v go >/dev/null 2>&1; then
     echo "installing Go"
@@ -90,8 +131,50 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "shellcheck (every shell script)"
+mapfile -t scripts < <(git ls-files '*.sh')
+shellcheck .ci/run "${scripts[@]}"
+
+step "actionlint (GitHub workflows)"
+actionlint
+
+step "cloud-init schema (deploy/ec2/cloud-init.yaml)"
+cloud-init schema -c deploy/ec2/cloud-init.yaml
+
+step "compose.yaml: both profiles' configuration"
+"$podman_compose" --profile embedded config >/dev/null
+"$podman_compose" --profile full --profile monitoring config >/dev/null
+
+step "container image (scripts/image.sh: static binary, FROM scratch)"
+scripts/image.sh quicktalk:test
+# The container test (quicktalk-server/tests/container.rs) runs it.
+export QUICKTALK_TEST_IMAGE=localhost/quicktalk:test
+
 step "cargo test"
 cargo test --workspace --locked
+
+step "compose: the embedded profile runs"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+compose_embedded() {
+    QUICKTALK_IMAGE=localhost/quicktalk:test QUICKTALK_PORT="127.0.0.1:$port" \
+        "$podman_compose" -p quicktalk-ci --profile embedded "$@"
+}
+compose_embedded down -v >/dev/null 2>&1 || true
+compose_embedded up -d >/dev/null
+healthy=""
+for _ in $(seq 1 60); do
+    if curl -fsS "http://127.0.0.1:$port/livez" >/dev/null 2>&1; then
+        healthy=yes
+        break
+    fi
+    sleep 0.5
+done
+compose_embedded down -v >/dev/null 2>&1
+if [ -z "$healthy" ]; then
+    echo "error: the embedded profile did not answer /livez" >&2
+    exit 1
+fi
+echo "the embedded profile answered /livez on port $port"
 
 step "examples/react-client: type check, unit tests (Vitest), build, browser test (Chromium)"
 # The browser test runs the built app against the real server binary.

@@ -57,6 +57,9 @@ pub enum Command {
     /// repeated contact sharing), writing flags, and bans that every node
     /// carries out, to `--store`.
     Moderate(Box<crate::moderate::ModerateArgs>),
+    /// Ask a running server's `/livez` and exit 0 when it answers 200 (the
+    /// container image's HEALTHCHECK: the image has no shell or curl).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 /// Whether lines pass the danger-word filter.
@@ -95,7 +98,7 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub bus: BusArgs,
     /// Bearer token for the admin API under /api/admin/ (at least 16
-    /// characters); without it the admin API is absent (404).
+    /// characters); without it (or when empty) the admin API is absent (404).
     #[arg(long, env = "QUICKTALK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Origins allowed to open the WebSocket (comma-separated, e.g.
@@ -240,6 +243,12 @@ pub(crate) fn invalid(
 }
 
 impl ServeConfig {
+    /// The admin token; an empty value (an unset variable in an env file or
+    /// a Compose file) means none.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token.as_deref().filter(|token| !token.is_empty())
+    }
+
     /// The defaults, as `quicktalk serve` with no flags and no environment.
     pub fn defaults() -> Self {
         Cli::parse_from(["quicktalk"]).serve
@@ -267,7 +276,7 @@ impl ServeConfig {
         }
         // Everything but reaching the brokers (that happens in `run`).
         self.bus.kafka_config()?;
-        if let Some(token) = &self.admin_token {
+        if let Some(token) = self.admin_token() {
             if token.chars().count() < 16 {
                 return Err(invalid(
                     "admin-token",
@@ -533,6 +542,15 @@ mod tests {
         let mut all = vec!["quicktalk"];
         all.extend_from_slice(args);
         Cli::try_parse_from(all).unwrap().serve
+    }
+
+    #[test]
+    fn an_empty_admin_token_means_no_admin_api() {
+        let config = parse(&["--admin-token", ""]);
+        assert_eq!(config.admin_token(), None);
+        config.validate().unwrap();
+        let config = parse(&["--admin-token", "short"]);
+        assert!(config.validate().is_err(), "a short token is refused");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod archive;
 mod bus;
 mod client_ip;
 mod config;
+pub mod healthcheck;
 mod http;
 pub mod moderate;
 mod serve;

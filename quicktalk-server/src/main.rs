@@ -7,6 +7,12 @@ use clap::Parser;
 use quicktalk_server::{Cli, Command, LogFormat, ServeConfig};
 use tracing_subscriber::EnvFilter;
 
+// The static (musl) build of the container image: musl's allocator is slow
+// under many threads.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(config: &ServeConfig) -> Result<(), String> {
     let filter = EnvFilter::try_new(&config.log)
         .map_err(|error| format!("invalid setting --log (QUICKTALK_LOG): {error}"))?;
@@ -67,6 +73,7 @@ fn main() -> ExitCode {
             Some(Command::Forget(args)) => forget_main(&args).await,
             Some(Command::Archive(args)) => archive_main(&args).await,
             Some(Command::Moderate(args)) => moderate_main(&args).await,
+            Some(Command::Healthcheck(args)) => healthcheck_main(&args),
         }
     })
 }
@@ -143,6 +150,19 @@ async fn archive_main(args: &quicktalk_server::archive::ArchiveArgs) -> ExitCode
     match quicktalk_server::archive::archive(args, shutdown_signal()).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => failed(&error),
+    }
+}
+
+fn healthcheck_main(args: &quicktalk_server::healthcheck::HealthcheckArgs) -> ExitCode {
+    match quicktalk_server::healthcheck::check(args) {
+        Ok(status) => {
+            println!("{status}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("quicktalk: unhealthy: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 

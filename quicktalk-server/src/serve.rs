@@ -64,7 +64,7 @@ pub(crate) async fn serve(
             engine: engine.clone(),
             resolver: ClientIpResolver::new(config.trusted_proxy_nets()?),
             hasher: IpHasher::new(ip_key.as_bytes()),
-            admin_token: config.admin_token.clone(),
+            admin_token: config.admin_token().map(str::to_owned),
             allowed_origins: config.origins(),
             max_frame_bytes: config.max_frame_bytes,
             ping_interval: Duration::from_secs(config.ping_interval_secs),

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Backs up or restores the embedded deployment's SQLite store.
+#
+#   backup.sh                 a consistent copy (SQLite's online backup,
+#                             safe while the server runs) into
+#                             /var/backups/quicktalk, the newest 7 kept
+#   backup.sh restore FILE    stops the server, puts FILE in place, starts it
+#
+# QUICKTALK_DIR (default /opt/quicktalk) is the Compose project directory;
+# QUICKTALK_ENGINE (default docker) may be podman, with QUICKTALK_COMPOSE
+# (default "docker compose") then e.g. podman-compose.
+set -euo pipefail
+
+dir="${QUICKTALK_DIR:-/opt/quicktalk}"
+engine="${QUICKTALK_ENGINE:-docker}"
+read -r -a compose <<< "${QUICKTALK_COMPOSE:-docker compose}"
+backups="${QUICKTALK_BACKUPS:-/var/backups/quicktalk}"
+keep="${QUICKTALK_BACKUPS_KEPT:-7}"
+project="$(basename "$dir")"
+volume="${QUICKTALK_VOLUME:-${project}_quicktalk-data}"
+
+mountpoint="$("$engine" volume inspect -f '{{.Mountpoint}}' "$volume")"
+db="$mountpoint/quicktalk.db"
+
+case "${1:-backup}" in
+backup)
+    mkdir -p "$backups"
+    target="$backups/quicktalk-$(date -u +%Y%m%dT%H%M%SZ).db"
+    sqlite3 "$db" ".backup '$target'"
+    sqlite3 "$target" "PRAGMA integrity_check;" | grep -qx ok
+    echo "backup: $target ($(du -h "$target" | cut -f1))"
+    # The newest $keep stay.
+    find "$backups" -name 'quicktalk-*.db' -printf '%T@ %p\n' | sort -rn \
+        | tail -n +"$((keep + 1))" | cut -d' ' -f2- | xargs -r rm -f
+    ;;
+restore)
+    file="${2:?usage: backup.sh restore FILE}"
+    sqlite3 "$file" "PRAGMA integrity_check;" | grep -qx ok
+    owner="$(stat -c '%u:%g' "$mountpoint")"
+    (cd "$dir" && "${compose[@]}" --profile embedded stop quicktalk)
+    rm -f "$db-wal" "$db-shm"
+    install -o "${owner%:*}" -g "${owner#*:}" -m 600 "$file" "$db"
+    (cd "$dir" && "${compose[@]}" --profile embedded start quicktalk)
+    echo "restore: $file is live"
+    ;;
+*)
+    echo "usage: backup.sh [backup | restore FILE]" >&2
+    exit 2
+    ;;
+esac

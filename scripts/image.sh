@@ -31,11 +31,11 @@ if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q ca-certificates >/dev/null
 fi
 
-cargo build --release --locked -p quicktalk-server \
+cargo build --profile dist --locked -p quicktalk-server \
     --features vendored,mimalloc --target "$target"
 rm -rf dist
 mkdir -p dist/data
-cp "$CARGO_TARGET_DIR/$target/release/quicktalk" dist/quicktalk
+cp "$CARGO_TARGET_DIR/$target/dist/quicktalk" dist/quicktalk
 strip dist/quicktalk
 cp /etc/ssl/certs/ca-certificates.crt dist/ca-certificates.crt
 

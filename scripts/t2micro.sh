@@ -21,7 +21,8 @@ host_addr="${HOST_ADDR:-10.77.0.1}"
 cargo build --release --locked -q -p quicktalk-benches --bin quicktalk-loadgen
 loadgen="$CARGO_TARGET_DIR/release/quicktalk-loadgen"
 scripts/loadns.sh up >/dev/null
-ulimit -n 65536
+# Each side holds one descriptor per connection.
+ulimit -n "$(ulimit -Hn)"
 
 data="$(mktemp -d)"
 trap 'kill "$server" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"' EXIT

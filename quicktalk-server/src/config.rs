@@ -246,7 +246,9 @@ impl ServeConfig {
     /// The admin token; an empty value (an unset variable in an env file or
     /// a Compose file) means none.
     pub fn admin_token(&self) -> Option<&str> {
-        self.admin_token.as_deref().filter(|token| !token.is_empty())
+        self.admin_token
+            .as_deref()
+            .filter(|token| !token.is_empty())
     }
 
     /// The defaults, as `quicktalk serve` with no flags and no environment.

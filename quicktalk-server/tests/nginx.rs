@@ -16,7 +16,7 @@ use serde_json::json;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 const IP_KEY: &str = "nginx-test-ip-hash-key";
@@ -148,11 +148,13 @@ async fn connect_from(to: SocketAddr, from: [u8; 4], headers: &[(&str, &str)]) -
     let stream = socket.connect(to).await.unwrap();
     let mut request = format!("ws://{to}/ws").into_client_request().unwrap();
     for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, HeaderValue::from_str(value).unwrap());
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
     }
-    let (socket, _) = tokio_tungstenite::client_async_tls(request, stream)
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (socket, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .unwrap();
     Client {
@@ -216,8 +218,8 @@ async fn chat_goes_through_nginx_and_the_client_key_comes_from_it_alone() {
             format!("hello {seq} 안녕")
         );
     }
-    b.send(json!({"type": "typing", "on": true})).await;
-    assert_eq!(a.expect("typing").await["on"], true);
+    b.send(json!({"type": "typing", "active": true})).await;
+    assert_eq!(a.expect("typing").await["active"], true);
 
     // The page compressed, the API through, the metrics hidden.
     let page = get(proxy.addr, "/", "Accept-Encoding: gzip\r\n").await;
@@ -316,8 +318,11 @@ fn the_tls_server_block_is_valid_nginx() {
         p,
         &[
             (live, &format!("{}/", p.display())),
-            ("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;")),
-            ("listen [::]:443 ssl;", ""),
+            (
+                "listen 443 ssl http2;",
+                &format!("listen 127.0.0.1:{port} ssl http2;"),
+            ),
+            ("listen [::]:443 ssl http2;", ""),
         ],
     );
     let site = deploy_file(

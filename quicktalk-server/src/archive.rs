@@ -27,6 +27,9 @@ pub struct ArchiveArgs {
     /// The store to write.
     #[command(flatten)]
     pub storage: StoreArgs,
+    /// The worker's own `/livez`.
+    #[command(flatten)]
+    pub health: crate::worker_health::HealthArgs,
     /// Most events written per store call.
     #[arg(long, env = "QUICKTALK_ARCHIVE_BATCH", default_value_t = 4096)]
     pub batch: usize,
@@ -109,6 +112,7 @@ pub async fn archive(
     }
     let store = args.storage.open(None).await?;
     let (_, reader) = args.bus.join_worker_group("archive", "archive").await?;
+    let heartbeat = crate::worker_health::serve(&args.health).await?;
     tracing::info!(group = reader.group(), store = %args.storage.redacted(), "archiving room events");
     let mut total = ArchiveStats::default();
     let mut window = (Instant::now(), 0u64);
@@ -119,7 +123,10 @@ pub async fn archive(
             batch = reader.next_batch(args.batch, Duration::from_millis(20)) => batch,
         };
         let batch = match batch {
-            Ok(batch) => batch,
+            Ok(batch) => {
+                heartbeat.beat();
+                batch
+            }
             Err(error) => {
                 tracing::warn!(%error, "reading Kafka failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;

@@ -33,6 +33,7 @@ mod serve;
 mod state;
 mod storage;
 pub mod tools;
+pub mod worker_health;
 mod ws;
 
 use std::sync::OnceLock;

@@ -45,6 +45,9 @@ pub struct ModerateArgs {
     /// Where flags and bans are written (the admin API's store).
     #[command(flatten)]
     pub storage: StoreArgs,
+    /// The worker's own `/livez`.
+    #[command(flatten)]
+    pub health: crate::worker_health::HealthArgs,
     /// The same line from one client key in this many rooms is spam.
     #[arg(long, env = "QUICKTALK_MODERATE_SPAM_ROOMS", default_value_t = 3)]
     pub spam_rooms: usize,
@@ -342,6 +345,7 @@ pub async fn moderate(
         .await
         .map_err(kafka_error)?;
     let mut analyzer = Analyzer::new(args);
+    let heartbeat = crate::worker_health::serve(&args.health).await?;
     tracing::info!(group = reader.group(), "second moderation pass running");
     let (mut flags_total, mut bans_total) = (0u64, 0u64);
     tokio::pin!(shutdown);
@@ -351,7 +355,10 @@ pub async fn moderate(
             batch = reader.next_batch(1024, Duration::from_millis(20)) => batch,
         };
         let batch = match batch {
-            Ok(batch) => batch,
+            Ok(batch) => {
+                heartbeat.beat();
+                batch
+            }
             Err(error) => {
                 tracing::warn!(%error, "reading Kafka failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;

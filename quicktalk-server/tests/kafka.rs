@@ -178,8 +178,15 @@ async fn moderation_worker_flags_across_lines_and_its_ban_closes_sessions_on_eve
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("moderation.db");
     let store = format!("sqlite://{}", db.display());
+    let health = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let health_bind = health.to_string();
     let _worker = Worker::spawn(&[
         "moderate",
+        "--health-bind",
+        &health_bind,
         "--bus",
         &bus,
         "--kafka-topic-prefix",
@@ -193,6 +200,20 @@ async fn moderation_worker_flags_across_lines_and_its_ban_closes_sessions_on_eve
         "--ban-after",
         "2",
     ]);
+    // The worker's own /livez answers once its read loop runs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = match tokio::net::TcpStream::connect(health).await {
+            Ok(_) => Some(http(&Server::at(health), "GET", "/livez", &[], "").await),
+            Err(_) => None,
+        };
+        if let Some((200, body)) = &answer {
+            assert_eq!(body, "ok");
+            break;
+        }
+        assert!(Instant::now() < deadline, "worker /livez: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let sqlite = SqliteChatStore::open(&db).unwrap();
     let flags = |sqlite: &SqliteChatStore| {
         let sqlite = sqlite.clone();

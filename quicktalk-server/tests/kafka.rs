@@ -178,10 +178,7 @@ async fn moderation_worker_flags_across_lines_and_its_ban_closes_sessions_on_eve
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("moderation.db");
     let store = format!("sqlite://{}", db.display());
-    let health = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let health = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let health_bind = health.to_string();
     let _worker = Worker::spawn(&[
         "moderate",

@@ -39,14 +39,6 @@ fn nginx_bin() -> Option<PathBuf> {
     found
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The main config around the deploy files: a private prefix, no daemon.
 fn main_conf(prefix: &Path, include: &str) -> String {
     // As root, nginx's workers would switch to `nobody`, who cannot enter

@@ -213,6 +213,15 @@ pub async fn pair(server: &Server) -> (Client, Client) {
     (a, b)
 }
 
+/// A local port nothing listens on (for a process the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A plain HTTP request; returns status and body.
 pub async fn http(
     server: &Server,

@@ -29,6 +29,10 @@ const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(3);
 /// Frames written per flush at most.
 const WRITE_BATCH: usize = 64;
 
+/// Bytes of fed frames written before the flush (a batch larger than this
+/// goes out in more than one write).
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// `GET /ws`.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
@@ -57,9 +61,13 @@ pub(crate) async fn upgrade(
     ws.max_message_size(limit)
         .max_frame_size(limit)
         // Small buffers: most connections are idle, and the defaults
-        // (128 KiB write buffer) would cost memory per socket.
+        // (128 KiB write buffer) would cost memory per socket. The write
+        // buffer is a threshold, not an allocation: frames fed to the sink
+        // collect until the writer's flush (one write per batch; at 0 every
+        // frame was its own `sendto`), and only a socket that was sent a
+        // batch keeps that much capacity.
         .read_buffer_size(1024)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(limit * 64)
         .on_upgrade(move |socket| {
             let sockets = state.inner.sockets.clone();

@@ -15,6 +15,17 @@
 //! order, gaps and duplicates and measure latency. Echoes are acks, not
 //! counted as delivered lines. With `--rate 0` the connections stay open and
 //! idle (for the memory test).
+//!
+//! Two ways to send:
+//! - fixed rate (`--rate R`): each client sends R lines a second, whatever
+//!   the server does: latency at a given load;
+//! - closed loop (`--window N`): each client keeps N lines in flight and
+//!   sends the next one when an echo (the server's ack) comes back: the most
+//!   the server can carry.
+//!
+//! With `--server-pid` it reports the server's RSS and its CPU time per
+//! delivered line (`/proc/PID/stat`); with `--count-syscalls` also its
+//! system calls per delivered line (`perf stat -e raw_syscalls:sys_enter`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +55,10 @@ struct Args {
     /// Lines per second each client sends (0 = stay idle).
     #[arg(long, default_value_t = 5.0)]
     rate: f64,
+    /// Closed loop: lines in flight per client, the next sent when an echo
+    /// comes back (0 = fixed rate, `--rate`).
+    #[arg(long, default_value_t = 0)]
+    window: usize,
     /// Seconds of sending.
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -53,6 +68,10 @@ struct Args {
     /// Connections opened at once while ramping up.
     #[arg(long, default_value_t = 200)]
     ramp: usize,
+    /// Count the server's system calls during the run (needs `perf` and
+    /// `--server-pid`).
+    #[arg(long)]
+    count_syscalls: bool,
 }
 
 /// The fields of a server frame the load tool reads, borrowed from the text
@@ -95,6 +114,39 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// The process's CPU time (user + system) in seconds, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may contain spaces: state is 3rd,
+    // utime the 14th and stime the 15th of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux architecture the tool runs on.
+    Some((utime + stime) / 100.0)
+}
+
+/// `perf stat` counting the server's system calls for `seconds`.
+fn start_syscall_count(pid: u32, seconds: f64) -> std::io::Result<std::process::Child> {
+    std::process::Command::new("perf")
+        .args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p"])
+        .arg(pid.to_string())
+        .args(["--", "sleep"])
+        .arg(format!("{seconds:.3}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+}
+
+/// The count `perf stat -x,` printed (first field of its counter line).
+fn syscall_count(child: std::process::Child) -> Option<u64> {
+    let output = child.wait_with_output().ok()?;
+    let text = String::from_utf8_lossy(&output.stderr);
+    let line = text.lines().find(|l| l.contains("raw_syscalls:sys_enter"))?;
+    line.split(',').next()?.trim().parse().ok()
 }
 
 type Socket =
@@ -141,7 +193,17 @@ async fn run_client(
     let stop_sending = start + Duration::from_secs(args.duration);
     let stop_reading = stop_sending + Duration::from_secs(2);
     let totals_reader = totals.clone();
+    // Closed loop: one permit per line that may be in flight; an echo (or a
+    // rejection) gives its permit back.
+    let window = Arc::new(tokio::sync::Semaphore::new(args.window));
+    let window_reader = window.clone();
+    let closed_loop = args.window > 0;
     let reader = tokio::spawn(async move {
+        let give_back = |n: usize| {
+            if closed_loop {
+                window_reader.add_permits(n);
+            }
+        };
         let mut expected: u64 = 0;
         let mut local = Vec::new();
         loop {
@@ -153,6 +215,7 @@ async fn run_client(
             // Echoes are only counted: skip parsing them.
             if text.contains(r#""from":"you""#) {
                 totals_reader.acked.fetch_add(1, Ordering::Relaxed);
+                give_back(1);
                 continue;
             }
             let Ok(frame) = serde_json::from_str::<Frame<'_>>(&text) else {
@@ -188,16 +251,49 @@ async fn run_client(
                 }
                 "rejected" => {
                     totals_reader.rejected.fetch_add(1, Ordering::Relaxed);
+                    give_back(1);
                 }
                 "error" => {
                     totals_reader.errors.fetch_add(1, Ordering::Relaxed);
+                    give_back(1);
                 }
                 _ => {}
             }
         }
         (local, expected)
     });
-    if args.rate > 0.0 {
+    if closed_loop {
+        let mut n: u64 = 0;
+        'send: while Instant::now() < stop_sending {
+            let Ok(Ok(permit)) =
+                tokio::time::timeout_at(stop_sending.into(), window.acquire()).await
+            else {
+                break;
+            };
+            permit.forget();
+            // Every free slot at once, flushed once: the tool's own writes
+            // must not be what limits the server.
+            let mut ready = 1;
+            while let Ok(permit) = window.try_acquire() {
+                permit.forget();
+                ready += 1;
+            }
+            let sent_at = now_us();
+            for _ in 0..ready {
+                let frame = format!(r#"{{"type":"send","text":"{n}:{id}:{sent_at}","cid":"{n}"}}"#);
+                if sink.feed(Message::Text(frame.into())).await.is_err() {
+                    totals.errors.fetch_add(1, Ordering::Relaxed);
+                    break 'send;
+                }
+                n += 1;
+            }
+            if sink.flush().await.is_err() {
+                totals.errors.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            totals.sent.fetch_add(ready as u64, Ordering::Relaxed);
+        }
+    } else if args.rate > 0.0 {
         let interval = Duration::from_secs_f64(1.0 / args.rate);
         // Each client starts at a random point of its interval: real users
         // are not synchronised, and clients that all tick in the same
@@ -302,6 +398,21 @@ async fn main() {
         setup.elapsed().as_secs_f64()
     );
     let rss_connected = args.server_pid.and_then(rss_kib);
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let syscalls = match (args.count_syscalls, args.server_pid) {
+        (true, Some(pid)) => match start_syscall_count(pid, args.duration as f64) {
+            Ok(child) => Some(child),
+            Err(error) => {
+                eprintln!("cannot run perf to count system calls: {error}");
+                None
+            }
+        },
+        (true, None) => {
+            eprintln!("--count-syscalls needs --server-pid");
+            None
+        }
+        _ => None,
+    };
     let start = Instant::now();
     let tasks: Vec<_> = clients
         .into_iter()
@@ -338,15 +449,23 @@ async fn main() {
     if let Some(rss) = args.server_pid.and_then(rss_kib) {
         rss_peak = rss_peak.max(rss);
     }
+    let server_cpu_s = match (cpu_before, args.server_pid.and_then(cpu_seconds)) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    let syscalls = syscalls.and_then(syscall_count);
     let mut latencies = latencies.lock().await.clone();
     latencies.sort_unstable();
     let seconds = args.duration as f64;
     let delivered = totals.delivered.load(Ordering::Relaxed);
     let sent = totals.sent.load(Ordering::Relaxed);
     let acked = totals.acked.load(Ordering::Relaxed);
+    let per_line = |total: f64| (delivered > 0).then(|| total / delivered as f64);
     let report = json!({
         "pairs": args.pairs,
-        "rate_per_client": args.rate,
+        "mode": if args.window > 0 { "closed_loop" } else { "fixed_rate" },
+        "window": args.window,
+        "rate_per_client": (args.window == 0).then_some(args.rate),
         "duration_s": args.duration,
         "sent": sent,
         "acked": acked,
@@ -363,6 +482,10 @@ async fn main() {
             "p99": percentile(&latencies, 0.99),
             "max": latencies.last().map_or(0.0, |&l| f64::from(l) / 1000.0),
         },
+        "server_cpu_s": server_cpu_s,
+        "server_cpu_us_per_line": server_cpu_s.and_then(|cpu| per_line(cpu * 1e6)),
+        "server_syscalls": syscalls,
+        "server_syscalls_per_line": syscalls.and_then(|count| per_line(count as f64)),
         "server_rss_mib": {
             "connected": rss_connected.map(|k| k as f64 / 1024.0),
             "peak": args.server_pid.map(|_| rss_peak as f64 / 1024.0),

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The standard load rounds of docs/performance.md, for the bare relay
+# (relay-baseline) and the server as shipped (SQLite store, moderation on,
+# mimalloc), in one run, with the ratios the hot-path targets are set in:
+#
+#   idle       1,000 pairs connected, nothing sent: server RSS per connection
+#   steady     1,000 pairs x 4 lines/s per client: CPU per line, p99
+#   closed     100 pairs, 16 lines in flight per client: delivered lines/s
+#
+# The load tool runs in its own network namespace pinned to core $LOAD_CPU
+# (scripts/loadns.sh); each server runs alone, unpinned. Every round also
+# reports lost, duplicated and reordered lines, and the server's system
+# calls per line (perf, when installed).
+#
+# Usage (as root): scripts/rounds.sh
+#   ROUNDS_STEADY_SECS (20), ROUNDS_CLOSED_SECS (10), ROUNDS_OUT (a temp dir)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicktalk/target}"
+steady_secs="${ROUNDS_STEADY_SECS:-20}"
+closed_secs="${ROUNDS_CLOSED_SECS:-10}"
+host_addr="${HOST_ADDR:-10.77.0.1}"
+out="${ROUNDS_OUT:-$(mktemp -d)}"
+
+cargo build --release --locked -q -p quicktalk-benches --bin quicktalk-loadgen --bin relay-baseline
+cargo build --release --locked -q -p quicktalk-server --features mimalloc
+bin="$CARGO_TARGET_DIR/release"
+scripts/loadns.sh up >/dev/null
+ulimit -n "$(ulimit -Hn)"
+syscalls=()
+command -v perf >/dev/null && syscalls=(--count-syscalls)
+
+server=""
+stop_server() {
+    if [ -n "$server" ]; then
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+        server=""
+    fi
+}
+trap stop_server EXIT
+
+# start NAME: the relay or the server on a fresh port and store.
+start() {
+    local port=$((28100 + RANDOM % 800))
+    case "$1" in
+    relay)
+        "$bin/relay-baseline" "$host_addr:$port" 2>/dev/null &
+        ;;
+    quicktalk)
+        rm -f "$out/load.db"*
+        "$bin/quicktalk" serve --bind "$host_addr:$port" --store "sqlite://$out/load.db" \
+            --rate-per-sec 100000 --rate-burst 100000 --max-connections-per-ip 100000 \
+            --log warn &
+        ;;
+    esac
+    server=$!
+    url="ws://$host_addr:$port/ws"
+    for _ in $(seq 50); do
+        curl -s -o /dev/null "http://$host_addr:$port/" && break
+        sleep 0.1
+    done
+    sleep 0.5
+}
+
+load() {
+    scripts/loadns.sh run "$bin/quicktalk-loadgen" --url "$url" --server-pid "$server" "$@" 2>/dev/null
+}
+
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server/status"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
+for name in relay quicktalk; do
+    start "$name"
+    base=$(rss_kib)
+    load --pairs 1000 --rate 0 --duration 3 >"$out/$name-idle.json"
+    jq --argjson base "$base" '.idle_kib_per_conn = ((.server_rss_mib.connected * 1024 - $base) / (.pairs * 2))' \
+        "$out/$name-idle.json" >"$out/$name-idle.tmp" && mv "$out/$name-idle.tmp" "$out/$name-idle.json"
+    stop_server
+
+    start "$name"
+    load --pairs 1000 --rate 4 --duration "$steady_secs" "${syscalls[@]}" >"$out/$name-steady.json"
+    stop_server
+
+    start "$name"
+    load --pairs 100 --window 16 --duration "$closed_secs" "${syscalls[@]}" >"$out/$name-closed.json"
+    stop_server
+    if [ "$name" = quicktalk ]; then
+        # After a graceful stop, which flushes the store.
+        stored=$("$bin/quicktalk" export --store "sqlite://$out/load.db" | wc -l)
+        jq --argjson stored "$stored" '.stored = $stored' "$out/$name-closed.json" >"$out/$name-closed.tmp" &&
+            mv "$out/$name-closed.tmp" "$out/$name-closed.json"
+    fi
+done
+
+field() { jq -r "$2" "$out/$1.json"; }
+ratio() { jq -n --argjson a "$1" --argjson b "$2" 'if $b == 0 then "-" else ($a / $b * 100 | round / 100) end'; }
+
+printf '\n%-44s %14s %14s %8s  %s\n' round relay quicktalk ratio target
+row() {
+    local label=$1 relay=$2 quicktalk=$3 target=$4
+    printf '%-44s %14s %14s %8s  %s\n' "$label" "$relay" "$quicktalk" "$(ratio "$quicktalk" "$relay")" "$target"
+}
+row "idle: RSS per connection (KiB)" \
+    "$(field relay-idle '.idle_kib_per_conn | . * 100 | round / 100')" \
+    "$(field quicktalk-idle '.idle_kib_per_conn | . * 100 | round / 100')" "quicktalk <= 6.64 KiB (6.8 KB)"
+row "steady 1000x4/s: CPU per line (us)" \
+    "$(field relay-steady '.server_cpu_us_per_line | . * 10 | round / 10')" \
+    "$(field quicktalk-steady '.server_cpu_us_per_line | . * 10 | round / 10')" "ratio <= 1.5"
+row "steady 1000x4/s: p99 (ms)" \
+    "$(field relay-steady '.latency_ms.p99')" "$(field quicktalk-steady '.latency_ms.p99')" "quicktalk <= 5 ms"
+row "steady 1000x4/s: syscalls per line" \
+    "$(field relay-steady '.server_syscalls_per_line // 0 | . * 100 | round / 100')" \
+    "$(field quicktalk-steady '.server_syscalls_per_line // 0 | . * 100 | round / 100')" "-"
+row "closed 100 pairs x16: delivered lines/s" \
+    "$(field relay-closed '.delivered_per_s')" "$(field quicktalk-closed '.delivered_per_s')" "ratio >= 0.6"
+row "closed 100 pairs x16: CPU per line (us)" \
+    "$(field relay-closed '.server_cpu_us_per_line | . * 10 | round / 10')" \
+    "$(field quicktalk-closed '.server_cpu_us_per_line | . * 10 | round / 10')" "-"
+row "closed 100 pairs x16: syscalls per line" \
+    "$(field relay-closed '.server_syscalls_per_line // 0 | . * 100 | round / 100')" \
+    "$(field quicktalk-closed '.server_syscalls_per_line // 0 | . * 100 | round / 100')" "-"
+echo
+for round in steady closed; do
+    for name in relay quicktalk; do
+        echo "$name $round: lost $(field "$name-$round" .lost_gaps), duplicated $(field "$name-$round" .duplicated)," \
+            "reordered $(field "$name-$round" .out_of_order), not delivered $(field "$name-$round" .not_delivered)," \
+            "errors $(field "$name-$round" .errors)"
+    done
+done
+echo "quicktalk closed: delivered $(field quicktalk-closed .delivered), stored $(field quicktalk-closed .stored)"
+echo "raw reports: $out"

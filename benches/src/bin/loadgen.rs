@@ -145,7 +145,9 @@ fn start_syscall_count(pid: u32, seconds: f64) -> std::io::Result<std::process::
 fn syscall_count(child: std::process::Child) -> Option<u64> {
     let output = child.wait_with_output().ok()?;
     let text = String::from_utf8_lossy(&output.stderr);
-    let line = text.lines().find(|l| l.contains("raw_syscalls:sys_enter"))?;
+    let line = text
+        .lines()
+        .find(|l| l.contains("raw_syscalls:sys_enter"))?;
     line.split(',').next()?.trim().parse().ok()
 }
 

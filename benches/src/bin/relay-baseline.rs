@@ -128,9 +128,8 @@ async fn serve(stream: TcpStream, lobby: Arc<Mutex<Lobby>>) {
                     }
                 };
                 let interest = quoted(interest);
-                let matched = format!(
-                    r#"{{"type":"matched","room":"r","common_interests":[{interest}]}}"#
-                );
+                let matched =
+                    format!(r#"{{"type":"matched","room":"r","common_interests":[{interest}]}}"#);
                 match found {
                     Some(other) => {
                         let _ = other.send(matched.clone()).await;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The standard load rounds of docs/performance.md, for the bare relay
-# (relay-baseline) and the server as shipped (SQLite store, moderation on,
+# (relay-baseline), the relay doing the server's per-line work in its least
+# form (relay-baseline --moderate --store: the shipped filter and a SQLite
+# file, no engine), and the server as shipped (SQLite store, moderation on,
 # mimalloc), in one run, with the ratios the hot-path targets are set in:
 #
 #   idle       1,000 pairs connected, nothing sent: server RSS per connection
@@ -48,6 +50,10 @@ start() {
     relay)
         "$bin/relay-baseline" "$host_addr:$port" 2>/dev/null &
         ;;
+    work)
+        rm -f "$out/relay.db"*
+        "$bin/relay-baseline" "$host_addr:$port" --moderate --store "$out/relay.db" 2>/dev/null &
+        ;;
     quicktalk)
         rm -f "$out/load.db"*
         "$bin/quicktalk" serve --bind "$host_addr:$port" --store "sqlite://$out/load.db" \
@@ -71,13 +77,17 @@ load() {
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server/status"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-for name in relay quicktalk; do
-    start "$name"
-    base=$(rss_kib)
-    load --pairs 1000 --rate 0 --duration 3 >"$out/$name-idle.json"
-    jq --argjson base "$base" '.idle_kib_per_conn = ((.server_rss_mib.connected * 1024 - $base) / (.pairs * 2))' \
-        "$out/$name-idle.json" >"$out/$name-idle.tmp" && mv "$out/$name-idle.tmp" "$out/$name-idle.json"
-    stop_server
+for name in relay work quicktalk; do
+    # (Idle memory is the relay's and the server's; the filter and store
+    # add nothing per connection.)
+    if [ "$name" != work ]; then
+        start "$name"
+        base=$(rss_kib)
+        load --pairs 1000 --rate 0 --duration 3 >"$out/$name-idle.json"
+        jq --argjson base "$base" '.idle_kib_per_conn = ((.server_rss_mib.connected * 1024 - $base) / (.pairs * 2))' \
+            "$out/$name-idle.json" >"$out/$name-idle.tmp" && mv "$out/$name-idle.tmp" "$out/$name-idle.json"
+        stop_server
+    fi
 
     start "$name"
     load --pairs 1000 --rate 4 --duration "$steady_secs" "${syscalls[@]}" >"$out/$name-steady.json"
@@ -97,33 +107,26 @@ done
 field() { jq -r "$2" "$out/$1.json"; }
 ratio() { jq -n --argjson a "$1" --argjson b "$2" 'if $b == 0 then "-" else ($a / $b * 100 | round / 100) end'; }
 
-printf '\n%-44s %14s %14s %8s  %s\n' round relay quicktalk ratio target
+printf '\n%-42s %10s %11s %10s %7s %7s  %s\n' round relay relay+work quicktalk ratio "to work" target
+# row LABEL ROUND JQ TARGET: the field of each server's report for one round.
 row() {
-    local label=$1 relay=$2 quicktalk=$3 target=$4
-    printf '%-44s %14s %14s %8s  %s\n' "$label" "$relay" "$quicktalk" "$(ratio "$quicktalk" "$relay")" "$target"
+    local label=$1 round=$2 expr=$3 target=$4 relay work quicktalk
+    relay=$(field "relay-$round" "$expr")
+    work=$(if [ -f "$out/work-$round.json" ]; then field "work-$round" "$expr"; else echo 0; fi)
+    quicktalk=$(field "quicktalk-$round" "$expr")
+    printf '%-42s %10s %11s %10s %7s %7s  %s\n' "$label" "$relay" "$work" "$quicktalk" \
+        "$(ratio "$quicktalk" "$relay")" "$(ratio "$quicktalk" "$work")" "$target"
 }
-row "idle: RSS per connection (KiB)" \
-    "$(field relay-idle '.idle_kib_per_conn | . * 100 | round / 100')" \
-    "$(field quicktalk-idle '.idle_kib_per_conn | . * 100 | round / 100')" "quicktalk <= 6.64 KiB (6.8 KB)"
-row "steady 1000x4/s: CPU per line (us)" \
-    "$(field relay-steady '.server_cpu_us_per_line | . * 10 | round / 10')" \
-    "$(field quicktalk-steady '.server_cpu_us_per_line | . * 10 | round / 10')" "ratio <= 1.5"
-row "steady 1000x4/s: p99 (ms)" \
-    "$(field relay-steady '.latency_ms.p99')" "$(field quicktalk-steady '.latency_ms.p99')" "quicktalk <= 5 ms"
-row "steady 1000x4/s: syscalls per line" \
-    "$(field relay-steady '.server_syscalls_per_line // 0 | . * 100 | round / 100')" \
-    "$(field quicktalk-steady '.server_syscalls_per_line // 0 | . * 100 | round / 100')" "-"
-row "closed 100 pairs x16: delivered lines/s" \
-    "$(field relay-closed '.delivered_per_s')" "$(field quicktalk-closed '.delivered_per_s')" "ratio >= 0.6"
-row "closed 100 pairs x16: CPU per line (us)" \
-    "$(field relay-closed '.server_cpu_us_per_line | . * 10 | round / 10')" \
-    "$(field quicktalk-closed '.server_cpu_us_per_line | . * 10 | round / 10')" "-"
-row "closed 100 pairs x16: syscalls per line" \
-    "$(field relay-closed '.server_syscalls_per_line // 0 | . * 100 | round / 100')" \
-    "$(field quicktalk-closed '.server_syscalls_per_line // 0 | . * 100 | round / 100')" "-"
+row "idle: RSS per connection (KiB)" idle '.idle_kib_per_conn | . * 100 | round / 100' "quicktalk <= 6.64 KiB (6.8 KB)"
+row "steady 1000x4/s: CPU per line (us)" steady '.server_cpu_us_per_line | . * 10 | round / 10' "ratio <= 1.5"
+row "steady 1000x4/s: p99 (ms)" steady '.latency_ms.p99' "quicktalk <= 5 ms"
+row "steady 1000x4/s: syscalls per line" steady '.server_syscalls_per_line // 0 | . * 100 | round / 100' "-"
+row "closed 100 pairs x16: delivered lines/s" closed '.delivered_per_s' "ratio >= 0.6"
+row "closed 100 pairs x16: CPU per line (us)" closed '.server_cpu_us_per_line | . * 10 | round / 10' "-"
+row "closed 100 pairs x16: syscalls per line" closed '.server_syscalls_per_line // 0 | . * 100 | round / 100' "-"
 echo
 for round in steady closed; do
-    for name in relay quicktalk; do
+    for name in relay work quicktalk; do
         echo "$name $round: lost $(field "$name-$round" .lost_gaps), duplicated $(field "$name-$round" .duplicated)," \
             "reordered $(field "$name-$round" .out_of_order), not delivered $(field "$name-$round" .not_delivered)," \
             "errors $(field "$name-$round" .errors)"

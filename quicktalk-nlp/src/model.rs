@@ -67,8 +67,13 @@ pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
         }
         last_space = space;
         let c = if space { ' ' } else { c };
-        for lower in c.to_lowercase() {
-            push(lower, &mut window, &mut filled);
+        if c.is_ascii() {
+            // The same character `to_lowercase` gives, without its iterator.
+            push(c.to_ascii_lowercase(), &mut window, &mut filled);
+        } else {
+            for lower in c.to_lowercase() {
+                push(lower, &mut window, &mut filled);
+            }
         }
     }
     if !last_space {

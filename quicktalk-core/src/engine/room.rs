@@ -47,7 +47,9 @@ pub(crate) struct Room {
     last_seq: u64,
     replay: VecDeque<Line>,
     capacity: usize,
-    cids: FxHashMap<(usize, Arc<str>), u64>,
+    /// Per member: `cid` -> `seq` of the lines still buffered. One map per
+    /// member so a lookup borrows the incoming `cid` (no allocation per line).
+    cids: [FxHashMap<Arc<str>, u64>; 2],
 }
 
 impl Room {
@@ -66,7 +68,7 @@ impl Room {
             last_seq: 0,
             replay: VecDeque::new(),
             capacity,
-            cids: FxHashMap::default(),
+            cids: Default::default(),
         }
     }
 
@@ -77,7 +79,7 @@ impl Room {
 
     /// The line a member already sent with this `cid`, if still remembered.
     pub(crate) fn line_by_cid(&self, from: usize, cid: &str) -> Option<&Line> {
-        let seq = *self.cids.get(&(from, Arc::from(cid)))?;
+        let seq = *self.cids.get(from)?.get(cid)?;
         self.line(seq)
     }
 
@@ -101,12 +103,12 @@ impl Room {
         if self.replay.len() >= self.capacity {
             if let Some(old) = self.replay.pop_front() {
                 if let Some(old_cid) = old.cid {
-                    self.cids.remove(&(old.from, old_cid));
+                    self.cids[old.from].remove(&old_cid);
                 }
             }
         }
         if let Some(cid) = &cid {
-            self.cids.insert((from, cid.clone()), self.last_seq);
+            self.cids[from].insert(cid.clone(), self.last_seq);
         }
         self.replay.push_back(Line {
             seq: self.last_seq,

@@ -24,6 +24,7 @@ steady_secs="${ROUNDS_STEADY_SECS:-20}"
 closed_secs="${ROUNDS_CLOSED_SECS:-10}"
 host_addr="${HOST_ADDR:-10.77.0.1}"
 out="${ROUNDS_OUT:-$(mktemp -d)}"
+mkdir -p "$out"
 
 cargo build --release --locked -q -p quicktalk-benches --bin quicktalk-loadgen --bin relay-baseline
 cargo build --release --locked -q -p quicktalk-server --features mimalloc

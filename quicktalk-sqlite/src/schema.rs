@@ -90,6 +90,25 @@ pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 /// applied inside one `IMMEDIATE` transaction, so exactly one of them
 /// migrates and the others wait (`busy_timeout`) and then find it done.
 pub(crate) fn prepare(connection: &mut Connection) -> Result<()> {
+    // SQLite answers some of these steps with an immediate SQLITE_BUSY
+    // instead of waiting out `busy_timeout` (switching a brand-new file to
+    // WAL while another opener does the same), so opening retries for as
+    // long as the busy timeout would have waited.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match prepare_once(connection) {
+            Err(Error::Sqlite(error))
+                if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
+fn prepare_once(connection: &mut Connection) -> Result<()> {
     // The wait comes first: switching to WAL takes a lock another opener
     // may hold.
     //
@@ -103,10 +122,7 @@ pub(crate) fn prepare(connection: &mut Connection) -> Result<()> {
     connection.execute_batch(
         "PRAGMA busy_timeout = 5000;
          PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA cache_size = -32768;
-         PRAGMA wal_autocheckpoint = 10000;
-         PRAGMA journal_size_limit = 67108864;",
+         PRAGMA synchronous = NORMAL;",
     )?;
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -121,5 +137,13 @@ pub(crate) fn prepare(connection: &mut Connection) -> Result<()> {
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
     }
     transaction.commit()?;
+    // Settings of this connection only, set once the schema is in place (as
+    // part of the opening batch they made concurrent openers of a new file
+    // fail with "database is locked" past the busy timeout).
+    connection.execute_batch(
+        "PRAGMA cache_size = -32768;
+         PRAGMA wal_autocheckpoint = 10000;
+         PRAGMA journal_size_limit = 67108864;",
+    )?;
     Ok(())
 }

@@ -137,9 +137,8 @@ fn prepare_once(connection: &mut Connection) -> Result<()> {
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
     }
     transaction.commit()?;
-    // Settings of this connection only, set once the schema is in place (as
-    // part of the opening batch they made concurrent openers of a new file
-    // fail with "database is locked" past the busy timeout).
+    // Settings of this connection only (cache, checkpoint interval, WAL
+    // size after a checkpoint), set once the schema is in place.
     connection.execute_batch(
         "PRAGMA cache_size = -32768;
          PRAGMA wal_autocheckpoint = 10000;

@@ -87,6 +87,7 @@
 //! - [`examples/react-client`](https://github.com/quicktalk/quicktalk/tree/main/examples/react-client):
 //!   a React + TypeScript frontend with a typed protocol client.
 
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;

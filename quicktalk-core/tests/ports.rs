@@ -417,6 +417,7 @@ async fn engine_events_are_published_on_the_bus() {
             BusEvent::Typing { .. } => "typing",
             BusEvent::Blocked { .. } => "blocked",
             BusEvent::PartnerLeft { .. } => "partner_left",
+            _ => "cluster",
         })
         .collect();
     assert_eq!(kinds, ["matched", "message", "partner_left"]);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use quicktalk_core::ports::event_bus::{BusEvent, EventBus, Subscription};
+use quicktalk_core::ports::event_bus::{BusEvent, EventBus, Route, Subscription};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -33,6 +33,8 @@ pub struct KafkaEventBus {
     producer: FutureProducer,
     config: KafkaConfig,
     topic: String,
+    match_topic: String,
+    nodes_topic: String,
     partitions: i32,
 }
 
@@ -70,6 +72,8 @@ impl KafkaEventBus {
         Ok(Self {
             producer,
             topic: config.rooms_topic(),
+            match_topic: config.match_topic(),
+            nodes_topic: config.nodes_topic(),
             config,
             partitions,
         })
@@ -94,20 +98,22 @@ impl KafkaEventBus {
 #[async_trait]
 impl EventBus for KafkaEventBus {
     async fn publish(&self, events: &[BusEvent]) -> quicktalk_core::Result<()> {
-        let encoded: Vec<(String, Vec<u8>)> = events
+        let encoded: Vec<(&str, String, Vec<u8>)> = events
             .iter()
             .map(|event| {
-                (
-                    event.room().to_string(),
-                    envelope::encode(&self.config.node_id, event),
-                )
+                let (topic, key) = match event.route() {
+                    Route::Room(room) => (self.topic.as_str(), room.to_string()),
+                    Route::Match => (self.match_topic.as_str(), String::new()),
+                    Route::Nodes => (self.nodes_topic.as_str(), String::new()),
+                };
+                (topic, key, envelope::encode(&self.config.node_id, event))
             })
             .collect();
         // Queued in order; the idempotent producer keeps that order per
         // partition even through retries.
-        let sends = encoded.iter().map(|(key, payload)| {
+        let sends = encoded.iter().map(|(topic, key, payload)| {
             self.producer.send(
-                FutureRecord::to(&self.topic).key(key).payload(payload),
+                FutureRecord::to(topic).key(key).payload(payload),
                 Timeout::After(QUEUE_WAIT),
             )
         });
@@ -142,9 +148,12 @@ impl EventBus for KafkaEventBus {
     /// the partitions are assigned directly at their current end (no group,
     /// no rebalance wait).
     async fn subscribe(&self) -> quicktalk_core::Result<Subscription> {
-        let consumer = tail_consumer(&self.config, &self.topic, self.partitions)
-            .await
-            .map_err(quicktalk_core::Error::bus)?;
+        let consumer = tail_consumer(
+            &self.config,
+            &[(&self.topic, self.partitions), (&self.nodes_topic, 1)],
+        )
+        .await
+        .map_err(quicktalk_core::Error::bus)?;
         let (sender, subscription) = Subscription::channel(SUBSCRIPTION_BUFFER);
         let topic = self.topic.clone();
         tokio::spawn(async move {
@@ -185,11 +194,7 @@ impl EventBus for KafkaEventBus {
 }
 
 /// A consumer positioned at the current end of every partition of `topic`.
-async fn tail_consumer(
-    config: &KafkaConfig,
-    topic: &str,
-    partitions: i32,
-) -> Result<StreamConsumer> {
+async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<StreamConsumer> {
     let consumer: StreamConsumer = config
         .client_config()
         // Required by the client, never joined or committed: partitions are
@@ -204,18 +209,23 @@ async fn tail_consumer(
         .set("fetch.wait.max.ms", "10")
         .create()
         .map_err(Error::kafka("creating a consumer"))?;
+    let wanted: Vec<(String, i32)> = topics
+        .iter()
+        .flat_map(|(topic, partitions)| (0..*partitions).map(|p| ((*topic).to_owned(), p)))
+        .collect();
     let ends = {
         let config = config.client_config();
-        let topic = topic.to_owned();
+        let wanted = wanted.clone();
         let timeout = config_timeout(config.get("socket.timeout.ms"));
         tokio::task::spawn_blocking(move || -> Result<Vec<i64>> {
             let client: BaseConsumer = config
                 .create()
                 .map_err(Error::kafka("creating a consumer"))?;
-            (0..partitions)
-                .map(|p| {
+            wanted
+                .iter()
+                .map(|(topic, p)| {
                     client
-                        .fetch_watermarks(&topic, p, timeout)
+                        .fetch_watermarks(topic, *p, timeout)
                         .map(|(_, high)| high)
                         .map_err(Error::kafka("reading partition ends"))
                 })
@@ -230,9 +240,9 @@ async fn tail_consumer(
         })?
     };
     let mut assignment = TopicPartitionList::new();
-    for (partition, end) in ends.into_iter().enumerate() {
+    for ((topic, partition), end) in wanted.iter().zip(ends) {
         assignment
-            .add_partition_offset(topic, partition as i32, Offset::Offset(end))
+            .add_partition_offset(topic, *partition, Offset::Offset(end))
             .map_err(Error::kafka("assigning partitions"))?;
     }
     consumer

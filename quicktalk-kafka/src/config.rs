@@ -236,6 +236,18 @@ impl KafkaConfig {
         format!("{}.control", self.topic_prefix)
     }
 
+    /// Cluster mode: the matcher's stream (waits, cancels, exclusions), one
+    /// partition (one order), read by the node that owns it.
+    pub fn match_topic(&self) -> String {
+        format!("{}.match", self.topic_prefix)
+    }
+
+    /// Cluster mode: heartbeats and matcher changes, one partition, read by
+    /// every node.
+    pub fn nodes_topic(&self) -> String {
+        format!("{}.nodes", self.topic_prefix)
+    }
+
     /// The settings every client shares: where, who, and how securely.
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();

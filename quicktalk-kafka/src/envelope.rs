@@ -65,10 +65,23 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, String> {
 
 #[cfg(test)]
 mod tests {
+    use quicktalk_core::ports::event_bus::ClusterMember;
     use quicktalk_core::protocol::PartnerLeftReason;
     use quicktalk_core::{ClientKey, RoomId, SessionId};
 
     use super::*;
+
+    fn member(session: u64) -> ClusterMember {
+        ClusterMember {
+            node: format!("node-{session}").into(),
+            session: SessionId::from_raw(session),
+            client_key: ClientKey::from("k"),
+            lang: Some("ko".into()),
+            interests: vec!["music".into()],
+            bot: session == 2,
+            ticket: session * 10,
+        }
+    }
 
     #[test]
     fn every_event_round_trips() {
@@ -89,6 +102,7 @@ mod tests {
                 text: "안녕 \"quoted\"".into(),
                 ts: 2,
                 masked: true,
+                cid: Some("c-1".into()),
             },
             BusEvent::Typing {
                 room,
@@ -100,6 +114,44 @@ mod tests {
                 left: SessionId::from_raw(2),
                 reason: PartnerLeftReason::Skipped,
                 ts: 4,
+            },
+            BusEvent::Waiting(member(1)),
+            BusEvent::Cancelled {
+                node: "node-a".into(),
+                session: SessionId::from_raw(1),
+                ticket: 3,
+            },
+            BusEvent::Excluded {
+                sessions: [SessionId::from_raw(1), SessionId::from_raw(2)],
+                client_keys: Some([ClientKey::from("a"), ClientKey::from("b")]),
+                age_ms: 1500,
+            },
+            BusEvent::Proposed {
+                room,
+                members: [member(1), member(2)],
+                common_interests: vec!["music".into()],
+                waited_ms: [1200, 0],
+            },
+            BusEvent::Answered {
+                room,
+                session: SessionId::from_raw(2),
+                accept: false,
+            },
+            BusEvent::Said {
+                room,
+                from: SessionId::from_raw(2),
+                text: "hi".into(),
+                cid: None,
+                masked: false,
+                ts: 5,
+            },
+            BusEvent::Heartbeat {
+                node: "node-b".into(),
+                online: 42,
+                leaving: true,
+            },
+            BusEvent::Reannounce {
+                node: "node-b".into(),
             },
         ];
         for event in events {

@@ -41,11 +41,31 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<i32> {
         TopicReplication::Fixed(i32::from(config.replication)),
     )
     .set("retention.ms", &retention);
+    // Cluster mode: the matcher's stream and the nodes' heartbeats. One
+    // partition each (one order); an hour is plenty, both are soft state
+    // the nodes announce again.
+    let (matching, nodes) = (config.match_topic(), config.nodes_topic());
+    let cluster_topics = [&matching, &nodes].map(|name| {
+        NewTopic::new(
+            name,
+            1,
+            TopicReplication::Fixed(i32::from(config.replication)),
+        )
+        .set("retention.ms", "3600000")
+    });
     let options = AdminOptions::new()
         .request_timeout(Some(config.connect_timeout))
         .operation_timeout(Some(config.connect_timeout));
     let results = admin
-        .create_topics([&new_topic, &control_topic], &options)
+        .create_topics(
+            [
+                &new_topic,
+                &control_topic,
+                &cluster_topics[0],
+                &cluster_topics[1],
+            ],
+            &options,
+        )
         .await
         .map_err(Error::kafka("creating topics"))?;
     for result in results {
@@ -77,6 +97,15 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<i32> {
             what: "replication",
             expected: config.replication.into(),
             found: layout.replication.into(),
+        });
+    }
+    let matching_layout = describe(config, matching.clone()).await?;
+    if matching_layout.partitions != 1 {
+        return Err(Error::Layout {
+            topic: matching,
+            what: "partitions",
+            expected: 1,
+            found: matching_layout.partitions.into(),
         });
     }
     Ok(layout.partitions)

@@ -19,6 +19,7 @@ fn line(room: u64, seq: u64) -> BusEvent {
         text: format!("line {seq} of room {room} 안녕").into(),
         ts: seq as i64,
         masked: false,
+        cid: None,
     }
 }
 

@@ -59,6 +59,7 @@ fn records(events: impl IntoIterator<Item = BusEvent>) -> (Vec<StoredMessage>, V
                 text,
                 ts,
                 masked,
+                ..
             } => lines.push(StoredMessage {
                 room,
                 seq,
@@ -92,7 +93,9 @@ fn records(events: impl IntoIterator<Item = BusEvent>) -> (Vec<StoredMessage>, V
                 reason,
                 ts,
             }),
-            BusEvent::Typing { .. } | BusEvent::Blocked { .. } => {}
+            // Typing is not kept; blocked lines are the moderation
+            // worker's; the rest is the cluster's coordination.
+            _ => {}
         }
     }
     (lines, rooms)
@@ -201,6 +204,7 @@ mod tests {
                 text: "hi".into(),
                 ts: 2,
                 masked: false,
+                cid: None,
             },
             BusEvent::PartnerLeft {
                 room,

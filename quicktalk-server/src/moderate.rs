@@ -427,6 +427,7 @@ mod tests {
             text: Arc::from(text),
             ts: 1_000 + seq as i64,
             masked: false,
+            cid: None,
         }
     }
 

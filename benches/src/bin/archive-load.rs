@@ -72,6 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             text: text.clone(),
             ts: 1_764_547_200_000 + n as i64,
             masked: false,
+            cid: None,
         });
         if batch.len() == 4096 {
             bus.publish(&batch).await?;

@@ -119,6 +119,19 @@ impl Hub {
             Action::Allow | Action::Flag => (line.text.into(), false),
         };
         let room = self.rooms.get_mut(&room_id).expect("room exists");
+        if !room.numbers {
+            // Cluster mode: the partner's node numbers this room. It
+            // delivers the line and publishes the `message` this node echoes.
+            self.bus.offer(BusEvent::Said {
+                room: room_id,
+                from: id,
+                text,
+                cid: line.cid.map(Arc::from),
+                masked,
+                ts,
+            });
+            return;
+        }
         let partner = room.members[1 - me];
         let stored = room.append(me, text, ts, line.cid.map(Arc::from), masked);
         let echo = stored.frame_for(me);
@@ -147,6 +160,7 @@ impl Hub {
             text,
             ts,
             masked,
+            cid: None,
         });
     }
 
@@ -209,11 +223,19 @@ impl Hub {
             ts: unix_ms(SystemTime::now()),
             context: room.context(self.config.report_context_lines),
         };
-        self.matcher.add_report_block(
-            (report.reporter, &report.reporter_key),
-            (report.reported, &report.reported_key),
-            now,
-        );
+        if self.cluster.is_some() {
+            self.announce_exclusion(
+                [report.reporter, report.reported],
+                Some([report.reporter_key.clone(), report.reported_key.clone()]),
+                now,
+            );
+        } else {
+            self.matcher.add_report_block(
+                (report.reporter, &report.reporter_key),
+                (report.reported, &report.reported_key),
+                now,
+            );
+        }
         Some((id, report))
     }
 }

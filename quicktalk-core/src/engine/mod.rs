@@ -28,7 +28,7 @@ use crate::ids::ClientKey;
 use crate::memory::MemoryChatStore;
 use crate::outbox::EventStream;
 use crate::ports::chat_store::{Ban, ChatStore, unix_ms};
-use crate::ports::event_bus::EventBus;
+use crate::ports::event_bus::{BusEvent, EventBus};
 use crate::ports::moderator::{Moderator, NoopModerator};
 use feed::{Feed, FeedHealth};
 pub use handle::SessionHandle;
@@ -108,6 +108,7 @@ pub struct EngineBuilder {
     moderator: Arc<dyn Moderator>,
     store: Arc<dyn ChatStore>,
     bus: Option<Arc<dyn EventBus>>,
+    cluster_node: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -125,6 +126,7 @@ impl Default for EngineBuilder {
             moderator: Arc::new(NoopModerator),
             store: Arc::new(MemoryChatStore::new()),
             bus: None,
+            cluster_node: None,
         }
     }
 }
@@ -152,6 +154,16 @@ impl EngineBuilder {
     /// delivers to its own sessions directly either way).
     pub fn event_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
         self.bus = Some(bus);
+        self
+    }
+
+    /// Cluster mode: this engine is node `node` of a cluster sharing the
+    /// event bus (see [`crate::cluster`]). Waiting sessions are published
+    /// for the cluster's matcher instead of being matched here, and the
+    /// transport feeds every bus event to [`Engine::apply_bus_event`].
+    /// Needs an [`EngineBuilder::event_bus`].
+    pub fn cluster_node(mut self, node: impl Into<Arc<str>>) -> Self {
+        self.cluster_node = Some(node.into());
         self
     }
 
@@ -193,7 +205,23 @@ impl EngineBuilder {
             }
             None => (Feed::disabled("bus"), Arc::default()),
         };
-        let hub = Hub::new(config.clone(), store_feed, bus_feed, Instant::now());
+        let cluster = match (self.cluster_node, &self.bus) {
+            (Some(node), Some(_)) => Some(hub::ClusterState::new(node)),
+            (Some(_), None) => {
+                return Err(Error::Config {
+                    setting: "cluster_node",
+                    reason: "cluster mode needs an event bus".into(),
+                });
+            }
+            (None, _) => None,
+        };
+        let hub = Hub::new(
+            config.clone(),
+            store_feed,
+            bus_feed,
+            cluster,
+            Instant::now(),
+        );
         let shared = Arc::new(Shared {
             hub: Mutex::new(hub),
             config,
@@ -387,6 +415,15 @@ impl Engine {
     /// [`Error::Store`] when the store fails.
     pub async fn unban(&self, client_key: &ClientKey) -> Result<bool> {
         self.shared.store.remove_ban(client_key).await
+    }
+
+    /// Cluster mode: an event from the bus (another node's, the matcher's,
+    /// or this node's own coming back). Transports call this for every
+    /// event of the subscription, in the order received; outside cluster
+    /// mode it does nothing.
+    pub fn apply_bus_event(&self, event: BusEvent) {
+        self.shared
+            .with_hub(|hub, now| hub.apply_remote(event, now));
     }
 
     /// Runs every timer that is due now. The engine's own timer task does this

@@ -44,6 +44,11 @@ pub(crate) struct Room {
     /// Sessions whose current or most recent room this is; the room is
     /// dropped when it has ended and nobody refers to it.
     pub(crate) refs: u8,
+    /// Cluster mode: the member on another node, and that node.
+    pub(crate) remote: Option<(usize, Arc<str>)>,
+    /// This node numbers the lines (always, unless the numbering member is
+    /// on another node).
+    pub(crate) numbers: bool,
     last_seq: u64,
     replay: VecDeque<Line>,
     capacity: usize,
@@ -65,6 +70,8 @@ impl Room {
             keys,
             ended: false,
             refs: 2,
+            remote: None,
+            numbers: true,
             last_seq: 0,
             replay: VecDeque::new(),
             capacity,
@@ -119,6 +126,17 @@ impl Room {
             masked,
         });
         self.replay.back().expect("just pushed")
+    }
+
+    /// Cluster mode: the next line appended gets `seq` (the numbering node
+    /// said so; a gap means events were lost on the way).
+    pub(crate) fn continue_at(&mut self, seq: u64) {
+        self.last_seq = seq.saturating_sub(1);
+    }
+
+    /// The member on another node, if any.
+    pub(crate) fn remote_index(&self) -> Option<usize> {
+        self.remote.as_ref().map(|(index, _)| *index)
     }
 
     /// The highest `seq` handed out.

@@ -61,6 +61,16 @@ pub struct MatcherConfig {
     pub report_block: Duration,
 }
 
+impl From<&crate::config::EngineConfig> for MatcherConfig {
+    fn from(config: &crate::config::EngineConfig) -> Self {
+        Self {
+            interest_wait: config.interest_wait,
+            rematch_cooldown: config.rematch_cooldown,
+            report_block: config.report_block,
+        }
+    }
+}
+
 impl Default for MatcherConfig {
     fn default() -> Self {
         Self {

@@ -98,8 +98,8 @@ mod tests {
         let mut b = bus.subscribe().await.unwrap();
         bus.publish(&[typing(1), typing(2)]).await.unwrap();
         for sub in [&mut a, &mut b] {
-            assert_eq!(sub.recv().await.unwrap().room(), RoomId::from_raw(1));
-            assert_eq!(sub.recv().await.unwrap().room(), RoomId::from_raw(2));
+            assert_eq!(sub.recv().await.unwrap().room(), Some(RoomId::from_raw(1)));
+            assert_eq!(sub.recv().await.unwrap().room(), Some(RoomId::from_raw(2)));
         }
     }
 

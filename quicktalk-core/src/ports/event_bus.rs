@@ -61,6 +61,10 @@ pub enum BusEvent {
         ts: i64,
         /// Whether spans were masked.
         masked: bool,
+        /// The writer's `cid`, when the writer is on another node than the
+        /// one numbering the room (cluster mode: its node echoes with it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cid: Option<Arc<str>>,
     },
     /// A line the moderator blocked (not delivered; its text is not
     /// published). Workers count repeated attempts per client key.
@@ -96,17 +100,143 @@ pub enum BusEvent {
         /// Unix milliseconds.
         ts: i64,
     },
+    /// Cluster mode: a session waits for a partner (for the matcher).
+    Waiting(ClusterMember),
+    /// Cluster mode: a session stopped waiting (for the matcher).
+    Cancelled {
+        /// Its node.
+        node: Arc<str>,
+        /// The session.
+        session: SessionId,
+        /// The ticket of the wait that ended.
+        ticket: u64,
+    },
+    /// Cluster mode: two sessions the matcher must keep apart (for the
+    /// matcher): the rematch cooldown, or a report block when `client_keys`
+    /// is given.
+    Excluded {
+        /// The two sessions.
+        sessions: [SessionId; 2],
+        /// For a report block: their client keys (reporter first).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_keys: Option<[ClientKey; 2]>,
+        /// Milliseconds since the exclusion began (a re-announced one is older).
+        age_ms: u64,
+    },
+    /// Cluster mode: the matcher pairs two waiting sessions; their nodes
+    /// answer, and the room opens when both accept.
+    Proposed {
+        /// The room it would be.
+        room: RoomId,
+        /// The one that waited longer first; its node numbers the lines.
+        members: [ClusterMember; 2],
+        /// Interests both gave.
+        common_interests: Vec<String>,
+        /// How long each waited, in milliseconds.
+        waited_ms: [u64; 2],
+    },
+    /// Cluster mode: a node's answer to a proposal for one of its sessions.
+    Answered {
+        /// The proposed room.
+        room: RoomId,
+        /// The session answered for.
+        session: SessionId,
+        /// Still waiting with the proposed ticket: yes.
+        accept: bool,
+    },
+    /// Cluster mode: a line written on the node that does not number the
+    /// room; the numbering node delivers it and publishes the `message`.
+    Said {
+        /// The room.
+        room: RoomId,
+        /// Who wrote it.
+        from: SessionId,
+        /// The text as it will be delivered (already moderated).
+        text: Arc<str>,
+        /// The writer's `cid`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cid: Option<Arc<str>>,
+        /// Whether spans were masked.
+        masked: bool,
+        /// Unix milliseconds.
+        ts: i64,
+    },
+    /// Cluster mode: a node is alive (sent every second) and has `online`
+    /// connected sessions.
+    Heartbeat {
+        /// The node.
+        node: Arc<str>,
+        /// Its connected sessions.
+        online: u64,
+        /// The node is shutting down: its rooms end now.
+        #[serde(default)]
+        leaving: bool,
+    },
+    /// Cluster mode: a node took over matchmaking and asks every node to
+    /// announce its waiting sessions and exclusions again.
+    Reannounce {
+        /// The new matcher's node.
+        node: Arc<str>,
+    },
+}
+
+/// A waiting session as the cluster's matcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMember {
+    /// The node that holds the session.
+    pub node: Arc<str>,
+    /// The session.
+    pub session: SessionId,
+    /// Its client key.
+    pub client_key: ClientKey,
+    /// Its `lang`, lower-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Arc<str>>,
+    /// Its interests, normalised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interests: Vec<Arc<str>>,
+    /// Joined with `bot: true`.
+    #[serde(default)]
+    pub bot: bool,
+    /// Identifies this wait: a session that stops and starts waiting again
+    /// gets a new ticket, so a proposal for an old wait is refused.
+    pub ticket: u64,
+}
+
+/// Where an event goes on a partitioned bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A room's stream, in order (key: the room).
+    Room(RoomId),
+    /// The matcher's stream, in order.
+    Match,
+    /// Node liveness and matcher changes, read by every node.
+    Nodes,
 }
 
 impl BusEvent {
-    /// The room the event belongs to: the partition key.
-    pub fn room(&self) -> RoomId {
+    /// The room the event belongs to, if any.
+    pub fn room(&self) -> Option<RoomId> {
+        match self.route() {
+            Route::Room(room) => Some(room),
+            Route::Match | Route::Nodes => None,
+        }
+    }
+
+    /// Where the event goes: its room's stream (the partition key), the
+    /// matcher's, or the nodes'.
+    pub fn route(&self) -> Route {
         match self {
             Self::Matched { room, .. }
             | Self::Message { room, .. }
             | Self::Blocked { room, .. }
             | Self::Typing { room, .. }
-            | Self::PartnerLeft { room, .. } => *room,
+            | Self::PartnerLeft { room, .. }
+            | Self::Proposed { room, .. }
+            | Self::Answered { room, .. }
+            | Self::Said { room, .. } => Route::Room(*room),
+            Self::Waiting(_) | Self::Cancelled { .. } | Self::Excluded { .. } => Route::Match,
+            Self::Heartbeat { .. } | Self::Reannounce { .. } => Route::Nodes,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::engine::rate::{Strikes, TokenBucket};
 use crate::error::{Error, Result};
 use crate::ids::{ClientKey, ResumeToken, SessionId};
 use crate::outbox::Outbox;
+use crate::ports::event_bus::BusEvent;
 use crate::protocol::{
     CloseReason, ErrorCode, Hello, PROTOCOL_VERSION, PartnerLeftReason, ProtocolError, ServerFrame,
 };
@@ -57,6 +58,9 @@ impl Hub {
             bucket: TokenBucket::new(self.config.rate_per_sec, self.config.rate_burst, now),
             strikes: Strikes::new(self.config.flood_window, now),
             typing: false,
+            interests: Vec::new(),
+            ticket: 0,
+            pending: None,
         };
         self.sessions.insert(id, session);
         self.conns.insert(conn, id);
@@ -65,7 +69,7 @@ impl Hub {
         outbox.push(ServerFrame::Hello(Hello {
             session: id,
             resume_token: token.as_str().to_owned(),
-            online: self.online,
+            online: self.online_everywhere(),
             protocol: PROTOCOL_VERSION,
             limits: self.limits(),
         }));
@@ -143,7 +147,7 @@ impl Hub {
             // A waiting session leaves the queue: nobody should be matched
             // with a connection that is gone.
             Phase::Waiting => {
-                self.matcher.cancel(id);
+                self.unqueue(id);
                 self.set_phase(id, Phase::Idle);
             }
             Phase::Chatting(room) if was_typing => {
@@ -176,8 +180,10 @@ impl Hub {
         let Some(phase) = self.sessions.get(&id).map(|s| s.phase) else {
             return;
         };
-        if let Phase::Chatting(room) = phase {
-            self.end_room(room, id, reason, now);
+        match phase {
+            Phase::Chatting(room) => self.end_room(room, id, reason, now),
+            Phase::Waiting => self.unqueue(id),
+            Phase::Idle => {}
         }
         let Some(session) = self.sessions.remove(&id) else {
             return;
@@ -229,6 +235,15 @@ impl Hub {
             if let Some(attachment) = &session.attachment {
                 attachment.outbox.close(CloseReason::ShuttingDown);
             }
+        }
+        if let Some(cluster) = &self.cluster {
+            // The other nodes end this node's chats now, not in 3 s.
+            let node = cluster.node().clone();
+            self.bus.offer(BusEvent::Heartbeat {
+                node,
+                online: 0,
+                leaving: true,
+            });
         }
         self.store.close();
         self.bus.close();

@@ -1,20 +1,35 @@
 //! Joining the queue, opening rooms and ending them.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use super::{ConnId, Hub, Phase};
 use crate::engine::feed::StoreRecord;
 use crate::engine::room::Room;
-use crate::ids::{RoomId, SessionId};
+use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::matcher::{Candidate, Pairing};
 use crate::ports::chat_store::{RoomEvent, unix_ms};
 use crate::ports::event_bus::BusEvent;
 use crate::protocol::{
     ErrorCode, JoinRequest, Matched, PartnerLeftReason, ProtocolError, ServerFrame,
 };
+
+/// A room about to open.
+pub(super) struct Opening {
+    pub(super) id: RoomId,
+    pub(super) members: [SessionId; 2],
+    pub(super) keys: [ClientKey; 2],
+    pub(super) langs: [Option<Arc<str>>; 2],
+    pub(super) bots: [bool; 2],
+    pub(super) common_interests: Vec<String>,
+    pub(super) waited: [Duration; 2],
+    /// Cluster mode: the member on another node, and that node.
+    pub(super) remote: Option<(usize, Arc<str>)>,
+    /// This node numbers the room's lines (and records the room).
+    pub(super) numbers: bool,
+}
 
 impl Hub {
     pub(crate) fn join(&mut self, conn: ConnId, request: JoinRequest, now: Instant) {
@@ -47,9 +62,7 @@ impl Hub {
         }
         match self.sessions[&id].phase {
             Phase::Chatting(room) => self.end_room(room, id, PartnerLeftReason::Skipped, now),
-            Phase::Waiting => {
-                self.matcher.cancel(id);
-            }
+            Phase::Waiting => self.unqueue(id),
             Phase::Idle => {}
         }
         self.set_phase(id, Phase::Idle);
@@ -79,9 +92,7 @@ impl Hub {
         self.mark_used(id);
         match self.sessions[&id].phase {
             Phase::Chatting(room) => self.end_room(room, id, PartnerLeftReason::Left, now),
-            Phase::Waiting => {
-                self.matcher.cancel(id);
-            }
+            Phase::Waiting => self.unqueue(id),
             Phase::Idle => {}
         }
         self.set_phase(id, Phase::Idle);
@@ -106,11 +117,20 @@ impl Hub {
         session.fresh = false;
         session.lang = request.lang.map(Arc::from);
         session.bot = request.bot;
+        let interests: Vec<Arc<str>> = request.interests.into_iter().map(Arc::from).collect();
+        if self.cluster.is_some() {
+            // The cluster's matcher decides; its proposal comes back on the bus.
+            session.interests = interests;
+            self.set_phase(id, Phase::Waiting);
+            self.push(id, ServerFrame::Waiting);
+            self.announce_wait(id, true);
+            return;
+        }
         let candidate = Candidate {
             session: id,
             client_key: session.key.clone(),
             lang: session.lang.clone(),
-            interests: request.interests.into_iter().map(Arc::from).collect(),
+            interests,
             bot: request.bot,
         };
         match self.matcher.enqueue_new(candidate, now) {
@@ -122,6 +142,16 @@ impl Hub {
         }
     }
 
+    /// A waiting session stops waiting (it left, skipped or disconnected).
+    pub(super) fn unqueue(&mut self, id: SessionId) {
+        if self.cluster.is_some() {
+            self.cancel_wait(id);
+        } else {
+            self.matcher.cancel(id);
+        }
+    }
+
+    /// Opens a room for two sessions of this node the local matcher paired.
     pub(super) fn open_room(&mut self, pairing: Pairing) {
         let id = loop {
             let id = RoomId::random();
@@ -130,15 +160,46 @@ impl Hub {
             }
         };
         let members = [pairing.first, pairing.second];
-        let keys = members.map(|m| self.sessions[&m].key.clone());
-        let langs = members.map(|m| self.sessions[&m].lang.clone());
-        let bots = members.map(|m| self.sessions[&m].bot);
-        self.rooms.insert(
+        self.open(Opening {
             id,
-            Room::new(id, members, keys.clone(), self.config.replay_capacity),
-        );
+            members,
+            keys: members.map(|m| self.sessions[&m].key.clone()),
+            langs: members.map(|m| self.sessions[&m].lang.clone()),
+            bots: members.map(|m| self.sessions[&m].bot),
+            common_interests: pairing.common_interests,
+            waited: [pairing.first_waited, pairing.second_waited],
+            remote: None,
+            numbers: true,
+        });
+    }
+
+    /// Opens a room: both local members are told `matched`; the node that
+    /// numbers the room records it.
+    pub(super) fn open(&mut self, opening: Opening) {
+        let Opening {
+            id,
+            members,
+            keys,
+            langs,
+            bots,
+            common_interests,
+            waited,
+            remote,
+            numbers,
+        } = opening;
+        let remote_index = remote.as_ref().map(|(index, _)| *index);
+        let mut room = Room::new(id, members, keys.clone(), self.config.replay_capacity);
+        room.numbers = numbers;
+        if remote.is_some() {
+            room.refs = 1;
+        }
+        room.remote = remote;
+        self.rooms.insert(id, room);
         self.active_rooms += 1;
         for (index, &member) in members.iter().enumerate() {
+            if remote_index == Some(index) {
+                continue;
+            }
             let previous = {
                 let session = self
                     .sessions
@@ -147,6 +208,7 @@ impl Hub {
                 session.phase = Phase::Chatting(id);
                 session.typing = false;
                 session.pending_left = None;
+                session.pending = None;
                 session.last_room.replace(id)
             };
             if let Some(previous) = previous {
@@ -156,26 +218,24 @@ impl Hub {
                 member,
                 ServerFrame::Matched(Matched {
                     room: id,
-                    common_interests: pairing.common_interests.clone(),
+                    common_interests: common_interests.clone(),
                     partner_lang: langs[1 - index].as_deref().map(str::to_owned),
                     partner_bot: bots[1 - index],
                 }),
             );
+            self.metrics.match_wait.record(waited[index].as_secs_f64());
         }
         self.metrics.matches.increment(1);
-        self.metrics
-            .match_wait
-            .record(pairing.first_waited.as_secs_f64());
-        self.metrics
-            .match_wait
-            .record(pairing.second_waited.as_secs_f64());
+        if !numbers {
+            return;
+        }
         let ts = unix_ms(SystemTime::now());
         if !self.config.retention.is_zero() {
             self.store.offer(StoreRecord::Room(RoomEvent::Matched {
                 room: id,
                 sessions: members,
                 client_keys: keys.clone(),
-                common_interests: pairing.common_interests.clone(),
+                common_interests: common_interests.clone(),
                 ts,
             }));
         }
@@ -183,7 +243,7 @@ impl Hub {
             room: id,
             sessions: members,
             client_keys: keys,
-            common_interests: pairing.common_interests,
+            common_interests,
             ts,
         });
     }
@@ -204,6 +264,19 @@ impl Hub {
         reason: PartnerLeftReason,
         now: Instant,
     ) {
+        self.end_room_from(room_id, leaver, reason, true, now);
+    }
+
+    /// Ends a chat; `here` is false when another node ended it and has
+    /// already recorded and published the end.
+    pub(super) fn end_room_from(
+        &mut self,
+        room_id: RoomId,
+        leaver: SessionId,
+        reason: PartnerLeftReason,
+        here: bool,
+        now: Instant,
+    ) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -213,7 +286,11 @@ impl Hub {
         room.ended = true;
         let members = room.members;
         self.active_rooms -= 1;
-        self.matcher.add_cooldown(members[0], members[1], now);
+        if self.cluster.is_none() {
+            self.matcher.add_cooldown(members[0], members[1], now);
+        } else if here {
+            self.announce_exclusion([members[0], members[1]], None, now);
+        }
         for member in members {
             let Some(session) = self.sessions.get_mut(&member) else {
                 continue;
@@ -229,6 +306,9 @@ impl Hub {
                     session.pending_left = Some(reason);
                 }
             }
+        }
+        if !here {
+            return;
         }
         let ts = unix_ms(SystemTime::now());
         if !self.config.retention.is_zero() {

@@ -26,9 +26,12 @@ use crate::outbox::Outbox;
 use crate::ports::event_bus::BusEvent;
 use crate::protocol::{CloseReason, Limits, PartnerLeftReason, ServerFrame};
 
+mod cluster;
 mod connections;
 mod matching;
 mod resume;
+
+pub(crate) use cluster::ClusterState;
 
 /// Identifies one transport connection; a session may move between them.
 pub(crate) type ConnId = u64;
@@ -67,6 +70,12 @@ pub(crate) struct Session {
     pub(crate) bucket: TokenBucket,
     pub(crate) strikes: Strikes,
     pub(crate) typing: bool,
+    /// Its interests while waiting (cluster mode announces them again).
+    pub(crate) interests: Vec<Arc<str>>,
+    /// Cluster mode: identifies the current wait.
+    pub(crate) ticket: u64,
+    /// Cluster mode: the proposed room this waiting session accepted.
+    pub(crate) pending: Option<RoomId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,6 +83,7 @@ enum Timer {
     Grace { session: SessionId, generation: u64 },
     Idle { session: SessionId, generation: u64 },
     Online,
+    Heartbeat,
 }
 
 /// Counts the engine reports.
@@ -107,6 +117,8 @@ pub(crate) struct Hub {
     pub(crate) store: Feed<StoreRecord>,
     pub(crate) bus: Feed<BusEvent>,
     pub(crate) metrics: EngineMetrics,
+    /// Cluster mode: matching and chat across nodes over the bus.
+    pub(crate) cluster: Option<ClusterState>,
 }
 
 impl Hub {
@@ -114,13 +126,10 @@ impl Hub {
         config: Arc<EngineConfig>,
         store: Feed<StoreRecord>,
         bus: Feed<BusEvent>,
+        cluster: Option<ClusterState>,
         now: Instant,
     ) -> Self {
-        let matcher = Matcher::new(MatcherConfig {
-            interest_wait: config.interest_wait,
-            rematch_cooldown: config.rematch_cooldown,
-            report_block: config.report_block,
-        });
+        let matcher = Matcher::new(MatcherConfig::from(&*config));
         let mut hub = Self {
             config,
             matcher,
@@ -138,9 +147,13 @@ impl Hub {
             store,
             bus,
             metrics: EngineMetrics::new(),
+            cluster,
         };
         let first = now + hub.config.online_interval;
         hub.schedule(first, Timer::Online);
+        if hub.cluster.is_some() {
+            hub.schedule(now, Timer::Heartbeat);
+        }
         hub
     }
 
@@ -214,6 +227,7 @@ impl Hub {
                     generation,
                 } => self.idle_check(session, generation, now),
                 Timer::Online => self.broadcast_online(now),
+                Timer::Heartbeat => self.heartbeat(now),
             }
         }
         for pairing in self.matcher.tick(now) {
@@ -263,11 +277,12 @@ impl Hub {
     fn broadcast_online(&mut self, now: Instant) {
         let next = now + self.config.online_interval;
         self.schedule(next, Timer::Online);
-        if self.online == self.online_sent {
+        let online = self.online_everywhere();
+        if online == self.online_sent {
             return;
         }
-        self.online_sent = self.online;
-        let frame = ServerFrame::Online { count: self.online };
+        self.online_sent = online;
+        let frame = ServerFrame::Online { count: online };
         for session in self.sessions.values() {
             if let Some(attachment) = &session.attachment {
                 attachment.outbox.push(frame.clone());

@@ -1,0 +1,649 @@
+//! Cluster mode: this node's half of matching and chat across nodes.
+//!
+//! Every node publishes its waiting sessions to the cluster's matcher
+//! ([`crate::cluster::ClusterMatcher`], run by whichever node owns the
+//! matcher's stream) and reads back its proposals. A proposal names a room
+//! and two members with the ticket of their wait:
+//! - both members here: the room opens at once if both still wait with
+//!   those tickets (the direct path: no broker round trip in the chat);
+//! - one member here: the node answers on the room's stream (accept if the
+//!   session still waits with that ticket). Both nodes read both answers in
+//!   the stream's order, so they agree: the room opens when both accepted,
+//!   and a refused member's partner simply keeps waiting (announced again).
+//!
+//! In a room across two nodes the node of the member that waited longer
+//! numbers the lines: its own member's lines are appended and echoed at
+//! once; the partner's node forwards its member's lines as `said` and
+//! echoes when the numbered `message` comes back, so `seq` is gap-free and
+//! an echo still means "delivered and kept". Typing and the end of the chat
+//! travel as the usual bus events of the room.
+//!
+//! Nodes send a heartbeat every second with their online count (the online
+//! figure is summed over the cluster); a node silent for three seconds is
+//! gone: its rooms end (`partner_left`, `disconnected`) and proposals that
+//! wait on it are dropped.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustc_hash::FxHashMap;
+use tokio::time::Instant;
+
+use super::matching::Opening;
+use super::{Hub, Phase, Timer};
+use crate::engine::feed::StoreRecord;
+use crate::ids::{ClientKey, RoomId, SessionId};
+use crate::ports::chat_store::{StoredMessage, unix_ms};
+use crate::ports::event_bus::{BusEvent, ClusterMember};
+use crate::protocol::{PartnerLeftReason, ServerFrame};
+
+/// How often a node says it is alive.
+pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// A node silent this long is gone.
+pub(crate) const NODE_GONE_AFTER: Duration = Duration::from_secs(3);
+
+/// What a node keeps for cluster mode.
+pub(crate) struct ClusterState {
+    node: Arc<str>,
+    next_ticket: u64,
+    /// Proposals for a session of this node waiting for the other answer.
+    pending: FxHashMap<RoomId, Pending>,
+    /// Other nodes: their online count and when they were last heard.
+    peers: FxHashMap<Arc<str>, Peer>,
+    /// Cooldowns this node announced (oldest first), for a new matcher.
+    cooldowns: VecDeque<(Instant, Exclusion)>,
+    /// Report blocks this node announced (oldest first), for a new matcher.
+    blocks: VecDeque<(Instant, Exclusion)>,
+}
+
+impl ClusterState {
+    pub(crate) fn node(&self) -> &Arc<str> {
+        &self.node
+    }
+
+    pub(crate) fn new(node: Arc<str>) -> Self {
+        Self {
+            node,
+            next_ticket: 0,
+            pending: FxHashMap::default(),
+            peers: FxHashMap::default(),
+            cooldowns: VecDeque::new(),
+            blocks: VecDeque::new(),
+        }
+    }
+}
+
+struct Peer {
+    online: u64,
+    seen: Instant,
+}
+
+struct Pending {
+    members: [ClusterMember; 2],
+    common_interests: Vec<String>,
+    waited_ms: [u64; 2],
+    accepted: [bool; 2],
+}
+
+struct Exclusion {
+    sessions: [SessionId; 2],
+    client_keys: Option<[ClientKey; 2]>,
+}
+
+impl Hub {
+    fn node(&self) -> Option<&Arc<str>> {
+        self.cluster.as_ref().map(|cluster| &cluster.node)
+    }
+
+    /// Connected sessions on this node and on every node heard from.
+    pub(crate) fn online_everywhere(&self) -> u64 {
+        let remote: u64 = self.cluster.as_ref().map_or(0, |cluster| {
+            cluster.peers.values().map(|peer| peer.online).sum()
+        });
+        self.online + remote
+    }
+
+    /// The session as the matcher sees it.
+    fn member(&self, id: SessionId) -> Option<ClusterMember> {
+        let session = self.sessions.get(&id)?;
+        Some(ClusterMember {
+            node: self.node()?.clone(),
+            session: id,
+            client_key: session.key.clone(),
+            lang: session.lang.clone(),
+            interests: session.interests.clone(),
+            bot: session.bot,
+            ticket: session.ticket,
+        })
+    }
+
+    /// Publishes a wait; `fresh` starts a new one (a new ticket), otherwise
+    /// the same wait is announced again.
+    pub(super) fn announce_wait(&mut self, id: SessionId, fresh: bool) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if fresh {
+            cluster.next_ticket += 1;
+            session.ticket = cluster.next_ticket;
+        }
+        session.pending = None;
+        if let Some(member) = self.member(id) {
+            self.bus.offer(BusEvent::Waiting(member));
+        }
+    }
+
+    /// A waiting session stops waiting.
+    pub(super) fn cancel_wait(&mut self, id: SessionId) {
+        let Some(node) = self.node().cloned() else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        session.pending = None;
+        let ticket = session.ticket;
+        self.bus.offer(BusEvent::Cancelled {
+            node,
+            session: id,
+            ticket,
+        });
+    }
+
+    /// Tells the matcher to keep two sessions apart (and remembers it for a
+    /// matcher that takes over).
+    pub(crate) fn announce_exclusion(
+        &mut self,
+        sessions: [SessionId; 2],
+        client_keys: Option<[ClientKey; 2]>,
+        now: Instant,
+    ) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        let kept = if client_keys.is_some() {
+            &mut cluster.blocks
+        } else {
+            &mut cluster.cooldowns
+        };
+        kept.push_back((
+            now,
+            Exclusion {
+                sessions,
+                client_keys: client_keys.clone(),
+            },
+        ));
+        self.bus.offer(BusEvent::Excluded {
+            sessions,
+            client_keys,
+            age_ms: 0,
+        });
+    }
+
+    /// Whether `member` (a session of this node) still waits with that ticket
+    /// and has not accepted another proposal.
+    fn still_waiting(&self, member: &ClusterMember) -> bool {
+        self.sessions.get(&member.session).is_some_and(|session| {
+            session.phase == Phase::Waiting
+                && session.ticket == member.ticket
+                && session.pending.is_none()
+        })
+    }
+
+    /// An event another node (or the matcher) published.
+    pub(crate) fn apply_remote(&mut self, event: BusEvent, now: Instant) {
+        if self.cluster.is_none() {
+            return;
+        }
+        match event {
+            BusEvent::Proposed {
+                room,
+                members,
+                common_interests,
+                waited_ms,
+            } => self.proposed(room, members, common_interests, waited_ms),
+            BusEvent::Answered {
+                room,
+                session,
+                accept,
+            } => self.answered(room, session, accept),
+            BusEvent::Said {
+                room,
+                from,
+                text,
+                cid,
+                masked,
+                ts,
+            } => self.said(room, from, text, cid, masked, ts),
+            BusEvent::Message {
+                room,
+                seq,
+                from,
+                text,
+                ts,
+                masked,
+                cid,
+                ..
+            } => self.numbered(room, seq, from, text, ts, masked, cid),
+            BusEvent::Typing { room, from, active } => {
+                if self.remote_member(room) == Some(from) {
+                    if let Some(partner) = self.partner_in(room, from) {
+                        self.push(partner, ServerFrame::Typing { active });
+                    }
+                }
+            }
+            BusEvent::PartnerLeft {
+                room, left, reason, ..
+            } => {
+                if self.remote_member(room) == Some(left) {
+                    self.end_room_from(room, left, reason, false, now);
+                }
+            }
+            BusEvent::Heartbeat {
+                node,
+                online,
+                leaving,
+            } => self.heard(node, online, leaving, now),
+            BusEvent::Reannounce { .. } => self.reannounce(now),
+            BusEvent::Matched { .. }
+            | BusEvent::Blocked { .. }
+            | BusEvent::Waiting(_)
+            | BusEvent::Cancelled { .. }
+            | BusEvent::Excluded { .. } => {}
+        }
+    }
+
+    /// The member of `room` on another node, if the room is here.
+    fn remote_member(&self, room: RoomId) -> Option<SessionId> {
+        let room = self.rooms.get(&room)?;
+        Some(room.members[room.remote_index()?])
+    }
+
+    fn proposed(
+        &mut self,
+        room: RoomId,
+        members: [ClusterMember; 2],
+        common_interests: Vec<String>,
+        waited_ms: [u64; 2],
+    ) {
+        let Some(node) = self.node().cloned() else {
+            return;
+        };
+        let here = [members[0].node == node, members[1].node == node];
+        if here == [false, false] || self.rooms.contains_key(&room) {
+            return;
+        }
+        if here == [true, true] {
+            let valid = [
+                self.still_waiting(&members[0]),
+                self.still_waiting(&members[1]),
+            ];
+            if valid == [true, true] {
+                self.open_proposed(room, members, common_interests, waited_ms, None);
+            } else {
+                // The one still waiting goes back to the matcher.
+                for (member, valid) in members.iter().zip(valid) {
+                    if valid {
+                        self.announce_wait(member.session, false);
+                    }
+                }
+            }
+            return;
+        }
+        let local = usize::from(here[1]);
+        let session = members[local].session;
+        let accept =
+            self.still_waiting(&members[local]) && !self.peer_gone(&members[1 - local].node);
+        if accept {
+            if let Some(session) = self.sessions.get_mut(&session) {
+                session.pending = Some(room);
+            }
+            if let Some(cluster) = self.cluster.as_mut() {
+                cluster.pending.insert(
+                    room,
+                    Pending {
+                        members,
+                        common_interests,
+                        waited_ms,
+                        accepted: [false; 2],
+                    },
+                );
+            }
+        } else if self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.phase == Phase::Waiting && s.pending.is_none())
+            && self.sessions[&session].ticket == members[local].ticket
+        {
+            // Refused only because the partner's node is gone: wait on.
+            self.announce_wait(session, false);
+        }
+        self.bus.offer(BusEvent::Answered {
+            room,
+            session,
+            accept,
+        });
+    }
+
+    fn answered(&mut self, room: RoomId, session: SessionId, accept: bool) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        let Some(pending) = cluster.pending.get_mut(&room) else {
+            return;
+        };
+        let Some(index) = pending.members.iter().position(|m| m.session == session) else {
+            return;
+        };
+        if accept {
+            pending.accepted[index] = true;
+            if pending.accepted != [true, true] {
+                return;
+            }
+        }
+        let pending = cluster.pending.remove(&room).expect("looked up above");
+        let node = cluster.node.clone();
+        let local = usize::from(pending.members[1].node == node);
+        let member = &pending.members[local];
+        let mine = self
+            .sessions
+            .get(&member.session)
+            .is_some_and(|s| s.pending == Some(room));
+        if !accept {
+            // Refused by the other node: our session keeps waiting.
+            if mine {
+                self.announce_wait(member.session, false);
+            }
+            return;
+        }
+        if mine {
+            let remote = (1 - local, pending.members[1 - local].node.clone());
+            self.open_proposed(
+                room,
+                pending.members,
+                pending.common_interests,
+                pending.waited_ms,
+                Some(remote),
+            );
+        } else {
+            // Our session stopped waiting after it accepted: the room exists
+            // for the partner's node, so end it as left.
+            self.bus.offer(BusEvent::PartnerLeft {
+                room,
+                left: member.session,
+                reason: PartnerLeftReason::Left,
+                ts: unix_ms(SystemTime::now()),
+            });
+        }
+    }
+
+    fn open_proposed(
+        &mut self,
+        room: RoomId,
+        members: [ClusterMember; 2],
+        common_interests: Vec<String>,
+        waited_ms: [u64; 2],
+        remote: Option<(usize, Arc<str>)>,
+    ) {
+        let numbers = remote.as_ref().is_none_or(|(index, _)| *index == 1);
+        if let (Some((_, node)), Some(cluster)) = (&remote, self.cluster.as_mut()) {
+            // Watch the partner's node from now on, heard from or not.
+            let now = Instant::now();
+            cluster.peers.entry(node.clone()).or_insert(Peer {
+                online: 0,
+                seen: now,
+            });
+        }
+        let [first, second] = members;
+        self.open(Opening {
+            id: room,
+            members: [first.session, second.session],
+            keys: [first.client_key, second.client_key],
+            langs: [first.lang, second.lang],
+            bots: [first.bot, second.bot],
+            common_interests,
+            waited: waited_ms.map(Duration::from_millis),
+            remote,
+            numbers,
+        });
+    }
+
+    /// The numbering node got a line from the partner's node.
+    fn said(
+        &mut self,
+        room_id: RoomId,
+        from: SessionId,
+        text: Arc<str>,
+        cid: Option<Arc<str>>,
+        masked: bool,
+        ts: i64,
+    ) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let Some(writer) = room.remote_index() else {
+            return;
+        };
+        if !room.numbers || room.ended || room.members[writer] != from {
+            return;
+        }
+        // A repeated cid (the writer resent before its echo came): the
+        // first one is numbered already and its echo is on the way.
+        if cid
+            .as_deref()
+            .is_some_and(|cid| room.line_by_cid(writer, cid).is_some())
+        {
+            return;
+        }
+        let key = room.keys[writer].clone();
+        let partner = room.members[1 - writer];
+        let line = room.append(writer, text, ts, cid.clone(), masked);
+        let delivered = line.frame_for(1 - writer);
+        let seq = line.seq;
+        let text = line.text.clone();
+        self.push(partner, ServerFrame::Message(delivered));
+        self.metrics.lines_out.increment(1);
+        if !self.config.retention.is_zero() {
+            self.store.offer(StoreRecord::Message(StoredMessage {
+                room: room_id,
+                seq,
+                session: from,
+                client_key: key.clone(),
+                text: text.to_string(),
+                ts,
+                masked,
+            }));
+        }
+        self.bus.offer(BusEvent::Message {
+            room: room_id,
+            seq,
+            from,
+            client_key: key,
+            text,
+            ts,
+            masked,
+            cid,
+        });
+    }
+
+    /// The other node numbered a line of a room whose member is here: the
+    /// partner's line is delivered, our member's line is echoed.
+    #[allow(clippy::too_many_arguments)]
+    fn numbered(
+        &mut self,
+        room_id: RoomId,
+        seq: u64,
+        from: SessionId,
+        text: Arc<str>,
+        ts: i64,
+        masked: bool,
+        cid: Option<Arc<str>>,
+    ) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let Some(remote) = room.remote_index() else {
+            return;
+        };
+        if room.numbers || room.ended || seq <= room.last_seq() {
+            return;
+        }
+        let Some(writer) = room.member_index(from) else {
+            return;
+        };
+        if seq != room.last_seq() + 1 {
+            tracing::warn!(room = %room_id, expected = room.last_seq() + 1, got = seq, "lines of a room across nodes were lost on the bus");
+            room.continue_at(seq);
+        }
+        let local = 1 - remote;
+        let to = room.members[local];
+        let cid = if writer == local { cid } else { None };
+        let line = room.append(writer, text, ts, cid, masked);
+        let frame = line.frame_for(local);
+        self.push(to, ServerFrame::Message(frame));
+    }
+
+    /// A heartbeat from another node.
+    fn heard(&mut self, node: Arc<str>, online: u64, leaving: bool, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        if node == cluster.node {
+            return;
+        }
+        if leaving {
+            self.node_gone(&node, now);
+            return;
+        }
+        cluster.peers.insert(node, Peer { online, seen: now });
+    }
+
+    fn peer_gone(&self, node: &Arc<str>) -> bool {
+        let Some(cluster) = self.cluster.as_ref() else {
+            return false;
+        };
+        cluster
+            .peers
+            .get(node)
+            .is_some_and(|peer| peer.seen.elapsed() > NODE_GONE_AFTER)
+    }
+
+    /// Every second: say we are alive, and give up on silent nodes.
+    pub(super) fn heartbeat(&mut self, now: Instant) {
+        self.schedule(now + HEARTBEAT_EVERY, Timer::Heartbeat);
+        let Some(cluster) = self.cluster.as_ref() else {
+            return;
+        };
+        let node = cluster.node.clone();
+        let gone: Vec<Arc<str>> = cluster
+            .peers
+            .iter()
+            .filter(|(_, peer)| now.saturating_duration_since(peer.seen) > NODE_GONE_AFTER)
+            .map(|(node, _)| node.clone())
+            .collect();
+        self.bus.offer(BusEvent::Heartbeat {
+            node,
+            online: self.online,
+            leaving: self.shutting_down,
+        });
+        self.forget_expired_exclusions(now);
+        for node in gone {
+            tracing::warn!(%node, "node silent for 3 s: ending its chats");
+            self.node_gone(&node, now);
+        }
+    }
+
+    /// Another node is gone: its chats end and proposals waiting on it drop.
+    fn node_gone(&mut self, node: &Arc<str>, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        cluster.peers.remove(node);
+        let dropped: Vec<(RoomId, SessionId)> = cluster
+            .pending
+            .iter()
+            .filter(|(_, p)| p.members.iter().any(|m| &m.node == node))
+            .filter_map(|(room, p)| {
+                let local = p.members.iter().find(|m| &m.node != node)?;
+                Some((*room, local.session))
+            })
+            .collect();
+        for (room, session) in dropped {
+            if let Some(cluster) = self.cluster.as_mut() {
+                cluster.pending.remove(&room);
+            }
+            if self
+                .sessions
+                .get(&session)
+                .is_some_and(|s| s.pending == Some(room))
+            {
+                self.announce_wait(session, false);
+            }
+        }
+        let ended: Vec<(RoomId, SessionId)> = self
+            .rooms
+            .values()
+            .filter(|room| !room.ended)
+            .filter_map(|room| {
+                let (index, owner) = room.remote.as_ref()?;
+                (owner == node).then(|| (room.id, room.members[*index]))
+            })
+            .collect();
+        for (room, left) in ended {
+            self.end_room(room, left, PartnerLeftReason::Disconnected, now);
+        }
+    }
+
+    fn forget_expired_exclusions(&mut self, now: Instant) {
+        let lasts = [self.config.rematch_cooldown, self.config.report_block];
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        for (kept, lasts) in [&mut cluster.cooldowns, &mut cluster.blocks]
+            .into_iter()
+            .zip(lasts)
+        {
+            while kept
+                .front()
+                .is_some_and(|(since, _)| now.saturating_duration_since(*since) >= lasts)
+            {
+                kept.pop_front();
+            }
+        }
+    }
+
+    /// A new matcher took over: announce every wait and exclusion again.
+    fn reannounce(&mut self, now: Instant) {
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| s.phase == Phase::Waiting && s.pending.is_none())
+            .map(|s| s.id)
+            .collect();
+        for id in waiting {
+            self.announce_wait(id, false);
+        }
+        self.forget_expired_exclusions(now);
+        let Some(cluster) = self.cluster.as_ref() else {
+            return;
+        };
+        let events: Vec<BusEvent> = cluster
+            .cooldowns
+            .iter()
+            .chain(&cluster.blocks)
+            .map(|(since, exclusion)| BusEvent::Excluded {
+                sessions: exclusion.sessions,
+                client_keys: exclusion.client_keys.clone(),
+                age_ms: u64::try_from(now.saturating_duration_since(*since).as_millis())
+                    .unwrap_or(u64::MAX),
+            })
+            .collect();
+        for event in events {
+            self.bus.offer(event);
+        }
+    }
+}

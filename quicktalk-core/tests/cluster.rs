@@ -1,0 +1,339 @@
+//! Cluster mode inside one process: several engines (nodes) on one
+//! in-memory bus, with the cluster's matcher run beside them. The Kafka
+//! version of the same is `quicktalk-server/tests/cluster.rs`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quicktalk_core::cluster::ClusterMatcher;
+use quicktalk_core::matcher::MatcherConfig;
+use quicktalk_core::memory::MemoryEventBus;
+use quicktalk_core::ports::event_bus::{BusEvent, EventBus, Route};
+use quicktalk_core::protocol::{PartnerLeftReason, Sender, ServerFrame};
+use quicktalk_core::{Engine, EngineConfig};
+use support::*;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+struct Cluster {
+    bus: MemoryEventBus,
+    nodes: Vec<Engine>,
+    matcher: JoinHandle<()>,
+    config: EngineConfig,
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        interest_wait: Duration::from_millis(300),
+        rate_per_sec: 100.0,
+        rate_burst: 100,
+        ..EngineConfig::default()
+    }
+}
+
+/// Runs the cluster's matcher on `bus`: a new one asks the nodes to
+/// announce their waits again, as a node taking over does.
+async fn run_matcher(bus: MemoryEventBus, config: &EngineConfig) -> JoinHandle<()> {
+    let mut events = bus.subscribe().await.unwrap();
+    let mut matcher = ClusterMatcher::new(MatcherConfig::from(config));
+    bus.publish(&[BusEvent::Reannounce {
+        node: "matcher".into(),
+    }])
+    .await
+    .unwrap();
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::time::timeout(Duration::from_millis(50), events.recv()).await;
+            let now = Instant::now();
+            let mut out = match event {
+                Ok(Some(event)) if matches!(event.route(), Route::Match | Route::Nodes) => {
+                    matcher.apply(&event, now)
+                }
+                Ok(Some(_)) | Err(_) => Vec::new(),
+                Ok(None) => return,
+            };
+            out.extend(matcher.tick(now));
+            if !out.is_empty() {
+                bus.publish(&out).await.unwrap();
+            }
+        }
+    })
+}
+
+async fn node(bus: &MemoryEventBus, name: &str, config: &EngineConfig) -> Engine {
+    let engine = Engine::builder()
+        .config(config.clone())
+        .event_bus(Arc::new(bus.clone()))
+        .cluster_node(name)
+        .build()
+        .unwrap();
+    let mut events = bus.subscribe().await.unwrap();
+    let fed = engine.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            fed.apply_bus_event(event);
+        }
+    });
+    engine
+}
+
+async fn cluster(nodes: usize) -> Cluster {
+    let bus = MemoryEventBus::default();
+    let config = config();
+    let matcher = run_matcher(bus.clone(), &config).await;
+    let mut engines = Vec::new();
+    for n in 0..nodes {
+        engines.push(node(&bus, &format!("node-{n}"), &config).await);
+    }
+    Cluster {
+        bus,
+        nodes: engines,
+        matcher,
+        config,
+    }
+}
+
+/// Drains `client` until `done` holds for what it received, or fails after 5 s.
+async fn until(client: &mut Client, what: &str, done: impl Fn(&[ServerFrame]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        client.drain();
+        if done(&client.received) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within 5 s; received {:?}",
+            client.received
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn lines(client: &Client) -> Vec<(u64, Sender, String)> {
+    Client::messages(&client.received)
+        .into_iter()
+        .map(|m| (m.seq, m.from, m.text.to_string()))
+        .collect()
+}
+
+async fn cross_pair(cluster: &Cluster) -> (Client, Client) {
+    let mut a = Client::connect(&cluster.nodes[0], "key-a").await;
+    let mut b = Client::connect(&cluster.nodes[1], "key-b").await;
+    a.join(&["music"], Some("ko"));
+    until(&mut a, "a waits", |f| f.contains(&ServerFrame::Waiting)).await;
+    b.join(&["music"], Some("ko"));
+    until(&mut a, "a matched", |f| matched(f).is_some()).await;
+    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn strangers_on_two_nodes_are_matched_and_chat_with_gap_free_seq() {
+    let cluster = cluster(2).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    let (ma, mb) = (matched(&a.received).unwrap(), matched(&b.received).unwrap());
+    assert_eq!(ma.room, mb.room);
+    assert_eq!(ma.common_interests, ["music"]);
+    assert_eq!(mb.partner_lang.as_deref(), Some("ko"));
+
+    for n in 0..20 {
+        a.send(&format!("a{n}"), &format!("ca{n}"));
+        b.send(&format!("b{n}"), &format!("cb{n}"));
+    }
+    until(&mut a, "a has 40 lines", |f| {
+        Client::messages(f).len() == 40
+    })
+    .await;
+    until(&mut b, "b has 40 lines", |f| {
+        Client::messages(f).len() == 40
+    })
+    .await;
+    let (la, lb) = (lines(&a), lines(&b));
+    // Both see the same lines in the same order, numbered 1..=40.
+    assert_eq!(
+        la.iter().map(|l| l.0).collect::<Vec<_>>(),
+        (1..=40).collect::<Vec<_>>()
+    );
+    let texts =
+        |ls: &[(u64, Sender, String)]| ls.iter().map(|l| (l.0, l.2.clone())).collect::<Vec<_>>();
+    assert_eq!(texts(&la), texts(&lb));
+    // Each side's own lines come back as echoes with their cid, in order.
+    let echoes: Vec<String> = Client::messages(&b.received)
+        .into_iter()
+        .filter(|m| m.from == Sender::You)
+        .map(|m| m.cid.unwrap().to_string())
+        .collect();
+    assert_eq!(
+        echoes,
+        (0..20).map(|n| format!("cb{n}")).collect::<Vec<_>>()
+    );
+    let strangers = la.iter().filter(|l| l.1 == Sender::Stranger).count();
+    assert_eq!(strangers, 20);
+
+    b.handle().typing(true);
+    until(&mut a, "typing crosses", |f| {
+        f.contains(&ServerFrame::Typing { active: true })
+    })
+    .await;
+    b.handle().leave();
+    until(&mut a, "a told", |f| {
+        is_partner_left(f, PartnerLeftReason::Left)
+    })
+    .await;
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_repeated_cid_from_the_far_node_is_delivered_once() {
+    let cluster = cluster(2).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    // b's node does not number the room (a waited longer): both sends are
+    // forwarded before either is echoed.
+    b.send("only once", "same");
+    b.send("only once", "same");
+    b.send("after", "next");
+    until(&mut b, "echoes", |f| Client::messages(f).len() >= 2).await;
+    until(&mut a, "delivered", |f| Client::messages(f).len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    a.drain();
+    b.drain();
+    let delivered: Vec<(u64, String)> = lines(&a).into_iter().map(|l| (l.0, l.2)).collect();
+    assert_eq!(
+        delivered,
+        [(1, "only once".to_owned()), (2, "after".to_owned())]
+    );
+    assert_eq!(lines(&b).len(), 2, "one echo per line: {:?}", b.received);
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_skipped_pair_is_not_rematched_across_nodes_and_a_third_is_found() {
+    let cluster = cluster(3).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    b.handle().next(request(&["music"], Some("ko")));
+    until(&mut a, "a told", |f| {
+        is_partner_left(f, PartnerLeftReason::Skipped)
+    })
+    .await;
+    a.handle().next(request(&["music"], Some("ko")));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    a.drain();
+    b.drain();
+    let rooms = |c: &Client| {
+        c.received
+            .iter()
+            .filter(|f| matches!(f, ServerFrame::Matched(_)))
+            .count()
+    };
+    assert_eq!((rooms(&a), rooms(&b)), (1, 1), "the cooldown holds");
+    let mut c = Client::connect(&cluster.nodes[2], "key-c").await;
+    c.join(&["music"], Some("ko"));
+    until(&mut c, "c matched", |f| matched(f).is_some()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    a.drain();
+    b.drain();
+    assert_eq!(rooms(&a) + rooms(&b), 3, "exactly one of them meets c");
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_report_keeps_two_client_keys_apart_on_every_node() {
+    let cluster = cluster(2).await;
+    let (a, mut b) = cross_pair(&cluster).await;
+    a.handle()
+        .report(quicktalk_core::protocol::ReportRequest {
+            reason: quicktalk_core::protocol::ReportReason::Spam,
+            note: None,
+        })
+        .await;
+    a.handle().leave();
+    until(&mut b, "b told", |f| {
+        f.iter()
+            .any(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+    })
+    .await;
+    // New sessions of the same two keys, on swapped nodes.
+    let mut a2 = Client::connect(&cluster.nodes[1], "key-a").await;
+    let mut b2 = Client::connect(&cluster.nodes[0], "key-b").await;
+    a2.join(&[], Some("ko"));
+    b2.join(&[], Some("ko"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a2.drain();
+    b2.drain();
+    assert!(matched(&a2.received).is_none(), "{:?}", a2.received);
+    assert!(matched(&b2.received).is_none());
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn same_node_pairs_match_through_the_cluster_and_chat_directly() {
+    let cluster = cluster(2).await;
+    let mut a = Client::connect(&cluster.nodes[1], "key-a").await;
+    let mut b = Client::connect(&cluster.nodes[1], "key-b").await;
+    a.join(&[], None);
+    b.join(&[], None);
+    until(&mut a, "a matched", |f| matched(f).is_some()).await;
+    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    let mut published = cluster.bus.subscribe().await.unwrap();
+    a.send("direct", "c1");
+    until(&mut b, "delivered", |f| Client::messages(f).len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let said = std::iter::from_fn(|| published.try_recv())
+        .filter(|e| matches!(e, BusEvent::Said { .. }))
+        .count();
+    assert_eq!(said, 0, "a same-node line is not forwarded");
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn online_counts_are_summed_over_the_nodes() {
+    let cluster = cluster(2).await;
+    let _a = Client::connect(&cluster.nodes[0], "key-a").await;
+    let _b = Client::connect(&cluster.nodes[1], "key-b").await;
+    // Heartbeats every second carry each node's count.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let c = Client::connect(&cluster.nodes[1], "key-c").await;
+    let online = c
+        .received
+        .iter()
+        .find_map(|f| match f {
+            ServerFrame::Hello(hello) => Some(hello.online),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(online, 3);
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_node_shutting_down_ends_its_chats_on_the_other_nodes() {
+    let cluster = cluster(2).await;
+    let (mut a, _b) = cross_pair(&cluster).await;
+    cluster.nodes[1].shutdown(Duration::from_secs(1)).await;
+    until(&mut a, "a told", |f| {
+        is_partner_left(f, PartnerLeftReason::Disconnected)
+    })
+    .await;
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_new_matcher_hears_every_wait_again() {
+    let mut cluster = cluster(2).await;
+    cluster.matcher.abort();
+    let mut a = Client::connect(&cluster.nodes[0], "key-a").await;
+    let mut b = Client::connect(&cluster.nodes[1], "key-b").await;
+    a.join(&[], Some("en"));
+    b.join(&[], Some("en"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.drain();
+    assert!(matched(&a.received).is_none(), "no matcher, no match");
+    // A matcher that missed both waits takes over.
+    cluster.matcher = run_matcher(cluster.bus.clone(), &cluster.config).await;
+    until(&mut a, "a matched", |f| matched(f).is_some()).await;
+    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    cluster.matcher.abort();
+}

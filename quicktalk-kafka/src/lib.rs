@@ -39,6 +39,7 @@ mod config;
 mod control;
 pub mod envelope;
 mod error;
+mod matching;
 mod reader;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -48,5 +49,6 @@ pub use bus::KafkaEventBus;
 pub use config::{KafkaConfig, SecurityProtocol};
 pub use control::{ControlChannel, ControlEvent};
 pub use error::{Error, Result};
+pub use matching::MatchReader;
 pub use reader::{GroupReader, Record};
 pub use topics::ensure_topics;

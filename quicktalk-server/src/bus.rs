@@ -63,6 +63,16 @@ pub struct BusArgs {
     /// the system's.
     #[arg(long, env = "QUICKTALK_KAFKA_CA_FILE")]
     pub kafka_ca_file: Option<PathBuf>,
+    /// Cluster mode with a Kafka bus: strangers on different nodes are
+    /// matched and chat (`false`: each node matches only its own sessions
+    /// and publishes for the workers).
+    #[arg(
+        long,
+        env = "QUICKTALK_CLUSTER",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub cluster: bool,
     /// Seconds start-up waits for the brokers before giving up.
     #[arg(long, env = "QUICKTALK_KAFKA_TIMEOUT_SECS", default_value_t = 10)]
     pub kafka_timeout_secs: u64,
@@ -87,6 +97,7 @@ where
 /// A node's Kafka connections: the event bus, and the decisions it follows.
 pub(crate) struct Kafka {
     pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) config: KafkaConfig,
     control: ControlChannel,
 }
 
@@ -123,6 +134,11 @@ impl Kafka {
         });
         Ok(())
     }
+}
+
+/// A bus failure at start-up, naming `--bus`.
+pub(crate) fn bus_error(reason: &str) -> ConfigError {
+    bus_invalid(format!("cannot use the event bus: {reason}"))
 }
 
 fn bus_invalid(reason: impl Into<String>) -> ConfigError {
@@ -248,9 +264,12 @@ impl BusArgs {
         let control = ControlChannel::connect(&config)
             .await
             .map_err(kafka_error)?;
-        let bus = KafkaEventBus::connect(config).await.map_err(kafka_error)?;
+        let bus = KafkaEventBus::connect(config.clone())
+            .await
+            .map_err(kafka_error)?;
         Ok(Some(Kafka {
             bus: Arc::new(bus),
+            config,
             control,
         }))
     }
@@ -262,7 +281,7 @@ impl BusArgs {
         }
         format!(
             "bus={} kafka_topic_prefix={} kafka_partitions={} kafka_replication={} kafka_retention_hours={} \
-             kafka_security_protocol={} kafka_username={:?} kafka_password={}",
+             kafka_security_protocol={} kafka_username={:?} kafka_password={} cluster={}",
             self.bus,
             self.kafka_topic_prefix,
             self.kafka_partitions,
@@ -275,6 +294,7 @@ impl BusArgs {
             } else {
                 "<unset>"
             },
+            self.cluster,
         )
     }
 }

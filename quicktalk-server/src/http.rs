@@ -41,7 +41,9 @@ pub(crate) async fn index() -> Response {
 pub(crate) async fn stats(State(state): State<AppState>) -> Json<serde_json::Value> {
     let stats = state.inner.engine.stats();
     Json(json!({
-        "online": stats.online,
+        // The figure the page shows: every node of a cluster.
+        "online": stats.online_everywhere,
+        "node_online": stats.online,
         "waiting": stats.waiting,
         "rooms": stats.rooms,
         "uptime_s": state.inner.started.elapsed().as_secs(),

@@ -25,6 +25,7 @@ mod admin;
 pub mod archive;
 mod bus;
 mod client_ip;
+mod cluster;
 mod config;
 pub mod healthcheck;
 mod http;
@@ -40,6 +41,7 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use quicktalk_core::Engine;
+use quicktalk_core::matcher::MatcherConfig;
 use tokio::net::TcpListener;
 
 pub use bus::BusArgs;
@@ -121,12 +123,25 @@ pub async fn run(
         .store(store)
         .moderator(moderator);
     let kafka = config.bus.connect().await?;
+    let cluster = kafka.is_some() && config.bus.cluster;
     if let Some(kafka) = &kafka {
         builder = builder.event_bus(kafka.bus.clone());
+        if cluster {
+            builder = builder.cluster_node(kafka.config.node_id.as_str());
+        }
     }
     let engine = builder.build()?;
     if let Some(kafka) = &kafka {
         kafka.follow_decisions(engine.clone()).await?;
+        if cluster {
+            cluster::join(
+                engine.clone(),
+                kafka.bus.clone(),
+                &kafka.config,
+                MatcherConfig::from(engine.config()),
+            )
+            .await?;
+        }
     }
     tracing::info!(address = %listener.local_addr()?, config = %config.redacted(), "QuickTalk serving");
     serve::serve(config, listener, engine, ip_key, metrics, shutdown).await

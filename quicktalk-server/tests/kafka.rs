@@ -249,7 +249,7 @@ async fn moderation_worker_flags_across_lines_and_its_ban_closes_sessions_on_eve
     let mut c = Client::connect(&node_a).await;
     c.join(&[]).await;
     a.expect("matched").await;
-    c.expect("matched").await;
+    c.expect_matched().await;
     a.send(json!({"type": "send", "text": advert, "cid": "ad2"}))
         .await;
     a.expect("message").await;

@@ -195,6 +195,17 @@ impl Client {
         matched["room"].as_str().unwrap().parse().unwrap()
     }
 
+    /// `matched` for a join that finds a partner at once: in cluster mode
+    /// every join is queued first (`waiting`), then matched.
+    pub async fn expect_matched(&mut self) -> Value {
+        let mut frame = self.recv().await;
+        if frame["type"] == "waiting" {
+            frame = self.recv().await;
+        }
+        assert_eq!(frame["type"], "matched", "{frame}");
+        frame
+    }
+
     pub async fn join(&mut self, interests: &[&str]) {
         self.send(json!({"type": "join", "interests": interests}))
             .await;
@@ -209,7 +220,7 @@ pub async fn pair(server: &Server) -> (Client, Client) {
     a.expect("waiting").await;
     b.join(&[]).await;
     a.expect("matched").await;
-    b.expect("matched").await;
+    b.expect_matched().await;
     (a, b)
 }
 

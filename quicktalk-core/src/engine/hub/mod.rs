@@ -97,6 +97,9 @@ pub struct Stats {
     pub rooms: u64,
     /// All sessions, including dropped ones still within the resume grace.
     pub sessions: u64,
+    /// Cluster mode: connected sessions on every node heard from (equal to
+    /// `online` on a single node).
+    pub online_everywhere: u64,
 }
 
 pub(crate) struct Hub {
@@ -160,9 +163,18 @@ impl Hub {
     pub(crate) fn stats(&self) -> Stats {
         Stats {
             online: self.online,
-            waiting: self.matcher.waiting() as u64,
+            waiting: if self.cluster.is_some() {
+                // The matcher is elsewhere: count this node's waiting sessions.
+                self.sessions
+                    .values()
+                    .filter(|s| s.phase == Phase::Waiting)
+                    .count() as u64
+            } else {
+                self.matcher.waiting() as u64
+            },
             rooms: self.active_rooms,
             sessions: self.sessions.len() as u64,
+            online_everywhere: self.online_everywhere(),
         }
     }
 

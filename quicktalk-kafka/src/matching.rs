@@ -1,0 +1,103 @@
+//! [`MatchReader`]: the cluster matcher's stream, `{prefix}.match`.
+//!
+//! One partition, read by consumer group `{prefix}.matcher`, which every
+//! node joins: Kafka assigns the partition to exactly one live node, and
+//! that node runs the cluster's matcher. When it dies the partition moves
+//! (after `session.timeout.ms`) and the new owner asks every node to
+//! announce its waits again; the matcher keeps nothing that is not
+//! announced again, so nothing is carried over but the stream's position.
+
+use std::time::Duration;
+
+use quicktalk_core::ports::event_bus::BusEvent;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+
+use crate::config::KafkaConfig;
+use crate::envelope;
+use crate::error::{Error, Result};
+use crate::topics::ensure_topics;
+
+/// The matcher's stream as one member of the matcher group.
+pub struct MatchReader {
+    consumer: StreamConsumer,
+    topic: String,
+}
+
+impl std::fmt::Debug for MatchReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatchReader")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MatchReader {
+    /// Joins group `{prefix}.matcher` on `{prefix}.match`.
+    ///
+    /// # Errors
+    /// [`Error`] when the topics cannot be created or the consumer not made.
+    pub async fn join(config: &KafkaConfig) -> Result<Self> {
+        config.validate()?;
+        ensure_topics(config).await?;
+        let topic = config.match_topic();
+        let consumer: StreamConsumer = config
+            .client_config()
+            .set("group.id", format!("{}.matcher", config.topic_prefix))
+            // The position is all a new owner takes over: committed every
+            // second, and a few repeated events only make proposals the
+            // nodes refuse.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            // A group's first owner starts at the end: the nodes announce
+            // every wait again when it asks.
+            .set("auto.offset.reset", "latest")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "10")
+            // A dead owner's partition moves after 6 s; heartbeats every 2 s.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "2000")
+            .create()
+            .map_err(Error::kafka("creating the matcher consumer"))?;
+        consumer
+            .subscribe(&[&topic])
+            .map_err(Error::kafka("subscribing"))?;
+        Ok(Self { consumer, topic })
+    }
+
+    /// The next event of the stream; `None` for one this build cannot read
+    /// (logged).
+    ///
+    /// # Errors
+    /// [`Error`] when the brokers cannot be read (the caller retries).
+    pub async fn recv(&self) -> Result<Option<BusEvent>> {
+        let message = self
+            .consumer
+            .recv()
+            .await
+            .map_err(Error::kafka("reading the matcher stream"))?;
+        let decoded = message
+            .payload()
+            .ok_or_else(|| "empty message".to_owned())
+            .and_then(envelope::decode);
+        match decoded {
+            Ok(envelope) => Ok(Some(envelope.event)),
+            Err(reason) => {
+                tracing::warn!(topic = %self.topic, offset = message.offset(), %reason, "skipped an event this build cannot read");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether this node owns the matcher's partition now.
+    pub fn owns(&self) -> bool {
+        self.consumer
+            .assignment()
+            .is_ok_and(|assignment| assignment.count() > 0)
+    }
+
+    /// How long a dead owner keeps the partition.
+    pub fn failover_after() -> Duration {
+        Duration::from_secs(6)
+    }
+}

@@ -1,0 +1,240 @@
+//! Cluster mode: several `quicktalk` processes on one real Kafka broker
+//! (`QUICKTALK_TEST_KAFKA`, started by `scripts/services.sh`), clients on
+//! different nodes matched and chatting, and a node killed with SIGKILL.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use quicktalk_kafka::testing::{test_brokers, unique_prefix};
+use serde_json::{Value, json};
+use support::workers::quicktalk;
+use support::*;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A `quicktalk` node process, killed when dropped.
+struct Node {
+    child: Child,
+    server: Server,
+}
+
+impl Node {
+    async fn start(bus: &str, prefix: &str, name: &str) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = quicktalk(&[
+            "--bind",
+            &addr.to_string(),
+            "--store",
+            "memory",
+            "--bus",
+            bus,
+            "--kafka-topic-prefix",
+            prefix,
+            "--kafka-partitions",
+            "3",
+            "--node-id",
+            name,
+            "--rate-per-sec",
+            "1000",
+            "--rate-burst",
+            "1000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the node starts");
+        let server = Server::at(addr);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, _)) = try_http(&server, "/readyz").await {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {name} not ready in 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { child, server }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn try_http(server: &Server, path: &str) -> Result<(u16, String), std::io::Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, response))
+}
+
+/// The next frame of type `kind` within `within` (others of the listed
+/// `skip` types are passed over; anything else fails the test).
+async fn next_of(client: &mut Client, kind: &str, skip: &[&str], within: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, client.socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} within {within:?}"))
+            .expect("open")
+            .expect("a valid frame");
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let got = value["type"].as_str().unwrap_or_default().to_owned();
+        if got == "matched" {
+            client.matched = Some(value.clone());
+        }
+        if got == kind {
+            return value;
+        }
+        assert!(
+            got == "online" || skip.contains(&got.as_str()),
+            "expected {kind}, got {value}"
+        );
+    }
+}
+
+/// Two clients on two nodes, matched through a shared interest.
+async fn cross_pair(one: &Node, other: &Node, interest: &str) -> (Client, Client) {
+    let mut a = Client::connect(&one.server).await;
+    let mut b = Client::connect(&other.server).await;
+    a.join(&[interest]).await;
+    a.expect("waiting").await;
+    b.join(&[interest]).await;
+    let within = Duration::from_secs(15);
+    next_of(&mut a, "matched", &[], within).await;
+    let matched = next_of(&mut b, "matched", &["waiting"], within).await;
+    assert_eq!(matched["common_interests"], json!([interest]));
+    assert_eq!(a.last_matched_room(), b.last_matched_room());
+    (a, b)
+}
+
+/// A received line: seq, text, cid, from.
+type Line = (u64, String, Option<String>, String);
+
+/// `a` and `b` send `count` lines each, interleaved; both must see every
+/// line once, numbered 1.. in one order, with their own echoed by cid.
+async fn chat_both_ways(a: &mut Client, b: &mut Client, count: usize) {
+    for n in 0..count {
+        a.send(json!({"type": "send", "text": format!("a {n} 안녕"), "cid": format!("a{n}")}))
+            .await;
+        b.send(json!({"type": "send", "text": format!("b {n} hi"), "cid": format!("b{n}")}))
+            .await;
+    }
+    let mut seen: [Vec<Line>; 2] = Default::default();
+    for (side, client) in [&mut *a, &mut *b].into_iter().enumerate() {
+        while seen[side].len() < 2 * count {
+            let line = next_of(client, "message", &[], Duration::from_secs(10)).await;
+            seen[side].push((
+                line["seq"].as_u64().unwrap(),
+                line["text"].as_str().unwrap().to_owned(),
+                line["cid"].as_str().map(str::to_owned),
+                line["from"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    for lines in &seen {
+        let seqs: Vec<u64> = lines.iter().map(|l| l.0).collect();
+        assert_eq!(seqs, (1..=2 * count as u64).collect::<Vec<_>>(), "gap-free");
+    }
+    let texts = |side: usize| seen[side].iter().map(|l| l.1.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(0), texts(1), "one order on both nodes");
+    for (side, prefix) in [(0, "a"), (1, "b")] {
+        let echoes: Vec<String> = seen[side]
+            .iter()
+            .filter(|l| l.3 == "you")
+            .map(|l| l.2.clone().expect("an echo carries its cid"))
+            .collect();
+        let sent: Vec<String> = (0..count).map(|n| format!("{prefix}{n}")).collect();
+        assert_eq!(echoes, sent, "every line echoed once, in order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_match_strangers_across_nodes_and_they_chat() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let nodes = [
+        Node::start(&bus, &prefix, "n0").await,
+        Node::start(&bus, &prefix, "n1").await,
+        Node::start(&bus, &prefix, "n2").await,
+    ];
+    let mut pairs = Vec::new();
+    for (i, interest) in ["chess", "jazz", "hiking"].into_iter().enumerate() {
+        pairs.push(cross_pair(&nodes[i], &nodes[(i + 1) % 3], interest).await);
+    }
+    for (a, b) in &mut pairs {
+        chat_both_ways(a, b, 30).await;
+    }
+    // Typing and leaving cross nodes too.
+    let (a, b) = &mut pairs[0];
+    b.send(json!({"type": "typing", "active": true})).await;
+    assert_eq!(
+        next_of(a, "typing", &[], Duration::from_secs(5)).await["active"],
+        true
+    );
+    b.send(json!({"type": "leave"})).await;
+    let left = next_of(a, "partner_left", &["typing"], Duration::from_secs(5)).await;
+    assert_eq!(left["reason"], "left");
+    // Every node counts every node's sessions (heartbeats every second).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let newcomer = Client::connect(&nodes[2].server).await;
+    assert_eq!(newcomer.hello["online"], 7, "{}", newcomer.hello);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_ends_its_chats_elsewhere_and_matching_goes_on() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    // The first node joins the matcher group first and usually runs the
+    // matchmaking: killing it also tests the hand-over.
+    let mut victim = Node::start(&bus, &prefix, "victim").await;
+    let survivor = Node::start(&bus, &prefix, "survivor").await;
+    let (mut a, mut b) = cross_pair(&survivor, &victim, "go").await;
+    chat_both_ways(&mut a, &mut b, 3).await;
+    // A session waiting on the victim must not be matched after it dies.
+    let mut doomed = Client::connect(&victim.server).await;
+    doomed.join(&["tea"]).await;
+    doomed.expect("waiting").await;
+
+    let killed = Instant::now();
+    victim.kill();
+    let left = next_of(&mut a, "partner_left", &[], Duration::from_secs(5)).await;
+    assert_eq!(left["reason"], "disconnected");
+    assert!(killed.elapsed() < Duration::from_secs(5));
+
+    // Matching goes on among the living (the matcher may have been on the
+    // victim: its partition moves, and the waits are announced again).
+    a.join(&["tea"]).await;
+    a.expect("waiting").await;
+    let mut c = Client::connect(&survivor.server).await;
+    c.join(&["tea"]).await;
+    next_of(&mut a, "matched", &[], Duration::from_secs(20)).await;
+    next_of(&mut c, "matched", &["waiting"], Duration::from_secs(20)).await;
+    assert_eq!(a.last_matched_room(), c.last_matched_room());
+}

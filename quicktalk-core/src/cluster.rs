@@ -49,8 +49,8 @@ use crate::ids::{RoomId, SessionId};
 use crate::matcher::{Candidate, Matcher, MatcherConfig, Pairing};
 use crate::ports::event_bus::{BusEvent, ClusterMember};
 
-/// A node not heard from for this long is gone: its waiting sessions leave
-/// the pools.
+/// A node not heard from for this long, while others are heard, is gone:
+/// its waiting sessions leave the pools.
 pub const NODE_GONE_AFTER: Duration = Duration::from_secs(3);
 
 /// The cluster's matchmaker: waiting sessions of every node in, proposals out.
@@ -58,6 +58,9 @@ pub struct ClusterMatcher {
     matcher: Matcher,
     waiting: FxHashMap<SessionId, ClusterMember>,
     nodes: FxHashMap<Arc<str>, Instant>,
+    /// The newest heartbeat from anyone: while none comes the bus is down,
+    /// and silence says nothing about a node.
+    heard: Option<Instant>,
     proposed: u64,
 }
 
@@ -78,6 +81,7 @@ impl ClusterMatcher {
             matcher: Matcher::new(config),
             waiting: FxHashMap::default(),
             nodes: FxHashMap::default(),
+            heard: None,
             proposed: 0,
         }
     }
@@ -157,6 +161,15 @@ impl ClusterMatcher {
                     self.nodes.remove(node);
                     self.drop_node(node);
                 } else {
+                    let bus_was_down = self
+                        .heard
+                        .is_none_or(|last| now.saturating_duration_since(last) > NODE_GONE_AFTER);
+                    if bus_was_down {
+                        for seen in self.nodes.values_mut() {
+                            *seen = now;
+                        }
+                    }
+                    self.heard = Some(now);
                     self.nodes.insert(node.clone(), now);
                 }
                 Vec::new()
@@ -168,10 +181,13 @@ impl ClusterMatcher {
     /// Runs what is due by `now` (interest waits running out, exclusions
     /// ending, silent nodes leaving the pools); returns the proposals.
     pub fn tick(&mut self, now: Instant) -> Vec<BusEvent> {
+        let bus_up = self
+            .heard
+            .is_some_and(|last| now.saturating_duration_since(last) <= NODE_GONE_AFTER);
         let gone: Vec<Arc<str>> = self
             .nodes
             .iter()
-            .filter(|(_, seen)| now.saturating_duration_since(**seen) > NODE_GONE_AFTER)
+            .filter(|(_, seen)| bus_up && now.saturating_duration_since(**seen) > NODE_GONE_AFTER)
             .map(|(node, _)| node.clone())
             .collect();
         for node in gone {

@@ -5,6 +5,7 @@
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use quicktalk_core::cluster::ClusterMatcher;
@@ -62,10 +63,40 @@ async fn run_matcher(bus: MemoryEventBus, config: &EngineConfig) -> JoinHandle<(
     })
 }
 
+/// A bus that fails every publish while `down` (the engine's publisher
+/// retries), as a broker outage looks to a node.
+struct Flaky {
+    bus: MemoryEventBus,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl EventBus for Flaky {
+    async fn publish(&self, events: &[BusEvent]) -> quicktalk_core::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(quicktalk_core::Error::bus("brokers unreachable"));
+        }
+        self.bus.publish(events).await
+    }
+
+    async fn subscribe(&self) -> quicktalk_core::Result<quicktalk_core::ports::Subscription> {
+        self.bus.subscribe().await
+    }
+}
+
 async fn node(bus: &MemoryEventBus, name: &str, config: &EngineConfig) -> Engine {
+    node_on(bus, Arc::new(bus.clone()), name, config).await
+}
+
+async fn node_on(
+    bus: &MemoryEventBus,
+    publish_to: Arc<dyn EventBus>,
+    name: &str,
+    config: &EngineConfig,
+) -> Engine {
     let engine = Engine::builder()
         .config(config.clone())
-        .event_bus(Arc::new(bus.clone()))
+        .event_bus(publish_to)
         .cluster_node(name)
         .build()
         .unwrap();
@@ -335,5 +366,44 @@ async fn a_new_matcher_hears_every_wait_again() {
     cluster.matcher = run_matcher(cluster.bus.clone(), &cluster.config).await;
     until(&mut a, "a matched", |f| matched(f).is_some()).await;
     until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn across_nodes_an_echo_means_the_line_is_on_the_bus() {
+    let bus = MemoryEventBus::default();
+    let config = config();
+    let matcher = run_matcher(bus.clone(), &config).await;
+    let down = Arc::new(AtomicBool::new(false));
+    let flaky = Arc::new(Flaky {
+        bus: bus.clone(),
+        down: down.clone(),
+    });
+    // node-0 publishes through the flaky link; node-1 does not.
+    let nodes = vec![
+        node_on(&bus, flaky, "node-0", &config).await,
+        node(&bus, "node-1", &config).await,
+    ];
+    let cluster = Cluster {
+        bus,
+        nodes,
+        matcher,
+        config,
+    };
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    down.store(true, Ordering::SeqCst);
+    for n in 0..3 {
+        a.send(&format!("during {n}"), &format!("d{n}"));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    a.drain();
+    b.drain();
+    assert!(lines(&a).is_empty(), "no echo while the bus is down");
+    assert!(lines(&b).is_empty());
+    down.store(false, Ordering::SeqCst);
+    until(&mut a, "echoes", |f| Client::messages(f).len() == 3).await;
+    until(&mut b, "lines", |f| Client::messages(f).len() == 3).await;
+    let seqs = |c: &Client| lines(c).into_iter().map(|l| l.0).collect::<Vec<_>>();
+    assert_eq!((seqs(&a), seqs(&b)), (vec![1, 2, 3], vec![1, 2, 3]));
     cluster.matcher.abort();
 }

@@ -12,6 +12,25 @@ use quicktalk_kafka::testing::{test_brokers, unique_prefix};
 use support::workers::*;
 use support::*;
 
+/// Both tests stop the one broker: one at a time.
+static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Whether this run can stop and start the broker (skips, or fails when
+/// services are required, otherwise).
+fn broker_controllable() -> Option<String> {
+    let brokers = test_brokers()?;
+    if std::env::var_os("QUICKTALK_KAFKA_SERVICES").is_none() {
+        if std::env::var_os("QUICKTALK_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
+            panic!(
+                "QUICKTALK_KAFKA_SERVICES is not set: start the broker with scripts/services.sh"
+            );
+        }
+        eprintln!("\n*** SKIPPED: the broker was not started by scripts/services.sh ***\n");
+        return None;
+    }
+    Some(brokers)
+}
+
 fn services(action: &str) {
     let script = std::env::var("QUICKTALK_KAFKA_SERVICES").expect("checked by the test");
     let status = Command::new("bash")
@@ -39,18 +58,10 @@ async fn wait_ready(server: &Server, wanted: u16, within: Duration) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_pauses_publishing_and_loses_no_acknowledged_line() {
-    let Some(brokers) = test_brokers() else {
+    let Some(brokers) = broker_controllable() else {
         return;
     };
-    if std::env::var_os("QUICKTALK_KAFKA_SERVICES").is_none() {
-        if std::env::var_os("QUICKTALK_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
-            panic!(
-                "QUICKTALK_KAFKA_SERVICES is not set: start the broker with scripts/services.sh"
-            );
-        }
-        eprintln!("\n*** SKIPPED: the broker was not started by scripts/services.sh ***\n");
-        return;
-    }
+    let _broker = BROKER.lock().await;
     let bus = format!("kafka://{brokers}");
     let prefix = unique_prefix();
     let server = Server::start(config(&[
@@ -99,4 +110,78 @@ async fn a_broker_restart_pauses_publishing_and_loses_no_acknowledged_line() {
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["bus_overflowed"], 0, "nothing dropped: {health}");
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_across_nodes_pauses_while_the_broker_restarts_and_loses_nothing() {
+    let Some(brokers) = broker_controllable() else {
+        return;
+    };
+    let _broker = BROKER.lock().await;
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let node = |name: &str| {
+        config(&[
+            "--bus",
+            &bus,
+            "--kafka-topic-prefix",
+            &prefix,
+            "--kafka-partitions",
+            "3",
+            "--node-id",
+            name,
+            "--rate-per-sec",
+            "1000",
+            "--rate-burst",
+            "1000",
+        ])
+    };
+    let one = Server::start(node("one")).await;
+    let other = Server::start(node("other")).await;
+    wait_ready(&one, 200, Duration::from_secs(10)).await;
+    wait_ready(&other, 200, Duration::from_secs(10)).await;
+    let mut a = Client::connect(&one).await;
+    let mut b = Client::connect(&other).await;
+    a.join(&[]).await;
+    a.expect("waiting").await;
+    b.join(&[]).await;
+    a.expect("matched").await;
+    b.expect_matched().await;
+    chat(&mut a, &mut b, 1, 5).await;
+    chat(&mut b, &mut a, 6, 5).await;
+
+    services("kafka-stop");
+    wait_ready(&one, 503, Duration::from_secs(20)).await;
+    for n in 0..5 {
+        a.send(serde_json::json!({"type": "send", "text": format!("a during {n}"), "cid": format!("ad{n}")}))
+            .await;
+        b.send(serde_json::json!({"type": "send", "text": format!("b during {n}"), "cid": format!("bd{n}")}))
+            .await;
+    }
+    services("kafka-start");
+    wait_ready(&one, 200, Duration::from_secs(60)).await;
+    // Both see the ten lines once, numbered 11..=20 in one order.
+    let restarted = Instant::now();
+    let mut seen = [Vec::new(), Vec::new()];
+    for (side, client) in [&mut a, &mut b].into_iter().enumerate() {
+        while seen[side].len() < 10 {
+            let frame = client.recv_within(Duration::from_secs(30)).await;
+            if frame["type"] == "message" {
+                seen[side].push((frame["seq"].as_u64().unwrap(), frame["text"].to_string()));
+            }
+        }
+    }
+    assert_eq!(
+        seen[0].iter().map(|l| l.0).collect::<Vec<_>>(),
+        (11..=20).collect::<Vec<_>>()
+    );
+    assert_eq!(seen[0], seen[1]);
+    eprintln!(
+        "lines across nodes flowed {:?} after /readyz said 200",
+        restarted.elapsed()
+    );
+    // And the chat goes on.
+    chat(&mut a, &mut b, 21, 3).await;
+    one.stop().await;
+    other.stop().await;
 }

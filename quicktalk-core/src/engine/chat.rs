@@ -133,13 +133,19 @@ impl Hub {
             return;
         }
         let partner = room.members[1 - me];
+        // Cluster mode, partner on another node: the echo waits until the
+        // line is back from the bus (an echo means the partner's node can
+        // have it, even if this node dies right after).
+        let across = room.remote.is_some();
         let stored = room.append(me, text, ts, line.cid.map(Arc::from), masked);
-        let echo = stored.frame_for(me);
-        let delivered = stored.frame_for(1 - me);
         let seq = stored.seq;
         let text = stored.text.clone();
-        self.push(id, ServerFrame::Message(echo));
-        self.push(partner, ServerFrame::Message(delivered));
+        let frames = (!across).then(|| (stored.frame_for(me), stored.frame_for(1 - me)));
+        let cid = if across { stored.cid.clone() } else { None };
+        if let Some((echo, delivered)) = frames {
+            self.push(id, ServerFrame::Message(echo));
+            self.push(partner, ServerFrame::Message(delivered));
+        }
         self.metrics.lines_out.increment(1);
         if !self.config.retention.is_zero() {
             self.store.offer(StoreRecord::Message(StoredMessage {
@@ -160,7 +166,7 @@ impl Hub {
             text,
             ts,
             masked,
-            cid: None,
+            cid,
         });
     }
 

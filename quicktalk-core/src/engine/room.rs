@@ -90,6 +90,11 @@ impl Room {
         self.line(seq)
     }
 
+    /// The line numbered `seq`, if still buffered.
+    pub(crate) fn line_at(&self, seq: u64) -> Option<&Line> {
+        self.line(seq)
+    }
+
     fn line(&self, seq: u64) -> Option<&Line> {
         let first = self.replay.front()?.seq;
         let offset = usize::try_from(seq.checked_sub(first)?).ok()?;

@@ -146,8 +146,13 @@ impl Client {
 
     /// The next protocol frame (pings and `online` counts skipped).
     pub async fn recv(&mut self) -> Value {
+        self.recv_within(TIMEOUT).await
+    }
+
+    /// The next protocol frame, waiting up to `within` for each message.
+    pub async fn recv_within(&mut self, within: Duration) -> Value {
         loop {
-            let message = tokio::time::timeout(TIMEOUT, self.socket.next())
+            let message = tokio::time::timeout(within, self.socket.next())
                 .await
                 .expect("a frame in time")
                 .expect("the connection is open")

@@ -19,9 +19,11 @@
 //! travel as the usual bus events of the room.
 //!
 //! Nodes send a heartbeat every second with their online count (the online
-//! figure is summed over the cluster); a node silent for three seconds is
-//! gone: its rooms end (`partner_left`, `disconnected`) and proposals that
-//! wait on it are dropped.
+//! figure is summed over the cluster); a node silent for three seconds
+//! while this node hears its own heartbeats come back is gone: its rooms
+//! end (`partner_left`, `disconnected`) and proposals that wait on it are
+//! dropped. While this node does not hear itself the bus is down, and
+//! silence says nothing: chats across nodes pause and go on afterwards.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -51,6 +53,9 @@ pub(crate) struct ClusterState {
     pending: FxHashMap<RoomId, Pending>,
     /// Other nodes: their online count and when they were last heard.
     peers: FxHashMap<Arc<str>, Peer>,
+    /// When this node last heard its own heartbeat back: while it does
+    /// not, the bus is down and silence says nothing about the others.
+    heard_self: Option<Instant>,
     /// Cooldowns this node announced (oldest first), for a new matcher.
     cooldowns: VecDeque<(Instant, Exclusion)>,
     /// Report blocks this node announced (oldest first), for a new matcher.
@@ -68,6 +73,7 @@ impl ClusterState {
             next_ticket: 0,
             pending: FxHashMap::default(),
             peers: FxHashMap::default(),
+            heard_self: None,
             cooldowns: VecDeque::new(),
             blocks: VecDeque::new(),
         }
@@ -489,7 +495,19 @@ impl Hub {
         let Some(remote) = room.remote_index() else {
             return;
         };
-        if room.numbers || room.ended || seq <= room.last_seq() {
+        if room.numbers {
+            // Our own line back from the bus: now it is echoed.
+            let local = 1 - remote;
+            if room.member_index(from) == Some(local) && !room.ended {
+                if let Some(line) = room.line_at(seq) {
+                    let echo = line.frame_for(local);
+                    let to = room.members[local];
+                    self.push(to, ServerFrame::Message(echo));
+                }
+            }
+            return;
+        }
+        if room.ended || seq <= room.last_seq() {
             return;
         }
         let Some(writer) = room.member_index(from) else {
@@ -513,6 +531,17 @@ impl Hub {
             return;
         };
         if node == cluster.node {
+            let bus_was_down = cluster
+                .heard_self
+                .is_none_or(|last| now.saturating_duration_since(last) > NODE_GONE_AFTER);
+            if bus_was_down {
+                // Everyone was silent because the bus was: give the others
+                // a fresh window to be heard again.
+                for peer in cluster.peers.values_mut() {
+                    peer.seen = now;
+                }
+            }
+            cluster.heard_self = Some(now);
             return;
         }
         if leaving {
@@ -526,10 +555,14 @@ impl Hub {
         let Some(cluster) = self.cluster.as_ref() else {
             return false;
         };
-        cluster
-            .peers
-            .get(node)
-            .is_some_and(|peer| peer.seen.elapsed() > NODE_GONE_AFTER)
+        let bus_up = cluster
+            .heard_self
+            .is_some_and(|last| last.elapsed() <= NODE_GONE_AFTER);
+        bus_up
+            && cluster
+                .peers
+                .get(node)
+                .is_some_and(|peer| peer.seen.elapsed() > NODE_GONE_AFTER)
     }
 
     /// Every second: say we are alive, and give up on silent nodes.
@@ -539,10 +572,18 @@ impl Hub {
             return;
         };
         let node = cluster.node.clone();
+        // A node is gone when it is silent while the bus carries this
+        // node's own heartbeats; a silent bus (a broker outage) only pauses
+        // the chats across nodes.
+        let bus_up = cluster
+            .heard_self
+            .is_some_and(|last| now.saturating_duration_since(last) <= NODE_GONE_AFTER);
         let gone: Vec<Arc<str>> = cluster
             .peers
             .iter()
-            .filter(|(_, peer)| now.saturating_duration_since(peer.seen) > NODE_GONE_AFTER)
+            .filter(|(_, peer)| {
+                bus_up && now.saturating_duration_since(peer.seen) > NODE_GONE_AFTER
+            })
             .map(|(node, _)| node.clone())
             .collect();
         self.bus.offer(BusEvent::Heartbeat {

@@ -407,3 +407,145 @@ async fn across_nodes_an_echo_means_the_line_is_on_the_bus() {
     assert_eq!((seqs(&a), seqs(&b)), (vec![1, 2, 3], vec![1, 2, 3]));
     cluster.matcher.abort();
 }
+
+/// What one client did and saw, in order.
+#[derive(Debug, Clone)]
+enum Seen {
+    Left,
+    Frame(ServerFrame),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sessions_across_three_nodes_keep_the_invariants() {
+    use rand::{Rng, SeedableRng};
+    const CLIENTS: usize = 12;
+    const LANGS: [Option<&str>; 3] = [None, Some("ko"), Some("en")];
+    const TAGS: [&str; 3] = ["a", "b", "c"];
+    let seed: u64 = std::env::var("QUICKTALK_CLUSTER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("seed {seed} (QUICKTALK_CLUSTER_SEED)");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let cluster = cluster(3).await;
+    let mut clients = Vec::new();
+    let mut langs = Vec::new();
+    for n in 0..CLIENTS {
+        clients.push(Client::connect(&cluster.nodes[n % 3], &format!("key-{n}")).await);
+        langs.push(LANGS[n % 3]);
+    }
+    let mut log: Vec<Vec<Seen>> = vec![Vec::new(); CLIENTS];
+    let mut sent = 0usize;
+    for _ in 0..400 {
+        let n = rng.random_range(0..CLIENTS);
+        for frame in clients[n].drain() {
+            log[n].push(Seen::Frame(frame));
+        }
+        let client = &clients[n];
+        let tags: Vec<&str> = TAGS
+            .iter()
+            .copied()
+            .filter(|_| rng.random_bool(0.4))
+            .collect();
+        match rng.random_range(0..10) {
+            0..=1 => client.join(&tags, langs[n]),
+            2 => {
+                log[n].push(Seen::Left);
+                client.handle().next(request(&tags, langs[n]));
+            }
+            3 => {
+                log[n].push(Seen::Left);
+                client.handle().leave();
+            }
+            4 => {
+                client
+                    .handle()
+                    .report(quicktalk_core::protocol::ReportRequest {
+                        reason: quicktalk_core::protocol::ReportReason::Spam,
+                        note: None,
+                    })
+                    .await;
+            }
+            _ => {
+                sent += 1;
+                client.send(&format!("line {sent}"), &format!("c{sent}"));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..4))).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (n, client) in clients.iter_mut().enumerate() {
+        for frame in client.drain() {
+            log[n].push(Seen::Frame(frame));
+        }
+    }
+
+    // Per client: never matched while in a room; every room's lines
+    // numbered 1, 2, 3... as they arrive.
+    let mut members: std::collections::HashMap<quicktalk_core::RoomId, Vec<usize>> =
+        Default::default();
+    let mut views: std::collections::HashMap<(quicktalk_core::RoomId, usize), Vec<(u64, String)>> =
+        Default::default();
+    let mut final_room = vec![None; CLIENTS];
+    for (n, seen) in log.iter().enumerate() {
+        let mut room = None;
+        for event in seen {
+            match event {
+                Seen::Left => room = None,
+                Seen::Frame(ServerFrame::Matched(m)) => {
+                    assert!(
+                        room.is_none(),
+                        "client {n} matched while in {room:?} (seed {seed})"
+                    );
+                    room = Some(m.room);
+                    members.entry(m.room).or_default().push(n);
+                }
+                Seen::Frame(ServerFrame::PartnerLeft { .. }) => room = None,
+                Seen::Frame(ServerFrame::Message(line)) => {
+                    let room = room.expect("a line outside a room");
+                    let view = views.entry((room, n)).or_default();
+                    assert_eq!(
+                        line.seq,
+                        view.len() as u64 + 1,
+                        "client {n}: seq gap or repeat in {room} (seed {seed})"
+                    );
+                    view.push((line.seq, line.text.to_string()));
+                }
+                Seen::Frame(_) => {}
+            }
+        }
+        final_room[n] = room;
+    }
+    let mut pairs = std::collections::HashSet::new();
+    for (room, who) in &members {
+        assert_eq!(who.len(), 2, "room {room} has {who:?} (seed {seed})");
+        let (a, b) = (who[0].min(who[1]), who[0].max(who[1]));
+        assert_ne!(a, b, "self-match (seed {seed})");
+        assert!(
+            pairs.insert((a, b)),
+            "{a} and {b} met twice within the cooldown or after a report (seed {seed})"
+        );
+        if let (Some(x), Some(y)) = (langs[a], langs[b]) {
+            assert_eq!(x, y, "lang filter broken (seed {seed})");
+        }
+        let view = |n: usize| views.get(&(*room, n)).cloned().unwrap_or_default();
+        let (va, vb) = (view(a), view(b));
+        let common = va.len().min(vb.len());
+        assert_eq!(
+            va[..common],
+            vb[..common],
+            "views of {room} differ (seed {seed})"
+        );
+        if final_room[a] == Some(*room) && final_room[b] == Some(*room) {
+            // Both still in the room at the end: each has every line, its
+            // own as echoes and the other's as deliveries.
+            assert_eq!(va, vb, "room {room}: a line lost on one side (seed {seed})");
+        }
+    }
+    assert!(
+        members.len() >= 3,
+        "the run made few rooms: {}",
+        members.len()
+    );
+    cluster.matcher.abort();
+}

@@ -46,9 +46,18 @@ use tokio_tungstenite::tungstenite::Message;
     about = "Load generator for a QuickTalk server"
 )]
 struct Args {
-    /// WebSocket URL of the server.
-    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
-    url: String,
+    /// WebSocket URL of the server; several (comma-separated) spread the
+    /// clients over the nodes of a cluster (see `--spread`).
+    #[arg(
+        long = "url",
+        default_value = "ws://127.0.0.1:8080/ws",
+        value_delimiter = ','
+    )]
+    urls: Vec<String>,
+    /// With several URLs: `cross` puts the two members of pair i on nodes
+    /// i and i+1 (every pair across nodes), `same` puts both on node i.
+    #[arg(long, default_value = "cross", value_parser = ["cross", "same"])]
+    spread: String,
     /// Chatting pairs (2 connections each).
     #[arg(long, default_value_t = 100)]
     pairs: usize,
@@ -62,9 +71,10 @@ struct Args {
     /// Seconds of sending.
     #[arg(long, default_value_t = 10)]
     duration: u64,
-    /// The server's process id, to report its resident memory.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id (several, comma-separated, for a cluster's
+    /// nodes and its broker), to report resident memory and CPU time.
+    #[arg(long = "server-pid", value_delimiter = ',')]
+    server_pids: Vec<u32>,
     /// Connections opened at once while ramping up.
     #[arg(long, default_value_t = 200)]
     ramp: usize,
@@ -342,7 +352,12 @@ async fn main() {
     let args = Arc::new(Args::parse());
     let totals = Arc::new(Totals::default());
     let latencies = Arc::new(Mutex::new(Vec::new()));
-    eprintln!("connecting {} pairs to {}", args.pairs, args.url);
+    eprintln!(
+        "connecting {} pairs to {} ({})",
+        args.pairs,
+        args.urls.join(", "),
+        args.spread
+    );
     let setup = Instant::now();
     let mut clients = Vec::with_capacity(args.pairs * 2);
     for chunk in (0..args.pairs)
@@ -351,10 +366,15 @@ async fn main() {
     {
         let mut joins = Vec::new();
         for &pair in chunk {
-            let url = args.url.clone();
+            let nodes = args.urls.len();
+            let url_a = args.urls[pair % nodes].clone();
+            let url_b = match args.spread.as_str() {
+                "same" => url_a.clone(),
+                _ => args.urls[(pair + 1) % nodes].clone(),
+            };
             joins.push(tokio::spawn(async move {
-                let mut a = connect(&url).await?;
-                let mut b = connect(&url).await?;
+                let mut a = connect(&url_a).await?;
+                let mut b = connect(&url_b).await?;
                 let join = json!({"type": "join", "interests": [format!("loadgen-pair-{pair}")]})
                     .to_string();
                 a.send(Message::Text(join.clone().into()))
@@ -394,14 +414,16 @@ async fn main() {
             }
         }
     }
-    eprintln!(
-        "{} connections matched in {:.1} s",
-        clients.len(),
-        setup.elapsed().as_secs_f64()
-    );
-    let rss_connected = args.server_pid.and_then(rss_kib);
-    let cpu_before = args.server_pid.and_then(cpu_seconds);
-    let syscalls = match (args.count_syscalls, args.server_pid) {
+    let setup_s = setup.elapsed().as_secs_f64();
+    eprintln!("{} connections matched in {setup_s:.1} s", clients.len());
+    let matched_pairs = clients.len() / 2;
+    let server_pid = args.server_pids.first().copied();
+    let rss_of = |pids: &[u32]| -> Option<Vec<u64>> { pids.iter().map(|&p| rss_kib(p)).collect() };
+    let cpu_of =
+        |pids: &[u32]| -> Option<Vec<f64>> { pids.iter().map(|&p| cpu_seconds(p)).collect() };
+    let rss_connected = rss_of(&args.server_pids);
+    let cpu_before = cpu_of(&args.server_pids);
+    let syscalls = match (args.count_syscalls, server_pid) {
         (true, Some(pid)) => match start_syscall_count(pid, args.duration as f64) {
             Ok(child) => Some(child),
             Err(error) => {
@@ -428,17 +450,19 @@ async fn main() {
             ))
         })
         .collect();
-    let mut rss_peak = rss_connected.unwrap_or(0);
+    let mut rss_peak: Vec<u64> = rss_connected.clone().unwrap_or_default();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
-        let pid = args.server_pid;
+        let pids = args.server_pids.clone();
+        let sampling = sampling.clone();
         tokio::spawn(async move {
-            let mut peak = 0;
+            let mut peak = vec![0; pids.len()];
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                if let Some(rss) = pid.and_then(rss_kib) {
-                    peak = peak.max(rss);
+                for (peak, &pid) in peak.iter_mut().zip(&pids) {
+                    *peak = (*peak).max(rss_kib(pid).unwrap_or(0));
                 }
-                if start.elapsed() > Duration::from_secs(3600) {
+                if !sampling.load(Ordering::Relaxed) {
                     return peak;
                 }
             }
@@ -447,14 +471,24 @@ async fn main() {
     for task in tasks {
         let _ = task.await;
     }
-    sampler.abort();
-    if let Some(rss) = args.server_pid.and_then(rss_kib) {
-        rss_peak = rss_peak.max(rss);
+    sampling.store(false, Ordering::Relaxed);
+    if let Ok(peak) = sampler.await {
+        for (max, sampled) in rss_peak.iter_mut().zip(peak) {
+            *max = (*max).max(sampled);
+        }
     }
-    let server_cpu_s = match (cpu_before, args.server_pid.and_then(cpu_seconds)) {
-        (Some(before), Some(after)) => Some(after - before),
+    if let Some(now) = rss_of(&args.server_pids) {
+        for (max, rss) in rss_peak.iter_mut().zip(now) {
+            *max = (*max).max(rss);
+        }
+    }
+    let cpu_each: Option<Vec<f64>> = match (cpu_before, cpu_of(&args.server_pids)) {
+        (Some(before), Some(after)) => {
+            Some(after.iter().zip(&before).map(|(a, b)| a - b).collect())
+        }
         _ => None,
     };
+    let server_cpu_s = cpu_each.as_ref().map(|each| each.iter().sum::<f64>());
     let syscalls = syscalls.and_then(syscall_count);
     let mut latencies = latencies.lock().await.clone();
     latencies.sort_unstable();
@@ -479,9 +513,14 @@ async fn main() {
         "out_of_order": totals.out_of_order.load(Ordering::Relaxed),
         "rejected": totals.rejected.load(Ordering::Relaxed),
         "errors": totals.errors.load(Ordering::Relaxed),
+        "urls": args.urls,
+        "spread": args.spread,
+        "matched_pairs": matched_pairs,
+        "matched_pairs_per_s": (matched_pairs as f64 / setup_s.max(1e-9)).round(),
         "latency_ms": {
             "p50": percentile(&latencies, 0.50),
             "p99": percentile(&latencies, 0.99),
+            "p999": percentile(&latencies, 0.999),
             "max": latencies.last().map_or(0.0, |&l| f64::from(l) / 1000.0),
         },
         "server_cpu_s": server_cpu_s,
@@ -489,9 +528,14 @@ async fn main() {
         "server_syscalls": syscalls,
         "server_syscalls_per_line": syscalls.and_then(|count| per_line(count as f64)),
         "server_rss_mib": {
-            "connected": rss_connected.map(|k| k as f64 / 1024.0),
-            "peak": args.server_pid.map(|_| rss_peak as f64 / 1024.0),
+            "connected": rss_connected.as_ref().map(|each| each.iter().sum::<u64>() as f64 / 1024.0),
+            "peak": (!rss_peak.is_empty()).then(|| rss_peak.iter().sum::<u64>() as f64 / 1024.0),
         },
+        "per_process": args.server_pids.iter().enumerate().map(|(i, pid)| json!({
+            "pid": pid,
+            "cpu_s": cpu_each.as_ref().map(|each| each[i]),
+            "rss_peak_mib": rss_peak.get(i).map(|&k| k as f64 / 1024.0),
+        })).collect::<Vec<_>>(),
     });
     println!(
         "{}",

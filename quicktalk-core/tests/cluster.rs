@@ -486,7 +486,7 @@ async fn random_sessions_across_three_nodes_keep_the_invariants() {
         Default::default();
     let mut views: std::collections::HashMap<(quicktalk_core::RoomId, usize), Vec<(u64, String)>> =
         Default::default();
-    let mut final_room = vec![None; CLIENTS];
+    let mut final_room = [None; CLIENTS];
     for (n, seen) in log.iter().enumerate() {
         let mut room = None;
         for event in seen {

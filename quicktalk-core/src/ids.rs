@@ -93,6 +93,15 @@ impl ResumeToken {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A one-way digest of the token (SHA-256, hex): what cluster mode
+    /// publishes so another node can recognise the token in a `resume`
+    /// without the bus ever carrying the token itself.
+    pub fn digest(&self) -> String {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(self.0.as_bytes());
+        hash.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
 }
 
 impl From<&str> for ResumeToken {

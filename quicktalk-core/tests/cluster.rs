@@ -111,7 +111,8 @@ async fn node_on(
 }
 
 async fn cluster(nodes: usize) -> Cluster {
-    let bus = MemoryEventBus::default();
+    // History kept for resumes on another node (`room_history`).
+    let bus = MemoryEventBus::default().with_history(100_000);
     let config = config();
     let matcher = run_matcher(bus.clone(), &config).await;
     let mut engines = Vec::new();
@@ -547,5 +548,87 @@ async fn random_sessions_across_three_nodes_keep_the_invariants() {
         "the run made few rooms: {}",
         members.len()
     );
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_session_whose_node_went_away_resumes_on_another_with_what_it_missed() {
+    let cluster = cluster(2).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    let room = matched(&a.received).unwrap().room;
+    for n in 0..3 {
+        b.send(&format!("seen {n}"), &format!("s{n}"));
+    }
+    until(&mut a, "a has 3", |f| Client::messages(f).len() == 3).await;
+    a.drop_connection();
+    for n in 0..4 {
+        b.send(&format!("missed {n}"), &format!("m{n}"));
+    }
+    until(&mut b, "b has 7 echoes", |f| Client::messages(f).len() == 7).await;
+    // a's node goes away (a rolling restart); b's chat ends with it.
+    cluster.nodes[0].shutdown(Duration::from_secs(1)).await;
+    until(&mut b, "b told", |f| {
+        is_partner_left(f, PartnerLeftReason::Disconnected)
+    })
+    .await;
+    // a comes back through the load balancer to the other node.
+    a.reconnect(&cluster.nodes[1]).await;
+    until(&mut a, "a resumed", |f| {
+        f.iter()
+            .any(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+    })
+    .await;
+    let resumed = resumed(&a.received).expect("resumed");
+    assert_eq!((resumed.room, resumed.replayed), (Some(room), 4));
+    let replayed: Vec<(u64, String)> = lines(&a).into_iter().skip(3).map(|l| (l.0, l.2)).collect();
+    assert_eq!(
+        replayed,
+        (0..4)
+            .map(|n| (4 + n as u64, format!("missed {n}")))
+            .collect::<Vec<_>>()
+    );
+    // The session goes on here: it can chat again.
+    let mut c = Client::connect(&cluster.nodes[1], "key-c").await;
+    a.join(&[], None);
+    c.join(&[], None);
+    until(&mut c, "c matched", |f| matched(f).is_some()).await;
+    until(&mut a, "a matched again", |f| {
+        f.iter()
+            .filter(|f| matches!(f, ServerFrame::Matched(_)))
+            .count()
+            == 2
+    })
+    .await;
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_resume_on_another_node_takes_the_session_from_a_live_node() {
+    let cluster = cluster(2).await;
+    // Both on node 0; a's client reconnects to node 1 (a load balancer
+    // without stickiness) while node 0 is alive.
+    let mut a = Client::connect(&cluster.nodes[0], "key-a").await;
+    let mut b = Client::connect(&cluster.nodes[0], "key-b").await;
+    a.join(&[], None);
+    b.join(&[], None);
+    until(&mut a, "a matched", |f| matched(f).is_some()).await;
+    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    b.send("before", "b0");
+    until(&mut a, "a has it", |f| Client::messages(f).len() == 1).await;
+    a.drop_connection();
+    b.send("while away", "b1");
+    until(&mut b, "echo", |f| Client::messages(f).len() == 2).await;
+    a.reconnect(&cluster.nodes[1]).await;
+    until(&mut a, "a resumed", |f| {
+        f.iter()
+            .any(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+    })
+    .await;
+    assert_eq!(resumed(&a.received).unwrap().replayed, 1);
+    // Node 0 let go of a: b is told, and a's old token is dead there.
+    until(&mut b, "b told", |f| {
+        is_partner_left(f, PartnerLeftReason::Disconnected)
+    })
+    .await;
     cluster.matcher.abort();
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use quicktalk_core::RoomId;
 use quicktalk_core::ports::event_bus::{BusEvent, EventBus, Route, Subscription};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -98,24 +99,34 @@ impl KafkaEventBus {
 #[async_trait]
 impl EventBus for KafkaEventBus {
     async fn publish(&self, events: &[BusEvent]) -> quicktalk_core::Result<()> {
-        let encoded: Vec<(&str, String, Vec<u8>)> = events
+        let encoded: Vec<(&str, String, Option<i32>, Vec<u8>)> = events
             .iter()
             .map(|event| {
-                let (topic, key) = match event.route() {
-                    Route::Room(room) => (self.topic.as_str(), room.to_string()),
-                    Route::Match => (self.match_topic.as_str(), String::new()),
-                    Route::Nodes => (self.nodes_topic.as_str(), String::new()),
+                let (topic, key, partition) = match event.route() {
+                    Route::Room(room) => (
+                        self.topic.as_str(),
+                        room.to_string(),
+                        Some(room_partition(room, self.partitions)),
+                    ),
+                    Route::Match => (self.match_topic.as_str(), String::new(), None),
+                    Route::Nodes => (self.nodes_topic.as_str(), String::new(), None),
                 };
-                (topic, key, envelope::encode(&self.config.node_id, event))
+                (
+                    topic,
+                    key,
+                    partition,
+                    envelope::encode(&self.config.node_id, event),
+                )
             })
             .collect();
         // Queued in order; the idempotent producer keeps that order per
         // partition even through retries.
-        let sends = encoded.iter().map(|(topic, key, payload)| {
-            self.producer.send(
-                FutureRecord::to(topic).key(key).payload(payload),
-                Timeout::After(QUEUE_WAIT),
-            )
+        let sends = encoded.iter().map(|(topic, key, partition, payload)| {
+            let mut record = FutureRecord::to(topic).key(key).payload(payload);
+            if let Some(partition) = partition {
+                record = record.partition(*partition);
+            }
+            self.producer.send(record, Timeout::After(QUEUE_WAIT))
         });
         let results = futures_util::future::join_all(sends).await;
         let failed = results.iter().filter(|r| r.is_err()).count();
@@ -147,6 +158,20 @@ impl EventBus for KafkaEventBus {
     /// Every event published after this call returns, from every node:
     /// the partitions are assigned directly at their current end (no group,
     /// no rebalance wait).
+    async fn room_history(
+        &self,
+        room: RoomId,
+        since_ms: i64,
+    ) -> quicktalk_core::Result<Vec<BusEvent>> {
+        let config = self.config.clone();
+        let topic = self.topic.clone();
+        let partition = room_partition(room, self.partitions);
+        tokio::task::spawn_blocking(move || read_room(&config, &topic, partition, room, since_ms))
+            .await
+            .unwrap_or_else(|join| Err(Error::config("bus", join.to_string())))
+            .map_err(quicktalk_core::Error::bus)
+    }
+
     async fn subscribe(&self) -> quicktalk_core::Result<Subscription> {
         let consumer = tail_consumer(
             &self.config,
@@ -249,6 +274,85 @@ async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<S
         .assign(&assignment)
         .map_err(Error::kafka("assigning partitions"))?;
     Ok(consumer)
+}
+
+/// The partition of a room's events: chosen here rather than by the
+/// client's hash of the key, so a node can find a room's partition to read
+/// it back ([`EventBus::room_history`]). Room ids are random, so rooms
+/// spread evenly.
+pub fn room_partition(room: RoomId, partitions: i32) -> i32 {
+    let partitions = u64::try_from(partitions.max(1)).unwrap_or(1);
+    i32::try_from(room.raw() % partitions).unwrap_or(0)
+}
+
+/// Reads `room`'s events on `partition` from the first one at or after
+/// `since_ms` to the partition's current end.
+fn read_room(
+    config: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    room: RoomId,
+    since_ms: i64,
+) -> Result<Vec<BusEvent>> {
+    let timeout = config.connect_timeout;
+    let consumer: BaseConsumer = config
+        .client_config()
+        .set(
+            "group.id",
+            format!("{}.history.{}", config.topic_prefix, config.node_id),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .map_err(Error::kafka("creating a consumer"))?;
+    let mut times = TopicPartitionList::new();
+    times
+        .add_partition_offset(topic, partition, Offset::Offset(since_ms))
+        .map_err(Error::kafka("reading a room back"))?;
+    let found = consumer
+        .offsets_for_times(times, timeout)
+        .map_err(Error::kafka("finding where a room starts"))?;
+    let start = found
+        .find_partition(topic, partition)
+        .map_or(Offset::End, |element| element.offset());
+    let Offset::Offset(start) = start else {
+        return Ok(Vec::new());
+    };
+    let (_, end) = consumer
+        .fetch_watermarks(topic, partition, timeout)
+        .map_err(Error::kafka("reading partition ends"))?;
+    if start >= end {
+        return Ok(Vec::new());
+    }
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, partition, Offset::Offset(start))
+        .map_err(Error::kafka("reading a room back"))?;
+    consumer
+        .assign(&assignment)
+        .map_err(Error::kafka("reading a room back"))?;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut events = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(rdkafka::error::KafkaError::PartitionEOF(_)) => break,
+            Err(error) => return Err(Error::kafka("reading a room back")(error)),
+        };
+        let offset = message.offset();
+        if let Some(Ok(envelope)) = message.payload().map(envelope::decode) {
+            if envelope.event.room() == Some(room) {
+                events.push(envelope.event);
+            }
+        }
+        if offset + 1 >= end {
+            break;
+        }
+    }
+    Ok(events)
 }
 
 fn config_timeout(ms: Option<&str>) -> Duration {

@@ -80,6 +80,7 @@ mod tests {
             interests: vec!["music".into()],
             bot: session == 2,
             ticket: session * 10,
+            resume: Some("ab12".into()),
         }
     }
 
@@ -152,6 +153,11 @@ mod tests {
             },
             BusEvent::Reannounce {
                 node: "node-b".into(),
+            },
+            BusEvent::Rekeyed {
+                room,
+                session: SessionId::from_raw(2),
+                resume: "cd34".into(),
             },
         ];
         for event in events {

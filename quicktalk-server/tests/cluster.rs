@@ -205,7 +205,8 @@ async fn three_nodes_match_strangers_across_nodes_and_they_chat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_node_ends_its_chats_elsewhere_and_matching_goes_on() {
+async fn a_killed_node_ends_its_chats_elsewhere_its_clients_resume_elsewhere_and_matching_goes_on()
+{
     let Some(brokers) = test_brokers() else {
         return;
     };
@@ -217,6 +218,18 @@ async fn a_killed_node_ends_its_chats_elsewhere_and_matching_goes_on() {
     let survivor = Node::start(&bus, &prefix, "survivor").await;
     let (mut a, mut b) = cross_pair(&survivor, &victim, "go").await;
     chat_both_ways(&mut a, &mut b, 3).await;
+    // b's connection drops (its session waits on the victim for a resume)
+    // and a writes on: lines b has not seen.
+    let token = b.hello["resume_token"].as_str().unwrap().to_owned();
+    drop(b);
+    for n in 0..4 {
+        a.send(json!({"type": "send", "text": format!("missed {n}"), "cid": format!("m{n}")}))
+            .await;
+        assert_eq!(
+            next_of(&mut a, "message", &[], Duration::from_secs(5)).await["seq"],
+            7 + n
+        );
+    }
     // A session waiting on the victim must not be matched after it dies.
     let mut doomed = Client::connect(&victim.server).await;
     doomed.join(&["tea"]).await;
@@ -227,6 +240,22 @@ async fn a_killed_node_ends_its_chats_elsewhere_and_matching_goes_on() {
     let left = next_of(&mut a, "partner_left", &[], Duration::from_secs(5)).await;
     assert_eq!(left["reason"], "disconnected");
     assert!(killed.elapsed() < Duration::from_secs(5));
+
+    // b comes back through the load balancer to the survivor: the lines it
+    // missed are read back from Kafka, once each, then the chat's end.
+    let mut back = Client::connect(&survivor.server).await;
+    back.send(json!({"type": "resume", "token": token, "last_seq": 6}))
+        .await;
+    let resumed = next_of(&mut back, "resumed", &[], Duration::from_secs(15)).await;
+    assert_eq!(resumed["replayed"], 4, "{resumed}");
+    for n in 0..4 {
+        let line = next_of(&mut back, "message", &[], Duration::from_secs(5)).await;
+        assert_eq!(
+            (line["seq"].clone(), line["text"].clone()),
+            (json!(7 + n), json!(format!("missed {n}")))
+        );
+    }
+    next_of(&mut back, "partner_left", &[], Duration::from_secs(5)).await;
 
     // Matching goes on among the living (the matcher may have been on the
     // victim: its partition moves, and the waits are announced again).

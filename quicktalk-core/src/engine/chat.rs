@@ -138,10 +138,17 @@ impl Hub {
         // have it, even if this node dies right after).
         let across = room.remote.is_some();
         let stored = room.append(me, text, ts, line.cid.map(Arc::from), masked);
+        stored.on_bus = !across;
         let seq = stored.seq;
         let text = stored.text.clone();
         let frames = (!across).then(|| (stored.frame_for(me), stored.frame_for(1 - me)));
-        let cid = if across { stored.cid.clone() } else { None };
+        // Cluster mode publishes the cid too: a node that takes the session
+        // over after its node died replays own lines with their cid.
+        let cid = if across || self.cluster.is_some() {
+            stored.cid.clone()
+        } else {
+            None
+        };
         if let Some((echo, delivered)) = frames {
             self.push(id, ServerFrame::Message(echo));
             self.push(partner, ServerFrame::Message(delivered));

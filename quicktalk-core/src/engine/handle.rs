@@ -139,8 +139,21 @@ impl SessionHandle {
     /// if the session has moved to another room since, everything in the new
     /// room is replayed.
     pub fn resume_in(&self, token: &str, last_seq: u64, room: Option<RoomId>) {
-        self.shared
+        let handover = self
+            .shared
             .with_hub(|hub, now| hub.resume(self.conn, token, last_seq, room, now));
+        // Cluster mode: a session of another node; its room is read back
+        // from the bus and the resume finishes when it is.
+        if let Some(handover) = handover {
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let history = match &shared.bus {
+                    Some(bus) => bus.room_history(handover.room, handover.since_ms).await,
+                    None => Ok(Vec::new()),
+                };
+                shared.with_hub(|hub, now| hub.adopt(handover, history, now));
+            });
+        }
     }
 
     /// Application-level ping: answers `pong`.

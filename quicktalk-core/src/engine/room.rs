@@ -19,6 +19,9 @@ pub(crate) struct Line {
     pub(crate) ts: i64,
     pub(crate) cid: Option<Arc<str>>,
     pub(crate) masked: bool,
+    /// Cluster mode: the line is on the bus (own lines of a room numbered
+    /// here across nodes are not until they come back).
+    pub(crate) on_bus: bool,
 }
 
 impl Line {
@@ -49,6 +52,10 @@ pub(crate) struct Room {
     /// This node numbers the lines (always, unless the numbering member is
     /// on another node).
     pub(crate) numbers: bool,
+    /// Cluster mode, a room numbered here across nodes: the local member
+    /// has been sent every line up to this `seq` (lines go out in order,
+    /// each once it is on the bus).
+    pub(crate) sent: u64,
     last_seq: u64,
     replay: VecDeque<Line>,
     capacity: usize,
@@ -72,6 +79,7 @@ impl Room {
             refs: 2,
             remote: None,
             numbers: true,
+            sent: 0,
             last_seq: 0,
             replay: VecDeque::new(),
             capacity,
@@ -88,6 +96,24 @@ impl Room {
     pub(crate) fn line_by_cid(&self, from: usize, cid: &str) -> Option<&Line> {
         let seq = *self.cids.get(from)?.get(cid)?;
         self.line(seq)
+    }
+
+    /// Cluster mode: whether line `seq` is on the bus yet.
+    pub(crate) fn set_on_bus(&mut self, seq: u64, on_bus: bool) {
+        let Some(first) = self.replay.front().map(|line| line.seq) else {
+            return;
+        };
+        let Some(offset) = seq.checked_sub(first).and_then(|o| usize::try_from(o).ok()) else {
+            return;
+        };
+        if let Some(line) = self.replay.get_mut(offset) {
+            line.on_bus = on_bus;
+        }
+    }
+
+    /// The oldest buffered `seq`.
+    pub(crate) fn first_seq(&self) -> Option<u64> {
+        self.replay.front().map(|line| line.seq)
     }
 
     /// The line numbered `seq`, if still buffered.
@@ -110,7 +136,7 @@ impl Room {
         ts: i64,
         cid: Option<Arc<str>>,
         masked: bool,
-    ) -> &Line {
+    ) -> &mut Line {
         self.last_seq += 1;
         if self.replay.len() >= self.capacity {
             if let Some(old) = self.replay.pop_front() {
@@ -129,8 +155,9 @@ impl Room {
             ts,
             cid,
             masked,
+            on_bus: true,
         });
-        self.replay.back().expect("just pushed")
+        self.replay.back_mut().expect("just pushed")
     }
 
     /// Cluster mode: the next line appended gets `seq` (the numbering node

@@ -1,5 +1,6 @@
 //! `MemoryEventBus`: an `EventBus` inside one process.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -8,6 +9,10 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::error::Result;
+use std::time::SystemTime;
+
+use crate::ids::RoomId;
+use crate::ports::chat_store::unix_ms;
 use crate::ports::event_bus::{BusEvent, EventBus, Subscription};
 
 /// An [`EventBus`] in process memory: every subscriber gets every event
@@ -19,6 +24,10 @@ pub struct MemoryEventBus {
     subscribers: Arc<Mutex<Vec<mpsc::Sender<BusEvent>>>>,
     capacity: usize,
     dropped: Arc<AtomicU64>,
+    /// The newest room events with their publish time, for `room_history`
+    /// (off unless [`MemoryEventBus::with_history`]).
+    history: Arc<Mutex<VecDeque<(i64, BusEvent)>>>,
+    history_len: usize,
 }
 
 impl std::fmt::Debug for MemoryEventBus {
@@ -43,7 +52,17 @@ impl MemoryEventBus {
             subscribers: Arc::default(),
             capacity: capacity.max(1),
             dropped: Arc::default(),
+            history: Arc::default(),
+            history_len: 0,
         }
+    }
+
+    /// Keeps the newest `events` room events for
+    /// [`EventBus::room_history`] (cluster mode's resume on another node).
+    #[must_use]
+    pub fn with_history(mut self, events: usize) -> Self {
+        self.history_len = events;
+        self
     }
 
     /// Events lost because a subscriber was full.
@@ -55,6 +74,16 @@ impl MemoryEventBus {
 #[async_trait]
 impl EventBus for MemoryEventBus {
     async fn publish(&self, events: &[BusEvent]) -> Result<()> {
+        if self.history_len > 0 {
+            let now = unix_ms(SystemTime::now());
+            let mut history = self.history.lock();
+            for event in events.iter().filter(|event| event.room().is_some()) {
+                if history.len() == self.history_len {
+                    history.pop_front();
+                }
+                history.push_back((now, event.clone()));
+            }
+        }
         let mut subscribers = self.subscribers.lock();
         subscribers.retain(|subscriber| !subscriber.is_closed());
         for event in events {
@@ -69,6 +98,16 @@ impl EventBus for MemoryEventBus {
             }
         }
         Ok(())
+    }
+
+    async fn room_history(&self, room: RoomId, since_ms: i64) -> Result<Vec<BusEvent>> {
+        Ok(self
+            .history
+            .lock()
+            .iter()
+            .filter(|(ts, event)| *ts >= since_ms && event.room() == Some(room))
+            .map(|(_, event)| event.clone())
+            .collect())
     }
 
     async fn subscribe(&self) -> Result<Subscription> {

@@ -178,6 +178,16 @@ pub enum BusEvent {
         /// The new matcher's node.
         node: Arc<str>,
     },
+    /// Cluster mode: a session in `room` has a new resume token (it resumed
+    /// on its node); `resume` is the new token's digest.
+    Rekeyed {
+        /// The session's current or most recent room.
+        room: RoomId,
+        /// The session.
+        session: SessionId,
+        /// [`crate::ResumeToken::digest`] of the new token.
+        resume: Arc<str>,
+    },
 }
 
 /// A waiting session as the cluster's matcher sees it.
@@ -201,6 +211,10 @@ pub struct ClusterMember {
     /// Identifies this wait: a session that stops and starts waiting again
     /// gets a new ticket, so a proposal for an old wait is refused.
     pub ticket: u64,
+    /// [`crate::ResumeToken::digest`] of its resume token: another node
+    /// recognises the token if this node dies and the client resumes there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Arc<str>>,
 }
 
 /// Where an event goes on a partitioned bus.
@@ -234,7 +248,8 @@ impl BusEvent {
             | Self::PartnerLeft { room, .. }
             | Self::Proposed { room, .. }
             | Self::Answered { room, .. }
-            | Self::Said { room, .. } => Route::Room(*room),
+            | Self::Said { room, .. }
+            | Self::Rekeyed { room, .. } => Route::Room(*room),
             Self::Waiting(_) | Self::Cancelled { .. } | Self::Excluded { .. } => Route::Match,
             Self::Heartbeat { .. } | Self::Reannounce { .. } => Route::Nodes,
         }
@@ -280,6 +295,18 @@ pub trait EventBus: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Bus`] when the backend fails.
     async fn subscribe(&self) -> Result<Subscription>;
+
+    /// Cluster mode: the events of `room` published since `since_ms` (Unix
+    /// milliseconds, a little before the room opened), in order. A node
+    /// reads them to resume a session whose node died. The default keeps
+    /// no history and returns none.
+    ///
+    /// # Errors
+    /// [`crate::Error::Bus`] when the backend fails.
+    async fn room_history(&self, room: RoomId, since_ms: i64) -> Result<Vec<BusEvent>> {
+        let _ = (room, since_ms);
+        Ok(Vec::new())
+    }
 
     /// Whether the backend is reachable; `/readyz` asks this.
     ///

@@ -32,6 +32,7 @@ use std::time::{Duration, SystemTime};
 use rustc_hash::FxHashMap;
 use tokio::time::Instant;
 
+use super::handover::Directory;
 use super::matching::Opening;
 use super::{Hub, Phase, Timer};
 use crate::engine::feed::StoreRecord;
@@ -60,6 +61,8 @@ pub(crate) struct ClusterState {
     cooldowns: VecDeque<(Instant, Exclusion)>,
     /// Report blocks this node announced (oldest first), for a new matcher.
     blocks: VecDeque<(Instant, Exclusion)>,
+    /// Sessions of other nodes a `resume` here could take over.
+    pub(crate) directory: Directory,
 }
 
 impl ClusterState {
@@ -76,6 +79,7 @@ impl ClusterState {
             heard_self: None,
             cooldowns: VecDeque::new(),
             blocks: VecDeque::new(),
+            directory: Directory::default(),
         }
     }
 }
@@ -121,6 +125,7 @@ impl Hub {
             interests: session.interests.clone(),
             bot: session.bot,
             ticket: session.ticket,
+            resume: Some(session.token.digest().into()),
         })
     }
 
@@ -245,8 +250,27 @@ impl Hub {
             BusEvent::PartnerLeft {
                 room, left, reason, ..
             } => {
+                if let Some(cluster) = self.cluster.as_mut() {
+                    cluster.directory.room_ended(room, now);
+                }
                 if self.remote_member(room) == Some(left) {
                     self.end_room_from(room, left, reason, false, now);
+                } else if self.sessions.contains_key(&left)
+                    && self.rooms.get(&room).is_some_and(|r| !r.ended)
+                {
+                    // Another node took this session over (its client
+                    // resumed there): it is no longer ours.
+                    tracing::info!(session = %left, %room, "session resumed on another node");
+                    self.remove_session(left, PartnerLeftReason::Disconnected, now);
+                }
+            }
+            BusEvent::Rekeyed {
+                session, resume, ..
+            } => {
+                if !self.sessions.contains_key(&session) {
+                    if let Some(cluster) = self.cluster.as_mut() {
+                        cluster.directory.rekey(session, resume);
+                    }
                 }
             }
             BusEvent::Heartbeat {
@@ -280,6 +304,14 @@ impl Hub {
             return;
         };
         let here = [members[0].node == node, members[1].node == node];
+        if let Some(cluster) = self.cluster.as_mut() {
+            for (index, member) in members.iter().enumerate() {
+                if !here[index] {
+                    let partner = members[1 - index].session;
+                    cluster.directory.learn(member, room, partner);
+                }
+            }
+        }
         if here == [false, false] || self.rooms.contains_key(&room) {
             return;
         }
@@ -446,12 +478,10 @@ impl Hub {
             return;
         }
         let key = room.keys[writer].clone();
-        let partner = room.members[1 - writer];
         let line = room.append(writer, text, ts, cid.clone(), masked);
-        let delivered = line.frame_for(1 - writer);
         let seq = line.seq;
         let text = line.text.clone();
-        self.push(partner, ServerFrame::Message(delivered));
+        self.send_in_order(room_id);
         self.metrics.lines_out.increment(1);
         if !self.config.retention.is_zero() {
             self.store.offer(StoreRecord::Message(StoredMessage {
@@ -476,6 +506,39 @@ impl Hub {
         });
     }
 
+    /// A room numbered here across nodes: sends the local member every line
+    /// that is on the bus, in `seq` order (its own lines as echoes once they
+    /// came back, the partner's as soon as they are numbered).
+    fn send_in_order(&mut self, room_id: RoomId) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let Some(remote) = room.remote_index() else {
+            return;
+        };
+        let local = 1 - remote;
+        let to = room.members[local];
+        if let Some(first) = room.first_seq() {
+            if room.sent + 1 < first {
+                // More lines waited than the buffer holds (the bus was down
+                // that long): the oldest are gone from memory, not from the bus.
+                tracing::warn!(room = %room_id, skipped = first - room.sent - 1, "lines fell out of the replay buffer before they were sent");
+                room.sent = first - 1;
+            }
+        }
+        let mut frames = Vec::new();
+        while let Some(line) = room.line_at(room.sent + 1) {
+            if !line.on_bus {
+                break;
+            }
+            frames.push(line.frame_for(local));
+            room.sent += 1;
+        }
+        for frame in frames {
+            self.push(to, ServerFrame::Message(frame));
+        }
+    }
+
     /// The other node numbered a line of a room whose member is here: the
     /// partner's line is delivered, our member's line is echoed.
     #[allow(clippy::too_many_arguments)]
@@ -496,14 +559,11 @@ impl Hub {
             return;
         };
         if room.numbers {
-            // Our own line back from the bus: now it is echoed.
+            // Our own line back from the bus: now it can be echoed.
             let local = 1 - remote;
             if room.member_index(from) == Some(local) && !room.ended {
-                if let Some(line) = room.line_at(seq) {
-                    let echo = line.frame_for(local);
-                    let to = room.members[local];
-                    self.push(to, ServerFrame::Message(echo));
-                }
+                room.set_on_bus(seq, true);
+                self.send_in_order(room_id);
             }
             return;
         }
@@ -592,6 +652,10 @@ impl Hub {
             leaving: self.shutting_down,
         });
         self.forget_expired_exclusions(now);
+        let grace = self.config.resume_grace;
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.directory.expire(now, grace);
+        }
         for node in gone {
             tracing::warn!(%node, "node silent for 3 s: ending its chats");
             self.node_gone(&node, now);
@@ -604,6 +668,7 @@ impl Hub {
             return;
         };
         cluster.peers.remove(node);
+        cluster.directory.node_gone(node, now);
         let dropped: Vec<(RoomId, SessionId)> = cluster
             .pending
             .iter()

@@ -28,10 +28,12 @@ use crate::protocol::{CloseReason, Limits, PartnerLeftReason, ServerFrame};
 
 mod cluster;
 mod connections;
+mod handover;
 mod matching;
 mod resume;
 
 pub(crate) use cluster::ClusterState;
+pub(crate) use handover::Handover;
 
 /// Identifies one transport connection; a session may move between them.
 pub(crate) type ConnId = u64;

@@ -3,13 +3,17 @@
 
 use tokio::time::Instant;
 
-use super::{ConnId, Hub, Phase, Timer};
+use super::{ConnId, Handover, Hub, Phase, Timer};
 use crate::ids::{ResumeToken, RoomId};
+use crate::ports::event_bus::BusEvent;
 use crate::protocol::{CloseReason, ErrorCode, ProtocolError, Resumed, ServerFrame};
 
 impl Hub {
     /// `resume` on connection `conn`: the fresh session made at connect is
     /// dropped and the old one moves onto this connection.
+    ///
+    /// In cluster mode a token of a session another node held comes back as
+    /// a [`Handover`] to finish once its room is read back from the bus.
     pub(crate) fn resume(
         &mut self,
         conn: ConnId,
@@ -17,10 +21,8 @@ impl Hub {
         last_seq: u64,
         client_room: Option<RoomId>,
         now: Instant,
-    ) {
-        let Some(fresh) = self.session_of(conn, now) else {
-            return;
-        };
+    ) -> Option<Handover> {
+        let fresh = self.session_of(conn, now)?;
         let fail = |hub: &Self, message: &str| {
             hub.push_error(
                 fresh,
@@ -32,20 +34,22 @@ impl Hub {
         };
         if !self.sessions.get(&fresh).is_some_and(|s| s.fresh) {
             fail(self, "resume must be the first frame of a connection");
-            return;
+            return None;
         }
         let Some(&old) = self.tokens.get(&ResumeToken::from(token)) else {
+            if let Some(handover) = self.find_handover(conn, fresh, token, last_seq) {
+                return Some(handover);
+            }
             fail(self, "unknown or expired resume token");
-            return;
+            return None;
         };
         if old == fresh {
             fail(self, "this connection already holds that session");
-            return;
+            return None;
         }
         // Take the fresh session's connection.
-        let Some(mut fresh_session) = self.sessions.remove(&fresh) else {
-            return;
-        };
+        let fresh_session = self.sessions.remove(&fresh)?;
+        let mut fresh_session = fresh_session;
         self.tokens.remove(&fresh_session.token);
         let attachment = fresh_session.attachment.take().expect("connected session");
         self.online -= 1;
@@ -116,5 +120,16 @@ impl Hub {
             // leaves the queue. Tell the new connection where it stands.
             outbox.push(ServerFrame::Waiting);
         }
+        if self.cluster.is_some() {
+            // Other nodes follow the new token, in case this node dies.
+            if let Some(room) = self.sessions[&old].last_room {
+                self.bus.offer(BusEvent::Rekeyed {
+                    room,
+                    session: old,
+                    resume: token.digest().into(),
+                });
+            }
+        }
+        None
     }
 }

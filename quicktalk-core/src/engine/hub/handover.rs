@@ -1,0 +1,334 @@
+//! Cluster mode: `resume` on another node than the one that held the
+//! session (its node died or shut down, and the client reconnected through
+//! the load balancer to a node that never saw it).
+//!
+//! Every node reads every room's events, so it learns from each `proposed`
+//! the digest of both members' resume tokens (and from `rekeyed` the
+//! digest after a resume on their node). A `resume` with a token this node
+//! does not hold is looked up by digest; if the session was in a room, the
+//! room's events are read back from the bus ([`EventBus::room_history`]) and
+//! the session moves here: `resumed`, every line with `seq > last_seq`,
+//! then `partner_left` (the chat ended with its node). The old room is ended
+//! on the bus, so a node that still holds it (alive, or not yet noticed as
+//! gone) tells the partner and drops its copy of the session.
+//!
+//! [`EventBus::room_history`]: crate::ports::event_bus::EventBus::room_history
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use tokio::time::Instant;
+
+use super::{Attachment, ConnId, Hub, Phase, Session, Timer};
+use crate::engine::rate::{Strikes, TokenBucket};
+use crate::ids::{ClientKey, ResumeToken, RoomId, SessionId};
+use crate::ports::chat_store::unix_ms;
+use crate::ports::event_bus::{BusEvent, ClusterMember};
+use crate::protocol::{
+    ErrorCode, MessageFrame, PartnerLeftReason, ProtocolError, Resumed, Sender, ServerFrame,
+};
+
+/// How far before a proposal the room's history is read from (clocks of
+/// the nodes and the broker differ a little).
+const HISTORY_MARGIN: Duration = Duration::from_secs(30);
+
+/// Sessions of other nodes this node could take over, by token digest.
+#[derive(Default)]
+pub(crate) struct Directory {
+    by_digest: FxHashMap<Arc<str>, SessionId>,
+    known: FxHashMap<SessionId, Known>,
+    rooms: FxHashMap<RoomId, [SessionId; 2]>,
+    /// Sessions whose room ended, oldest first: forgotten after the grace.
+    ending: VecDeque<(Instant, SessionId)>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Known {
+    digest: Arc<str>,
+    key: ClientKey,
+    room: RoomId,
+    node: Arc<str>,
+    since_ms: i64,
+    ended: bool,
+}
+
+impl Directory {
+    fn forget(&mut self, session: SessionId) -> Option<Known> {
+        let known = self.known.remove(&session)?;
+        self.by_digest.remove(&known.digest);
+        Some(known)
+    }
+
+    /// A member of a proposed room on another node.
+    pub(crate) fn learn(&mut self, member: &ClusterMember, room: RoomId, partner: SessionId) {
+        let Some(digest) = member.resume.clone() else {
+            return;
+        };
+        self.forget(member.session);
+        self.by_digest.insert(digest.clone(), member.session);
+        let since = SystemTime::now()
+            .checked_sub(HISTORY_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.known.insert(
+            member.session,
+            Known {
+                digest,
+                key: member.client_key.clone(),
+                room,
+                node: member.node.clone(),
+                since_ms: unix_ms(since),
+                ended: false,
+            },
+        );
+        self.rooms.insert(room, [member.session, partner]);
+    }
+
+    pub(crate) fn rekey(&mut self, session: SessionId, digest: Arc<str>) {
+        let Some(known) = self.known.get_mut(&session) else {
+            return;
+        };
+        let old = std::mem::replace(&mut known.digest, digest.clone());
+        self.by_digest.remove(&old);
+        self.by_digest.insert(digest, session);
+    }
+
+    fn mark_ended(&mut self, session: SessionId, now: Instant) {
+        if let Some(known) = self.known.get_mut(&session) {
+            if !known.ended {
+                known.ended = true;
+                self.ending.push_back((now, session));
+            }
+        }
+    }
+
+    pub(crate) fn room_ended(&mut self, room: RoomId, now: Instant) {
+        if let Some(members) = self.rooms.remove(&room) {
+            for session in members {
+                if self.known.get(&session).is_some_and(|k| k.room == room) {
+                    self.mark_ended(session, now);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn node_gone(&mut self, node: &Arc<str>, now: Instant) {
+        let sessions: Vec<SessionId> = self
+            .known
+            .iter()
+            .filter(|(_, known)| &known.node == node)
+            .map(|(session, _)| *session)
+            .collect();
+        for session in sessions {
+            self.mark_ended(session, now);
+        }
+    }
+
+    /// Forgets sessions whose room ended more than `grace` ago.
+    pub(crate) fn expire(&mut self, now: Instant, grace: Duration) {
+        let mut seen = FxHashSet::default();
+        while let Some(&(at, session)) = self.ending.front() {
+            if now.saturating_duration_since(at) < grace {
+                break;
+            }
+            self.ending.pop_front();
+            if seen.insert(session) && self.known.get(&session).is_some_and(|k| k.ended) {
+                if let Some(known) = self.forget(session) {
+                    self.rooms.remove(&known.room);
+                }
+            }
+        }
+    }
+}
+
+/// A resume this node can finish once the room's history is read.
+#[derive(Debug)]
+pub(crate) struct Handover {
+    pub(crate) conn: ConnId,
+    fresh: SessionId,
+    session: SessionId,
+    pub(crate) room: RoomId,
+    pub(crate) since_ms: i64,
+    last_seq: u64,
+}
+
+impl Hub {
+    /// A token this node does not hold: a session of another node it could
+    /// take over, if the directory knows the token's digest.
+    pub(super) fn find_handover(
+        &self,
+        conn: ConnId,
+        fresh: SessionId,
+        token: &str,
+        last_seq: u64,
+    ) -> Option<Handover> {
+        let cluster = self.cluster.as_ref()?;
+        let digest = ResumeToken::from(token).digest();
+        let session = *cluster.directory.by_digest.get(digest.as_str())?;
+        let known = cluster.directory.known.get(&session)?;
+        Some(Handover {
+            conn,
+            fresh,
+            session,
+            room: known.room,
+            since_ms: known.since_ms,
+            last_seq,
+        })
+    }
+
+    /// Finishes a resume on this node with the room's events read back.
+    pub(crate) fn adopt(
+        &mut self,
+        handover: Handover,
+        history: crate::Result<Vec<BusEvent>>,
+        now: Instant,
+    ) {
+        let Handover {
+            conn,
+            fresh,
+            session: id,
+            room,
+            last_seq,
+            ..
+        } = handover;
+        let untouched = self.sessions.get(&fresh).is_some_and(|s| {
+            s.fresh
+                && s.phase == Phase::Idle
+                && s.attachment.as_ref().is_some_and(|a| a.conn == conn)
+        });
+        if !untouched {
+            return;
+        }
+        let fail = |hub: &Self, message: &str| {
+            hub.push_error(
+                fresh,
+                ProtocolError {
+                    code: ErrorCode::ResumeFailed,
+                    message: message.into(),
+                },
+            );
+        };
+        let history = match history {
+            Ok(history) => history,
+            Err(error) => {
+                tracing::warn!(%error, %room, "could not read a room back for a resume");
+                fail(self, "the chat could not be read back; start a new one");
+                return;
+            }
+        };
+        let known = self
+            .cluster
+            .as_mut()
+            .and_then(|cluster| cluster.directory.forget(id));
+        let Some(known) = known else {
+            fail(self, "unknown or expired resume token");
+            return;
+        };
+        if self.sessions.contains_key(&id) {
+            fail(self, "this session is already here");
+            return;
+        }
+        // The fresh session's connection becomes the old session's.
+        let Some(mut fresh_session) = self.sessions.remove(&fresh) else {
+            return;
+        };
+        self.tokens.remove(&fresh_session.token);
+        let Some(attachment) = fresh_session.attachment.take() else {
+            return;
+        };
+        let outbox = attachment.outbox.clone();
+        let token = ResumeToken::random();
+        self.conns.insert(conn, id);
+        self.tokens.insert(token.clone(), id);
+        self.sessions.insert(
+            id,
+            Session {
+                id,
+                key: known.key,
+                token: token.clone(),
+                attachment: Some(Attachment {
+                    conn: attachment.conn,
+                    outbox: attachment.outbox,
+                }),
+                generation: 0,
+                phase: Phase::Idle,
+                lang: None,
+                bot: false,
+                last_room: None,
+                pending_left: None,
+                idle_closed: false,
+                fresh: false,
+                last_activity: now,
+                bucket: TokenBucket::new(self.config.rate_per_sec, self.config.rate_burst, now),
+                strikes: Strikes::new(self.config.flood_window, now),
+                typing: false,
+                interests: Vec::new(),
+                ticket: 0,
+                pending: None,
+            },
+        );
+        self.schedule(
+            now + self.config.idle_timeout,
+            Timer::Idle {
+                session: id,
+                generation: 0,
+            },
+        );
+        self.metrics.resumes.increment(1);
+
+        // What the client missed, once each, in `seq` order; then the end.
+        let mut replay: Vec<MessageFrame> = Vec::new();
+        let mut next = last_seq + 1;
+        let mut reason = PartnerLeftReason::Disconnected;
+        for event in history {
+            match event {
+                BusEvent::Message {
+                    room: r,
+                    seq,
+                    from,
+                    text,
+                    ts,
+                    masked,
+                    cid,
+                    ..
+                } if r == room && seq == next => {
+                    let own = from == id;
+                    replay.push(MessageFrame {
+                        seq,
+                        from: if own { Sender::You } else { Sender::Stranger },
+                        text,
+                        ts,
+                        cid: if own { cid } else { None },
+                        masked,
+                    });
+                    next += 1;
+                }
+                BusEvent::PartnerLeft {
+                    room: r,
+                    left,
+                    reason: why,
+                    ..
+                } if r == room && left != id => reason = why,
+                _ => {}
+            }
+        }
+        outbox.push_unbounded(ServerFrame::Resumed(Resumed {
+            room: Some(room),
+            replayed: replay.len() as u64,
+            resume_token: token.as_str().to_owned(),
+        }));
+        for frame in replay {
+            outbox.push_unbounded(ServerFrame::Message(frame));
+        }
+        outbox.push_unbounded(ServerFrame::PartnerLeft { reason });
+        // Wherever the room still lives, it ends now.
+        self.bus.offer(BusEvent::PartnerLeft {
+            room,
+            left: id,
+            reason: PartnerLeftReason::Disconnected,
+            ts: unix_ms(SystemTime::now()),
+        });
+        tracing::info!(session = %id, %room, from_node = %known.node, "session resumed from another node");
+    }
+}

@@ -101,7 +101,9 @@ impl ClusterMatcher {
     pub fn apply(&mut self, event: &BusEvent, now: Instant) -> Vec<BusEvent> {
         match event {
             BusEvent::Waiting(member) => {
-                self.nodes.insert(member.node.clone(), now);
+                // Only heartbeats say a node is alive: a wait read again
+                // from the stream may be from a node that died since.
+                self.nodes.entry(member.node.clone()).or_insert(now);
                 if let Some(known) = self.waiting.get(&member.session) {
                     if known.ticket >= member.ticket {
                         // The same wait announced again (or an older one).

@@ -56,19 +56,20 @@ async fn run_matcher(
     mut nodes: mpsc::Receiver<BusEvent>,
     config: MatcherConfig,
 ) {
-    let mut matcher: Option<ClusterMatcher> = None;
-    let mut check = tokio::time::interval(Duration::from_millis(250));
+    let mut matcher: Option<Owner> = None;
+    let mut check = tokio::time::interval(Duration::from_millis(100));
     loop {
         let deadline = matcher
             .as_ref()
-            .and_then(ClusterMatcher::next_deadline)
+            .and_then(|owner| owner.matcher.next_deadline())
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let now = Instant::now();
         let out = tokio::select! {
             read = reader.recv() => match read {
                 Ok(Some(event)) => {
-                    let owner = take_over(&mut matcher, config, &bus).await;
-                    owner.apply(&event, now)
+                    tracing::debug!(?event, "matcher reads");
+                    let owner = matcher.get_or_insert_with(|| Owner::new(config));
+                    owner.matcher.apply(&event, now)
                 }
                 Ok(None) => Vec::new(),
                 Err(error) => {
@@ -78,16 +79,18 @@ async fn run_matcher(
                 }
             },
             Some(event) = nodes.recv() => match matcher.as_mut() {
-                Some(owner) => owner.apply(&event, now),
+                Some(owner) => owner.matcher.apply(&event, now),
                 None => Vec::new(),
             },
             () = tokio::time::sleep_until(deadline) => match matcher.as_mut() {
-                Some(owner) => owner.tick(Instant::now()),
+                Some(owner) => owner.matcher.tick(Instant::now()),
                 None => Vec::new(),
             },
             _ = check.tick() => {
                 if reader.owns() {
-                    take_over(&mut matcher, config, &bus).await.tick(Instant::now())
+                    let owner = matcher.get_or_insert_with(|| Owner::new(config));
+                    owner.ask_if_due(&bus).await;
+                    owner.matcher.tick(Instant::now())
                 } else {
                     if matcher.take().is_some() {
                         tracing::info!("matchmaking moved to another node");
@@ -99,6 +102,7 @@ async fn run_matcher(
         if out.is_empty() {
             continue;
         }
+        tracing::debug!(proposals = out.len(), "matcher proposes");
         // Proposals are soft: one that cannot be published leaves both
         // sessions out of the pools until their nodes announce them again
         // (after the next matcher change); say so loudly.
@@ -108,21 +112,49 @@ async fn run_matcher(
     }
 }
 
-/// The matcher, made (and the nodes asked to announce their waits) when this
-/// node has just become its owner.
-async fn take_over<'m>(
-    matcher: &'m mut Option<ClusterMatcher>,
-    config: MatcherConfig,
-    bus: &Arc<dyn EventBus>,
-) -> &'m mut ClusterMatcher {
-    if matcher.is_none() {
+/// This node's matcher while it owns the partition.
+struct Owner {
+    matcher: ClusterMatcher,
+    since: Instant,
+    /// How many times the nodes were asked to announce their waits again.
+    asked: u8,
+}
+
+impl Owner {
+    fn new(config: MatcherConfig) -> Self {
         tracing::info!("this node runs the cluster's matchmaking");
+        Self {
+            matcher: ClusterMatcher::new(config),
+            since: Instant::now(),
+            asked: 0,
+        }
+    }
+
+    /// Asks every node to announce its waits and exclusions again: at once,
+    /// and again after 1 s and 5 s. A fresh owner's read position is set by
+    /// an offset look-up that may finish after the first answers were
+    /// published (seen in the tests: the first round skipped); a later
+    /// round is read (the matcher ignores a wait it already has).
+    async fn ask_if_due(&mut self, bus: &Arc<dyn EventBus>) {
+        let after = [
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+        ];
+        let due = after
+            .get(usize::from(self.asked))
+            .is_some_and(|&after| self.since.elapsed() >= after);
+        if !due {
+            return;
+        }
         let ask = BusEvent::Reannounce {
             node: Arc::from("matcher"),
         };
-        if let Err(error) = bus.publish(&[ask]).await {
-            tracing::error!(%error, "could not ask the nodes to announce their waits");
+        match bus.publish(&[ask]).await {
+            Ok(()) => self.asked += 1,
+            Err(error) => {
+                tracing::error!(%error, "could not ask the nodes to announce their waits");
+            }
         }
     }
-    matcher.get_or_insert_with(|| ClusterMatcher::new(config))
 }

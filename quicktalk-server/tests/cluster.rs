@@ -42,7 +42,7 @@ impl Node {
             "--rate-burst",
             "1000",
         ])
-        .stdout(Stdio::null())
+        .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the node starts");
@@ -56,6 +56,21 @@ impl Node {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Self { child, server }
+    }
+
+    /// SIGTERM (a rolling restart) and wait for the graceful exit.
+    fn stop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("node did not stop within 20 s of SIGTERM");
     }
 
     fn kill(&mut self) {
@@ -266,4 +281,105 @@ async fn a_killed_node_ends_its_chats_elsewhere_its_clients_resume_elsewhere_and
     next_of(&mut a, "matched", &[], Duration::from_secs(20)).await;
     next_of(&mut c, "matched", &["waiting"], Duration::from_secs(20)).await;
     assert_eq!(a.last_matched_room(), c.last_matched_room());
+}
+
+/// Sends `count` lines from `from` (each echoed); returns their seqs and
+/// texts, and adds the seqs of the partner's lines read meanwhile to `seen`.
+async fn send_acked(
+    from: &mut Client,
+    tag: &str,
+    count: usize,
+    seen: &mut Vec<u64>,
+) -> Vec<(u64, String)> {
+    let mut acked = Vec::new();
+    for n in 0..count {
+        let text = format!("{tag} {n}");
+        from.send(json!({"type": "send", "text": text, "cid": format!("{tag}{n}")}))
+            .await;
+        loop {
+            let frame = next_of(from, "message", &[], Duration::from_secs(10)).await;
+            let seq = frame["seq"].as_u64().unwrap();
+            seen.push(seq);
+            if frame["from"] == "you" {
+                assert_eq!(frame["text"], json!(text));
+                acked.push((seq, text));
+                break;
+            }
+        }
+    }
+    acked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_every_node_loses_no_acknowledged_line() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let names = ["r0", "r1", "r2"];
+    let mut nodes = Vec::new();
+    for name in names {
+        nodes.push(Node::start(&bus, &prefix, name).await);
+    }
+    for i in 0..3 {
+        let (next, other) = ((i + 1) % 3, (i + 2) % 3);
+        // a on the node about to restart, b on the next one.
+        let (mut a, mut b) = cross_pair(&nodes[i], &nodes[next], &format!("restart{i}")).await;
+        let token = a.hello["resume_token"].as_str().unwrap().to_owned();
+        let (mut a_seen, mut b_seen) = (Vec::new(), Vec::new());
+        let mut from_a = send_acked(&mut a, "a", 4, &mut a_seen).await;
+        let from_b = send_acked(&mut b, "b", 4, &mut b_seen).await;
+        from_a.extend(send_acked(&mut a, "late a", 3, &mut a_seen).await);
+        // What a saw of the room so far.
+        while a_seen.len() < from_a.len() + from_b.len() {
+            let line = next_of(&mut a, "message", &[], Duration::from_secs(10)).await;
+            a_seen.push(line["seq"].as_u64().unwrap());
+        }
+        let last_seq = *a_seen.iter().max().unwrap();
+
+        nodes[i].stop();
+        // b got every line a had acknowledged (some while it sent), then
+        // the end.
+        let mut b_got: Vec<(u64, String)> = from_a
+            .iter()
+            .filter(|line| b_seen.contains(&line.0))
+            .cloned()
+            .collect();
+        loop {
+            let frame = next_of(
+                &mut b,
+                "message",
+                &["partner_left"],
+                Duration::from_secs(10),
+            )
+            .await;
+            if frame["from"] == "stranger" {
+                b_got.push((
+                    frame["seq"].as_u64().unwrap(),
+                    frame["text"].as_str().unwrap().to_owned(),
+                ));
+            }
+            if b_got.len() == from_a.len() {
+                break;
+            }
+        }
+        assert_eq!(
+            b_got, from_a,
+            "restart {i}: a line a had acknowledged did not reach b"
+        );
+        next_of(&mut b, "partner_left", &[], Duration::from_secs(10)).await;
+        // a reconnects through the balancer to the third node and resumes.
+        let mut back = Client::connect(&nodes[other].server).await;
+        back.send(json!({"type": "resume", "token": token, "last_seq": last_seq}))
+            .await;
+        let resumed = next_of(&mut back, "resumed", &[], Duration::from_secs(15)).await;
+        assert_eq!(resumed["replayed"], 0, "a had seen everything: {resumed}");
+        next_of(&mut back, "partner_left", &[], Duration::from_secs(5)).await;
+        // The node comes back under its name.
+        nodes[i] = Node::start(&bus, &prefix, names[i]).await;
+    }
+    // And the restarted cluster still matches across nodes.
+    let (mut a, mut b) = cross_pair(&nodes[0], &nodes[2], "after").await;
+    chat_both_ways(&mut a, &mut b, 3).await;
 }

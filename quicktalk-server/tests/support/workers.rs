@@ -19,7 +19,9 @@ pub fn quicktalk(args: &[&str]) -> Command {
             command.env_remove(name);
         }
     }
-    command.env("QUICKTALK_LOG", "warn").args(args);
+    // QUICKTALK_TEST_LOG=info shows what the processes do when a test fails.
+    let log = std::env::var("QUICKTALK_TEST_LOG").unwrap_or_else(|_| "warn".into());
+    command.env("QUICKTALK_LOG", log).args(args);
     command
 }
 

@@ -54,6 +54,9 @@ pub(crate) struct ClusterState {
     pending: FxHashMap<RoomId, Pending>,
     /// Other nodes: their online count and when they were last heard.
     peers: FxHashMap<Arc<str>, Peer>,
+    /// Nodes found gone, and when: a proposal with one of their sessions
+    /// (a matcher reading old waits) is refused until they are heard again.
+    gone: FxHashMap<Arc<str>, Instant>,
     /// When this node last heard its own heartbeat back: while it does
     /// not, the bus is down and silence says nothing about the others.
     heard_self: Option<Instant>,
@@ -76,6 +79,7 @@ impl ClusterState {
             next_ticket: 0,
             pending: FxHashMap::default(),
             peers: FxHashMap::default(),
+            gone: FxHashMap::default(),
             heard_self: None,
             cooldowns: VecDeque::new(),
             blocks: VecDeque::new(),
@@ -360,6 +364,7 @@ impl Hub {
             // Refused only because the partner's node is gone: wait on.
             self.announce_wait(session, false);
         }
+        tracing::debug!(%room, %session, accept, "answering a proposal");
         self.bus.offer(BusEvent::Answered {
             room,
             session,
@@ -608,6 +613,7 @@ impl Hub {
             self.node_gone(&node, now);
             return;
         }
+        cluster.gone.remove(&node);
         cluster.peers.insert(node, Peer { online, seen: now });
     }
 
@@ -618,11 +624,12 @@ impl Hub {
         let bus_up = cluster
             .heard_self
             .is_some_and(|last| last.elapsed() <= NODE_GONE_AFTER);
-        bus_up
-            && cluster
-                .peers
-                .get(node)
-                .is_some_and(|peer| peer.seen.elapsed() > NODE_GONE_AFTER)
+        cluster.gone.contains_key(node)
+            || (bus_up
+                && cluster
+                    .peers
+                    .get(node)
+                    .is_some_and(|peer| peer.seen.elapsed() > NODE_GONE_AFTER))
     }
 
     /// Every second: say we are alive, and give up on silent nodes.
@@ -668,6 +675,11 @@ impl Hub {
             return;
         };
         cluster.peers.remove(node);
+        cluster.gone.insert(node.clone(), now);
+        // Forget tombstones after ten minutes (no old wait lives that long).
+        cluster
+            .gone
+            .retain(|_, at| now.saturating_duration_since(*at) < Duration::from_secs(600));
         cluster.directory.node_gone(node, now);
         let dropped: Vec<(RoomId, SessionId)> = cluster
             .pending
@@ -730,6 +742,10 @@ impl Hub {
             .filter(|s| s.phase == Phase::Waiting && s.pending.is_none())
             .map(|s| s.id)
             .collect();
+        tracing::debug!(
+            waiting = waiting.len(),
+            "announcing every wait again for a new matcher"
+        );
         for id in waiting {
             self.announce_wait(id, false);
         }

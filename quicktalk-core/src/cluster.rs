@@ -183,13 +183,15 @@ impl ClusterMatcher {
     /// Runs what is due by `now` (interest waits running out, exclusions
     /// ending, silent nodes leaving the pools); returns the proposals.
     pub fn tick(&mut self, now: Instant) -> Vec<BusEvent> {
-        let bus_up = self
-            .heard
-            .is_some_and(|last| now.saturating_duration_since(last) <= NODE_GONE_AFTER);
+        // Silent for 3 s past the newest heartbeat from anyone: while the
+        // bus carries nothing, silence says nothing.
         let gone: Vec<Arc<str>> = self
             .nodes
             .iter()
-            .filter(|(_, seen)| bus_up && now.saturating_duration_since(**seen) > NODE_GONE_AFTER)
+            .filter(|(_, seen)| {
+                self.heard
+                    .is_some_and(|heard| heard.saturating_duration_since(**seen) > NODE_GONE_AFTER)
+            })
             .map(|(node, _)| node.clone())
             .collect();
         for node in gone {

@@ -37,6 +37,16 @@ fn config() -> EngineConfig {
 /// Runs the cluster's matcher on `bus`: a new one asks the nodes to
 /// announce their waits again, as a node taking over does.
 async fn run_matcher(bus: MemoryEventBus, config: &EngineConfig) -> JoinHandle<()> {
+    run_shard(bus, config, None).await
+}
+
+/// A matcher for one shard: the pool of `lang` (and every event without a
+/// pool), as the Kafka adapter routes them; `None` takes every pool.
+async fn run_shard(
+    bus: MemoryEventBus,
+    config: &EngineConfig,
+    lang: Option<&'static str>,
+) -> JoinHandle<()> {
     let mut events = bus.subscribe().await.unwrap();
     let mut matcher = ClusterMatcher::new(MatcherConfig::from(config));
     bus.publish(&[BusEvent::Reannounce {
@@ -49,7 +59,12 @@ async fn run_matcher(bus: MemoryEventBus, config: &EngineConfig) -> JoinHandle<(
             let event = tokio::time::timeout(Duration::from_millis(50), events.recv()).await;
             let now = Instant::now();
             let mut out = match event {
-                Ok(Some(event)) if matches!(event.route(), Route::Match | Route::Nodes) => {
+                Ok(Some(event))
+                    if matches!(event.route(), Route::Match | Route::Nodes)
+                        && (lang.is_none()
+                            || event.match_key().is_none()
+                            || event.match_key() == lang) =>
+                {
                     matcher.apply(&event, now)
                 }
                 Ok(Some(_)) | Err(_) => Vec::new(),
@@ -631,4 +646,53 @@ async fn a_resume_on_another_node_takes_the_session_from_a_live_node() {
     })
     .await;
     cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn sharded_matchers_never_match_a_session_without_lang_twice() {
+    let bus = MemoryEventBus::default().with_history(100_000);
+    let config = config();
+    // Two shards: the Korean pool and the English pool; a session without
+    // `lang` is in both.
+    let ko = run_shard(bus.clone(), &config, Some("ko")).await;
+    let en = run_shard(bus.clone(), &config, Some("en")).await;
+    let nodes = [
+        node(&bus, "node-0", &config).await,
+        node(&bus, "node-1", &config).await,
+        node(&bus, "node-2", &config).await,
+    ];
+    let mut k = Client::connect(&nodes[0], "key-k").await;
+    let mut e = Client::connect(&nodes[1], "key-e").await;
+    k.join(&[], Some("ko"));
+    e.join(&[], Some("en"));
+    until(&mut k, "k waits", |f| f.contains(&ServerFrame::Waiting)).await;
+    until(&mut e, "e waits", |f| f.contains(&ServerFrame::Waiting)).await;
+    // Both shards can pair the newcomer: exactly one room opens.
+    let mut any = Client::connect(&nodes[2], "key-any").await;
+    any.join(&[], None);
+    until(&mut any, "matched", |f| matched(f).is_some()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    k.drain();
+    e.drain();
+    let matched_k = matched(&k.received).is_some();
+    let matched_e = matched(&e.received).is_some();
+    assert!(
+        matched_k ^ matched_e,
+        "one of the two, not both: k {matched_k} e {matched_e}"
+    );
+    assert_eq!(
+        any.received
+            .iter()
+            .filter(|f| matches!(f, ServerFrame::Matched(_)))
+            .count(),
+        1
+    );
+    // The one left waits on and is matched with the next newcomer.
+    let (mut left, lang) = if matched_k { (e, "en") } else { (k, "ko") };
+    let mut next = Client::connect(&nodes[2], "key-next").await;
+    next.join(&[], Some(lang));
+    until(&mut next, "next matched", |f| matched(f).is_some()).await;
+    until(&mut left, "left matched", |f| matched(f).is_some()).await;
+    ko.abort();
+    en.abort();
 }

@@ -101,22 +101,44 @@ impl EventBus for KafkaEventBus {
     async fn publish(&self, events: &[BusEvent]) -> quicktalk_core::Result<()> {
         let encoded: Vec<(&str, String, Option<i32>, Vec<u8>)> = events
             .iter()
-            .map(|event| {
+            .flat_map(|event| {
                 let (topic, key, partition) = match event.route() {
                     Route::Room(room) => (
                         self.topic.as_str(),
                         room.to_string(),
                         Some(room_partition(room, self.partitions)),
                     ),
-                    Route::Match => (self.match_topic.as_str(), String::new(), None),
+                    Route::Match => {
+                        let payload = envelope::encode(&self.config.node_id, event);
+                        return match event.match_key() {
+                            // One pool: its partition.
+                            Some(lang) => vec![(
+                                self.match_topic.as_str(),
+                                lang.to_owned(),
+                                Some(pool_partition(lang, self.config.match_partitions)),
+                                payload,
+                            )],
+                            // Every pool must see it: every partition.
+                            None => (0..self.config.match_partitions)
+                                .map(|p| {
+                                    (
+                                        self.match_topic.as_str(),
+                                        String::new(),
+                                        Some(p),
+                                        payload.clone(),
+                                    )
+                                })
+                                .collect(),
+                        };
+                    }
                     Route::Nodes => (self.nodes_topic.as_str(), String::new(), None),
                 };
-                (
+                vec![(
                     topic,
                     key,
                     partition,
                     envelope::encode(&self.config.node_id, event),
-                )
+                )]
             })
             .collect();
         // Queued in order; the idempotent producer keeps that order per
@@ -232,6 +254,7 @@ async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<S
         .set("enable.partition.eof", "false")
         // Deliver as soon as anything arrives (the default waits up to 500 ms).
         .set("fetch.wait.max.ms", "10")
+        .set("auto.offset.reset", "earliest")
         .create()
         .map_err(Error::kafka("creating a consumer"))?;
     let wanted: Vec<(String, i32)> = topics
@@ -274,6 +297,16 @@ async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<S
         .assign(&assignment)
         .map_err(Error::kafka("assigning partitions"))?;
     Ok(consumer)
+}
+
+/// The partition of a matchmaking pool (a language): FNV-1a of its name,
+/// so every node routes a pool to the same partition.
+pub fn pool_partition(lang: &str, partitions: i32) -> i32 {
+    let hash = lang.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let partitions = u64::try_from(partitions.max(1)).unwrap_or(1);
+    i32::try_from(hash % partitions).unwrap_or(0)
 }
 
 /// The partition of a room's events: chosen here rather than by the

@@ -72,6 +72,9 @@ pub struct KafkaConfig {
     /// Partitions of each topic QuickTalk creates. Default 12: up to twelve
     /// copies of a worker share the load, and rooms spread evenly.
     pub partitions: i32,
+    /// Partitions of `{prefix}.match`: matchmaking is sharded by language
+    /// over them (each owned by one node of the matcher group). Default 4.
+    pub match_partitions: i32,
     /// Replicas of each partition. Default 1 (one broker); use 3 on a real
     /// cluster so a broker can fail without losing acknowledged lines.
     pub replication: i16,
@@ -101,6 +104,7 @@ impl fmt::Debug for KafkaConfig {
             .field("node_id", &self.node_id)
             .field("topic_prefix", &self.topic_prefix)
             .field("partitions", &self.partitions)
+            .field("match_partitions", &self.match_partitions)
             .field("replication", &self.replication)
             .field("retention", &self.retention)
             .field("security_protocol", &self.security_protocol)
@@ -121,6 +125,7 @@ impl KafkaConfig {
             node_id: node_id.into(),
             topic_prefix: "quicktalk".into(),
             partitions: 12,
+            match_partitions: 4,
             replication: 1,
             retention: Duration::from_secs(24 * 3600),
             security_protocol: SecurityProtocol::Plaintext,
@@ -172,6 +177,12 @@ impl KafkaConfig {
     pub fn validate(&self) -> Result<()> {
         if self.partitions < 1 {
             return Err(Error::config("kafka-partitions", "must be at least 1"));
+        }
+        if self.match_partitions < 1 {
+            return Err(Error::config(
+                "kafka-match-partitions",
+                "must be at least 1",
+            ));
         }
         if self.replication < 1 {
             return Err(Error::config("kafka-replication", "must be at least 1"));

@@ -65,7 +65,7 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, String> {
 
 #[cfg(test)]
 mod tests {
-    use quicktalk_core::ports::event_bus::ClusterMember;
+    use quicktalk_core::ports::event_bus::{ClusterMember, ClusterSeat};
     use quicktalk_core::protocol::PartnerLeftReason;
     use quicktalk_core::{ClientKey, RoomId, SessionId};
 
@@ -94,6 +94,16 @@ mod tests {
                 client_keys: [ClientKey::from("a"), ClientKey::from("b")],
                 common_interests: vec!["music".into()],
                 ts: 1,
+                cluster: Some([
+                    ClusterSeat {
+                        node: "node-a".into(),
+                        resume: Some("ef56".into()),
+                    },
+                    ClusterSeat {
+                        node: "node-b".into(),
+                        resume: None,
+                    },
+                ]),
             },
             BusEvent::Message {
                 room,

@@ -1,11 +1,15 @@
 //! [`MatchReader`]: the cluster matcher's stream, `{prefix}.match`.
 //!
-//! One partition, read by consumer group `{prefix}.matcher`, which every
-//! node joins: Kafka assigns the partition to exactly one live node, and
-//! that node runs the cluster's matcher. When it dies the partition moves
-//! (after `session.timeout.ms`) and the new owner asks every node to
-//! announce its waits again; the matcher keeps nothing that is not
-//! announced again, so nothing is carried over but the stream's position.
+//! Sharded by language: a wait with `lang` goes to its pool's partition, a
+//! wait without one (it may be paired with anyone), a cancel or an
+//! exclusion to every partition. Consumer group `{prefix}.matcher`, which
+//! every node joins, gives each partition to exactly one live node, and a
+//! node runs one matcher over the pools it owns. When a node dies its
+//! partitions move (after `session.timeout.ms`) and the new owner asks
+//! every node to announce its waits again; the matcher keeps nothing that
+//! is not announced again. Two owners may propose the same wait without
+//! `lang`; its node accepts one proposal per wait, so nobody is matched
+//! twice.
 
 use std::time::Duration;
 
@@ -89,11 +93,21 @@ impl MatchReader {
         }
     }
 
-    /// Whether this node owns the matcher's partition now.
-    pub fn owns(&self) -> bool {
-        self.consumer
+    /// The partitions (matchmaking pools) this node owns now, in order.
+    pub fn owned(&self) -> Vec<i32> {
+        let mut owned: Vec<i32> = self
+            .consumer
             .assignment()
-            .is_ok_and(|assignment| assignment.count() > 0)
+            .map(|assignment| {
+                assignment
+                    .elements()
+                    .iter()
+                    .map(|element| element.partition())
+                    .collect()
+            })
+            .unwrap_or_default();
+        owned.sort_unstable();
+        owned
     }
 
     /// How long a dead owner keeps the partition.

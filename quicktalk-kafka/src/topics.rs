@@ -41,18 +41,19 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<i32> {
         TopicReplication::Fixed(i32::from(config.replication)),
     )
     .set("retention.ms", &retention);
-    // Cluster mode: the matcher's stream and the nodes' heartbeats. One
-    // partition each (one order); an hour is plenty, both are soft state
-    // the nodes announce again.
+    // Cluster mode: the matcher's stream (sharded by language) and the
+    // nodes' heartbeats (one partition, one order); an hour is plenty, both
+    // are soft state the nodes announce again.
     let (matching, nodes) = (config.match_topic(), config.nodes_topic());
-    let cluster_topics = [&matching, &nodes].map(|name| {
-        NewTopic::new(
-            name,
-            1,
-            TopicReplication::Fixed(i32::from(config.replication)),
-        )
-        .set("retention.ms", "3600000")
-    });
+    let cluster_topics =
+        [(&matching, config.match_partitions), (&nodes, 1)].map(|(name, partitions)| {
+            NewTopic::new(
+                name,
+                partitions,
+                TopicReplication::Fixed(i32::from(config.replication)),
+            )
+            .set("retention.ms", "3600000")
+        });
     let options = AdminOptions::new()
         .request_timeout(Some(config.connect_timeout))
         .operation_timeout(Some(config.connect_timeout));
@@ -100,11 +101,11 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<i32> {
         });
     }
     let matching_layout = describe(config, matching.clone()).await?;
-    if matching_layout.partitions != 1 {
+    if matching_layout.partitions != config.match_partitions {
         return Err(Error::Layout {
             topic: matching,
-            what: "partitions",
-            expected: 1,
+            what: "match partitions",
+            expected: config.match_partitions.into(),
             found: matching_layout.partitions.into(),
         });
     }

@@ -75,6 +75,7 @@ fn records(events: impl IntoIterator<Item = BusEvent>) -> (Vec<StoredMessage>, V
                 client_keys,
                 common_interests,
                 ts,
+                ..
             } => rooms.push(RoomEvent::Matched {
                 room,
                 sessions,
@@ -190,6 +191,7 @@ mod tests {
                 client_keys: [ClientKey::from("ka"), ClientKey::from("kb")],
                 common_interests: vec![],
                 ts: 1,
+                cluster: None,
             },
             BusEvent::Typing {
                 room,

@@ -36,6 +36,11 @@ pub struct BusArgs {
     /// have as many).
     #[arg(long, env = "QUICKTALK_KAFKA_PARTITIONS", default_value_t = 12)]
     pub kafka_partitions: i32,
+    /// Partitions of the matchmaking stream: pools (languages) are spread
+    /// over them, each owned by one node (an existing topic must have as
+    /// many).
+    #[arg(long, env = "QUICKTALK_KAFKA_MATCH_PARTITIONS", default_value_t = 4)]
+    pub kafka_match_partitions: i32,
     /// Replicas of each partition (3 on a real cluster).
     #[arg(long, env = "QUICKTALK_KAFKA_REPLICATION", default_value_t = 1)]
     pub kafka_replication: i16,
@@ -152,6 +157,9 @@ pub(crate) fn kafka_error(error: quicktalk_kafka::Error) -> ConfigError {
             // The crate names flags as the server spells them.
             let (flag, env) = match flag {
                 "kafka-partitions" => ("kafka-partitions", "QUICKTALK_KAFKA_PARTITIONS"),
+                "kafka-match-partitions" => {
+                    ("kafka-match-partitions", "QUICKTALK_KAFKA_MATCH_PARTITIONS")
+                }
                 "kafka-replication" => ("kafka-replication", "QUICKTALK_KAFKA_REPLICATION"),
                 "kafka-topic-prefix" => ("kafka-topic-prefix", "QUICKTALK_KAFKA_TOPIC_PREFIX"),
                 "kafka-retention-hours" => {
@@ -171,10 +179,12 @@ pub(crate) fn kafka_error(error: quicktalk_kafka::Error) -> ConfigError {
             invalid(flag, env, reason)
         }
         quicktalk_kafka::Error::Layout { what, .. } => {
-            let (flag, env) = if what == "partitions" {
-                ("kafka-partitions", "QUICKTALK_KAFKA_PARTITIONS")
-            } else {
-                ("kafka-replication", "QUICKTALK_KAFKA_REPLICATION")
+            let (flag, env) = match what {
+                "partitions" => ("kafka-partitions", "QUICKTALK_KAFKA_PARTITIONS"),
+                "match partitions" => {
+                    ("kafka-match-partitions", "QUICKTALK_KAFKA_MATCH_PARTITIONS")
+                }
+                _ => ("kafka-replication", "QUICKTALK_KAFKA_REPLICATION"),
             };
             invalid(flag, env, error.to_string())
         }
@@ -216,6 +226,7 @@ impl BusArgs {
         let mut config = KafkaConfig::new(brokers, self.node_id());
         config.topic_prefix = self.kafka_topic_prefix.clone();
         config.partitions = self.kafka_partitions;
+        config.match_partitions = self.kafka_match_partitions;
         config.replication = self.kafka_replication;
         config.retention = Duration::from_secs(self.kafka_retention_hours.saturating_mul(3600));
         config.security_protocol =
@@ -280,11 +291,12 @@ impl BusArgs {
             return "bus=memory".into();
         }
         format!(
-            "bus={} kafka_topic_prefix={} kafka_partitions={} kafka_replication={} kafka_retention_hours={} \
+            "bus={} kafka_topic_prefix={} kafka_partitions={} kafka_match_partitions={} kafka_replication={} kafka_retention_hours={} \
              kafka_security_protocol={} kafka_username={:?} kafka_password={} cluster={}",
             self.bus,
             self.kafka_topic_prefix,
             self.kafka_partitions,
+            self.kafka_match_partitions,
             self.kafka_replication,
             self.kafka_retention_hours,
             self.kafka_security_protocol,

@@ -1,5 +1,6 @@
 //! Cluster mode over Kafka: every event of the bus goes to the engine, and
-//! the node that owns the matcher's partition runs the cluster's matcher.
+//! each node runs the cluster's matcher for the pools (partitions of the
+//! matcher's stream, sharded by language) it owns.
 //! The design and the failure table are in `docs/cluster.md`.
 
 use std::sync::Arc;
@@ -48,8 +49,8 @@ pub(crate) async fn join(
     Ok(())
 }
 
-/// This node's seat in the matcher group: while it owns the partition it
-/// runs the cluster's matcher and publishes its proposals.
+/// This node's seat in the matcher group: while it owns pools (partitions)
+/// it runs a matcher over them and publishes its proposals.
 async fn run_matcher(
     reader: MatchReader,
     bus: Arc<dyn EventBus>,
@@ -57,6 +58,9 @@ async fn run_matcher(
     config: MatcherConfig,
 ) {
     let mut matcher: Option<Owner> = None;
+    // The pools (partitions) this node owns; a change starts a new matcher
+    // that asks every node for its waits again.
+    let mut owned: Vec<i32> = Vec::new();
     let mut check = tokio::time::interval(Duration::from_millis(100));
     loop {
         let deadline = matcher
@@ -87,14 +91,18 @@ async fn run_matcher(
                 None => Vec::new(),
             },
             _ = check.tick() => {
-                if reader.owns() {
+                let now_owned = reader.owned();
+                if now_owned != owned {
+                    tracing::info!(pools = ?now_owned, "matchmaking pools of this node");
+                    owned = now_owned;
+                    matcher = None;
+                }
+                if !owned.is_empty() {
                     let owner = matcher.get_or_insert_with(|| Owner::new(config));
                     owner.ask_if_due(&bus).await;
                     owner.matcher.tick(Instant::now())
                 } else {
-                    if matcher.take().is_some() {
-                        tracing::info!("matchmaking moved to another node");
-                    }
+                    matcher = None;
                     Vec::new()
                 }
             }
@@ -112,7 +120,7 @@ async fn run_matcher(
     }
 }
 
-/// This node's matcher while it owns the partition.
+/// This node's matcher while it owns pools.
 struct Owner {
     matcher: ClusterMatcher,
     since: Instant,
@@ -122,7 +130,7 @@ struct Owner {
 
 impl Owner {
     fn new(config: MatcherConfig) -> Self {
-        tracing::info!("this node runs the cluster's matchmaking");
+        tracing::info!("this node runs matchmaking for its pools");
         Self {
             matcher: ClusterMatcher::new(config),
             since: Instant::now(),

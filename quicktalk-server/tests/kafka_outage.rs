@@ -118,6 +118,11 @@ async fn chat_across_nodes_pauses_while_the_broker_restarts_and_loses_nothing() 
         return;
     };
     let _broker = BROKER.lock().await;
+    if let Ok(filter) = std::env::var("QUICKTALK_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .try_init();
+    }
     let bus = format!("kafka://{brokers}");
     let prefix = unique_prefix();
     let node = |name: &str| {
@@ -163,14 +168,20 @@ async fn chat_across_nodes_pauses_while_the_broker_restarts_and_loses_nothing() 
     // Both see the ten lines once, numbered 11..=20 in one order.
     let restarted = Instant::now();
     let mut seen = [Vec::new(), Vec::new()];
-    for (side, client) in [&mut a, &mut b].into_iter().enumerate() {
-        while seen[side].len() < 10 {
-            let frame = client.recv_within(Duration::from_secs(30)).await;
-            if frame["type"] == "message" {
-                seen[side].push((frame["seq"].as_u64().unwrap(), frame["text"].to_string()));
+    let collect = async {
+        for (side, client) in [&mut a, &mut b].into_iter().enumerate() {
+            while seen[side].len() < 10 {
+                let frame = client.recv_within(Duration::from_secs(60)).await;
+                if frame["type"] == "message" {
+                    seen[side].push((frame["seq"].as_u64().unwrap(), frame["text"].to_string()));
+                }
             }
         }
-    }
+    };
+    // `online` frames keep arriving, so a bound per frame is not enough.
+    tokio::time::timeout(Duration::from_secs(60), collect)
+        .await
+        .expect("the lines sent during the outage arrive within 60 s of /readyz");
     assert_eq!(
         seen[0].iter().map(|l| l.0).collect::<Vec<_>>(),
         (11..=20).collect::<Vec<_>>()

@@ -44,6 +44,10 @@ pub enum BusEvent {
         common_interests: Vec<String>,
         /// Unix milliseconds.
         ts: i64,
+        /// Cluster mode: where each member is, and the digest of its resume
+        /// token, so another node can take a member over if its node dies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cluster: Option<[ClusterSeat; 2]>,
     },
     /// A chat line was delivered.
     Message {
@@ -178,6 +182,16 @@ pub enum BusEvent {
         /// The new matcher's node.
         node: Arc<str>,
     },
+    /// Cluster mode: a session was resumed on another node than the one
+    /// that held it; that node lets go of it (ending its chat).
+    Moved {
+        /// The session's most recent room.
+        room: RoomId,
+        /// The session.
+        session: SessionId,
+        /// The node that has it now.
+        node: Arc<str>,
+    },
     /// Cluster mode: a session in `room` has a new resume token (it resumed
     /// on its node); `resume` is the new token's digest.
     Rekeyed {
@@ -217,6 +231,16 @@ pub struct ClusterMember {
     pub resume: Option<Arc<str>>,
 }
 
+/// Cluster mode: a member of a room as other nodes need to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSeat {
+    /// The node that holds the session.
+    pub node: Arc<str>,
+    /// [`crate::ResumeToken::digest`] of its resume token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Arc<str>>,
+}
+
 /// Where an event goes on a partitioned bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -237,6 +261,17 @@ impl BusEvent {
         }
     }
 
+    /// For an event of the matcher's stream: the pool it belongs to (the
+    /// `lang` of a wait), so a partitioned bus can shard matchmaking by
+    /// language; `None` for one every pool must see (a wait without `lang`,
+    /// which may be paired with anyone; cancels; exclusions).
+    pub fn match_key(&self) -> Option<&str> {
+        match self {
+            Self::Waiting(member) => member.lang.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Where the event goes: its room's stream (the partition key), the
     /// matcher's, or the nodes'.
     pub fn route(&self) -> Route {
@@ -249,7 +284,8 @@ impl BusEvent {
             | Self::Proposed { room, .. }
             | Self::Answered { room, .. }
             | Self::Said { room, .. }
-            | Self::Rekeyed { room, .. } => Route::Room(*room),
+            | Self::Rekeyed { room, .. }
+            | Self::Moved { room, .. } => Route::Room(*room),
             Self::Waiting(_) | Self::Cancelled { .. } | Self::Excluded { .. } => Route::Match,
             Self::Heartbeat { .. } | Self::Reannounce { .. } => Route::Nodes,
         }

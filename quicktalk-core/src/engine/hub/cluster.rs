@@ -38,7 +38,7 @@ use super::{Hub, Phase, Timer};
 use crate::engine::feed::StoreRecord;
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::{StoredMessage, unix_ms};
-use crate::ports::event_bus::{BusEvent, ClusterMember};
+use crate::ports::event_bus::{BusEvent, ClusterMember, ClusterSeat};
 use crate::protocol::{PartnerLeftReason, ServerFrame};
 
 /// How often a node says it is alive.
@@ -262,10 +262,26 @@ impl Hub {
                 } else if self.sessions.contains_key(&left)
                     && self.rooms.get(&room).is_some_and(|r| !r.ended)
                 {
-                    // Another node took this session over (its client
-                    // resumed there): it is no longer ours.
-                    tracing::info!(session = %left, %room, "session resumed on another node");
-                    self.remove_session(left, PartnerLeftReason::Disconnected, now);
+                    // The partner's node ended the chat on our member's
+                    // behalf (it took this node for gone): end it here too,
+                    // and tell our member.
+                    if let Some(remote) = self.remote_member(room) {
+                        tracing::warn!(%room, "the partner's node ended a chat for this node");
+                        self.end_room_from(
+                            room,
+                            remote,
+                            PartnerLeftReason::Disconnected,
+                            false,
+                            now,
+                        );
+                    }
+                }
+            }
+            BusEvent::Moved { session, node, .. } => {
+                if self.node() != Some(&node) && self.sessions.contains_key(&session) {
+                    // Its client resumed on another node: no longer ours.
+                    tracing::info!(%session, to = %node, "session resumed on another node");
+                    self.remove_session(session, PartnerLeftReason::Disconnected, now);
                 }
             }
             BusEvent::Rekeyed {
@@ -283,11 +299,47 @@ impl Hub {
                 leaving,
             } => self.heard(node, online, leaving, now),
             BusEvent::Reannounce { .. } => self.reannounce(now),
+            BusEvent::Matched {
+                room,
+                sessions,
+                client_keys,
+                cluster: Some(seats),
+                ..
+            } => self.learn_seats(room, sessions, client_keys, seats),
             BusEvent::Matched { .. }
             | BusEvent::Blocked { .. }
             | BusEvent::Waiting(_)
             | BusEvent::Cancelled { .. }
             | BusEvent::Excluded { .. } => {}
+        }
+    }
+
+    /// A room opened: members on other nodes go into the directory (a
+    /// `resume` here could take them over).
+    fn learn_seats(
+        &mut self,
+        room: RoomId,
+        sessions: [SessionId; 2],
+        keys: [ClientKey; 2],
+        seats: [ClusterSeat; 2],
+    ) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        for (index, seat) in seats.into_iter().enumerate() {
+            if seat.node == cluster.node {
+                continue;
+            }
+            if let Some(digest) = seat.resume {
+                cluster.directory.learn(
+                    sessions[index],
+                    digest,
+                    keys[index].clone(),
+                    room,
+                    seat.node,
+                    sessions[1 - index],
+                );
+            }
         }
     }
 
@@ -308,14 +360,6 @@ impl Hub {
             return;
         };
         let here = [members[0].node == node, members[1].node == node];
-        if let Some(cluster) = self.cluster.as_mut() {
-            for (index, member) in members.iter().enumerate() {
-                if !here[index] {
-                    let partner = members[1 - index].session;
-                    cluster.directory.learn(member, room, partner);
-                }
-            }
-        }
         if here == [false, false] || self.rooms.contains_key(&room) {
             return;
         }
@@ -325,6 +369,14 @@ impl Hub {
                 self.still_waiting(&members[1]),
             ];
             if valid == [true, true] {
+                for member in members.iter().filter(|m| m.lang.is_none()) {
+                    // Out of the other pools of a sharded matcher.
+                    self.bus.offer(BusEvent::Cancelled {
+                        node: node.clone(),
+                        session: member.session,
+                        ticket: member.ticket,
+                    });
+                }
                 self.open_proposed(room, members, common_interests, waited_ms, None);
             } else {
                 // The one still waiting goes back to the matcher.
@@ -343,6 +395,16 @@ impl Hub {
         if accept {
             if let Some(session) = self.sessions.get_mut(&session) {
                 session.pending = Some(room);
+            }
+            // A wait without `lang` sits in every pool of a sharded matcher:
+            // take it out of the others (it is announced again, same ticket,
+            // if this room does not open).
+            if members[local].lang.is_none() {
+                self.bus.offer(BusEvent::Cancelled {
+                    node: node.clone(),
+                    session,
+                    ticket: members[local].ticket,
+                });
             }
             if let Some(cluster) = self.cluster.as_mut() {
                 cluster.pending.insert(
@@ -441,6 +503,10 @@ impl Hub {
                 seen: now,
             });
         }
+        let seats = members.clone().map(|member| ClusterSeat {
+            node: member.node,
+            resume: member.resume,
+        });
         let [first, second] = members;
         self.open(Opening {
             id: room,
@@ -452,6 +518,7 @@ impl Hub {
             waited: waited_ms.map(Duration::from_millis),
             remote,
             numbers,
+            seats: Some(seats),
         });
     }
 
@@ -471,6 +538,7 @@ impl Hub {
         let Some(writer) = room.remote_index() else {
             return;
         };
+        tracing::trace!(room = %room_id, %from, ?cid, numbers = room.numbers, ended = room.ended, "said");
         if !room.numbers || room.ended || room.members[writer] != from {
             return;
         }
@@ -563,6 +631,7 @@ impl Hub {
         let Some(remote) = room.remote_index() else {
             return;
         };
+        tracing::trace!(room = %room_id, seq, %from, numbers = room.numbers, last = room.last_seq(), sent = room.sent, "numbered");
         if room.numbers {
             // Our own line back from the bus: now it can be echoed.
             let local = 1 - remote;
@@ -621,15 +690,12 @@ impl Hub {
         let Some(cluster) = self.cluster.as_ref() else {
             return false;
         };
-        let bus_up = cluster
-            .heard_self
-            .is_some_and(|last| last.elapsed() <= NODE_GONE_AFTER);
         cluster.gone.contains_key(node)
-            || (bus_up
-                && cluster
-                    .peers
-                    .get(node)
-                    .is_some_and(|peer| peer.seen.elapsed() > NODE_GONE_AFTER))
+            || cluster.heard_self.is_some_and(|heard| {
+                cluster.peers.get(node).is_some_and(|peer| {
+                    heard.saturating_duration_since(peer.seen) > NODE_GONE_AFTER
+                })
+            })
     }
 
     /// Every second: say we are alive, and give up on silent nodes.
@@ -639,20 +705,18 @@ impl Hub {
             return;
         };
         let node = cluster.node.clone();
-        // A node is gone when it is silent while the bus carries this
-        // node's own heartbeats; a silent bus (a broker outage) only pauses
-        // the chats across nodes.
-        let bus_up = cluster
-            .heard_self
-            .is_some_and(|last| now.saturating_duration_since(last) <= NODE_GONE_AFTER);
-        let gone: Vec<Arc<str>> = cluster
-            .peers
-            .iter()
-            .filter(|(_, peer)| {
-                bus_up && now.saturating_duration_since(peer.seen) > NODE_GONE_AFTER
-            })
-            .map(|(node, _)| node.clone())
-            .collect();
+        // Measured against this node's own heartbeat coming back: a peer
+        // is gone when the bus carried ours for 3 s past its last one; a
+        // silent bus (a broker outage) only pauses the chats across nodes.
+        let gone: Vec<Arc<str>> = match cluster.heard_self {
+            Some(heard) => cluster
+                .peers
+                .iter()
+                .filter(|(_, peer)| heard.saturating_duration_since(peer.seen) > NODE_GONE_AFTER)
+                .map(|(node, _)| node.clone())
+                .collect(),
+            None => Vec::new(),
+        };
         self.bus.offer(BusEvent::Heartbeat {
             node,
             online: self.online,

@@ -25,7 +25,7 @@ use super::{Attachment, ConnId, Hub, Phase, Session, Timer};
 use crate::engine::rate::{Strikes, TokenBucket};
 use crate::ids::{ClientKey, ResumeToken, RoomId, SessionId};
 use crate::ports::chat_store::unix_ms;
-use crate::ports::event_bus::{BusEvent, ClusterMember};
+use crate::ports::event_bus::BusEvent;
 use crate::protocol::{
     ErrorCode, MessageFrame, PartnerLeftReason, ProtocolError, Resumed, Sender, ServerFrame,
 };
@@ -61,28 +61,33 @@ impl Directory {
         Some(known)
     }
 
-    /// A member of a proposed room on another node.
-    pub(crate) fn learn(&mut self, member: &ClusterMember, room: RoomId, partner: SessionId) {
-        let Some(digest) = member.resume.clone() else {
-            return;
-        };
-        self.forget(member.session);
-        self.by_digest.insert(digest.clone(), member.session);
+    /// A member of a room that opened, held by another node.
+    pub(crate) fn learn(
+        &mut self,
+        session: SessionId,
+        digest: Arc<str>,
+        key: ClientKey,
+        room: RoomId,
+        node: Arc<str>,
+        partner: SessionId,
+    ) {
+        self.forget(session);
+        self.by_digest.insert(digest.clone(), session);
         let since = SystemTime::now()
             .checked_sub(HISTORY_MARGIN)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         self.known.insert(
-            member.session,
+            session,
             Known {
                 digest,
-                key: member.client_key.clone(),
+                key,
                 room,
-                node: member.node.clone(),
+                node,
                 since_ms: unix_ms(since),
                 ended: false,
             },
         );
-        self.rooms.insert(room, [member.session, partner]);
+        self.rooms.insert(room, [session, partner]);
     }
 
     pub(crate) fn rekey(&mut self, session: SessionId, digest: Arc<str>) {
@@ -322,7 +327,15 @@ impl Hub {
             outbox.push_unbounded(ServerFrame::Message(frame));
         }
         outbox.push_unbounded(ServerFrame::PartnerLeft { reason });
-        // Wherever the room still lives, it ends now.
+        // The node that held the session lets go of it (if it is alive),
+        // and wherever the room still lives, it ends now.
+        if let Some(node) = self.cluster.as_ref().map(|c| c.node().clone()) {
+            self.bus.offer(BusEvent::Moved {
+                room,
+                session: id,
+                node,
+            });
+        }
         self.bus.offer(BusEvent::PartnerLeft {
             room,
             left: id,

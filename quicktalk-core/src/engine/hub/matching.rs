@@ -11,7 +11,7 @@ use crate::engine::room::Room;
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::matcher::{Candidate, Pairing};
 use crate::ports::chat_store::{RoomEvent, unix_ms};
-use crate::ports::event_bus::BusEvent;
+use crate::ports::event_bus::{BusEvent, ClusterSeat};
 use crate::protocol::{
     ErrorCode, JoinRequest, Matched, PartnerLeftReason, ProtocolError, ServerFrame,
 };
@@ -29,6 +29,8 @@ pub(super) struct Opening {
     pub(super) remote: Option<(usize, Arc<str>)>,
     /// This node numbers the room's lines (and records the room).
     pub(super) numbers: bool,
+    /// Cluster mode: where the members are and their token digests.
+    pub(super) seats: Option<[ClusterSeat; 2]>,
 }
 
 impl Hub {
@@ -170,6 +172,7 @@ impl Hub {
             waited: [pairing.first_waited, pairing.second_waited],
             remote: None,
             numbers: true,
+            seats: None,
         });
     }
 
@@ -186,6 +189,7 @@ impl Hub {
             waited,
             remote,
             numbers,
+            seats,
         } = opening;
         let remote_index = remote.as_ref().map(|(index, _)| *index);
         let mut room = Room::new(id, members, keys.clone(), self.config.replay_capacity);
@@ -245,6 +249,7 @@ impl Hub {
             client_keys: keys,
             common_interests,
             ts,
+            cluster: seats,
         });
     }
 

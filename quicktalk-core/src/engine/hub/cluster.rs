@@ -266,7 +266,12 @@ impl Hub {
                     // behalf (it took this node for gone): end it here too,
                     // and tell our member.
                     if let Some(remote) = self.remote_member(room) {
-                        tracing::warn!(%room, "the partner's node ended a chat for this node");
+                        if self.shutting_down {
+                            // Our own `leaving` heartbeat did it.
+                            tracing::debug!(%room, "chat ended by the partner's node at shutdown");
+                        } else {
+                            tracing::warn!(%room, "the partner's node ended a chat for this node");
+                        }
                         self.end_room_from(
                             room,
                             remote,

@@ -118,7 +118,7 @@ pub(crate) struct Hub {
     online_sent: u64,
     /// The deadline the timer task sleeps until; an earlier one needs a wake-up.
     armed: Option<Instant>,
-    shutting_down: bool,
+    pub(crate) shutting_down: bool,
     pub(crate) store: Feed<StoreRecord>,
     pub(crate) bus: Feed<BusEvent>,
     pub(crate) metrics: EngineMetrics,

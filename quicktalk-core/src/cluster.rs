@@ -30,6 +30,7 @@
 //!         interests: Vec::new(),
 //!         bot: false,
 //!         ticket: 1,
+//!         resume: None,
 //!     })
 //! };
 //! let now = Instant::now();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use quicktalk_kafka::testing::{test_brokers, unique_prefix};
 use serde_json::{Value, json};
-use support::workers::quicktalk;
+use support::workers::{kafka_node_flags, quicktalk};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -24,28 +24,14 @@ struct Node {
 impl Node {
     async fn start(bus: &str, prefix: &str, name: &str) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = quicktalk(&[
-            "--bind",
-            &addr.to_string(),
-            "--store",
-            "memory",
-            "--bus",
-            bus,
-            "--kafka-topic-prefix",
-            prefix,
-            "--kafka-partitions",
-            "3",
-            "--node-id",
-            name,
-            "--rate-per-sec",
-            "1000",
-            "--rate-burst",
-            "1000",
-        ])
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the node starts");
+        let bind = addr.to_string();
+        let mut flags = vec!["--bind", &bind, "--store", "memory"];
+        flags.extend(kafka_node_flags(bus, prefix, name));
+        let child = quicktalk(&flags)
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the node starts");
         let server = Server::at(addr);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -64,19 +64,7 @@ async fn a_broker_restart_pauses_publishing_and_loses_no_acknowledged_line() {
     let _broker = BROKER.lock().await;
     let bus = format!("kafka://{brokers}");
     let prefix = unique_prefix();
-    let server = Server::start(config(&[
-        "--bus",
-        &bus,
-        "--kafka-topic-prefix",
-        &prefix,
-        "--kafka-partitions",
-        "3",
-        "--rate-per-sec",
-        "1000",
-        "--rate-burst",
-        "1000",
-    ]))
-    .await;
+    let server = Server::start(config(&kafka_node_flags(&bus, &prefix, "single"))).await;
     wait_ready(&server, 200, Duration::from_secs(10)).await;
     let (mut a, mut b) = pair(&server).await;
     let room = a.last_matched_room();
@@ -125,22 +113,7 @@ async fn chat_across_nodes_pauses_while_the_broker_restarts_and_loses_nothing() 
     }
     let bus = format!("kafka://{brokers}");
     let prefix = unique_prefix();
-    let node = |name: &str| {
-        config(&[
-            "--bus",
-            &bus,
-            "--kafka-topic-prefix",
-            &prefix,
-            "--kafka-partitions",
-            "3",
-            "--node-id",
-            name,
-            "--rate-per-sec",
-            "1000",
-            "--rate-burst",
-            "1000",
-        ])
-    };
+    let node = |name: &str| config(&kafka_node_flags(&bus, &prefix, name));
     let one = Server::start(node("one")).await;
     let other = Server::start(node("other")).await;
     wait_ready(&one, 200, Duration::from_secs(10)).await;

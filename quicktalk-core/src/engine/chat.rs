@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use crate::engine::feed::StoreRecord;
 use crate::engine::hub::{ConnId, Hub, Phase};
-use crate::ids::SessionId;
+use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::{ModerationFlag, Report, StoredMessage, unix_ms};
 use crate::ports::event_bus::BusEvent;
 use crate::ports::moderator::{Action, Verdict};
@@ -153,23 +153,39 @@ impl Hub {
             self.push(id, ServerFrame::Message(echo));
             self.push(partner, ServerFrame::Message(delivered));
         }
+        self.record_line(room_id, seq, id, key, text, ts, masked, cid);
+    }
+
+    /// A numbered line: counted, handed to the store and published.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_line(
+        &mut self,
+        room: RoomId,
+        seq: u64,
+        from: SessionId,
+        client_key: ClientKey,
+        text: Arc<str>,
+        ts: i64,
+        masked: bool,
+        cid: Option<Arc<str>>,
+    ) {
         self.metrics.lines_out.increment(1);
         if !self.config.retention.is_zero() {
             self.store.offer(StoreRecord::Message(StoredMessage {
-                room: room_id,
+                room,
                 seq,
-                session: id,
-                client_key: key.clone(),
+                session: from,
+                client_key: client_key.clone(),
                 text: text.to_string(),
                 ts,
                 masked,
             }));
         }
         self.bus.offer(BusEvent::Message {
-            room: room_id,
+            room,
             seq,
-            from: id,
-            client_key: key,
+            from,
+            client_key,
             text,
             ts,
             masked,

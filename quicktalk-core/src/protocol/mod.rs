@@ -56,6 +56,14 @@ impl ProtocolError {
         }
     }
 
+    /// A `resume_failed` error.
+    pub fn resume_failed(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::ResumeFailed,
+            message: message.into(),
+        }
+    }
+
     /// The `error` frame that tells the client.
     pub fn to_frame(&self) -> ServerFrame {
         ServerFrame::Error(ErrorFrame {

@@ -25,6 +25,25 @@ pub fn quicktalk(args: &[&str]) -> Command {
     command
 }
 
+/// The flags of a test node on the Kafka bus: its topics (3 partitions),
+/// its name, and rate limits raised so tests may send quickly.
+pub fn kafka_node_flags<'a>(bus: &'a str, prefix: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "--bus",
+        bus,
+        "--kafka-topic-prefix",
+        prefix,
+        "--kafka-partitions",
+        "3",
+        "--node-id",
+        name,
+        "--rate-per-sec",
+        "1000",
+        "--rate-burst",
+        "1000",
+    ]
+}
+
 pub fn run(args: &[&str]) -> Output {
     quicktalk(args).output().expect("the binary runs")
 }

@@ -35,9 +35,8 @@ use tokio::time::Instant;
 use super::handover::Directory;
 use super::matching::Opening;
 use super::{Hub, Phase, Timer};
-use crate::engine::feed::StoreRecord;
 use crate::ids::{ClientKey, RoomId, SessionId};
-use crate::ports::chat_store::{StoredMessage, unix_ms};
+use crate::ports::chat_store::unix_ms;
 use crate::ports::event_bus::{BusEvent, ClusterMember, ClusterSeat};
 use crate::protocol::{PartnerLeftReason, ServerFrame};
 
@@ -560,28 +559,7 @@ impl Hub {
         let seq = line.seq;
         let text = line.text.clone();
         self.send_in_order(room_id);
-        self.metrics.lines_out.increment(1);
-        if !self.config.retention.is_zero() {
-            self.store.offer(StoreRecord::Message(StoredMessage {
-                room: room_id,
-                seq,
-                session: from,
-                client_key: key.clone(),
-                text: text.to_string(),
-                ts,
-                masked,
-            }));
-        }
-        self.bus.offer(BusEvent::Message {
-            room: room_id,
-            seq,
-            from,
-            client_key: key,
-            text,
-            ts,
-            masked,
-            cid,
-        });
+        self.record_line(room_id, seq, from, key, text, ts, masked, cid);
     }
 
     /// A room numbered here across nodes: sends the local member every line

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{Attachment, ConnId, Hub, Phase, Session, Timer};
-use crate::engine::rate::{Strikes, TokenBucket};
 use crate::error::{Error, Result};
 use crate::ids::{ClientKey, ResumeToken, SessionId};
 use crate::outbox::Outbox;
@@ -38,30 +37,17 @@ impl Hub {
         self.next_conn += 1;
         let outbox = Outbox::new(self.config.outbox_capacity);
         let token = ResumeToken::random();
-        let session = Session {
+        let session = Session::new(
             id,
             key,
-            token: token.clone(),
-            attachment: Some(Attachment {
+            token.clone(),
+            Attachment {
                 conn,
                 outbox: outbox.clone(),
-            }),
-            generation: 0,
-            phase: Phase::Idle,
-            lang: None,
-            bot: false,
-            last_room: None,
-            pending_left: None,
-            idle_closed: false,
-            fresh: true,
-            last_activity: now,
-            bucket: TokenBucket::new(self.config.rate_per_sec, self.config.rate_burst, now),
-            strikes: Strikes::new(self.config.flood_window, now),
-            typing: false,
-            interests: Vec::new(),
-            ticket: 0,
-            pending: None,
-        };
+            },
+            &self.config,
+            now,
+        );
         self.sessions.insert(id, session);
         self.conns.insert(conn, id);
         self.tokens.insert(token.clone(), id);

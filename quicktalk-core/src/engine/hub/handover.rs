@@ -21,13 +21,12 @@ use std::time::{Duration, SystemTime};
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::time::Instant;
 
-use super::{Attachment, ConnId, Hub, Phase, Session, Timer};
-use crate::engine::rate::{Strikes, TokenBucket};
+use super::{ConnId, Hub, Phase, Session, Timer};
 use crate::ids::{ClientKey, ResumeToken, RoomId, SessionId};
 use crate::ports::chat_store::unix_ms;
 use crate::ports::event_bus::BusEvent;
 use crate::protocol::{
-    ErrorCode, MessageFrame, PartnerLeftReason, ProtocolError, Resumed, Sender, ServerFrame,
+    MessageFrame, PartnerLeftReason, ProtocolError, Resumed, Sender, ServerFrame,
 };
 
 /// How far before a proposal the room's history is read from (clocks of
@@ -206,13 +205,7 @@ impl Hub {
             return;
         }
         let fail = |hub: &Self, message: &str| {
-            hub.push_error(
-                fresh,
-                ProtocolError {
-                    code: ErrorCode::ResumeFailed,
-                    message: message.into(),
-                },
-            );
+            hub.push_error(fresh, ProtocolError::resume_failed(message));
         };
         let history = match history {
             Ok(history) => history,
@@ -246,33 +239,9 @@ impl Hub {
         let token = ResumeToken::random();
         self.conns.insert(conn, id);
         self.tokens.insert(token.clone(), id);
-        self.sessions.insert(
-            id,
-            Session {
-                id,
-                key: known.key,
-                token: token.clone(),
-                attachment: Some(Attachment {
-                    conn: attachment.conn,
-                    outbox: attachment.outbox,
-                }),
-                generation: 0,
-                phase: Phase::Idle,
-                lang: None,
-                bot: false,
-                last_room: None,
-                pending_left: None,
-                idle_closed: false,
-                fresh: false,
-                last_activity: now,
-                bucket: TokenBucket::new(self.config.rate_per_sec, self.config.rate_burst, now),
-                strikes: Strikes::new(self.config.flood_window, now),
-                typing: false,
-                interests: Vec::new(),
-                ticket: 0,
-                pending: None,
-            },
-        );
+        let mut session = Session::new(id, known.key, token.clone(), attachment, &self.config, now);
+        session.fresh = false;
+        self.sessions.insert(id, session);
         self.schedule(
             now + self.config.idle_timeout,
             Timer::Idle {

@@ -80,6 +80,40 @@ pub(crate) struct Session {
     pub(crate) pending: Option<RoomId>,
 }
 
+impl Session {
+    /// A session attached to a connection, idle.
+    pub(crate) fn new(
+        id: SessionId,
+        key: ClientKey,
+        token: ResumeToken,
+        attachment: Attachment,
+        config: &EngineConfig,
+        now: Instant,
+    ) -> Self {
+        Self {
+            id,
+            key,
+            token,
+            attachment: Some(attachment),
+            generation: 0,
+            phase: Phase::Idle,
+            lang: None,
+            bot: false,
+            last_room: None,
+            pending_left: None,
+            idle_closed: false,
+            fresh: true,
+            last_activity: now,
+            bucket: TokenBucket::new(config.rate_per_sec, config.rate_burst, now),
+            strikes: Strikes::new(config.flood_window, now),
+            typing: false,
+            interests: Vec::new(),
+            ticket: 0,
+            pending: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Grace { session: SessionId, generation: u64 },

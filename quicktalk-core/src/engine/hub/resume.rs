@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use super::{ConnId, Handover, Hub, Phase, Timer};
 use crate::ids::{ResumeToken, RoomId};
 use crate::ports::event_bus::BusEvent;
-use crate::protocol::{CloseReason, ErrorCode, ProtocolError, Resumed, ServerFrame};
+use crate::protocol::{CloseReason, ProtocolError, Resumed, ServerFrame};
 
 impl Hub {
     /// `resume` on connection `conn`: the fresh session made at connect is
@@ -24,13 +24,7 @@ impl Hub {
     ) -> Option<Handover> {
         let fresh = self.session_of(conn, now)?;
         let fail = |hub: &Self, message: &str| {
-            hub.push_error(
-                fresh,
-                ProtocolError {
-                    code: ErrorCode::ResumeFailed,
-                    message: message.into(),
-                },
-            );
+            hub.push_error(fresh, ProtocolError::resume_failed(message));
         };
         if !self.sessions.get(&fresh).is_some_and(|s| s.fresh) {
             fail(self, "resume must be the first frame of a connection");

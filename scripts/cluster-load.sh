@@ -50,6 +50,7 @@ for n in 0 1; do
     rm -f "$out/node$n.db"*
     "$bin/quicktalk" serve --bind "$host_addr:$port" --store "sqlite://$out/node$n.db" \
         --bus "kafka://$QUICKTALK_TEST_KAFKA" --kafka-topic-prefix "$prefix" --node-id "node$n" \
+        --ip-hash-key "cluster-load-shared-ip-hash-key" \
         --rate-per-sec 1000 --rate-burst 1000 --max-connections-per-ip 100000 --log warn &
     nodes+=("$!")
     urls+=("ws://$host_addr:$port/ws")

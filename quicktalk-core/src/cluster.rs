@@ -43,7 +43,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::time::Instant;
 
 use crate::ids::{RoomId, SessionId};
@@ -54,6 +54,14 @@ use crate::ports::event_bus::{BusEvent, ClusterMember};
 /// its waiting sessions leave the pools.
 pub const NODE_GONE_AFTER: Duration = Duration::from_secs(3);
 
+/// How long a matcher that takes pools over holds its waits before it pairs
+/// anyone ([`ClusterMatcher::hold_until`]): the nodes announce their waits
+/// and exclusions (cooldowns, report blocks) again when asked, and a wait
+/// must not be paired before the exclusions that keep it apart are read.
+/// The transport asks at once and after 1 s; this leaves the second round
+/// half a second to arrive.
+pub const TAKEOVER_HOLD: Duration = Duration::from_millis(1500);
+
 /// The cluster's matchmaker: waiting sessions of every node in, proposals out.
 pub struct ClusterMatcher {
     matcher: Matcher,
@@ -63,6 +71,11 @@ pub struct ClusterMatcher {
     /// and silence says nothing about a node.
     heard: Option<Instant>,
     proposed: u64,
+    /// Waits are kept out of the pools until then (a takeover).
+    held_until: Option<Instant>,
+    /// The waits held meanwhile, in arrival order.
+    held: Vec<SessionId>,
+    held_set: FxHashSet<SessionId>,
 }
 
 impl std::fmt::Debug for ClusterMatcher {
@@ -84,7 +97,18 @@ impl ClusterMatcher {
             nodes: FxHashMap::default(),
             heard: None,
             proposed: 0,
+            held_until: None,
+            held: Vec::new(),
+            held_set: FxHashSet::default(),
         }
+    }
+
+    /// Takes waits in but pairs nobody until `until` (the first
+    /// [`ClusterMatcher::tick`] at or after it puts them in the pools in
+    /// arrival order). For a matcher that takes pools over: see
+    /// [`TAKEOVER_HOLD`]. Exclusions, cancels and heartbeats apply at once.
+    pub fn hold_until(&mut self, until: Instant) {
+        self.held_until = Some(until);
     }
 
     /// Sessions waiting in the pools.
@@ -113,18 +137,21 @@ impl ClusterMatcher {
                     self.matcher.cancel(member.session);
                 }
                 self.waiting.insert(member.session, member.clone());
-                let candidate = Candidate {
-                    session: member.session,
-                    client_key: member.client_key.clone(),
-                    lang: member.lang.clone(),
-                    interests: member.interests.clone(),
-                    bot: member.bot,
-                };
-                self.matcher
-                    .enqueue_new(candidate, now)
-                    .map(|pairing| self.propose(pairing))
-                    .into_iter()
-                    .collect()
+                if self.held_until.is_some_and(|until| now < until) {
+                    if self.held_set.insert(member.session) {
+                        self.held.push(member.session);
+                    }
+                    return Vec::new();
+                }
+                // A hold that ran out puts its waits in first (this one may
+                // be among them).
+                let mut proposals = self.release(now);
+                if !self.held_set.contains(&member.session)
+                    && !self.matcher.is_waiting(member.session)
+                {
+                    proposals.extend(self.enqueue(member.session, now));
+                }
+                proposals
             }
             BusEvent::Cancelled {
                 session, ticket, ..
@@ -184,6 +211,7 @@ impl ClusterMatcher {
     /// Runs what is due by `now` (interest waits running out, exclusions
     /// ending, silent nodes leaving the pools); returns the proposals.
     pub fn tick(&mut self, now: Instant) -> Vec<BusEvent> {
+        let mut proposals = self.release(now);
         // Silent for 3 s past the newest heartbeat from anyone: while the
         // bus carries nothing, silence says nothing.
         let gone: Vec<Arc<str>> = self
@@ -199,17 +227,47 @@ impl ClusterMatcher {
             self.nodes.remove(&node);
             self.drop_node(&node);
         }
-        self.matcher
-            .tick(now)
-            .into_iter()
-            .map(|pairing| self.propose(pairing))
-            .collect()
+        let due = self.matcher.tick(now);
+        proposals.extend(due.into_iter().map(|pairing| self.propose(pairing)));
+        proposals
     }
 
     /// The next moment [`ClusterMatcher::tick`] has work (besides noticing
     /// silent nodes, which the caller checks every second or so).
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.matcher.next_deadline()
+        match (self.matcher.next_deadline(), self.held_until) {
+            (Some(due), Some(held)) => Some(due.min(held)),
+            (due, held) => due.or(held),
+        }
+    }
+
+    /// When a hold ran out: its waits go into the pools in arrival order.
+    fn release(&mut self, now: Instant) -> Vec<BusEvent> {
+        if self.held_until.is_none_or(|until| now < until) {
+            return Vec::new();
+        }
+        self.held_until = None;
+        let mut proposals = Vec::new();
+        for session in std::mem::take(&mut self.held) {
+            proposals.extend(self.enqueue(session, now));
+        }
+        self.held_set.clear();
+        proposals
+    }
+
+    /// Puts a known wait in the pools; a proposal when it pairs at once.
+    fn enqueue(&mut self, session: SessionId, now: Instant) -> Option<BusEvent> {
+        let member = self.waiting.get(&session)?;
+        let candidate = Candidate {
+            session,
+            client_key: member.client_key.clone(),
+            lang: member.lang.clone(),
+            interests: member.interests.clone(),
+            bot: member.bot,
+        };
+        self.matcher
+            .enqueue_new(candidate, now)
+            .map(|pairing| self.propose(pairing))
     }
 
     fn drop_node(&mut self, node: &Arc<str>) {
@@ -242,5 +300,81 @@ impl ClusterMatcher {
             waited_ms: [pairing.first_waited, pairing.second_waited]
                 .map(|waited| u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(raw: u64) -> SessionId {
+        SessionId::from_raw(raw)
+    }
+
+    fn wait(node: &str, session: u64, ticket: u64) -> BusEvent {
+        BusEvent::Waiting(ClusterMember {
+            node: node.into(),
+            session: s(session),
+            client_key: format!("key-{session}").as_str().into(),
+            lang: Some("ko".into()),
+            interests: Vec::new(),
+            bot: false,
+            ticket,
+            resume: None,
+        })
+    }
+
+    fn paired(proposals: &[BusEvent]) -> Vec<[SessionId; 2]> {
+        proposals
+            .iter()
+            .map(|proposal| match proposal {
+                BusEvent::Proposed { members, .. } => {
+                    let mut pair = [members[0].session, members[1].session];
+                    pair.sort_by_key(|session| session.raw());
+                    pair
+                }
+                other => panic!("not a proposal: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_held_matcher_pairs_nobody_until_the_hold_ends_and_keeps_exclusions_read_meanwhile() {
+        let now = Instant::now();
+        let mut matcher = ClusterMatcher::new(MatcherConfig::default());
+        matcher.hold_until(now + TAKEOVER_HOLD);
+        for event in [wait("a", 1, 1), wait("b", 2, 1), wait("b", 3, 1)] {
+            assert!(
+                matcher.apply(&event, now).is_empty(),
+                "paired during the hold"
+            );
+        }
+        // 1 and 2 just chatted: their exclusion comes after their waits.
+        let excluded = BusEvent::Excluded {
+            sessions: [s(1), s(2)],
+            client_keys: None,
+            age_ms: 10,
+        };
+        assert!(matcher.apply(&excluded, now).is_empty());
+        assert!(matcher.tick(now + TAKEOVER_HOLD / 2).is_empty());
+        assert_eq!(matcher.next_deadline(), Some(now + TAKEOVER_HOLD));
+        let proposals = matcher.tick(now + TAKEOVER_HOLD);
+        assert_eq!(paired(&proposals), vec![[s(1), s(3)]]);
+        assert_eq!(matcher.waiting(), 1, "2 waits on");
+    }
+
+    #[test]
+    fn a_wait_announced_again_as_a_hold_runs_out_is_pooled_once() {
+        let now = Instant::now();
+        let mut matcher = ClusterMatcher::new(MatcherConfig::default());
+        matcher.hold_until(now + TAKEOVER_HOLD);
+        assert!(matcher.apply(&wait("a", 1, 1), now).is_empty());
+        // The hold is over but not yet ticked: the same session's newer wait.
+        let later = now + TAKEOVER_HOLD;
+        assert!(matcher.apply(&wait("a", 1, 2), later).is_empty());
+        assert!(matcher.tick(later).is_empty());
+        assert_eq!(matcher.waiting(), 1);
+        let proposals = matcher.apply(&wait("b", 2, 1), later);
+        assert_eq!(paired(&proposals), vec![[s(1), s(2)]]);
     }
 }

@@ -649,6 +649,67 @@ async fn a_resume_on_another_node_takes_the_session_from_a_live_node() {
 }
 
 #[tokio::test]
+async fn a_node_that_never_saw_the_room_asks_the_others_where_a_session_was() {
+    let mut cluster = cluster(2).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    b.send("before", "b0");
+    until(&mut a, "a has it", |f| Client::messages(f).len() == 1).await;
+    // A third node joins after the room opened: it never saw `matched`.
+    let late = node(&cluster.bus, "node-late", &cluster.config).await;
+    cluster.nodes.push(late);
+    a.drop_connection();
+    b.send("while away", "b1");
+    until(&mut b, "echo", |f| Client::messages(f).len() == 2).await;
+    // a's client comes back through the balancer to the new node: it asks,
+    // b's node (which knows a's token digest from the match) answers.
+    a.reconnect(&cluster.nodes[2]).await;
+    until(&mut a, "a resumed", |f| {
+        f.iter()
+            .any(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+    })
+    .await;
+    assert_eq!(resumed(&a.received).unwrap().replayed, 1);
+    assert_eq!(lines(&a).last().unwrap().2, "while away");
+    until(&mut b, "b told", |f| {
+        is_partner_left(f, PartnerLeftReason::Disconnected)
+    })
+    .await;
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_node_shutting_down_tells_even_newer_nodes_where_its_sessions_were() {
+    let bus = MemoryEventBus::default().with_history(100_000);
+    let config = config();
+    let matcher = run_matcher(bus.clone(), &config).await;
+    let old = node(&bus, "node-old", &config).await;
+    // Both members on the old node: no other node of the cluster knows
+    // their tokens once the nodes that saw the match are gone.
+    let mut a = Client::connect(&old, "key-a").await;
+    let mut b = Client::connect(&old, "key-b").await;
+    a.join(&[], None);
+    b.join(&[], None);
+    until(&mut a, "a matched", |f| matched(f).is_some()).await;
+    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    let newer = node(&bus, "node-new", &config).await;
+    b.send("one", "b0");
+    until(&mut a, "a has it", |f| Client::messages(f).len() == 1).await;
+    a.drop_connection();
+    b.send("two", "b1");
+    until(&mut b, "echo", |f| Client::messages(f).len() == 2).await;
+    old.shutdown(Duration::from_secs(1)).await;
+    a.reconnect(&newer).await;
+    until(&mut a, "a resumed", |f| {
+        f.iter()
+            .any(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+    })
+    .await;
+    assert_eq!(resumed(&a.received).unwrap().replayed, 1);
+    assert_eq!(lines(&a).last().unwrap().2, "two");
+    matcher.abort();
+}
+
+#[tokio::test]
 async fn sharded_matchers_never_match_a_session_without_lang_twice() {
     let bus = MemoryEventBus::default().with_history(100_000);
     let config = config();

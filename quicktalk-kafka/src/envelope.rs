@@ -169,6 +169,30 @@ mod tests {
                 session: SessionId::from_raw(2),
                 resume: "cd34".into(),
             },
+            BusEvent::Locate {
+                digest: "ab12".into(),
+                asker: "node-c".into(),
+            },
+            BusEvent::Located {
+                digest: "ab12".into(),
+                asker: Some("node-c".into()),
+                session: SessionId::from_raw(1),
+                client_key: ClientKey::from("a"),
+                room,
+                partner: SessionId::from_raw(2),
+                node: "node-a".into(),
+                since_ms: 6,
+            },
+            BusEvent::Located {
+                digest: "ef56".into(),
+                asker: None,
+                session: SessionId::from_raw(2),
+                client_key: ClientKey::from("b"),
+                room,
+                partner: SessionId::from_raw(1),
+                node: "node-b".into(),
+                since_ms: 7,
+            },
         ];
         for event in events {
             let bytes = encode("node-a", &event);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quicktalk_core::Engine;
-use quicktalk_core::cluster::ClusterMatcher;
+use quicktalk_core::cluster::{ClusterMatcher, TAKEOVER_HOLD};
 use quicktalk_core::matcher::MatcherConfig;
 use quicktalk_core::ports::event_bus::{BusEvent, EventBus, Route};
 use quicktalk_kafka::{KafkaConfig, MatchReader};
@@ -131,8 +131,11 @@ struct Owner {
 impl Owner {
     fn new(config: MatcherConfig) -> Self {
         tracing::info!("this node runs matchmaking for its pools");
+        let mut matcher = ClusterMatcher::new(config);
+        // Nobody is paired before the nodes' exclusions are read again.
+        matcher.hold_until(Instant::now() + TAKEOVER_HOLD);
         Self {
-            matcher: ClusterMatcher::new(config),
+            matcher,
             since: Instant::now(),
             asked: 0,
         }

@@ -16,9 +16,7 @@ use quicktalk_core::ports::moderator::{Moderator, NoopModerator};
 use quicktalk_nlp::{FilterBuilder, Policy, parse_action, parse_override};
 
 use crate::bus::BusArgs;
-use crate::storage::StoreArgs;
-#[cfg(test)]
-use crate::storage::StoreUrl;
+use crate::storage::{StoreArgs, StoreUrl};
 use crate::tools::{ExportArgs, ForgetArgs};
 
 /// The `quicktalk` command line.
@@ -277,7 +275,23 @@ impl ServeConfig {
                 .map_err(|e| lexicons_invalid(e.to_string()))?;
         }
         // Everything but reaching the brokers (that happens in `run`).
-        self.bus.kafka_config()?;
+        let kafka = self.bus.kafka_config()?;
+        if kafka.is_some()
+            && self.bus.cluster
+            && self.ip_hash_key.is_none()
+            && !matches!(self.storage.store_url()?, StoreUrl::Mongo(_))
+        {
+            // Each node would generate its own key in its own store: one
+            // person would have another client key on every node.
+            return Err(invalid(
+                "ip-hash-key",
+                "QUICKTALK_IP_HASH_KEY",
+                "is required in cluster mode unless every node shares one MongoDB store: \
+                 all nodes must hash client IPs with the same key, or report blocks and \
+                 bans by client key would not hold across nodes (make one with \
+                 `openssl rand -hex 32` and give every node the same)",
+            ));
+        }
         if let Some(token) = self.admin_token() {
             if token.chars().count() < 16 {
                 return Err(invalid(

@@ -33,6 +33,8 @@ async fn the_archive_worker_stores_every_line_once_across_a_kill() {
         "1000",
         "--rate-burst",
         "1000",
+        "--ip-hash-key",
+        "one-key-for-every-node",
     ]))
     .await;
     let (mut a, mut b) = pair(&server).await;
@@ -87,6 +89,8 @@ async fn bad_bus_settings_stop_start_up_naming_the_setting() {
             "memory",
             "--kafka-timeout-secs",
             "3",
+            "--ip-hash-key",
+            "one-key-for-every-node",
         ];
         args.extend_from_slice(extra);
         run(&args)
@@ -142,6 +146,23 @@ async fn bad_bus_settings_stop_start_up_naming_the_setting() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("--kafka-username"),
+        "{}",
+        stderr(&output)
+    );
+    // Cluster mode with a store of its own and no shared IP-hash key: one
+    // person would be another client key on every node.
+    let output = run(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--store",
+        "memory",
+        "--bus",
+        &bus,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--ip-hash-key (QUICKTALK_IP_HASH_KEY)"),
         "{}",
         stderr(&output)
     );

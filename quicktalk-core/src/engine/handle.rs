@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::engine::Shared;
 use crate::engine::chat::Incoming;
-use crate::engine::hub::ConnId;
+use crate::engine::hub::{ConnId, LOCATE_WAIT, ResumeStep};
 use crate::ids::{RoomId, SessionId};
 use crate::protocol::{
     ClientFrame, ErrorCode, JoinRequest, ProtocolError, ReportRequest, ServerFrame,
@@ -139,21 +139,41 @@ impl SessionHandle {
     /// if the session has moved to another room since, everything in the new
     /// room is replayed.
     pub fn resume_in(&self, token: &str, last_seq: u64, room: Option<RoomId>) {
-        let handover = self
+        let step = self
             .shared
             .with_hub(|hub, now| hub.resume(self.conn, token, last_seq, room, now));
         // Cluster mode: a session of another node; its room is read back
-        // from the bus and the resume finishes when it is.
-        if let Some(handover) = handover {
-            let shared = self.shared.clone();
-            tokio::spawn(async move {
-                let history = match &shared.bus {
-                    Some(bus) => bus.room_history(handover.room, handover.since_ms).await,
-                    None => Ok(Vec::new()),
-                };
-                shared.with_hub(|hub, now| hub.adopt(handover, history, now));
-            });
-        }
+        // from the bus and the resume finishes when it is (after asking the
+        // other nodes where it was, if this node never heard of it).
+        let Some(step) = step else {
+            return;
+        };
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let handover = match step {
+                ResumeStep::Handover(handover) => handover,
+                ResumeStep::Locate(mut locating) => {
+                    let _ = tokio::time::timeout(LOCATE_WAIT, &mut locating.found).await;
+                    match shared.with_hub(|hub, _| hub.located(locating)) {
+                        Some(handover) => handover,
+                        None => return,
+                    }
+                }
+            };
+            let history = match &shared.bus {
+                Some(bus) => {
+                    // The room ends on the bus first, so the read has every
+                    // line acknowledged in it.
+                    let end = shared.with_hub(|hub, _| hub.handover_end(&handover));
+                    match bus.publish(&end).await {
+                        Ok(()) => bus.room_history(handover.room, handover.since_ms).await,
+                        Err(error) => Err(error),
+                    }
+                }
+                None => Ok(Vec::new()),
+            };
+            shared.with_hub(|hub, now| hub.adopt(handover, history, now));
+        });
     }
 
     /// Application-level ping: answers `pong`.

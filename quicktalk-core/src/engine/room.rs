@@ -56,6 +56,8 @@ pub(crate) struct Room {
     /// has been sent every line up to this `seq` (lines go out in order,
     /// each once it is on the bus).
     pub(crate) sent: u64,
+    /// When the room opened (unix ms).
+    pub(crate) opened_ms: i64,
     last_seq: u64,
     replay: VecDeque<Line>,
     capacity: usize,
@@ -80,6 +82,7 @@ impl Room {
             remote: None,
             numbers: true,
             sent: 0,
+            opened_ms: crate::ports::chat_store::unix_ms(std::time::SystemTime::now()),
             last_seq: 0,
             replay: VecDeque::new(),
             capacity,

@@ -192,6 +192,38 @@ pub enum BusEvent {
         /// The node that has it now.
         node: Arc<str>,
     },
+    /// Cluster mode: a client resumed on a node that does not know its
+    /// token (e.g. one started after the session's room opened); any node
+    /// that knows the digest answers with [`BusEvent::Located`].
+    Locate {
+        /// [`crate::ResumeToken::digest`] of the token.
+        digest: Arc<str>,
+        /// The node that asks.
+        asker: Arc<str>,
+    },
+    /// Cluster mode: the answer to [`BusEvent::Locate`]: the session with
+    /// that token digest and the room it was in. A node shutting down sends
+    /// one for each of its sessions in a room, to every node.
+    Located {
+        /// The digest asked for.
+        digest: Arc<str>,
+        /// The node that asked; none when a node shutting down tells every
+        /// node where its sessions are.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asker: Option<Arc<str>>,
+        /// The session.
+        session: SessionId,
+        /// Its client key.
+        client_key: ClientKey,
+        /// Its current or most recent room.
+        room: RoomId,
+        /// Its partner in that room.
+        partner: SessionId,
+        /// The node that held it.
+        node: Arc<str>,
+        /// Where the room's history starts (unix ms, with a margin).
+        since_ms: i64,
+    },
     /// Cluster mode: a session in `room` has a new resume token (it resumed
     /// on its node); `resume` is the new token's digest.
     Rekeyed {
@@ -287,7 +319,10 @@ impl BusEvent {
             | Self::Rekeyed { room, .. }
             | Self::Moved { room, .. } => Route::Room(*room),
             Self::Waiting(_) | Self::Cancelled { .. } | Self::Excluded { .. } => Route::Match,
-            Self::Heartbeat { .. } | Self::Reannounce { .. } => Route::Nodes,
+            Self::Heartbeat { .. }
+            | Self::Reannounce { .. }
+            | Self::Locate { .. }
+            | Self::Located { .. } => Route::Nodes,
         }
     }
 }

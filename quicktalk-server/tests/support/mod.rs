@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -119,11 +119,32 @@ impl Client {
 
     /// Upgrades without reading anything.
     pub async fn connect_raw(server: &Server, origin: Option<&str>) -> Result<Self, WsError> {
+        let headers: Vec<(&str, &str)> = origin
+            .map(|origin| ("origin", origin))
+            .into_iter()
+            .collect();
+        Self::connect_with_headers(server, &headers).await
+    }
+
+    /// Connects as a client at `ip` behind a trusted proxy (the server
+    /// must list 127.0.0.1 in `--trusted-proxies`): its own client key.
+    pub async fn connect_from(server: &Server, ip: &str) -> Result<Self, WsError> {
+        let mut client = Self::connect_with_headers(server, &[("x-forwarded-for", ip)]).await?;
+        client.hello = client.expect("hello").await;
+        Ok(client)
+    }
+
+    /// Upgrades with these request headers, without reading anything.
+    pub async fn connect_with_headers(
+        server: &Server,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, WsError> {
         let mut request = server.ws_url().into_client_request().unwrap();
-        if let Some(origin) = origin {
-            request
-                .headers_mut()
-                .insert("origin", HeaderValue::from_str(origin).unwrap());
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         Ok(Self {

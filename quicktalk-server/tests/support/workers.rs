@@ -41,6 +41,9 @@ pub fn kafka_node_flags<'a>(bus: &'a str, prefix: &'a str, name: &'a str) -> Vec
         "1000",
         "--rate-burst",
         "1000",
+        // Every node hashes client IPs alike (required in cluster mode).
+        "--ip-hash-key",
+        "one-key-for-every-node",
     ]
 }
 

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustc_hash::FxHashMap;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::handover::Directory;
@@ -65,6 +66,8 @@ pub(crate) struct ClusterState {
     blocks: VecDeque<(Instant, Exclusion)>,
     /// Sessions of other nodes a `resume` here could take over.
     pub(crate) directory: Directory,
+    /// Resumes waiting for another node to locate their token, by digest.
+    pub(crate) locating: FxHashMap<Arc<str>, Vec<oneshot::Sender<()>>>,
 }
 
 impl ClusterState {
@@ -83,6 +86,7 @@ impl ClusterState {
             cooldowns: VecDeque::new(),
             blocks: VecDeque::new(),
             directory: Directory::default(),
+            locating: FxHashMap::default(),
         }
     }
 }
@@ -303,6 +307,19 @@ impl Hub {
                 leaving,
             } => self.heard(node, online, leaving, now),
             BusEvent::Reannounce { .. } => self.reannounce(now),
+            BusEvent::Locate { digest, asker } => self.answer_locate(digest, asker),
+            BusEvent::Located {
+                digest,
+                asker,
+                session,
+                client_key,
+                room,
+                partner,
+                node,
+                since_ms,
+            } => self.learn_located(
+                digest, asker, session, client_key, room, partner, node, since_ms, now,
+            ),
             BusEvent::Matched {
                 room,
                 sessions,
@@ -781,21 +798,10 @@ impl Hub {
         }
     }
 
-    /// A new matcher took over: announce every wait and exclusion again.
+    /// A new matcher took over: announce every exclusion and wait again,
+    /// exclusions first (a matcher reads one partition in order, so it
+    /// knows what keeps a wait apart before the wait).
     fn reannounce(&mut self, now: Instant) {
-        let waiting: Vec<SessionId> = self
-            .sessions
-            .values()
-            .filter(|s| s.phase == Phase::Waiting && s.pending.is_none())
-            .map(|s| s.id)
-            .collect();
-        tracing::debug!(
-            waiting = waiting.len(),
-            "announcing every wait again for a new matcher"
-        );
-        for id in waiting {
-            self.announce_wait(id, false);
-        }
         self.forget_expired_exclusions(now);
         let Some(cluster) = self.cluster.as_ref() else {
             return;
@@ -813,6 +819,19 @@ impl Hub {
             .collect();
         for event in events {
             self.bus.offer(event);
+        }
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| s.phase == Phase::Waiting && s.pending.is_none())
+            .map(|s| s.id)
+            .collect();
+        tracing::debug!(
+            waiting = waiting.len(),
+            "announcing every wait again for a new matcher"
+        );
+        for id in waiting {
+            self.announce_wait(id, false);
         }
     }
 }

@@ -223,6 +223,7 @@ impl Hub {
             }
         }
         if let Some(cluster) = &self.cluster {
+            self.hand_over_seats();
             // The other nodes end this node's chats now, not in 3 s.
             let node = cluster.node().clone();
             self.bus.offer(BusEvent::Heartbeat {

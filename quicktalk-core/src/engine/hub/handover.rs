@@ -12,6 +12,11 @@
 //! on the bus, so a node that still holds it (alive, or not yet noticed as
 //! gone) tells the partner and drops its copy of the session.
 //!
+//! A node that does not know the digest (it started after the room
+//! opened) asks the others with [`BusEvent::Locate`]; a node that knows it
+//! answers [`BusEvent::Located`], and the resume goes on as above. Nobody
+//! answering within [`LOCATE_WAIT`] fails the resume (`resume_failed`).
+//!
 //! [`EventBus::room_history`]: crate::ports::event_bus::EventBus::room_history
 
 use std::collections::VecDeque;
@@ -19,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{ConnId, Hub, Phase, Session, Timer};
@@ -32,6 +38,10 @@ use crate::protocol::{
 /// How far before a proposal the room's history is read from (clocks of
 /// the nodes and the broker differ a little).
 const HISTORY_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long a resume with a token no node here knows waits for another
+/// node to say where its session was ([`BusEvent::Located`]).
+pub(crate) const LOCATE_WAIT: Duration = Duration::from_secs(2);
 
 /// Sessions of other nodes this node could take over, by token digest.
 #[derive(Default)]
@@ -49,6 +59,7 @@ pub(crate) struct Known {
     key: ClientKey,
     room: RoomId,
     node: Arc<str>,
+    partner: SessionId,
     since_ms: i64,
     ended: bool,
 }
@@ -70,22 +81,28 @@ impl Directory {
         node: Arc<str>,
         partner: SessionId,
     ) {
-        self.forget(session);
-        self.by_digest.insert(digest.clone(), session);
         let since = SystemTime::now()
             .checked_sub(HISTORY_MARGIN)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        self.known.insert(
+        self.insert(
             session,
             Known {
                 digest,
                 key,
                 room,
                 node,
+                partner,
                 since_ms: unix_ms(since),
                 ended: false,
             },
         );
+    }
+
+    fn insert(&mut self, session: SessionId, known: Known) {
+        self.forget(session);
+        self.by_digest.insert(known.digest.clone(), session);
+        let (room, partner) = (known.room, known.partner);
+        self.known.insert(session, known);
         self.rooms.insert(room, [session, partner]);
     }
 
@@ -146,6 +163,24 @@ impl Directory {
     }
 }
 
+/// What a `resume` with a token this node does not hold needs next.
+pub(crate) enum ResumeStep {
+    /// The room's history, then [`Hub::adopt`].
+    Handover(Handover),
+    /// Another node's answer (or [`LOCATE_WAIT`]), then [`Hub::located`].
+    Locate(Locating),
+}
+
+/// A resume waiting for another node to say where its session was.
+pub(crate) struct Locating {
+    conn: ConnId,
+    fresh: SessionId,
+    token: String,
+    last_seq: u64,
+    /// Fires when a node answered.
+    pub(crate) found: oneshot::Receiver<()>,
+}
+
 /// A resume this node can finish once the room's history is read.
 #[derive(Debug)]
 pub(crate) struct Handover {
@@ -179,6 +214,187 @@ impl Hub {
             since_ms: known.since_ms,
             last_seq,
         })
+    }
+
+    /// A token nobody here knows: ask the other nodes where its session was.
+    pub(super) fn locate(
+        &mut self,
+        conn: ConnId,
+        fresh: SessionId,
+        token: &str,
+        last_seq: u64,
+    ) -> Option<Locating> {
+        let cluster = self.cluster.as_mut()?;
+        let digest: Arc<str> = ResumeToken::from(token).digest().into();
+        let (answered, found) = oneshot::channel();
+        cluster
+            .locating
+            .entry(digest.clone())
+            .or_default()
+            .push(answered);
+        let asker = cluster.node().clone();
+        self.bus.offer(BusEvent::Locate { digest, asker });
+        Some(Locating {
+            conn,
+            fresh,
+            token: token.to_owned(),
+            last_seq,
+            found,
+        })
+    }
+
+    /// After another node's answer or [`LOCATE_WAIT`]: the handover, or
+    /// `resume_failed` when nobody knew the token.
+    pub(crate) fn located(&mut self, locating: Locating) -> Option<Handover> {
+        let Locating {
+            conn,
+            fresh,
+            token,
+            last_seq,
+            ..
+        } = locating;
+        if let Some(cluster) = self.cluster.as_mut() {
+            let digest = ResumeToken::from(token.as_str()).digest();
+            cluster.locating.remove(digest.as_str());
+        }
+        let handover = self.find_handover(conn, fresh, &token, last_seq);
+        if handover.is_none() && self.sessions.get(&fresh).is_some_and(|s| s.fresh) {
+            self.push_error(
+                fresh,
+                ProtocolError::resume_failed("unknown or expired resume token"),
+            );
+        }
+        handover
+    }
+
+    /// Another node asks where a session is: the answer, if this node's
+    /// directory has it.
+    pub(super) fn answer_locate(&mut self, digest: Arc<str>, asker: Arc<str>) {
+        let Some(cluster) = self.cluster.as_ref() else {
+            return;
+        };
+        if &asker == cluster.node() {
+            return;
+        }
+        let directory = &cluster.directory;
+        let Some(known) = directory
+            .by_digest
+            .get(&digest)
+            .and_then(|session| directory.known.get(session).map(|known| (*session, known)))
+        else {
+            return;
+        };
+        let (session, known) = known;
+        let answer = BusEvent::Located {
+            digest,
+            asker: Some(asker),
+            session,
+            client_key: known.key.clone(),
+            room: known.room,
+            partner: known.partner,
+            node: known.node.clone(),
+            since_ms: known.since_ms,
+        };
+        self.bus.offer(answer);
+    }
+
+    /// A node answered this node's [`BusEvent::Locate`], or a node shutting
+    /// down told every node where its sessions are: the session goes into
+    /// the directory (its room taken as ended: it expires after the grace)
+    /// and a resume waiting for it goes on.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn learn_located(
+        &mut self,
+        digest: Arc<str>,
+        asker: Option<Arc<str>>,
+        session: SessionId,
+        key: ClientKey,
+        room: RoomId,
+        partner: SessionId,
+        node: Arc<str>,
+        since_ms: i64,
+        now: Instant,
+    ) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        if asker.as_ref().is_some_and(|asker| asker != cluster.node()) {
+            return;
+        }
+        let waiting = cluster.locating.remove(&digest);
+        if waiting.is_none() && asker.is_some() {
+            // Answered already.
+            return;
+        }
+        if !cluster.directory.by_digest.contains_key(&digest) {
+            cluster.directory.insert(
+                session,
+                Known {
+                    digest,
+                    key,
+                    room,
+                    node,
+                    partner,
+                    since_ms,
+                    ended: false,
+                },
+            );
+            cluster.directory.mark_ended(session, now);
+        }
+        for answered in waiting.into_iter().flatten() {
+            let _ = answered.send(());
+        }
+    }
+
+    /// Shutting down: tells every node where this node's sessions in rooms
+    /// are (their token digests), so their clients can resume on any node,
+    /// even one that started after their room opened.
+    pub(super) fn hand_over_seats(&self) {
+        let Some(cluster) = self.cluster.as_ref() else {
+            return;
+        };
+        let margin = i64::try_from(HISTORY_MARGIN.as_millis()).unwrap_or(i64::MAX);
+        for session in self.sessions.values() {
+            let Some(room) = session.last_room.and_then(|room| self.rooms.get(&room)) else {
+                continue;
+            };
+            let Some(index) = room.member_index(session.id) else {
+                continue;
+            };
+            self.bus.offer(BusEvent::Located {
+                digest: session.token.digest().into(),
+                asker: None,
+                session: session.id,
+                client_key: session.key.clone(),
+                room: room.id,
+                partner: room.members[1 - index],
+                node: cluster.node().clone(),
+                since_ms: room.opened_ms.saturating_sub(margin),
+            });
+        }
+    }
+
+    /// What a handover publishes before it reads the room back: the node
+    /// that held the session lets go of it (if it is alive), and wherever
+    /// the room still lives it ends. Every line a node acknowledged in the
+    /// room is before this end in the room's stream (a node ends the room
+    /// when it reads it), so the read that follows has them all.
+    pub(crate) fn handover_end(&self, handover: &Handover) -> Vec<BusEvent> {
+        let mut end = Vec::with_capacity(2);
+        if let Some(node) = self.cluster.as_ref().map(|c| c.node().clone()) {
+            end.push(BusEvent::Moved {
+                room: handover.room,
+                session: handover.session,
+                node,
+            });
+        }
+        end.push(BusEvent::PartnerLeft {
+            room: handover.room,
+            left: handover.session,
+            reason: PartnerLeftReason::Disconnected,
+            ts: unix_ms(SystemTime::now()),
+        });
+        end
     }
 
     /// Finishes a resume on this node with the room's events read back.
@@ -283,7 +499,14 @@ impl Hub {
                     left,
                     reason: why,
                     ..
-                } if r == room && left != id => reason = why,
+                } if r == room => {
+                    // The room's first end: no node acknowledged a line
+                    // after it (each ends the room when it reads it).
+                    if left != id {
+                        reason = why;
+                    }
+                    break;
+                }
                 _ => {}
             }
         }
@@ -296,21 +519,6 @@ impl Hub {
             outbox.push_unbounded(ServerFrame::Message(frame));
         }
         outbox.push_unbounded(ServerFrame::PartnerLeft { reason });
-        // The node that held the session lets go of it (if it is alive),
-        // and wherever the room still lives, it ends now.
-        if let Some(node) = self.cluster.as_ref().map(|c| c.node().clone()) {
-            self.bus.offer(BusEvent::Moved {
-                room,
-                session: id,
-                node,
-            });
-        }
-        self.bus.offer(BusEvent::PartnerLeft {
-            room,
-            left: id,
-            reason: PartnerLeftReason::Disconnected,
-            ts: unix_ms(SystemTime::now()),
-        });
         tracing::info!(session = %id, %room, from_node = %known.node, "session resumed from another node");
     }
 }

@@ -33,7 +33,7 @@ mod matching;
 mod resume;
 
 pub(crate) use cluster::ClusterState;
-pub(crate) use handover::Handover;
+pub(crate) use handover::{LOCATE_WAIT, ResumeStep};
 
 /// Identifies one transport connection; a session may move between them.
 pub(crate) type ConnId = u64;

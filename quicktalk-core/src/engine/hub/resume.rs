@@ -3,7 +3,7 @@
 
 use tokio::time::Instant;
 
-use super::{ConnId, Handover, Hub, Phase, Timer};
+use super::{ConnId, Hub, Phase, ResumeStep, Timer};
 use crate::ids::{ResumeToken, RoomId};
 use crate::ports::event_bus::BusEvent;
 use crate::protocol::{CloseReason, ProtocolError, Resumed, ServerFrame};
@@ -13,7 +13,8 @@ impl Hub {
     /// dropped and the old one moves onto this connection.
     ///
     /// In cluster mode a token of a session another node held comes back as
-    /// a [`Handover`] to finish once its room is read back from the bus.
+    /// a [`ResumeStep`]: a handover to finish once its room is read back
+    /// from the bus, or a question to the other nodes first.
     pub(crate) fn resume(
         &mut self,
         conn: ConnId,
@@ -21,7 +22,7 @@ impl Hub {
         last_seq: u64,
         client_room: Option<RoomId>,
         now: Instant,
-    ) -> Option<Handover> {
+    ) -> Option<ResumeStep> {
         let fresh = self.session_of(conn, now)?;
         let fail = |hub: &Self, message: &str| {
             hub.push_error(fresh, ProtocolError::resume_failed(message));
@@ -32,7 +33,10 @@ impl Hub {
         }
         let Some(&old) = self.tokens.get(&ResumeToken::from(token)) else {
             if let Some(handover) = self.find_handover(conn, fresh, token, last_seq) {
-                return Some(handover);
+                return Some(ResumeStep::Handover(handover));
+            }
+            if let Some(locating) = self.locate(conn, fresh, token, last_seq) {
+                return Some(ResumeStep::Locate(locating));
             }
             fail(self, "unknown or expired resume token");
             return None;

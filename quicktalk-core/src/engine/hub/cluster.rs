@@ -33,7 +33,7 @@ use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::handover::Directory;
+use super::handover::{Directory, history_start_now};
 use super::matching::Opening;
 use super::{Hub, Phase, Timer};
 use crate::ids::{ClientKey, RoomId, SessionId};
@@ -359,6 +359,7 @@ impl Hub {
                     room,
                     seat.node,
                     sessions[1 - index],
+                    history_start_now(),
                 );
             }
         }

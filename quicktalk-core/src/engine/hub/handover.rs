@@ -39,6 +39,14 @@ use crate::protocol::{
 /// the nodes and the broker differ a little).
 const HISTORY_MARGIN: Duration = Duration::from_secs(30);
 
+/// Where the history of a room that opens now starts (unix ms).
+pub(crate) fn history_start_now() -> i64 {
+    let since = SystemTime::now()
+        .checked_sub(HISTORY_MARGIN)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    unix_ms(since)
+}
+
 /// How long a resume with a token no node here knows waits for another
 /// node to say where its session was ([`BusEvent::Located`]).
 pub(crate) const LOCATE_WAIT: Duration = Duration::from_secs(2);
@@ -72,6 +80,7 @@ impl Directory {
     }
 
     /// A member of a room that opened, held by another node.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn learn(
         &mut self,
         session: SessionId,
@@ -80,10 +89,8 @@ impl Directory {
         room: RoomId,
         node: Arc<str>,
         partner: SessionId,
+        since_ms: i64,
     ) {
-        let since = SystemTime::now()
-            .checked_sub(HISTORY_MARGIN)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
         self.insert(
             session,
             Known {
@@ -92,7 +99,7 @@ impl Directory {
                 room,
                 node,
                 partner,
-                since_ms: unix_ms(since),
+                since_ms,
                 ended: false,
             },
         );
@@ -327,19 +334,9 @@ impl Hub {
             return;
         }
         if !cluster.directory.by_digest.contains_key(&digest) {
-            cluster.directory.insert(
-                session,
-                Known {
-                    digest,
-                    key,
-                    room,
-                    node,
-                    partner,
-                    since_ms,
-                    ended: false,
-                },
-            );
-            cluster.directory.mark_ended(session, now);
+            let directory = &mut cluster.directory;
+            directory.learn(session, digest, key, room, node, partner, since_ms);
+            directory.mark_ended(session, now);
         }
         for answered in waiting.into_iter().flatten() {
             let _ = answered.send(());

@@ -82,6 +82,19 @@ impl Drop for Node {
     }
 }
 
+/// Nodes named `names` on the test broker, with `extra` flags: the bus URL,
+/// the topic prefix and the nodes (None when no broker is configured).
+async fn start_nodes(names: &[&str], extra: &[&str]) -> Option<(String, String, Vec<Node>)> {
+    let brokers = test_brokers()?;
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let mut nodes = Vec::new();
+    for name in names {
+        nodes.push(Node::start_with(&bus, &prefix, name, extra).await);
+    }
+    Some((bus, prefix, nodes))
+}
+
 async fn try_http(server: &Server, path: &str) -> Result<(u16, String), std::io::Error> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(server.addr).await?;
@@ -183,16 +196,9 @@ async fn chat_both_ways(a: &mut Client, b: &mut Client, count: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_match_strangers_across_nodes_and_they_chat() {
-    let Some(brokers) = test_brokers() else {
+    let Some((_, _, nodes)) = start_nodes(&["n0", "n1", "n2"], &[]).await else {
         return;
     };
-    let bus = format!("kafka://{brokers}");
-    let prefix = unique_prefix();
-    let nodes = [
-        Node::start(&bus, &prefix, "n0").await,
-        Node::start(&bus, &prefix, "n1").await,
-        Node::start(&bus, &prefix, "n2").await,
-    ];
     let mut pairs = Vec::new();
     for (i, interest) in ["chess", "jazz", "hiking"].into_iter().enumerate() {
         pairs.push(cross_pair(&nodes[i], &nodes[(i + 1) % 3], interest).await);
@@ -309,16 +315,10 @@ async fn send_acked(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_of_every_node_loses_no_acknowledged_line() {
-    let Some(brokers) = test_brokers() else {
+    let names = ["r0", "r1", "r2"];
+    let Some((bus, prefix, mut nodes)) = start_nodes(&names, &[]).await else {
         return;
     };
-    let bus = format!("kafka://{brokers}");
-    let prefix = unique_prefix();
-    let names = ["r0", "r1", "r2"];
-    let mut nodes = Vec::new();
-    for name in names {
-        nodes.push(Node::start(&bus, &prefix, name).await);
-    }
     for i in 0..3 {
         let (next, other) = ((i + 1) % 3, (i + 2) % 3);
         // a on the node about to restart, b on the next one.
@@ -853,16 +853,10 @@ fn check_room(room: &str, a: &View, b: &View) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn randomised_sessions_across_three_nodes_keep_the_core_invariants() {
-    let Some(brokers) = test_brokers() else {
+    let Some((_, _, nodes)) = start_nodes(&["s0", "s1", "s2"], PEOPLE_FLAGS).await else {
         return;
     };
     let seed = test_seed("randomised_sessions");
-    let bus = format!("kafka://{brokers}");
-    let prefix = unique_prefix();
-    let mut nodes = Vec::new();
-    for name in ["s0", "s1", "s2"] {
-        nodes.push(Node::start_with(&bus, &prefix, name, PEOPLE_FLAGS).await);
-    }
     let addrs: Vec<SocketAddr> = nodes.iter().map(|node| node.server.addr).collect();
     let people: Vec<_> = (0..15)
         .map(|index| {
@@ -1088,16 +1082,10 @@ async fn load_client(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_loses_no_acknowledged_line() {
-    let Some(brokers) = test_brokers() else {
+    let names = ["l0", "l1", "l2"];
+    let Some((bus, prefix, mut nodes)) = start_nodes(&names, PEOPLE_FLAGS).await else {
         return;
     };
-    let bus = format!("kafka://{brokers}");
-    let prefix = unique_prefix();
-    let names = ["l0", "l1", "l2"];
-    let mut nodes = Vec::new();
-    for name in names {
-        nodes.push(Node::start_with(&bus, &prefix, name, PEOPLE_FLAGS).await);
-    }
     let live = Arc::new(std::sync::Mutex::new(
         nodes
             .iter()

@@ -206,16 +206,32 @@ impl ContactDetector {
             let Some(id) = captures.get(2) else {
                 continue;
             };
-            let marked = captures
-                .get(1)
-                .is_some_and(|m| !m.as_str().trim().is_empty());
+            let marked = skip > 0
+                || captures
+                    .get(1)
+                    .is_some_and(|m| !m.as_str().trim().is_empty());
+            // A sentence's full stop is not part of the id (`line out.`).
             let id_like = id
                 .as_str()
+                .trim_end_matches(['.', '-', '_'])
                 .contains(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
             // After a Korean messenger name any Latin word is an id (Korean
             // chat has few English words there); after an English one it
-            // must look like an id or be introduced as one.
-            if !(marked || id_like || !ascii_name) {
+            // must look like an id or be introduced as one. After a name
+            // that is an everyday English word (`line 344`, `snap 2`) only
+            // an introduced id counts (`line: abc12`, `line id abc12`).
+            let everyday = matches!(&plain[name.range()], "line" | "snap");
+            let named = captures.get(1).is_some_and(|m| {
+                let marker = m.as_str();
+                marker.contains('@') || marker.contains("id") || marker.contains("아이디")
+            });
+            let found = if everyday {
+                // `line: cool_kid99`, `line id dexter`, not `this line: dexter`.
+                named || (marked && id_like)
+            } else {
+                marked || id_like || !ascii_name
+            };
+            if !found {
                 continue;
             }
             let end = name.end() + skip + id.end();
@@ -320,6 +336,16 @@ fn phones(plain: &str, out: &mut Vec<Found>) {
         if digit(c).is_none() || after_digit {
             index += 1;
             continue;
+        }
+        // Digits inside a word of letters and digits are no phone number
+        // (`ffb00501808306c047`, a hash).
+        if index > 0 && chars[index - 1].1.is_ascii_alphabetic() {
+            let rest = chars[index..].iter().map(|&(_, c)| c);
+            let word: Vec<char> = rest.take_while(char::is_ascii_alphanumeric).collect();
+            if word.iter().any(char::is_ascii_alphabetic) {
+                index += word.len();
+                continue;
+            }
         }
         let plus = index > 0 && chars[index - 1].1 == '+';
         let mut number = Vec::new();

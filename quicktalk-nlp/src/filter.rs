@@ -561,9 +561,14 @@ impl Filter {
         if view.as_str().contains(WILDCARD) {
             self.masked_words().find(view, hits);
         }
+        // Allowed: inside an allowed word, or ending inside one that starts
+        // within the match and runs on past it (`my ass` in `my
+        // assumptions`: the last word is `assumptions`).
         let allowed = |first: usize, last: usize| {
-            hits.iter()
-                .any(|&(a, b, kind)| kind == Kind::Allow && a <= first && last <= b)
+            hits.iter().any(|&(a, b, kind)| {
+                kind == Kind::Allow
+                    && ((a <= first && last <= b) || (first < a && a <= last && last < b))
+            })
         };
         for &(first, last, kind) in hits.iter() {
             if let Kind::Danger(category, severity) = kind

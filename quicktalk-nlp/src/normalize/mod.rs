@@ -384,6 +384,7 @@ impl View {
         // Korean words typed on an English keyboard are short: a syllable
         // is two to four keys.
         let pure_ascii_letters = latin_count == token.len() && (2..=12).contains(&token.len());
+        let key_combo = token.iter().any(|a| a.ch == '+') && is_key_combo(token);
         let mut piece = raw.len();
         let mut split_next = false;
         let mut index = 0;
@@ -412,9 +413,11 @@ impl View {
                     Some(atom.latin)
                 }
                 Class::Digit => Some(atom.ch),
+                Class::Leet if is_syntax(token, index, key_combo) => None,
                 Class::Leet if wordy && leet_counts(&atom, index, first_core, last_core) => {
                     Some(atom.latin)
                 }
+                Class::Mask if is_placeholder(token, index) => None,
                 Class::Mask if inside || masked_tail(token, index, last_core) => Some(WILDCARD),
                 Class::Sep if inside && is_dash_mask(token, index) => Some(WILDCARD),
                 _ => None,
@@ -456,9 +459,11 @@ impl View {
                 .rev()
                 .find(|&i| letters(&self.atoms[begin + i]))
                 .unwrap_or(first);
-            let symbols_inside = self.atoms[begin + first..begin + last_letter]
-                .iter()
-                .any(|a| matches!(a.class, Class::Leet | Class::Mask));
+            let token = &self.atoms[begin..end];
+            let symbols_inside = (first..last_letter).any(|i| {
+                matches!(token[i].class, Class::Leet | Class::Mask)
+                    && !is_syntax(token, i, key_combo)
+            });
             if symbols_inside {
                 // A symbol inside a word may hide a letter (`fu@k`, `P@rn`)
                 // or separate letters (`f!u!c!k`): read it both ways too.
@@ -647,8 +652,93 @@ fn digit_run_reads_as_letters(token: &[Atom], index: usize) -> bool {
         .last()
         .unwrap_or(index);
     let letterish = |i: usize| matches!(token[i].class, Class::Latin | Class::Word | Class::Leet);
+    let run = end - start + 1;
+    // A number with its unit (`600kb`, `10gb`) or a name with a number
+    // (`nick420`): digits that start a word two or more at a time, or end
+    // it three or more at a time, are digits (`5h1t`, `a55` still read).
+    let leads = !(0..start).any(letterish);
+    let ends = !(end + 1..token.len()).any(letterish);
+    if (leads && run >= 2) || (ends && run >= 3) {
+        return false;
+    }
     end - start < 3
         && ((start > 0 && letterish(start - 1)) || (end + 1 < token.len() && letterish(end + 1)))
+}
+
+/// Symbols that are syntax, not letters: a key combination's `+`
+/// (`Alt+Tab`), a run of `+` (`c++`, `libstdc++6`), and a shell's `$(` and
+/// `${` (`$(uname -r)`, `${PATH}`).
+fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
+    let at = |i: usize| token.get(i).map_or('\0', |a| a.ch);
+    let before = if index > 0 { at(index - 1) } else { '\0' };
+    match at(index) {
+        '+' => {
+            let orig = |i: usize| token.get(i).map_or('\0', |a| a.orig);
+            // `Function+SomeKey`: two capitalised words.
+            let capitalised = orig(index + 1).is_uppercase() && orig(index + 2).is_lowercase();
+            key_combo || capitalised || at(index + 1) == '+' || before == '+'
+        }
+        '$' => matches!(at(index + 1), '(' | '{'),
+        '(' | '{' => before == '$',
+        // An address (`nick@enterprise`): a letter hidden as `@` sits in a
+        // short word (`f@g`, `b@stard`, `n1gg@`).
+        '@' => {
+            let latin = |a: &Atom| a.class == Class::Latin;
+            let before = token[..index].iter().rev().take_while(|a| latin(a)).count();
+            let after = token[index + 1..].iter().take_while(|a| latin(a)).count();
+            before >= 3 && after >= 3
+        }
+        // A nick's separator (`PP|Spydon`, `tyraN|a`), where a letter hidden
+        // as `|` keeps the word's case (`sh|t`, `SH|T`).
+        '|' => {
+            let orig = |i: usize| token.get(i).map_or('\0', |a| a.orig);
+            let (prev, next) = (
+                if index > 0 { orig(index - 1) } else { '\0' },
+                orig(index + 1),
+            );
+            let capitalised = next.is_uppercase() && orig(index + 2).is_lowercase();
+            capitalised || (prev.is_uppercase() && next.is_lowercase())
+        }
+        _ => false,
+    }
+}
+
+/// A run of marks between separators stands for a number or a name, not
+/// for letters of a word (`linux-headers-x.x.x-##-generic`).
+fn is_placeholder(token: &[Atom], index: usize) -> bool {
+    let mark = |i: usize| token[i].class == Class::Mask;
+    let start = (0..=index)
+        .rev()
+        .take_while(|&i| mark(i))
+        .last()
+        .unwrap_or(index);
+    let end = (index..token.len())
+        .take_while(|&i| mark(i))
+        .last()
+        .unwrap_or(index);
+    let sep = |i: Option<usize>| {
+        i.and_then(|i| token.get(i))
+            .is_some_and(|a| matches!(a.ch, '-' | '.' | '_'))
+    };
+    sep(start.checked_sub(1)) && sep(Some(end + 1))
+}
+
+/// Modifier keys: `ctrl+c`, `Alt+Tab` name keys, their `+` hides no letter.
+const MODIFIER_KEYS: &[&str] = &[
+    "ctrl", "control", "alt", "shift", "super", "meta", "cmd", "command", "win", "fn", "option",
+];
+
+/// Whether a token with `+` in it is a key combination (`ctrl+alt+t`).
+fn is_key_combo(token: &[Atom]) -> bool {
+    token
+        .split(|a| a.ch == '+')
+        .map(|part| {
+            part.iter()
+                .filter(|a| a.class == Class::Latin)
+                .map(|a| a.ch)
+                .collect::<String>()
+        })
+        .any(|part| MODIFIER_KEYS.contains(&part.as_str()))
 }
 
 fn multi_char_leet(atoms: &[Atom]) -> Option<(char, usize)> {
@@ -679,10 +769,25 @@ fn leet_counts(atom: &Atom, index: usize, first: Option<usize>, last: Option<usi
 }
 
 /// A run of two or more dashes or underscores inside a word hides letters
-/// (`f--k`, `f__king`); a single one is a gap (`f-u-c-k`).
+/// (`f--k`, `f__king`, `sh--t`); a single one is a gap (`f-u-c-k`). After
+/// three or more letters the run joins two words (`question--ask`,
+/// `ThE__OnE`, `stefan__1`): a dash in prose, an underscore in a name.
 fn is_dash_mask(token: &[Atom], index: usize) -> bool {
     let dash = |i: usize| token.get(i).is_some_and(|a| matches!(a.ch, '-' | '_'));
-    dash(index) && (dash(index + 1) || (index > 0 && dash(index - 1)))
+    if !(dash(index) && (dash(index + 1) || (index > 0 && dash(index - 1)))) {
+        return false;
+    }
+    let run_start = (0..=index)
+        .rev()
+        .take_while(|&i| dash(i))
+        .last()
+        .unwrap_or(index);
+    let head = token[..run_start]
+        .iter()
+        .rev()
+        .take_while(|a| a.class == Class::Latin)
+        .count();
+    head <= 2
 }
 
 /// A run of two or more masking marks ending a word hides its tail
@@ -706,6 +811,18 @@ fn masked_tail(token: &[Atom], index: usize, last_core: Option<usize>) -> bool {
     // `g++`, `C^^`); a star after one letter still is (`f***`).
     let one_letter = last == 0 || token[last - 1].class != Class::Latin;
     if one_letter && tail().any(|a| a.ch != '*') {
+        return false;
+    }
+    // Stars on both sides are emphasis (`**without**`); two stars after a
+    // whole word are a footnote or emphasis too (`Usb**`, `too much**`),
+    // where a masked word keeps one or two letters (`f***`, `sh**`).
+    let emphasis = token.first().is_some_and(|a| a.ch == '*');
+    let letters = token[..=last]
+        .iter()
+        .rev()
+        .take_while(|a| a.class == Class::Latin)
+        .count();
+    if emphasis || (run == 2 && letters >= 3) {
         return false;
     }
     run >= 2 && index <= last + run

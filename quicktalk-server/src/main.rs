@@ -13,6 +13,35 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's defaults favour speed over resident memory: freed pages are
+/// purged only after 10 ms (arenas 10x later) and arenas are committed
+/// eagerly. A chat server holds thousands of mostly idle sockets, so memory
+/// is purged at once and committed on demand: 1,000 idle pairs cost 6.9
+/// instead of 10.3 KiB of RSS per connection, and the process starts at
+/// 21 instead of 46 MiB (docs/performance.md). An operator's
+/// `MIMALLOC_PURGE_DELAY` / `MIMALLOC_ARENA_EAGER_COMMIT` win.
+#[cfg(feature = "mimalloc")]
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    // mimalloc v2's `mi_option_e` (include/mimalloc.h).
+    const ARENA_EAGER_COMMIT: i32 = 4;
+    const PURGE_DELAY: i32 = 15;
+    unsafe extern "C" {
+        fn mi_option_set(option: i32, value: std::ffi::c_long);
+    }
+    for (option, variable) in [
+        (ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT"),
+        (PURGE_DELAY, "MIMALLOC_PURGE_DELAY"),
+    ] {
+        if std::env::var_os(variable).is_none() {
+            // SAFETY: mimalloc is the linked global allocator (above);
+            // setting an option is a plain store that it reads on its next
+            // arena or purge decision, valid from any thread at any time.
+            unsafe { mi_option_set(option, 0) };
+        }
+    }
+}
+
 fn init_logging(config: &ServeConfig) -> Result<(), String> {
     let filter = EnvFilter::try_new(&config.log)
         .map_err(|error| format!("invalid setting --log (QUICKTALK_LOG): {error}"))?;
@@ -51,6 +80,8 @@ async fn shutdown_signal() {
 }
 
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
+    tune_allocator();
     // SQLite calls run on the blocking pool but take one connection lock,
     // so more than a few blocking threads only adds threads: cap the pool.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -71,7 +71,9 @@ pub(crate) async fn upgrade(
         .max_write_buffer_size(limit * 64)
         .on_upgrade(move |socket| {
             let sockets = state.inner.sockets.clone();
-            sockets.track_future(serve_socket(state, socket, key, slot))
+            // Boxed: the socket's state (a few hundred bytes) lives on the
+            // heap once, not also in the task waiting for `connect`.
+            sockets.track_future(serve_socket(state, Box::new(socket), key, slot))
         })
 }
 
@@ -117,11 +119,14 @@ fn error_text(code: ErrorCode, message: &str) -> Message {
 
 async fn serve_socket(
     state: AppState,
-    mut socket: WebSocket,
+    mut socket: Box<WebSocket>,
     key: ClientKey,
     _slot: ConnectionSlot,
 ) {
-    let (handle, events) = match state.inner.engine.connect(key).await {
+    // Every await that is not the idle wait is boxed: a task is as large as
+    // its largest state, and an idle connection (most of them) should not
+    // carry the space of a start-up, a report or a close handshake.
+    let (handle, events) = match Box::pin(state.inner.engine.connect(key)).await {
         Ok(pair) => pair,
         Err(error) => {
             let (code, close_code) = match error {
@@ -129,13 +134,16 @@ async fn serve_socket(
                 quicktalk_core::Error::ShuttingDown => (ErrorCode::ShuttingDown, 1001),
                 _ => (ErrorCode::ServerBusy, CLOSE_TRY_LATER),
             };
-            let _ = socket.send(error_text(code, &error.to_string())).await;
-            let _ = socket.send(close(close_code, code.as_str())).await;
+            let refuse = async {
+                let _ = socket.send(error_text(code, &error.to_string())).await;
+                let _ = socket.send(close(close_code, code.as_str())).await;
+            };
+            Box::pin(refuse).await;
             return;
         }
     };
     metrics::gauge!("quicktalk_connections").increment(1.0);
-    let (sink, mut stream) = socket.split();
+    let (sink, mut stream) = (*socket).split();
     // One message at most (the reader's own close frame): a oneshot costs a
     // few bytes, where an mpsc channel allocates a block of slots per socket.
     let (control, control_rx) = oneshot::channel::<Message>();
@@ -151,13 +159,13 @@ async fn serve_socket(
                 // too slow, shutdown): wait briefly for the client's close
                 // reply, but never let a silent peer hold the socket.
                 writer_done = true;
-                let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+                let _ = Box::pin(tokio::time::timeout(CLOSE_REPLY_WAIT, async {
                     while let Some(Ok(message)) = stream.next().await {
                         if matches!(message, Message::Close(_)) {
                             break;
                         }
                     }
-                })
+                }))
                 .await;
                 break;
             }
@@ -168,7 +176,7 @@ async fn serve_socket(
             }
         };
         match next {
-            Some(Ok(Message::Text(text))) => handle.handle_text(text.as_str()).await,
+            Some(Ok(Message::Text(text))) => Box::pin(handle.handle_text(text.as_str())).await,
             Some(Ok(Message::Binary(_))) => handle.error(ProtocolError {
                 code: ErrorCode::Unsupported,
                 message: "binary frames are not supported; send JSON text frames".into(),
@@ -197,7 +205,7 @@ async fn serve_socket(
     drop(handle);
     drop(control);
     if !writer_done {
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        let _ = Box::pin(tokio::time::timeout(Duration::from_secs(2), writer)).await;
     }
     metrics::gauge!("quicktalk_connections").decrement(1.0);
 }
@@ -221,7 +229,7 @@ async fn write_loop(
             biased;
             received = events.recv_many(&mut batch, WRITE_BATCH) => {
                 if received == 0 {
-                    let _ = sink.send(close(CLOSE_NORMAL, "")).await;
+                    let _ = Box::pin(sink.send(close(CLOSE_NORMAL, ""))).await;
                     return;
                 }
                 // One clock read per batch for the delivery ages.
@@ -237,7 +245,7 @@ async fn write_loop(
                             sink.feed(Message::Text(frame.to_json().into())).await
                         }
                         Event::Close(reason) => {
-                            let _ = sink.send(close(reason.code(), reason.message())).await;
+                            let _ = Box::pin(sink.send(close(reason.code(), reason.message()))).await;
                             return;
                         }
                     };
@@ -251,12 +259,12 @@ async fn write_loop(
             }
             frame = &mut control => {
                 if let Ok(frame) = frame {
-                    let _ = sink.send(frame).await;
+                    let _ = Box::pin(sink.send(frame)).await;
                 }
                 return;
             }
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                if Box::pin(sink.send(Message::Ping(Default::default()))).await.is_err() {
                     return;
                 }
             }

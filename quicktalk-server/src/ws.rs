@@ -235,21 +235,23 @@ async fn write_loop(
                 // One clock read per batch for the delivery ages.
                 let now_ms = unix_ms(SystemTime::now());
                 for event in batch.drain(..) {
-                    let result = match event {
+                    // The frame is encoded and dropped before the await: the
+                    // task keeps no frame across it.
+                    let message = match event {
                         Event::Frame(frame) => {
                             if let ServerFrame::Message(message) = &frame {
                                 let age_ms = now_ms.saturating_sub(message.ts);
                                 delivery.record(age_ms as f64 / 1000.0);
                             }
-                            // feed, not send: one flush per batch.
-                            sink.feed(Message::Text(frame.to_json().into())).await
+                            Message::Text(frame.to_json().into())
                         }
                         Event::Close(reason) => {
                             let _ = Box::pin(sink.send(close(reason.code(), reason.message()))).await;
                             return;
                         }
                     };
-                    if result.is_err() {
+                    // feed, not send: one flush per batch.
+                    if sink.feed(message).await.is_err() {
                         return;
                     }
                 }

@@ -641,16 +641,7 @@ fn close_piece(raw: &mut [Unit], piece: usize) {
 /// symbol (`4ss`), never a number standing apart inside the token (`n=455`,
 /// `c=643`, `v2.1`, `3:1`) or a long one (`abc1234`, ids, times).
 fn digit_run_reads_as_letters(token: &[Atom], index: usize) -> bool {
-    let is_digit = |i: usize| token[i].class == Class::Digit;
-    let start = (0..=index)
-        .rev()
-        .take_while(|&i| is_digit(i))
-        .last()
-        .unwrap_or(index);
-    let end = (index..token.len())
-        .take_while(|&i| is_digit(i))
-        .last()
-        .unwrap_or(index);
+    let (start, end) = run_around(token, index, |a| a.class == Class::Digit);
     let letterish = |i: usize| matches!(token[i].class, Class::Latin | Class::Word | Class::Leet);
     let run = end - start + 1;
     // A number with its unit (`600kb`, `10gb`) or a name with a number
@@ -703,19 +694,25 @@ fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
     }
 }
 
-/// A run of marks between separators stands for a number or a name, not
-/// for letters of a word (`linux-headers-x.x.x-##-generic`).
-fn is_placeholder(token: &[Atom], index: usize) -> bool {
-    let mark = |i: usize| token[i].class == Class::Mask;
+/// The first and last index of the run of atoms around `index` that all
+/// satisfy `member` (`index` itself when it does not).
+fn run_around(token: &[Atom], index: usize, member: impl Fn(&Atom) -> bool) -> (usize, usize) {
     let start = (0..=index)
         .rev()
-        .take_while(|&i| mark(i))
+        .take_while(|&i| member(&token[i]))
         .last()
         .unwrap_or(index);
     let end = (index..token.len())
-        .take_while(|&i| mark(i))
+        .take_while(|&i| member(&token[i]))
         .last()
         .unwrap_or(index);
+    (start, end)
+}
+
+/// A run of marks between separators stands for a number or a name, not
+/// for letters of a word (`linux-headers-x.x.x-##-generic`).
+fn is_placeholder(token: &[Atom], index: usize) -> bool {
+    let (start, end) = run_around(token, index, |a| a.class == Class::Mask);
     let sep = |i: Option<usize>| {
         i.and_then(|i| token.get(i))
             .is_some_and(|a| matches!(a.ch, '-' | '.' | '_'))
@@ -777,11 +774,7 @@ fn is_dash_mask(token: &[Atom], index: usize) -> bool {
     if !(dash(index) && (dash(index + 1) || (index > 0 && dash(index - 1)))) {
         return false;
     }
-    let run_start = (0..=index)
-        .rev()
-        .take_while(|&i| dash(i))
-        .last()
-        .unwrap_or(index);
+    let (run_start, _) = run_around(token, index, |a| matches!(a.ch, '-' | '_'));
     let head = token[..run_start]
         .iter()
         .rev()

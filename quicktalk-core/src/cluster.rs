@@ -54,6 +54,13 @@ use crate::ports::event_bus::{BusEvent, ClusterMember};
 /// its waiting sessions leave the pools.
 pub const NODE_GONE_AFTER: Duration = Duration::from_secs(3);
 
+/// After the bus was down, how much longer than [`NODE_GONE_AFTER`] the
+/// others get to be heard again: nodes come back at different times (each
+/// publisher retries with a back-off of up to 5 s), and a node that is
+/// merely slower to reconnect must not be taken for gone (seen in the broker
+/// restart test: a chat across nodes ended 3 s after the broker was back).
+pub const BUS_RECOVERY_GRACE: Duration = Duration::from_secs(6);
+
 /// How long a matcher that takes pools over holds its waits before it pairs
 /// anyone ([`ClusterMatcher::hold_until`]): the nodes announce their waits
 /// and exclusions (cooldowns, report blocks) again when asked, and a wait
@@ -196,7 +203,7 @@ impl ClusterMatcher {
                         .is_none_or(|last| now.saturating_duration_since(last) > NODE_GONE_AFTER);
                     if bus_was_down {
                         for seen in self.nodes.values_mut() {
-                            *seen = now;
+                            *seen = now + BUS_RECOVERY_GRACE;
                         }
                     }
                     self.heard = Some(now);

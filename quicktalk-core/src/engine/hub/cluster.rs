@@ -671,9 +671,10 @@ impl Hub {
                 .is_none_or(|last| now.saturating_duration_since(last) > NODE_GONE_AFTER);
             if bus_was_down {
                 // Everyone was silent because the bus was: give the others
-                // a fresh window to be heard again.
+                // a fresh window to be heard again, long enough for a
+                // publisher in its retry back-off.
                 for peer in cluster.peers.values_mut() {
-                    peer.seen = now;
+                    peer.seen = now + crate::cluster::BUS_RECOVERY_GRACE;
                 }
             }
             cluster.heard_self = Some(now);

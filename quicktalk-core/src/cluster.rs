@@ -198,12 +198,18 @@ impl ClusterMatcher {
                     self.nodes.remove(node);
                     self.drop_node(node);
                 } else {
-                    let bus_was_down = self
-                        .heard
-                        .is_none_or(|last| now.saturating_duration_since(last) > NODE_GONE_AFTER);
-                    if bus_was_down {
+                    // A fresh window for everyone when the bus was down (after
+                    // an outage, long enough for a publisher's back-off).
+                    let window = match self.heard {
+                        None => Some(now),
+                        Some(last) if now.saturating_duration_since(last) > NODE_GONE_AFTER => {
+                            Some(now + BUS_RECOVERY_GRACE)
+                        }
+                        Some(_) => None,
+                    };
+                    if let Some(window) = window {
                         for seen in self.nodes.values_mut() {
-                            *seen = now + BUS_RECOVERY_GRACE;
+                            *seen = window;
                         }
                     }
                     self.heard = Some(now);

@@ -666,15 +666,19 @@ impl Hub {
             return;
         };
         if node == cluster.node {
-            let bus_was_down = cluster
-                .heard_self
-                .is_none_or(|last| now.saturating_duration_since(last) > NODE_GONE_AFTER);
-            if bus_was_down {
-                // Everyone was silent because the bus was: give the others
-                // a fresh window to be heard again, long enough for a
-                // publisher in its retry back-off.
+            // Everyone was silent because the bus was: give the others a
+            // fresh window to be heard again (after an outage, long enough
+            // for a publisher in its retry back-off; at start-up, the usual).
+            let window = match cluster.heard_self {
+                None => Some(now),
+                Some(last) if now.saturating_duration_since(last) > NODE_GONE_AFTER => {
+                    Some(now + crate::cluster::BUS_RECOVERY_GRACE)
+                }
+                Some(_) => None,
+            };
+            if let Some(seen) = window {
                 for peer in cluster.peers.values_mut() {
-                    peer.seen = now + crate::cluster::BUS_RECOVERY_GRACE;
+                    peer.seen = seen;
                 }
             }
             cluster.heard_self = Some(now);

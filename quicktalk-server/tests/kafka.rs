@@ -22,21 +22,7 @@ async fn the_archive_worker_stores_every_line_once_across_a_kill() {
     };
     let bus = format!("kafka://{brokers}");
     let prefix = unique_prefix();
-    let server = Server::start(config(&[
-        "--bus",
-        &bus,
-        "--kafka-topic-prefix",
-        &prefix,
-        "--kafka-partitions",
-        "3",
-        "--rate-per-sec",
-        "1000",
-        "--rate-burst",
-        "1000",
-        "--ip-hash-key",
-        "one-key-for-every-node",
-    ]))
-    .await;
+    let server = Server::start(config(&kafka_node_flags(&bus, &prefix, "single"))).await;
     let (mut a, mut b) = pair(&server).await;
     let room = a.last_matched_room();
     chat(&mut a, &mut b, 1, 150).await;

@@ -28,13 +28,8 @@ pub fn quicktalk(args: &[&str]) -> Command {
 /// The flags of a test node on the Kafka bus: its topics (3 partitions),
 /// its name, and rate limits raised so tests may send quickly.
 pub fn kafka_node_flags<'a>(bus: &'a str, prefix: &'a str, name: &'a str) -> Vec<&'a str> {
-    vec![
-        "--bus",
-        bus,
-        "--kafka-topic-prefix",
-        prefix,
-        "--kafka-partitions",
-        "3",
+    let mut flags = kafka_topic_flags(bus, prefix).to_vec();
+    flags.extend([
         "--node-id",
         name,
         "--rate-per-sec",
@@ -44,6 +39,19 @@ pub fn kafka_node_flags<'a>(bus: &'a str, prefix: &'a str, name: &'a str) -> Vec
         // Every node hashes client IPs alike (required in cluster mode).
         "--ip-hash-key",
         "one-key-for-every-node",
+    ]);
+    flags
+}
+
+/// The bus and topic flags every test process on Kafka shares.
+pub fn kafka_topic_flags<'a>(bus: &'a str, prefix: &'a str) -> [&'a str; 6] {
+    [
+        "--bus",
+        bus,
+        "--kafka-topic-prefix",
+        prefix,
+        "--kafka-partitions",
+        "3",
     ]
 }
 
@@ -56,19 +64,10 @@ pub struct Worker(Child);
 
 impl Worker {
     pub fn start(bus: &str, prefix: &str, store: &str) -> Self {
-        Self::spawn(&[
-            "archive",
-            "--bus",
-            bus,
-            "--kafka-topic-prefix",
-            prefix,
-            "--kafka-partitions",
-            "3",
-            "--store",
-            store,
-            "--batch",
-            "25",
-        ])
+        let mut args = vec!["archive"];
+        args.extend(kafka_topic_flags(bus, prefix));
+        args.extend(["--store", store, "--batch", "25"]);
+        Self::spawn(&args)
     }
 
     pub fn spawn(args: &[&str]) -> Self {

@@ -40,11 +40,13 @@ pub fn check(args: &HealthcheckArgs) -> Result<String, String> {
         .set_read_timeout(Some(timeout))
         .and_then(|()| stream.set_write_timeout(Some(timeout)))
         .map_err(|error| error.to_string())?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|error| format!("cannot send the request: {error}"))?;
+    // One write: `write!` straight onto the socket sends each formatted piece
+    // in its own segment, and a server that answers after the first piece and
+    // closes resets the connection before the answer is read.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|error| format!("cannot send the request: {error}"))?;
     let mut head = [0u8; 256];
     let read = stream
         .read(&mut head)
@@ -109,8 +111,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let answer = |status: &'static str| {
             let (mut socket, _) = listener.accept().unwrap();
-            let mut request = [0u8; 512];
-            let _ = socket.read(&mut request).unwrap();
+            // Read the whole request: closing with unread bytes would reset
+            // the connection before the client reads the answer.
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 512];
+            while !request.ends_with(b"\r\n\r\n") {
+                let read = socket.read(&mut chunk).unwrap();
+                assert!(read > 0, "the request ended early");
+                request.extend_from_slice(&chunk[..read]);
+            }
             socket.write_all(status.as_bytes()).unwrap();
         };
         let args = HealthcheckArgs {

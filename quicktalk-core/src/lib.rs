@@ -89,6 +89,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod ids;

@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
+use quicktalk_core::delivery::{DeliveryMark, DeliveryTracker};
 use quicktalk_core::ports::chat_store::unix_ms;
 use quicktalk_core::protocol::{ErrorCode, ProtocolError, ServerFrame};
 use quicktalk_core::{ClientKey, Event, EventStream};
@@ -181,7 +183,13 @@ async fn serve_socket(
                 code: ErrorCode::Unsupported,
                 message: "binary frames are not supported; send JSON text frames".into(),
             }),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => handle.touch(),
+            // Our pings carry a delivery mark: the pong says the client read
+            // every line written before it, so the room need not keep them.
+            Some(Ok(Message::Pong(payload))) => match DeliveryMark::from_bytes(&payload) {
+                Some(mark) => handle.delivered(mark),
+                None => handle.touch(),
+            },
+            Some(Ok(Message::Ping(_))) => handle.touch(),
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(error)) => {
                 let too_big = error
@@ -219,6 +227,7 @@ async fn write_loop(
     // Grows on first use only: most connections are idle, and 64 events
     // reserved up front would cost kilobytes per socket.
     let mut batch = Vec::new();
+    let mut written = DeliveryTracker::default();
     let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
     let delivery = metrics::histogram!("quicktalk_delivery_seconds");
@@ -239,6 +248,7 @@ async fn write_loop(
                     // task keeps no frame across it.
                     let message = match event {
                         Event::Frame(frame) => {
+                            written.observe(&frame);
                             if let ServerFrame::Message(message) = &frame {
                                 let age_ms = now_ms.saturating_sub(message.ts);
                                 delivery.record(age_ms as f64 / 1000.0);
@@ -266,7 +276,14 @@ async fn write_loop(
                 return;
             }
             _ = ping.tick() => {
-                if Box::pin(sink.send(Message::Ping(Default::default()))).await.is_err() {
+                // Every frame observed is flushed by now (the batch branch
+                // runs to its flush before another branch is polled), so the
+                // pong to this ping means the client has read them all.
+                let mark = written
+                    .mark()
+                    .map(|mark| Bytes::copy_from_slice(&mark.to_bytes()))
+                    .unwrap_or_default();
+                if Box::pin(sink.send(Message::Ping(mark))).await.is_err() {
                     return;
                 }
             }

@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
@@ -203,6 +204,89 @@ async fn a_dropped_connection_resumes_and_gets_every_missed_line_once() {
         (Some(5), Some("back")),
         "a saw no partner_left"
     );
+}
+
+/// Reads (and so answers pings) for `time`, expecting no protocol frame.
+async fn read_quietly(client: &mut Client, time: Duration) {
+    let deadline = tokio::time::Instant::now() + time;
+    while let Ok(message) = tokio::time::timeout_at(deadline, client.socket.next()).await {
+        match message.expect("open").expect("valid") {
+            Message::Text(text) => assert!(text.contains(r#""online""#), "unexpected {text}"),
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn lines_both_clients_confirmed_by_pong_are_not_kept_and_missed_ones_still_are() {
+    let server = Server::start(config(&[
+        "--ping-interval-secs",
+        "1",
+        "--rate-per-sec",
+        "1000",
+        "--rate-burst",
+        "1000",
+    ]))
+    .await;
+    let keep = quicktalk_core::EngineConfig::default().report_context_lines as u64;
+    let (mut a, mut b) = pair(&server).await;
+    let lines = keep + 10;
+    for n in 1..=lines {
+        a.send(json!({"type": "send", "text": format!("line {n}"), "cid": n.to_string()}))
+            .await;
+        a.expect("message").await;
+        b.expect("message").await;
+    }
+    // A ping goes out after the lines on both sockets; the pongs carry the
+    // delivery marks back.
+    tokio::join!(
+        read_quietly(&mut a, Duration::from_millis(2500)),
+        read_quietly(&mut b, Duration::from_millis(2500))
+    );
+    a.send(json!({"type": "send", "text": "after", "cid": "after"}))
+        .await;
+    a.expect("message").await;
+    b.expect("message").await;
+    let token = b.hello["resume_token"].as_str().unwrap().to_owned();
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // A resume from nothing gets only what the room still keeps: the last
+    // `keep` lines (a report's context), not every line of the chat.
+    let mut b = Client::connect(&server).await;
+    b.send(json!({"type": "resume", "token": token, "last_seq": 0}))
+        .await;
+    let resumed = b.expect("resumed").await;
+    assert_eq!(resumed["replayed"], keep);
+    let mut seqs = Vec::new();
+    for _ in 0..keep {
+        seqs.push(b.expect("message").await["seq"].as_u64().unwrap());
+    }
+    let expected: Vec<u64> = (lines + 2 - keep..=lines + 1).collect();
+    assert_eq!(seqs, expected);
+
+    // Lines sent while a client is gone (no pong can confirm them) are all
+    // kept and replayed, however many.
+    let token = resumed["resume_token"].as_str().unwrap().to_owned();
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let missed = keep + 15;
+    for n in 0..missed {
+        a.send(json!({"type": "send", "text": format!("missed {n}"), "cid": format!("m{n}")}))
+            .await;
+        a.expect("message").await;
+    }
+    read_quietly(&mut a, Duration::from_millis(1500)).await;
+    let mut b = Client::connect(&server).await;
+    b.send(json!({"type": "resume", "token": token, "last_seq": lines + 1}))
+        .await;
+    assert_eq!(b.expect("resumed").await["replayed"], missed);
+    for n in 0..missed {
+        let line = b.expect("message").await;
+        assert_eq!(line["seq"], lines + 2 + n);
+        assert_eq!(line["text"], format!("missed {n}"));
+    }
 }
 
 #[tokio::test]

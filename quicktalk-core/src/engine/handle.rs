@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::delivery::DeliveryMark;
 use crate::engine::Shared;
 use crate::engine::chat::Incoming;
 use crate::engine::hub::{ConnId, LOCATE_WAIT, ResumeStep};
@@ -190,6 +191,15 @@ impl SessionHandle {
     pub fn touch(&self) {
         let mut hub = self.shared.hub.lock();
         hub.session_of(self.conn, tokio::time::Instant::now());
+    }
+
+    /// The client has received every line up to `mark` (it came back in a
+    /// WebSocket pong, say): the room may drop what both members have. Also
+    /// counts as activity, like [`SessionHandle::touch`]. See
+    /// [`crate::delivery`].
+    pub fn delivered(&self, mark: DeliveryMark) {
+        let mut hub = self.shared.hub.lock();
+        hub.delivered(self.conn, mark, tokio::time::Instant::now());
     }
 
     /// Sends an `error` frame to this connection (e.g. `unsupported` for a

@@ -61,6 +61,12 @@ pub(crate) struct Room {
     last_seq: u64,
     replay: VecDeque<Line>,
     capacity: usize,
+    /// Per member: every line up to this `seq` has certainly reached it (a
+    /// delivery mark came back, or its `resume` said so). Lines both members
+    /// have are dropped from `replay`, beyond the last `keep`.
+    received: [u64; 2],
+    /// Lines kept whatever was received: a report's context.
+    keep: usize,
     /// Per member: `cid` -> `seq` of the lines still buffered. One map per
     /// member so a lookup borrows the incoming `cid` (no allocation per line).
     cids: [FxHashMap<Arc<str>, u64>; 2],
@@ -72,6 +78,7 @@ impl Room {
         members: [SessionId; 2],
         keys: [ClientKey; 2],
         capacity: usize,
+        keep: usize,
     ) -> Self {
         Self {
             id,
@@ -86,6 +93,8 @@ impl Room {
             last_seq: 0,
             replay: VecDeque::new(),
             capacity,
+            received: [0; 2],
+            keep,
             cids: Default::default(),
         }
     }
@@ -131,7 +140,8 @@ impl Room {
     }
 
     /// Appends a line with the next `seq`; the oldest line (and its `cid`)
-    /// falls out when the buffer is full.
+    /// falls out when the buffer is full, and lines both members received
+    /// beyond the kept context fall out too.
     pub(crate) fn append(
         &mut self,
         from: usize,
@@ -142,11 +152,7 @@ impl Room {
     ) -> &mut Line {
         self.last_seq += 1;
         if self.replay.len() >= self.capacity {
-            if let Some(old) = self.replay.pop_front() {
-                if let Some(old_cid) = old.cid {
-                    self.cids[old.from].remove(&old_cid);
-                }
-            }
+            self.pop_oldest();
         }
         if let Some(cid) = &cid {
             self.cids[from].insert(cid.clone(), self.last_seq);
@@ -160,7 +166,51 @@ impl Room {
             masked,
             on_bus: true,
         });
+        self.trim();
         self.replay.back_mut().expect("just pushed")
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(old) = self.replay.pop_front() {
+            if let Some(old_cid) = old.cid {
+                self.cids[old.from].remove(&old_cid);
+            }
+        }
+    }
+
+    /// Member `member` has certainly received every line up to `seq`.
+    pub(crate) fn delivered(&mut self, member: usize, seq: u64) {
+        let seq = seq.min(self.last_seq);
+        if seq <= self.received[member] {
+            return;
+        }
+        self.received[member] = seq;
+        self.trim();
+        // Give back the slots a burst (or a detached member) grew.
+        let len = self.replay.len().max(self.keep);
+        if self.replay.capacity() > 4 * len {
+            self.replay.shrink_to(2 * len);
+        }
+    }
+
+    /// Drops the oldest lines every local member has received (a member on
+    /// another node resumes from the bus, not from here), keeping `keep`.
+    /// A line not yet on the bus is never dropped: it still has to be sent.
+    fn trim(&mut self) {
+        let remote = self.remote_index();
+        let received = (0..2)
+            .filter(|&member| Some(member) != remote)
+            .map(|member| self.received[member])
+            .min()
+            .unwrap_or(0);
+        while self.replay.len() > self.keep
+            && self
+                .replay
+                .front()
+                .is_some_and(|line| line.seq <= received && line.on_bus)
+        {
+            self.pop_oldest();
+        }
     }
 
     /// Cluster mode: the next line appended gets `seq` (the numbering node
@@ -210,6 +260,7 @@ mod tests {
             [SessionId::from_raw(1), SessionId::from_raw(2)],
             ["a".into(), "b".into()],
             capacity,
+            2,
         )
     }
 
@@ -250,5 +301,72 @@ mod tests {
         assert_eq!(theirs.from, Sender::Stranger);
         assert_eq!(theirs.cid, None);
         assert!(theirs.masked);
+    }
+
+    fn buffered(room: &Room) -> Vec<u64> {
+        room.lines_after(0).map(|line| line.seq).collect()
+    }
+
+    #[test]
+    fn lines_both_members_received_are_dropped_beyond_the_kept_context() {
+        let mut room = room(100);
+        for n in 0..10 {
+            room.append(n % 2, "x".into(), 0, Some(format!("c{n}").into()), false);
+        }
+        room.delivered(0, 8);
+        assert_eq!(buffered(&room).len(), 10, "member 1 has not received them");
+        room.delivered(1, 6);
+        assert_eq!(buffered(&room), [7, 8, 9, 10], "up to 6 dropped");
+        assert!(
+            room.line_by_cid(0, "c0").is_none(),
+            "a dropped line's cid goes"
+        );
+        assert!(
+            room.line_by_cid(0, "c6").is_some(),
+            "seq 7 is still buffered"
+        );
+        room.delivered(1, 50);
+        assert_eq!(buffered(&room), [9, 10], "the last `keep` lines stay");
+        room.delivered(0, 3);
+        assert_eq!(buffered(&room), [9, 10], "a mark never goes backwards");
+        room.append(0, "y".into(), 0, None, false);
+        assert_eq!(buffered(&room), [9, 10, 11], "member 0 has up to 8");
+        room.delivered(0, 10);
+        assert_eq!(buffered(&room), [10, 11]);
+    }
+
+    #[test]
+    fn a_member_that_stops_confirming_keeps_up_to_the_capacity() {
+        let mut room = room(5);
+        room.delivered(1, 0);
+        for _ in 0..8 {
+            let seq = room.append(0, "x".into(), 0, None, false).seq;
+            room.delivered(0, seq);
+        }
+        assert_eq!(buffered(&room), [4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn a_line_not_yet_on_the_bus_or_a_remote_members_mark_does_not_drop_lines() {
+        let mut room = room(100);
+        room.remote = Some((1, "node-b".into()));
+        for _ in 0..6 {
+            room.append(0, "x".into(), 0, None, false);
+        }
+        room.set_on_bus(2, false);
+        room.delivered(0, 6);
+        assert_eq!(
+            buffered(&room),
+            [2, 3, 4, 5, 6],
+            "1 dropped, 2 still to send"
+        );
+        room.set_on_bus(2, true);
+        room.delivered(0, 6);
+        room.append(0, "x".into(), 0, None, false);
+        assert_eq!(
+            buffered(&room),
+            [6, 7],
+            "only the local member counts in a room across nodes"
+        );
     }
 }

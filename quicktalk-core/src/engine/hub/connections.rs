@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{Attachment, ConnId, Hub, Phase, Session, Timer};
+use crate::delivery::DeliveryMark;
 use crate::error::{Error, Result};
 use crate::ids::{ClientKey, ResumeToken, SessionId};
 use crate::outbox::Outbox;
@@ -81,6 +82,22 @@ impl Hub {
             session.last_activity = now;
         }
         Some(id)
+    }
+
+    /// The client on `conn` has received every line of `mark.room` up to
+    /// `mark.seq` (see [`crate::delivery`]); counts as activity too.
+    pub(crate) fn delivered(&mut self, conn: ConnId, mark: DeliveryMark, now: Instant) {
+        let Some(id) = self.session_of(conn, now) else {
+            return;
+        };
+        if self.sessions[&id].last_room != Some(mark.room) {
+            return;
+        }
+        if let Some(room) = self.rooms.get_mut(&mark.room) {
+            if let Some(me) = room.member_index(id) {
+                room.delivered(me, mark.seq);
+            }
+        }
     }
 
     pub(crate) fn push(&self, session: SessionId, frame: ServerFrame) {

@@ -192,7 +192,13 @@ impl Hub {
             seats,
         } = opening;
         let remote_index = remote.as_ref().map(|(index, _)| *index);
-        let mut room = Room::new(id, members, keys.clone(), self.config.replay_capacity);
+        let mut room = Room::new(
+            id,
+            members,
+            keys.clone(),
+            self.config.replay_capacity,
+            self.config.report_context_lines,
+        );
         room.numbers = numbers;
         if remote.is_some() {
             room.refs = 1;

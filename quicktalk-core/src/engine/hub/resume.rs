@@ -88,7 +88,7 @@ impl Hub {
             matches!(session.phase, Phase::Chatting(_)) || session.pending_left.is_some()
         });
         let mut replay = Vec::new();
-        if let Some(room) = room.and_then(|id| self.rooms.get(&id)) {
+        if let Some(room) = room.and_then(|id| self.rooms.get_mut(&id)) {
             // The client counted seqs of another room: replay all of this one.
             let last_seq = match client_room {
                 Some(client_room) if client_room != room.id => 0,
@@ -96,6 +96,8 @@ impl Hub {
             };
             if let Some(me) = room.member_index(old) {
                 replay.extend(room.lines_after(last_seq).map(|line| line.frame_for(me)));
+                // It says it has these: the room need not keep them for it.
+                room.delivered(me, last_seq);
             }
         }
         outbox.push_unbounded(ServerFrame::Resumed(Resumed {

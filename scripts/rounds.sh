@@ -8,6 +8,10 @@
 #   idle       1,000 pairs connected, nothing sent: server RSS per connection
 #   steady     1,000 pairs x 4 lines/s per client: CPU per line, p99
 #   closed     100 pairs, 16 lines in flight per client: delivered lines/s
+#   chat4k     4,000 pairs x 1 line/s per client for 200 s (8,000
+#              connections): p99.9, and server RSS per connection at the
+#              end, when every room has chatted long enough to fill the
+#              256-line replay buffer it would keep without delivery marks
 #
 # The load tool runs in its own network namespace pinned to core $LOAD_CPU
 # (scripts/loadns.sh); each server runs alone, unpinned. Every round also
@@ -15,13 +19,15 @@
 # calls per line (perf, when installed).
 #
 # Usage (as root): scripts/rounds.sh
-#   ROUNDS_STEADY_SECS (20), ROUNDS_CLOSED_SECS (10), ROUNDS_OUT (a temp dir)
+#   ROUNDS_STEADY_SECS (20), ROUNDS_CLOSED_SECS (10), ROUNDS_CHAT4K_SECS (200;
+#   0 skips that round), ROUNDS_OUT (a temp dir)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicktalk/target}"
 steady_secs="${ROUNDS_STEADY_SECS:-20}"
 closed_secs="${ROUNDS_CLOSED_SECS:-10}"
+chat4k_secs="${ROUNDS_CHAT4K_SECS:-200}"
 host_addr="${HOST_ADDR:-10.77.0.1}"
 out="${ROUNDS_OUT:-$(mktemp -d)}"
 mkdir -p "$out"
@@ -97,6 +103,16 @@ for name in relay work quicktalk; do
     start "$name"
     load --pairs 100 --window 16 --duration "$closed_secs" "${syscalls[@]}" >"$out/$name-closed.json"
     stop_server
+
+    if [ "$name" != work ] && [ "$chat4k_secs" -gt 0 ]; then
+        start "$name"
+        base=$(rss_kib)
+        load --pairs 4000 --rate 1 --duration "$chat4k_secs" >"$out/$name-chat4k.json"
+        jq --argjson base "$base" '.rss_kib_per_conn = (.server_rss_mib.peak * 1024 / (.pairs * 2))
+            | .rss_kib_per_conn_above_start = ((.server_rss_mib.peak * 1024 - $base) / (.pairs * 2))' \
+            "$out/$name-chat4k.json" >"$out/$name-chat4k.tmp" && mv "$out/$name-chat4k.tmp" "$out/$name-chat4k.json"
+        stop_server
+    fi
     if [ "$name" = quicktalk ]; then
         # After a graceful stop, which flushes the store.
         stored=$("$bin/quicktalk" export --store "sqlite://$out/load.db" | wc -l)
@@ -125,9 +141,20 @@ row "steady 1000x4/s: syscalls per line" steady '.server_syscalls_per_line // 0 
 row "closed 100 pairs x16: delivered lines/s" closed '.delivered_per_s' "ratio >= 0.6"
 row "closed 100 pairs x16: CPU per line (us)" closed '.server_cpu_us_per_line | . * 10 | round / 10' "-"
 row "closed 100 pairs x16: syscalls per line" closed '.server_syscalls_per_line // 0 | . * 100 | round / 100' "-"
+if [ "$chat4k_secs" -gt 0 ]; then
+    row "chat 4000x1/s: p99 (ms)" chat4k '.latency_ms.p99' "-"
+    row "chat 4000x1/s: p99.9 (ms)" chat4k '.latency_ms.p999' "quicktalk <= 5 ms"
+    row "chat 4000x1/s: max (ms)" chat4k '.latency_ms.max' "-"
+    row "chat 4000x1/s: RSS per connection (KiB)" chat4k '.rss_kib_per_conn | . * 100 | round / 100' "quicktalk <= 11.72 KiB (12 KB)"
+    row "chat 4000x1/s: RSS above start per conn (KiB)" chat4k '.rss_kib_per_conn_above_start | . * 100 | round / 100' "-"
+    row "chat 4000x1/s: CPU per line (us)" chat4k '.server_cpu_us_per_line | . * 10 | round / 10' "-"
+fi
 echo
-for round in steady closed; do
+rounds=(steady closed)
+[ "$chat4k_secs" -gt 0 ] && rounds+=(chat4k)
+for round in "${rounds[@]}"; do
     for name in relay work quicktalk; do
+        [ -f "$out/$name-$round.json" ] || continue
         echo "$name $round: lost $(field "$name-$round" .lost_gaps), duplicated $(field "$name-$round" .duplicated)," \
             "reordered $(field "$name-$round" .out_of_order), not delivered $(field "$name-$round" .not_delivered)," \
             "errors $(field "$name-$round" .errors)"

@@ -83,6 +83,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("quicktalk_waiting").set(stats.waiting as f64);
     metrics::gauge!("quicktalk_rooms").set(stats.rooms as f64);
     metrics::gauge!("quicktalk_sessions").set(stats.sessions as f64);
+    metrics::gauge!("quicktalk_replay_lines").set(stats.replay_lines as f64);
     (
         [(
             header::CONTENT_TYPE,

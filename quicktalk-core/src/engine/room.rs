@@ -4,20 +4,24 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
 
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::ContextLine;
 use crate::protocol::{MessageFrame, Sender};
 
-/// One delivered line as the room keeps it.
+/// One delivered line as the room keeps it (56 bytes beside the text and
+/// `cid` allocations: a busy server holds tens of thousands).
 #[derive(Debug, Clone)]
 pub(crate) struct Line {
     pub(crate) seq: u64,
-    pub(crate) from: usize,
     pub(crate) text: Arc<str>,
     pub(crate) ts: i64,
     pub(crate) cid: Option<Arc<str>>,
+    /// A hash of `cid`, so a lookup compares numbers before strings.
+    cid_hash: u32,
+    /// The member (0 or 1) who wrote it.
+    from: u8,
     pub(crate) masked: bool,
     /// Cluster mode: the line is on the bus (own lines of a room numbered
     /// here across nodes are not until they come back).
@@ -25,9 +29,14 @@ pub(crate) struct Line {
 }
 
 impl Line {
+    /// The member (0 or 1) who wrote it.
+    pub(crate) fn from(&self) -> usize {
+        usize::from(self.from)
+    }
+
     /// The `message` frame for member `to`.
     pub(crate) fn frame_for(&self, to: usize) -> MessageFrame {
-        let own = to == self.from;
+        let own = to == self.from();
         MessageFrame {
             seq: self.seq,
             from: if own { Sender::You } else { Sender::Stranger },
@@ -59,6 +68,9 @@ pub(crate) struct Room {
     /// When the room opened (unix ms).
     pub(crate) opened_ms: i64,
     last_seq: u64,
+    /// A repeated `cid` is looked up here too (newest first): with the
+    /// buffer this short a scan beats a map per member, which would cost
+    /// more memory than the lines.
     replay: VecDeque<Line>,
     capacity: usize,
     /// Per member: every line up to this `seq` has certainly reached it (a
@@ -67,9 +79,6 @@ pub(crate) struct Room {
     received: [u64; 2],
     /// Lines kept whatever was received: a report's context.
     keep: usize,
-    /// Per member: `cid` -> `seq` of the lines still buffered. One map per
-    /// member so a lookup borrows the incoming `cid` (no allocation per line).
-    cids: [FxHashMap<Arc<str>, u64>; 2],
 }
 
 impl Room {
@@ -95,7 +104,6 @@ impl Room {
             capacity,
             received: [0; 2],
             keep,
-            cids: Default::default(),
         }
     }
 
@@ -106,8 +114,10 @@ impl Room {
 
     /// The line a member already sent with this `cid`, if still remembered.
     pub(crate) fn line_by_cid(&self, from: usize, cid: &str) -> Option<&Line> {
-        let seq = *self.cids.get(from)?.get(cid)?;
-        self.line(seq)
+        let hash = cid_hash(cid);
+        self.replay.iter().rev().find(|line| {
+            line.cid_hash == hash && line.from() == from && line.cid.as_deref() == Some(cid)
+        })
     }
 
     /// Cluster mode: whether line `seq` is on the bus yet.
@@ -121,6 +131,11 @@ impl Room {
         if let Some(line) = self.replay.get_mut(offset) {
             line.on_bus = on_bus;
         }
+    }
+
+    /// Lines in the replay buffer.
+    pub(crate) fn buffered(&self) -> usize {
+        self.replay.len()
     }
 
     /// The oldest buffered `seq`.
@@ -152,14 +167,12 @@ impl Room {
     ) -> &mut Line {
         self.last_seq += 1;
         if self.replay.len() >= self.capacity {
-            self.pop_oldest();
-        }
-        if let Some(cid) = &cid {
-            self.cids[from].insert(cid.clone(), self.last_seq);
+            self.replay.pop_front();
         }
         self.replay.push_back(Line {
             seq: self.last_seq,
-            from,
+            cid_hash: cid.as_deref().map_or(0, cid_hash),
+            from: u8::from(from == 1),
             text,
             ts,
             cid,
@@ -168,14 +181,6 @@ impl Room {
         });
         self.trim();
         self.replay.back_mut().expect("just pushed")
-    }
-
-    fn pop_oldest(&mut self) {
-        if let Some(old) = self.replay.pop_front() {
-            if let Some(old_cid) = old.cid {
-                self.cids[old.from].remove(&old_cid);
-            }
-        }
     }
 
     /// Member `member` has certainly received every line up to `seq`.
@@ -188,8 +193,8 @@ impl Room {
         self.trim();
         // Give back the slots a burst (or a detached member) grew.
         let len = self.replay.len().max(self.keep);
-        if self.replay.capacity() > 4 * len {
-            self.replay.shrink_to(2 * len);
+        if self.replay.capacity() > 3 * len {
+            self.replay.shrink_to(len + len / 2);
         }
     }
 
@@ -209,7 +214,7 @@ impl Room {
                 .front()
                 .is_some_and(|line| line.seq <= received && line.on_bus)
         {
-            self.pop_oldest();
+            self.replay.pop_front();
         }
     }
 
@@ -242,12 +247,18 @@ impl Room {
             .skip(skip)
             .map(|line| ContextLine {
                 seq: line.seq,
-                session: self.members[line.from],
+                session: self.members[line.from()],
                 text: line.text.to_string(),
                 ts: line.ts,
             })
             .collect()
     }
+}
+
+/// `cid`'s hash for [`Line::cid_hash`].
+fn cid_hash(cid: &str) -> u32 {
+    // The low half of a 64-bit hash is as good as any 32 bits of it.
+    rustc_hash::FxBuildHasher.hash_one(cid) as u32
 }
 
 #[cfg(test)]
@@ -301,6 +312,23 @@ mod tests {
         assert_eq!(theirs.from, Sender::Stranger);
         assert_eq!(theirs.cid, None);
         assert!(theirs.masked);
+    }
+
+    #[test]
+    fn a_line_stays_small() {
+        assert!(std::mem::size_of::<Line>() <= 56);
+    }
+
+    #[test]
+    fn a_cid_used_again_after_its_line_left_finds_the_new_line() {
+        let mut room = room(2);
+        room.append(0, "a".into(), 0, Some("c".into()), false);
+        room.append(1, "b".into(), 0, Some("c".into()), false);
+        room.append(0, "c".into(), 0, None, false);
+        assert!(room.line_by_cid(0, "c").is_none(), "seq 1 fell out");
+        room.append(0, "d".into(), 0, Some("c".into()), false);
+        assert_eq!(room.line_by_cid(0, "c").unwrap().seq, 4);
+        assert!(room.line_by_cid(1, "c").is_none(), "seq 2 fell out");
     }
 
     fn buffered(room: &Room) -> Vec<u64> {

@@ -136,6 +136,9 @@ pub struct Stats {
     /// Cluster mode: connected sessions on every node heard from (equal to
     /// `online` on a single node).
     pub online_everywhere: u64,
+    /// Chat lines held in the rooms' replay buffers (for `resume` and report
+    /// context): most of the engine's memory beyond the sessions.
+    pub replay_lines: u64,
 }
 
 pub(crate) struct Hub {
@@ -211,6 +214,7 @@ impl Hub {
             rooms: self.active_rooms,
             sessions: self.sessions.len() as u64,
             online_everywhere: self.online_everywhere(),
+            replay_lines: self.rooms.values().map(|room| room.buffered() as u64).sum(),
         }
     }
 

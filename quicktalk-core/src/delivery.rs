@@ -78,12 +78,26 @@ impl DeliveryMark {
     }
 }
 
+/// Lines written since the last mark after which [`DeliveryTracker::due`]
+/// asks for a mark of its own (no more than one a second): a busy room's
+/// buffer then holds about this many lines beyond the report context,
+/// rather than everything since the last periodic ping.
+pub const LINES_PER_MARK: u16 = 16;
+
 /// Follows the frames written to one connection: the room they are about
-/// (from `matched` and `resumed`) and the highest `seq` written in it.
+/// (from `matched` and `resumed`), the highest `seq` written in it, and how
+/// many lines went out since the last mark was taken. 24 bytes: it lives in
+/// every connection's writer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeliveryTracker {
-    room: Option<RoomId>,
+    /// The room's raw id, when `in_room`.
+    room: u64,
     seq: u64,
+    /// When the last mark was taken (unix seconds).
+    marked_s: u32,
+    /// Lines written since then.
+    unmarked: u16,
+    in_room: bool,
 }
 
 impl DeliveryTracker {
@@ -91,27 +105,42 @@ impl DeliveryTracker {
     pub fn observe(&mut self, frame: &ServerFrame) {
         match frame {
             ServerFrame::Matched(matched) => {
-                self.room = Some(matched.room);
-                self.seq = 0;
+                (self.room, self.in_room, self.seq) = (matched.room.raw(), true, 0);
             }
             ServerFrame::Resumed(resumed) => {
                 // The replay that follows restarts the count; the client's
                 // own `last_seq` covers what came before.
-                self.room = resumed.room;
-                self.seq = 0;
+                self.room = resumed.room.map_or(0, RoomId::raw);
+                (self.in_room, self.seq) = (resumed.room.is_some(), 0);
             }
-            ServerFrame::Message(message) => self.seq = self.seq.max(message.seq),
+            ServerFrame::Message(message) => {
+                self.seq = self.seq.max(message.seq);
+                self.unmarked = self.unmarked.saturating_add(1);
+            }
             _ => {}
         }
     }
 
     /// What has been written so far, if any line of a room has.
     pub fn mark(&self) -> Option<DeliveryMark> {
-        let room = self.room?;
-        (self.seq > 0).then_some(DeliveryMark {
-            room,
+        (self.in_room && self.seq > 0).then_some(DeliveryMark {
+            room: RoomId::from_raw(self.room),
             seq: self.seq,
         })
+    }
+
+    /// Whether enough lines went out for a ping of its own: at least
+    /// [`LINES_PER_MARK`] since the last mark, taken in an earlier second
+    /// than `now_s` (unix seconds).
+    pub fn due(&self, now_s: u32) -> bool {
+        self.unmarked >= LINES_PER_MARK && now_s != self.marked_s
+    }
+
+    /// [`DeliveryTracker::mark`], noting that it is on its way at `now_s`
+    /// (unix seconds).
+    pub fn take_mark(&mut self, now_s: u32) -> Option<DeliveryMark> {
+        (self.marked_s, self.unmarked) = (now_s, 0);
+        self.mark()
     }
 }
 
@@ -178,5 +207,26 @@ mod tests {
             resume_token: String::new(),
         }));
         assert_eq!(tracker.mark(), None, "resumed outside a room");
+    }
+
+    #[test]
+    fn a_mark_is_due_after_enough_lines_at_most_once_a_second() {
+        let mut tracker = DeliveryTracker::default();
+        tracker.observe(&matched(7));
+        for seq in 1..u64::from(LINES_PER_MARK) {
+            tracker.observe(&message(seq));
+        }
+        assert!(!tracker.due(100), "one line short");
+        tracker.observe(&message(u64::from(LINES_PER_MARK)));
+        assert!(tracker.due(100));
+        let mark = tracker.take_mark(100).unwrap();
+        assert_eq!(mark.seq, u64::from(LINES_PER_MARK));
+        assert!(!tracker.due(100), "taken");
+        for seq in 0..u64::from(LINES_PER_MARK) {
+            tracker.observe(&message(100 + seq));
+        }
+        assert!(!tracker.due(100), "not twice in the same second");
+        assert!(tracker.due(101));
+        assert!(std::mem::size_of::<DeliveryTracker>() <= 24);
     }
 }

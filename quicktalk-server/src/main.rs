@@ -23,7 +23,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "mimalloc")]
 #[allow(unsafe_code)]
 fn tune_allocator() {
-    // mimalloc v2's `mi_option_e` (include/mimalloc.h).
+    // `mi_option_e` of the mimalloc that libmimalloc-sys builds (v3; the
+    // same numbers in v2), include/mimalloc.h.
     const ARENA_EAGER_COMMIT: i32 = 4;
     const PURGE_DELAY: i32 = 15;
     unsafe extern "C" {

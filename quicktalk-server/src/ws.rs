@@ -265,6 +265,17 @@ async fn write_loop(
                         return;
                     }
                 }
+                // A busy chat gets its delivery mark before the next
+                // periodic ping, in the same write as its lines.
+                let now_s = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
+                if written.due(now_s) {
+                    if let Some(mark) = written.take_mark(now_s) {
+                        let ping = Message::Ping(Bytes::copy_from_slice(&mark.to_bytes()));
+                        if sink.feed(ping).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 if sink.flush().await.is_err() {
                     return;
                 }
@@ -279,8 +290,9 @@ async fn write_loop(
                 // Every frame observed is flushed by now (the batch branch
                 // runs to its flush before another branch is polled), so the
                 // pong to this ping means the client has read them all.
+                let now_s = unix_ms(SystemTime::now()) / 1000;
                 let mark = written
-                    .mark()
+                    .take_mark(u32::try_from(now_s).unwrap_or(u32::MAX))
                     .map(|mark| Bytes::copy_from_slice(&mark.to_bytes()))
                     .unwrap_or_default();
                 if Box::pin(sink.send(Message::Ping(mark))).await.is_err() {

@@ -29,7 +29,7 @@
 mod schema;
 mod store;
 
-pub use store::SqliteChatStore;
+pub use store::{DEFAULT_CACHE_MIB, SqliteChatStore};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -168,6 +168,13 @@ impl Room {
         self.last_seq += 1;
         if self.replay.len() >= self.capacity {
             self.replay.pop_front();
+        } else if self.replay.len() == self.replay.capacity() {
+            // Grow by a quarter, not double: most rooms hover a few lines
+            // above the kept context, and thousands of half-empty buffers
+            // were a third of a busy server's chat memory.
+            let more = (self.replay.len() / 4).max(8);
+            self.replay
+                .reserve_exact(more.min(self.capacity - self.replay.len()));
         }
         self.replay.push_back(Line {
             seq: self.last_seq,
@@ -193,8 +200,8 @@ impl Room {
         self.trim();
         // Give back the slots a burst (or a detached member) grew.
         let len = self.replay.len().max(self.keep);
-        if self.replay.capacity() > 3 * len {
-            self.replay.shrink_to(len + len / 2);
+        if self.replay.capacity() > 2 * len + 16 {
+            self.replay.shrink_to(len + 8);
         }
     }
 
@@ -312,6 +319,22 @@ mod tests {
         assert_eq!(theirs.from, Sender::Stranger);
         assert_eq!(theirs.cid, None);
         assert!(theirs.masked);
+    }
+
+    #[test]
+    fn the_buffer_grows_by_little_and_gives_back_what_a_burst_took() {
+        let mut room = room(256);
+        for _ in 0..40 {
+            room.append(0, "x".into(), 0, None, false);
+        }
+        assert!(room.replay.capacity() < 64, "{}", room.replay.capacity());
+        for _ in 0..200 {
+            room.append(0, "x".into(), 0, None, false);
+        }
+        room.delivered(0, 240);
+        room.delivered(1, 240);
+        assert_eq!(room.buffered(), 2);
+        assert!(room.replay.capacity() <= 24, "{}", room.replay.capacity());
     }
 
     #[test]

@@ -104,6 +104,13 @@ for name in relay work quicktalk; do
     load --pairs 100 --window 16 --duration "$closed_secs" "${syscalls[@]}" >"$out/$name-closed.json"
     stop_server
 
+    if [ "$name" = quicktalk ]; then
+        # After a graceful stop, which flushes the store.
+        stored=$("$bin/quicktalk" export --store "sqlite://$out/load.db" | wc -l)
+        jq --argjson stored "$stored" '.stored = $stored' "$out/$name-closed.json" >"$out/$name-closed.tmp" &&
+            mv "$out/$name-closed.tmp" "$out/$name-closed.json"
+    fi
+
     if [ "$name" != work ] && [ "$chat4k_secs" -gt 0 ]; then
         start "$name"
         base=$(rss_kib)
@@ -112,12 +119,6 @@ for name in relay work quicktalk; do
             | .rss_kib_per_conn_above_start = ((.server_rss_mib.peak * 1024 - $base) / (.pairs * 2))' \
             "$out/$name-chat4k.json" >"$out/$name-chat4k.tmp" && mv "$out/$name-chat4k.tmp" "$out/$name-chat4k.json"
         stop_server
-    fi
-    if [ "$name" = quicktalk ]; then
-        # After a graceful stop, which flushes the store.
-        stored=$("$bin/quicktalk" export --store "sqlite://$out/load.db" | wc -l)
-        jq --argjson stored "$stored" '.stored = $stored' "$out/$name-closed.json" >"$out/$name-closed.tmp" &&
-            mv "$out/$name-closed.tmp" "$out/$name-closed.json"
     fi
 done
 

@@ -23,32 +23,16 @@
 #   0 skips that round), ROUNDS_OUT (a temp dir)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicktalk/target}"
+# shellcheck source=scripts/load-common.sh
+source "$(dirname "$0")/load-common.sh"
 steady_secs="${ROUNDS_STEADY_SECS:-20}"
 closed_secs="${ROUNDS_CLOSED_SECS:-10}"
 chat4k_secs="${ROUNDS_CHAT4K_SECS:-200}"
-host_addr="${HOST_ADDR:-10.77.0.1}"
 out="${ROUNDS_OUT:-$(mktemp -d)}"
 mkdir -p "$out"
-
-cargo build --release --locked -q -p quicktalk-benches --bin quicktalk-loadgen --bin relay-baseline
-cargo build --release --locked -q -p quicktalk-server --features mimalloc
-bin="$CARGO_TARGET_DIR/release"
-scripts/loadns.sh up >/dev/null
-ulimit -n "$(ulimit -Hn)"
+load_build relay-baseline
 syscalls=()
 command -v perf >/dev/null && syscalls=(--count-syscalls)
-
-server=""
-stop_server() {
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-        server=""
-    fi
-}
-trap stop_server EXIT
 
 # start NAME: the relay or the server on a fresh port and store.
 start() {

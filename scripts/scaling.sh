@@ -18,29 +18,14 @@
 #   SCALING_SECS (10), SCALING_RUNS (2), SCALING_OUT (a temp dir)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicktalk/target}"
+# shellcheck source=scripts/load-common.sh
+source "$(dirname "$0")/load-common.sh"
 secs="${SCALING_SECS:-10}"
 runs="${SCALING_RUNS:-2}"
-host_addr="${HOST_ADDR:-10.77.0.1}"
 out="${SCALING_OUT:-$(mktemp -d)}"
 mkdir -p "$out"
-
-cargo build --release --locked -q -p quicktalk-benches --bin quicktalk-loadgen
-cargo build --release --locked -q -p quicktalk-server --features mimalloc
-bin="$CARGO_TARGET_DIR/release"
-scripts/loadns.sh up >/dev/null
-ulimit -n "$(ulimit -Hn)"
-
-server=""
-stop_server() {
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-        server=""
-    fi
-}
-trap stop_server EXIT
+# shellcheck disable=SC2119 # no extra binaries
+load_build
 
 switches() { awk '/ctxt_switches/ { sum += $2 } END { print sum }' /proc/"$server"/task/*/status 2>/dev/null; }
 

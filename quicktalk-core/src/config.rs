@@ -40,10 +40,14 @@ pub struct EngineConfig {
     /// How long a report keeps the two client keys apart. Session-level blocks
     /// last as long as the sessions. Default 24 h.
     pub report_block: Duration,
-    /// Lines per room kept for `resume` and for report context. Default 256,
-    /// which covers a partner sending at the full rate for the whole grace period.
+    /// Most lines per room kept for `resume` and for report context. Default
+    /// 256, which covers a partner sending at the full rate for the whole
+    /// grace period. Lines both members have received (see
+    /// [`crate::delivery`]) are dropped sooner, beyond the last
+    /// `report_context_lines`.
     pub replay_capacity: usize,
-    /// Lines before and at a report stored as its context. Default 20.
+    /// Lines before and at a report stored as its context, and the fewest
+    /// lines a room keeps. Default 20.
     pub report_context_lines: usize,
     /// Frames queued for one connection before it is closed as too slow
     /// (4002). Default 256.

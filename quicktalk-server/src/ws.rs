@@ -218,6 +218,21 @@ async fn serve_socket(
     metrics::gauge!("quicktalk_connections").decrement(1.0);
 }
 
+/// Unix seconds of `unix_ms`, as the delivery tracker counts them.
+fn unix_s(unix_ms: i64) -> u32 {
+    u32::try_from(unix_ms / 1000).unwrap_or(u32::MAX)
+}
+
+/// A ping carrying the delivery mark of what `written` has seen (empty
+/// outside a room); the mark is taken as sent.
+fn mark_ping(written: &mut DeliveryTracker, now_ms: i64) -> Message {
+    let payload = written
+        .take_mark(unix_s(now_ms))
+        .map(|mark| Bytes::copy_from_slice(&mark.to_bytes()))
+        .unwrap_or_default();
+    Message::Ping(payload)
+}
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut events: EventStream,
@@ -267,14 +282,8 @@ async fn write_loop(
                 }
                 // A busy chat gets its delivery mark before the next
                 // periodic ping, in the same write as its lines.
-                let now_s = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
-                if written.due(now_s) {
-                    if let Some(mark) = written.take_mark(now_s) {
-                        let ping = Message::Ping(Bytes::copy_from_slice(&mark.to_bytes()));
-                        if sink.feed(ping).await.is_err() {
-                            return;
-                        }
-                    }
+                if written.due(unix_s(now_ms)) && sink.feed(mark_ping(&mut written, now_ms)).await.is_err() {
+                    return;
                 }
                 if sink.flush().await.is_err() {
                     return;
@@ -290,12 +299,8 @@ async fn write_loop(
                 // Every frame observed is flushed by now (the batch branch
                 // runs to its flush before another branch is polled), so the
                 // pong to this ping means the client has read them all.
-                let now_s = unix_ms(SystemTime::now()) / 1000;
-                let mark = written
-                    .take_mark(u32::try_from(now_s).unwrap_or(u32::MAX))
-                    .map(|mark| Bytes::copy_from_slice(&mark.to_bytes()))
-                    .unwrap_or_default();
-                if Box::pin(sink.send(Message::Ping(mark))).await.is_err() {
+                let ping = mark_ping(&mut written, unix_ms(SystemTime::now()));
+                if Box::pin(sink.send(ping)).await.is_err() {
                     return;
                 }
             }

@@ -98,7 +98,7 @@ impl Check {
 }
 
 /// What a lexicon pattern requires of a match.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Rule {
     kind: Kind,
     starts_word: bool,
@@ -266,7 +266,12 @@ impl Literals {
             self.rules.push(Vec::new());
             self.rules.len() - 1
         });
-        self.rules[slot].push(rule);
+        // Many entries give the same masked literal and rule (`f*k` from
+        // `fuck`, `feck`, `fick`...): one is enough, and each copy would be
+        // one more hit to weigh.
+        if !self.rules[slot].contains(&rule) {
+            self.rules[slot].push(rule);
+        }
     }
 }
 
@@ -308,8 +313,12 @@ impl WordSet {
         for hit in self.automaton.find_overlapping_iter(view.as_str()) {
             let first = view.unit_at[hit.start()] as usize;
             let last = view.unit_at[hit.end() - 1] as usize;
+            let pushed = hits.len();
             for rule in &self.rules[hit.pattern().as_usize()] {
-                if accepts(rule, &view.units[first..=last])
+                // Rules that differ only in what they require give the
+                // same hit once.
+                if !hits[pushed..].iter().any(|&(_, _, kind)| kind == rule.kind)
+                    && accepts(rule, &view.units[first..=last])
                     && (!matches!(rule.kind, Kind::Danger(Category::Hate, _))
                         || rule.multiword
                         || short_korean_match_is_a_word(&view.units, first, last))

@@ -224,6 +224,46 @@ pub(crate) fn keyboard_jamo(key: char) -> Option<char> {
     Some(jamo)
 }
 
+/// Whether keys typed on the Korean layout could compose into two or more
+/// whole syllables, judged from where the vowel keys are: a cheap test that
+/// spares most English words the full composition (`hello` starts with a
+/// vowel key, `the` has one vowel). Every syllable is a consonant, one or
+/// two vowel keys and at most two final consonants, so the keys start with
+/// exactly one consonant, have at least two vowel runs of at most two keys,
+/// at most three consonants between vowels and at most two at the end.
+pub(crate) fn keys_could_be_syllables(keys: &[u8]) -> bool {
+    let is_vowel = |k: u8| {
+        matches!(
+            k.to_ascii_lowercase(),
+            b'y' | b'u' | b'i' | b'o' | b'p' | b'h' | b'j' | b'k' | b'l' | b'b' | b'n' | b'm'
+        )
+    };
+    let (mut vowel_runs, mut run, mut consonants) = (0, 0, 0);
+    for (index, &key) in keys.iter().enumerate() {
+        if is_vowel(key) {
+            if index == 0 {
+                return false;
+            }
+            if run == 0 {
+                vowel_runs += 1;
+                let most = if vowel_runs == 1 { 1 } else { 3 };
+                if consonants > most {
+                    return false;
+                }
+            }
+            run += 1;
+            consonants = 0;
+            if run > 2 {
+                return false;
+            }
+        } else {
+            run = 0;
+            consonants += 1;
+        }
+    }
+    vowel_runs >= 2 && consonants <= 2
+}
+
 /// The Hangul reading of hanja (and CJK look-alikes) that people use to spell
 /// Korean swear words (`始發` = 시발, `病身` = 병신, `人` for `ㅅ`).
 pub(crate) fn hanja_reading(c: char) -> Option<char> {
@@ -255,6 +295,47 @@ pub(crate) fn hanja_reading(c: char) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quick test never turns away keys that compose into two or more
+    /// whole syllables: every string of up to six keys from a set that
+    /// covers consonants, vowels, compound vowels and
+    /// finals (and case) is checked against the composition.
+    #[test]
+    fn the_key_test_never_turns_away_whole_syllables() {
+        let alphabet = b"rkhnTOfl";
+        let mut keys = Vec::new();
+        let (mut total, mut kept) = (0, 0);
+        for len in 1..=6u32 {
+            for code in 0..alphabet.len().pow(len) {
+                keys.clear();
+                let mut rest = code;
+                for _ in 0..len {
+                    keys.push(alphabet[rest % alphabet.len()]);
+                    rest /= alphabet.len();
+                }
+                let jamo: Vec<char> = keys
+                    .iter()
+                    .filter_map(|&k| keyboard_jamo(k as char))
+                    .collect();
+                let mut out = Vec::new();
+                compose(&jamo, &mut out);
+                let whole = out.len() >= 2 && out.iter().all(|c| is_syllable(c.ch));
+                total += 1;
+                if whole {
+                    kept += 1;
+                    assert!(
+                        keys_could_be_syllables(&keys),
+                        "{:?}",
+                        String::from_utf8_lossy(&keys)
+                    );
+                }
+            }
+        }
+        assert!(kept > 1000 && kept < total / 2, "{kept} of {total}");
+        assert!(!keys_could_be_syllables(b"hello"));
+        assert!(!keys_could_be_syllables(b"the"));
+        assert!(keys_could_be_syllables(b"tlqkf"));
+    }
 
     fn composed(jamo: &str) -> String {
         let chars: Vec<char> = jamo.chars().collect();

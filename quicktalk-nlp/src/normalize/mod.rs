@@ -549,6 +549,17 @@ impl View {
     /// Reads a Latin word as Korean typed on an English keyboard, and keeps
     /// the reading when it makes whole syllables (`tlqkf` = 시발).
     fn keyboard_shadow(&mut self, begin: usize, end: usize) {
+        // Called for words of 2-12 ASCII letters (`pure_ascii_letters`).
+        let mut keys = [0u8; 12];
+        let Some(keys) = keys.get_mut(..end - begin) else {
+            return;
+        };
+        for (key, atom) in keys.iter_mut().zip(&self.atoms[begin..end]) {
+            *key = atom.orig as u8;
+        }
+        if !hangul::keys_could_be_syllables(keys) {
+            return;
+        }
         self.jamo.clear();
         for atom in &self.atoms[begin..end] {
             match hangul::keyboard_jamo(atom.orig) {

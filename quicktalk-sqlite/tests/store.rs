@@ -64,7 +64,7 @@ fn a_schema_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("q.db");
     let store = SqliteChatStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     drop(store);
     let connection = rusqlite::Connection::open(&path).unwrap();
     connection.pragma_update(None, "user_version", 99).unwrap();
@@ -85,7 +85,7 @@ fn reopening_keeps_the_schema_version() {
             .unwrap()
             .schema_version()
             .unwrap(),
-        2
+        3
     );
 }
 
@@ -107,7 +107,7 @@ fn many_processes_opening_a_new_file_at_once_all_succeed() {
                 })
                 .collect();
             for opener in openers {
-                assert_eq!(opener.join().unwrap().unwrap(), 2);
+                assert_eq!(opener.join().unwrap().unwrap(), 3);
             }
         });
     }

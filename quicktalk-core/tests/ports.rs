@@ -13,8 +13,8 @@ use quicktalk_core::ports::{
     Moderator, PurgeStats, Report, RoomEvent, Severity, StoredMessage, Verdict,
 };
 use quicktalk_core::protocol::{
-    CloseReason, ErrorCode, PartnerLeftReason, RejectReason, ReportReason, ReportRequest,
-    ServerFrame,
+    ClientFrame, CloseReason, ErrorCode, PartnerLeftReason, RejectReason, ReportReason,
+    ReportRequest, SendRequest, ServerFrame,
 };
 use quicktalk_core::{ClientKey, Engine, EngineConfig, Error, RoomId};
 use support::*;
@@ -216,8 +216,9 @@ impl ChatStore for GatedStore {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_stuck_store_never_slows_chat_and_its_overflow_is_counted_until_it_drains() {
+/// An engine whose store writes lines only as `gate` gives permits (one
+/// per batch), and the store behind the gate.
+fn gated_engine(config: EngineConfig) -> (Engine, MemoryChatStore, Arc<tokio::sync::Semaphore>) {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let inner = MemoryChatStore::new();
     let store = GatedStore {
@@ -225,15 +226,30 @@ async fn a_stuck_store_never_slows_chat_and_its_overflow_is_counted_until_it_dra
         gate: gate.clone(),
     };
     let engine = Engine::builder()
-        .config(EngineConfig {
-            store_queue: 4,
-            store_batch: 2,
-            rate_burst: 100,
-            ..EngineConfig::default()
-        })
+        .config(config)
         .store(Arc::new(store))
         .build()
         .unwrap();
+    (engine, inner, gate)
+}
+
+/// Sends line `n` as a transport does: the parsed frame, awaited.
+async fn send_frame(client: &Client, n: usize) {
+    let frame = ClientFrame::Send(SendRequest {
+        text: format!("line {n}"),
+        cid: Some(format!("c{n}")),
+    });
+    client.handle().handle_frame(frame).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_store_never_slows_chat_and_its_overflow_is_counted_until_it_drains() {
+    let (engine, inner, gate) = gated_engine(EngineConfig {
+        store_queue: 4,
+        store_batch: 2,
+        rate_burst: 100,
+        ..EngineConfig::default()
+    });
     let (a, mut b) = matched_pair(&engine).await;
     for n in 0..20 {
         a.send(&format!("line {n}"), &format!("c{n}"));
@@ -261,6 +277,58 @@ async fn a_stuck_store_never_slows_chat_and_its_overflow_is_counted_until_it_dra
         20,
         "every line is stored or counted, none silently lost"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_store_slows_the_senders_instead_of_losing_their_lines() {
+    let (engine, inner, gate) = gated_engine(EngineConfig {
+        store_queue: 8,
+        store_batch: 2,
+        rate_per_sec: 10_000.0,
+        rate_burst: 1000,
+        ..EngineConfig::default()
+    });
+    let (a, mut b) = matched_pair(&engine).await;
+    // The store takes one batch every 5 ms: slow, but working.
+    let pacer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            gate.add_permits(1);
+        }
+    });
+    // As a transport does: each frame handled in turn, awaiting each.
+    for n in 0..100 {
+        send_frame(&a, n).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pacer.abort();
+    let health = engine.health().await;
+    assert_eq!(health.store_overflowed, 0, "nothing overflowed: {health:?}");
+    assert_eq!(inner.all_messages().len(), 100, "the store got every line");
+    assert_eq!(Client::messages(&b.drain()).len(), 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_store_holds_a_sender_briefly_at_most_and_chat_goes_on() {
+    let (engine, _inner, _gate) = gated_engine(EngineConfig {
+        store_queue: 4,
+        store_batch: 2,
+        rate_burst: 100,
+        ..EngineConfig::default()
+    });
+    let (a, mut b) = matched_pair(&engine).await;
+    let started = tokio::time::Instant::now();
+    for n in 0..20 {
+        send_frame(&a, n).await;
+    }
+    settle().await;
+    assert!(
+        started.elapsed() <= Duration::from_millis(250) * 20,
+        "a line waits for a stuck store a quarter second at most: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(Client::messages(&b.drain()).len(), 20, "chat went on");
+    assert!(engine.health().await.store_overflowed > 0);
 }
 
 #[tokio::test(start_paused = true)]

@@ -239,9 +239,6 @@ async fn write_loop(
     mut control: oneshot::Receiver<Message>,
     ping_interval: Duration,
 ) {
-    // Grows on first use only: most connections are idle, and 64 events
-    // reserved up front would cost kilobytes per socket.
-    let mut batch = Vec::new();
     let mut written = DeliveryTracker::default();
     let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
@@ -251,16 +248,20 @@ async fn write_loop(
             // Engine events first: a close the engine queued (shutdown,
             // flooding) must go out before the reader's hang-up stops us.
             biased;
-            received = events.recv_many(&mut batch, WRITE_BATCH) => {
-                if received == 0 {
+            first = events.recv() => {
+                let Some(first) = first else {
                     let _ = Box::pin(sink.send(close(CLOSE_NORMAL, ""))).await;
                     return;
-                }
+                };
                 // One clock read per batch for the delivery ages.
                 let now_ms = unix_ms(SystemTime::now());
-                for event in batch.drain(..) {
-                    // The frame is encoded and dropped before the await: the
-                    // task keeps no frame across it.
+                // The events are taken one at a time, not into a batch
+                // buffer (which an idle socket would keep): each is encoded
+                // and dropped before the await, so the task keeps no frame
+                // across it.
+                let mut next = Some(first);
+                let mut fed = 0;
+                while let Some(event) = next.take() {
                     let message = match event {
                         Event::Frame(frame) => {
                             written.observe(&frame);
@@ -278,6 +279,10 @@ async fn write_loop(
                     // feed, not send: one flush per batch.
                     if sink.feed(message).await.is_err() {
                         return;
+                    }
+                    fed += 1;
+                    if fed < WRITE_BATCH {
+                        next = events.try_recv();
                     }
                 }
                 // A busy chat gets its delivery mark before the next

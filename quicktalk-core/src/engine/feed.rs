@@ -6,15 +6,30 @@
 //! and writes it in one call, retrying with back-off while the backend
 //! fails. When a queue is full the record is counted as overflow, logged, and
 //! the engine reports itself not ready until the queue drains.
+//!
+//! A store that is working but slower than the chat (a closed loop of
+//! senders faster than its commits) must not lose lines either: once its
+//! queue is three quarters full, a chat line waits (up to [`HOLD`]) for the
+//! writer to make room before it enters the engine, so senders slow to what
+//! the store can take, through the usual TCP flow control. A store that is
+//! failing, or stuck in one write for [`ALIVE`], never holds chat up: its
+//! records overflow, counted, as above.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::ports::chat_store::{ChatStore, ModerationFlag, RoomEvent, StoredMessage};
 use crate::ports::event_bus::{BusEvent, EventBus};
+
+/// The longest a chat line waits for room in a backlogged store queue.
+pub(crate) const HOLD: Duration = Duration::from_millis(250);
+
+/// A write that has not returned for this long is stuck, not slow: chat no
+/// longer waits for it.
+pub(crate) const ALIVE: Duration = Duration::from_millis(500);
 
 /// Health of one queue, shared between the engine and its writer.
 #[derive(Debug, Default)]
@@ -23,9 +38,81 @@ pub(crate) struct FeedHealth {
     failed: AtomicU64,
     backlogged: AtomicBool,
     backend_down: AtomicBool,
+    /// Records offered and not yet taken by the writer.
+    queued: AtomicUsize,
+    /// At or above this many queued records a chat line waits for room (0:
+    /// never, for a disabled feed).
+    high_water: usize,
+    /// When the writer's current write began, in ms since `since`
+    /// (`u64::MAX` between writes).
+    write_began_ms: AtomicU64,
+    since: Option<Instant>,
+    /// Signalled when the writer takes records or the backend fails.
+    drained: Notify,
 }
 
 impl FeedHealth {
+    fn new(capacity: usize) -> Self {
+        Self {
+            high_water: capacity - capacity / 4,
+            since: Some(Instant::now()),
+            write_began_ms: AtomicU64::new(u64::MAX),
+            ..Self::default()
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.since
+            .map_or(0, |since| since.elapsed().as_millis() as u64)
+    }
+
+    /// The writer begins (`true`) or ends a write.
+    fn writing(&self, began: bool) {
+        let at = if began { self.elapsed_ms() } else { u64::MAX };
+        self.write_began_ms.store(at, Ordering::Relaxed);
+    }
+
+    /// The writer took `count` records off the queue.
+    fn taken(&self, count: usize) {
+        let before = self.queued.fetch_sub(count, Ordering::Relaxed);
+        if before >= self.high_water && before - count < self.high_water {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Whether a chat line should wait for room: the queue is backlogged
+    /// and the writer is neither failing nor stuck in a write.
+    fn should_hold(&self) -> bool {
+        if self.high_water == 0 || self.queued.load(Ordering::Relaxed) < self.high_water {
+            return false;
+        }
+        let began = self.write_began_ms.load(Ordering::Relaxed);
+        let stuck = began != u64::MAX
+            && self.elapsed_ms().saturating_sub(began) >= ALIVE.as_millis() as u64;
+        !self.backend_down.load(Ordering::Relaxed) && !stuck
+    }
+
+    /// Waits (at most [`HOLD`]) while the queue is backlogged and its writer
+    /// is working through it; returns at once otherwise (one atomic load).
+    pub(crate) async fn wait_for_room(&self) {
+        if !self.should_hold() {
+            return;
+        }
+        metrics::counter!("quicktalk_store_holds_total").increment(1);
+        let _ = tokio::time::timeout(HOLD, async {
+            loop {
+                let notified = self.drained.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if !self.should_hold() {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+    }
+
     pub(crate) fn overflowed(&self) -> u64 {
         self.overflowed.load(Ordering::Relaxed)
     }
@@ -55,7 +142,7 @@ impl<T> Feed<T> {
         name: &'static str,
     ) -> (Self, mpsc::Receiver<T>, Arc<FeedHealth>) {
         let (sender, receiver) = mpsc::channel(capacity);
-        let health = Arc::new(FeedHealth::default());
+        let health = Arc::new(FeedHealth::new(capacity));
         let feed = Self {
             sender: Some(sender),
             health: health.clone(),
@@ -80,7 +167,10 @@ impl<T> Feed<T> {
         let Some(sender) = &self.sender else {
             return;
         };
+        // Counted before the send: the writer may take it at once.
+        self.health.queued.fetch_add(1, Ordering::Relaxed);
         if sender.try_send(item).is_err() {
+            self.health.queued.fetch_sub(1, Ordering::Relaxed);
             let total = self.health.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
             self.overflow_counter.increment(1);
             // Log the first overflow of each backlog, not every record.
@@ -124,13 +214,18 @@ async fn write_with_retry<F, Fut>(
 {
     let mut backoff = Duration::from_millis(50);
     loop {
-        match attempt().await {
+        health.writing(true);
+        let result = attempt().await;
+        health.writing(false);
+        match result {
             Ok(()) => {
                 health.backend_down.store(false, Ordering::Relaxed);
                 return;
             }
             Err(error) => {
                 health.backend_down.store(true, Ordering::Relaxed);
+                // Chat waiting for room stops waiting for a failing store.
+                health.drained.notify_waiters();
                 if closing() {
                     health.failed.fetch_add(records as u64, Ordering::Relaxed);
                     tracing::error!(queue = name, records, %error, "write failed at shutdown; records lost");
@@ -168,6 +263,7 @@ pub(crate) async fn run_store_writer(
                 }
             }
         }
+        health.taken(records.len());
         for record in records.drain(..) {
             match record {
                 StoreRecord::Message(message) => messages.push(message),
@@ -228,6 +324,7 @@ pub(crate) async fn run_bus_publisher(
     let mut events = Vec::with_capacity(batch);
     while receiver.recv_many(&mut events, batch).await > 0 {
         let count = events.len();
+        health.taken(count);
         write_with_retry(
             "bus",
             &health,

@@ -55,7 +55,12 @@ impl SessionHandle {
     pub async fn handle_frame(&self, frame: ClientFrame) {
         match frame {
             ClientFrame::Join(request) => self.join(request),
-            ClientFrame::Send(request) => self.send(&request.text, request.cid.as_deref()),
+            ClientFrame::Send(request) => {
+                // A store falling behind slows the senders rather than
+                // dropping their lines (see `feed`).
+                self.shared.store_health.wait_for_room().await;
+                self.send(&request.text, request.cid.as_deref());
+            }
             ClientFrame::Typing { active } => self.typing(active),
             ClientFrame::Next(request) => self.next(request),
             ClientFrame::Leave => self.leave(),

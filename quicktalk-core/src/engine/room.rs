@@ -205,16 +205,14 @@ impl Room {
         }
     }
 
-    /// Drops the oldest lines every local member has received (a member on
-    /// another node resumes from the bus, not from here), keeping `keep`.
-    /// A line not yet on the bus is never dropped: it still has to be sent.
+    /// Drops the oldest lines both members have received, keeping `keep`.
+    /// A member on another node counts too: its marks go to its own node,
+    /// but when that node dies it resumes here, from this buffer, so a room
+    /// across nodes keeps its lines (up to the capacity) until that
+    /// member's resume here says what it has. A line not yet on the bus is
+    /// never dropped: it still has to be sent.
     fn trim(&mut self) {
-        let remote = self.remote_index();
-        let received = (0..2)
-            .filter(|&member| Some(member) != remote)
-            .map(|member| self.received[member])
-            .min()
-            .unwrap_or(0);
+        let received = self.received[0].min(self.received[1]);
         while self.replay.len() > self.keep
             && self
                 .replay
@@ -398,26 +396,34 @@ mod tests {
     }
 
     #[test]
-    fn a_line_not_yet_on_the_bus_or_a_remote_members_mark_does_not_drop_lines() {
-        let mut room = room(100);
-        room.remote = Some((1, "node-b".into()));
+    fn a_line_not_yet_on_the_bus_is_kept_and_so_is_what_a_remote_member_may_miss() {
+        let mut local = room(100);
         for _ in 0..6 {
-            room.append(0, "x".into(), 0, None, false);
+            local.append(0, "x".into(), 0, None, false);
         }
-        room.set_on_bus(2, false);
-        room.delivered(0, 6);
+        local.set_on_bus(2, false);
+        local.delivered(0, 6);
+        local.delivered(1, 6);
         assert_eq!(
-            buffered(&room),
+            buffered(&local),
             [2, 3, 4, 5, 6],
             "1 dropped, 2 still to send"
         );
-        room.set_on_bus(2, true);
-        room.delivered(0, 6);
-        room.append(0, "x".into(), 0, None, false);
+        let mut across = room(100);
+        across.remote = Some((1, "node-b".into()));
+        for _ in 0..6 {
+            across.append(0, "x".into(), 0, None, false);
+        }
+        across.delivered(0, 6);
+        across.append(0, "x".into(), 0, None, false);
         assert_eq!(
-            buffered(&room),
-            [6, 7],
-            "only the local member counts in a room across nodes"
+            buffered(&across),
+            [1, 2, 3, 4, 5, 6, 7],
+            "the member on another node may resume here after its node dies: \
+             its lines stay until it says what it has"
         );
+        // Its resume here says it has every line up to 6.
+        across.delivered(1, 6);
+        assert_eq!(buffered(&across), [6, 7]);
     }
 }

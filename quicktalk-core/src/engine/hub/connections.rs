@@ -49,7 +49,7 @@ impl Hub {
             &self.config,
             now,
         );
-        self.sessions.insert(id, session);
+        self.sessions.insert(id, Box::new(session));
         self.conns.insert(conn, id);
         self.tokens.insert(token.clone(), id);
         self.online += 1;

@@ -454,7 +454,7 @@ impl Hub {
         self.tokens.insert(token.clone(), id);
         let mut session = Session::new(id, known.key, token.clone(), attachment, &self.config, now);
         session.fresh = false;
-        self.sessions.insert(id, session);
+        self.sessions.insert(id, Box::new(session));
         self.schedule(
             now + self.config.idle_timeout,
             Timer::Idle {

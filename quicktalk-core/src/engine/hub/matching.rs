@@ -204,7 +204,7 @@ impl Hub {
             room.refs = 1;
         }
         room.remote = remote;
-        self.rooms.insert(id, room);
+        self.rooms.insert(id, Box::new(room));
         self.active_rooms += 1;
         for (index, &member) in members.iter().enumerate() {
             if remote_index == Some(index) {

@@ -122,34 +122,31 @@ impl ContactDetector {
     /// `@ . : / _ =`, Latin letters in a Korean line, `공`/`영`, or a
     /// spelled-out keyword).
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<Found>) {
-        phones(plain, out);
+        // Cheap byte checks first: most lines have nothing a pattern needs.
+        let scan = Scan::of(plain);
+        phones(plain, scan.ascii, out);
         let contact = |span: Range<usize>| Found {
             category: Category::Contact,
             span,
         };
-        // Cheap byte checks first: most lines have nothing a pattern needs.
-        let spelled_at = plain.contains("at ") || plain.contains("(at)") || plain.contains("[at]");
-        let has_dot = plain.contains('.')
-            || plain.contains("dot")
-            || plain.contains('점')
-            || plain.contains('쩜')
-            || plain.contains('닷');
-        if plain.contains('@') || plain.contains("골뱅이") || (spelled_at && has_dot) {
+        let korean = |word: &str| !scan.ascii && plain.contains(word);
+        let at = scan.at_sign || korean("골뱅이");
+        let has_dot = scan.dot || scan.dot_word || korean("점") || korean("쩜") || korean("닷");
+        if at || (scan.spelled_at && has_dot) {
             for hit in self.email.find_iter(plain) {
                 if !overlaps(out, &hit.range()) {
                     out.push(contact(hit.range()));
                 }
             }
         }
-        if (plain.contains('@') || plain.contains("골뱅이") || spelled_at) && names_mail_host(plain)
-        {
+        if (at || scan.spelled_at) && names_mail_host(plain) {
             for hit in self.mail_host.find_iter(plain) {
                 if !overlaps(out, &hit.range()) {
                     out.push(contact(hit.range()));
                 }
             }
         }
-        if looks_like_link(plain) {
+        if scan.link {
             for hit in self.url.find_iter(plain) {
                 if !overlaps(out, &hit.range()) && is_link(hit.as_str()) {
                     out.push(Found {
@@ -159,7 +156,7 @@ impl ContactDetector {
                 }
             }
         }
-        if plain.contains("dot") || plain.contains('닷') {
+        if scan.dot_word || korean("닷") {
             for hit in self.spelled_url.find_iter(plain) {
                 if !overlaps(out, &hit.range()) {
                     out.push(Found {
@@ -171,11 +168,7 @@ impl ContactDetector {
         }
         // An id is ASCII: a line with no ASCII letter or digit has none; an
         // English line needs a digit or an id marker to hold one.
-        let ascii_word = plain.bytes().any(|b| b.is_ascii_alphanumeric());
-        let id_marks = plain
-            .bytes()
-            .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'@' | b':' | b'=' | b'.'));
-        if ascii_word && (id_marks || !plain.is_ascii()) {
+        if scan.ascii_word && (scan.id_marks || !scan.ascii) {
             self.handles(plain, out);
         }
     }
@@ -246,16 +239,94 @@ impl ContactDetector {
     }
 }
 
-/// Whether a `.` sits between an ASCII letter or digit and a letter
-/// (`bit.ly`), or the line names a scheme or `www`: only then can the link
-/// pattern match.
-fn looks_like_link(plain: &str) -> bool {
-    plain.contains("://")
-        || plain.contains("www")
-        || plain
-            .as_bytes()
-            .windows(3)
-            .any(|w| w[1] == b'.' && w[0].is_ascii_alphanumeric() && w[2].is_ascii_alphabetic())
+/// What the patterns need of a line, from one pass over its bytes (a
+/// dozen `contains` scans before; the Korean words are looked for only in
+/// a line that is not ASCII).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Scan {
+    ascii: bool,
+    at_sign: bool,
+    /// `at `, `(at)` or `[at]`.
+    spelled_at: bool,
+    dot: bool,
+    /// `dot`.
+    dot_word: bool,
+    /// A `.` between an ASCII letter or digit and a letter (`bit.ly`), or
+    /// a scheme (`://`) or `www`: only then can the link pattern match.
+    link: bool,
+    /// An ASCII letter or digit.
+    ascii_word: bool,
+    /// A digit or `_ @ : = .`.
+    id_marks: bool,
+}
+
+/// Per byte: what [`Scan`] learns from the byte alone, and whether it
+/// needs a closer look (its neighbours).
+const ALNUM: u8 = 1;
+const ID_MARK: u8 = 2;
+const NOT_ASCII: u8 = 4;
+const LOOK: u8 = 8;
+static BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        let mut bits = 0;
+        if byte.is_ascii_alphanumeric() {
+            bits |= ALNUM;
+        }
+        if byte.is_ascii_digit() || matches!(byte, b'_' | b'@' | b':' | b'=' | b'.') {
+            bits |= ID_MARK;
+        }
+        if !byte.is_ascii() {
+            bits |= NOT_ASCII;
+        }
+        if matches!(byte, b'@' | b'.' | b'a' | b'd' | b':' | b'w') {
+            bits |= LOOK;
+        }
+        table[b] = bits;
+        b += 1;
+    }
+    table
+};
+
+impl Scan {
+    fn of(plain: &str) -> Self {
+        let bytes = plain.as_bytes();
+        let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+        let mut scan = Scan::default();
+        let mut seen = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let bits = BYTES[usize::from(b)];
+            seen |= bits;
+            if bits & LOOK == 0 {
+                continue;
+            }
+            match b {
+                b'@' => scan.at_sign = true,
+                b'.' => {
+                    scan.dot = true;
+                    scan.link |= i > 0
+                        && bytes[i - 1].is_ascii_alphanumeric()
+                        && at(i + 1).is_ascii_alphabetic();
+                }
+                b'a' if at(i + 1) == b't' => {
+                    let before = if i > 0 { bytes[i - 1] } else { 0 };
+                    scan.spelled_at |= at(i + 2) == b' '
+                        || (before == b'(' && at(i + 2) == b')')
+                        || (before == b'[' && at(i + 2) == b']');
+                }
+                b'd' => scan.dot_word |= at(i + 1) == b'o' && at(i + 2) == b't',
+                b':' => scan.link |= at(i + 1) == b'/' && at(i + 2) == b'/',
+                b'w' => scan.link |= at(i + 1) == b'w' && at(i + 2) == b'w',
+                _ => {}
+            }
+        }
+        scan.ascii = seen & NOT_ASCII == 0;
+        scan.ascii_word = seen & ALNUM != 0;
+        scan.id_marks = seen & ID_MARK != 0;
+        scan
+    }
 }
 
 /// Mail providers people name instead of writing an address.
@@ -316,11 +387,11 @@ fn digit(c: char) -> Option<(u8, bool)> {
 /// Phone numbers: Korean mobile and landline numbers, `+` international
 /// numbers and 3-3-4 North American numbers, written with any mix of
 /// separators, fullwidth digits or Korean number words.
-fn phones(plain: &str, out: &mut Vec<Found>) {
+fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     // Korean number words only start a phone number as 공 or 영 (0), so
     // they are counted only in a line that has one.
     let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
-    let digits = if plain.contains('공') || plain.contains('영') {
+    let digits = if !ascii && (plain.contains('공') || plain.contains('영')) {
         plain.chars().filter(|c| digit(*c).is_some()).count()
     } else {
         ascii_digits
@@ -404,6 +475,52 @@ mod tests {
         let mut out = Vec::new();
         ContactDetector::new().find(text, &mut out);
         out.into_iter().map(|f| f.category).collect()
+    }
+
+    /// The one-pass scan says what the `contains` tests it replaced said.
+    #[test]
+    fn the_byte_scan_agrees_with_plain_searches() {
+        let naive = |plain: &str| Scan {
+            ascii: plain.is_ascii(),
+            at_sign: plain.contains('@'),
+            spelled_at: plain.contains("at ") || plain.contains("(at)") || plain.contains("[at]"),
+            dot: plain.contains('.'),
+            dot_word: plain.contains("dot"),
+            link: plain.contains("://")
+                || plain.contains("www")
+                || plain.as_bytes().windows(3).any(|w| {
+                    w[1] == b'.' && w[0].is_ascii_alphanumeric() && w[2].is_ascii_alphabetic()
+                }),
+            ascii_word: plain.bytes().any(|b| b.is_ascii_alphanumeric()),
+            id_marks: plain
+                .bytes()
+                .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'@' | b':' | b'=' | b'.')),
+        };
+        let pieces = [
+            "a", "t", " ", "(", ")", "[", "]", "@", ".", "d", "o", "w", ":", "/", "1", "_", "=",
+            "x", "점", "ㅎ",
+        ];
+        // Every string of up to four pieces, and some whole lines.
+        let mut texts = vec![
+            "name at gmail dot com".to_string(),
+            "see www.example.com or https://bit.ly/x".to_string(),
+            "me (at) naver [at] daum.net".to_string(),
+            "line id @dexter_99 = ok:".to_string(),
+        ];
+        let mut frontier = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for text in &frontier {
+                for piece in pieces {
+                    next.push(format!("{text}{piece}"));
+                }
+            }
+            texts.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for text in &texts {
+            assert_eq!(Scan::of(text), naive(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -28,7 +28,8 @@ static BUILTIN: &[u8] = include_bytes!("../model/abuse.bin");
 /// from which a line is flagged (chosen at training time).
 #[derive(Debug, Clone)]
 pub struct Model {
-    weights: Vec<i8>,
+    /// Exactly [`DIM`] long, so a masked index needs no bounds check.
+    weights: Box<[i8; DIM]>,
     scale: f32,
     bias: f32,
     threshold: f32,
@@ -46,38 +47,38 @@ const HEADER: usize = 20;
 /// hash is stable across Rust versions and platforms: a model trained
 /// anywhere scores the same everywhere.
 pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
-    let mut window = [' '; MAX_N];
+    // The last MAX_N characters, newest last; at the start only the space
+    // before the line counts.
+    let mut window = [u32::from(' '); MAX_N];
     let mut filled = 1;
-    let mut last_space = true;
-    let mut push = |c: char, window: &mut [char; MAX_N], filled: &mut usize| {
-        window.copy_within(1.., 0);
-        window[MAX_N - 1] = c;
-        *filled = (*filled + 1).min(MAX_N);
+    let mut push = |c: char| {
+        window = [window[1], window[2], window[3], u32::from(c)];
+        filled = (filled + 1).min(MAX_N);
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for k in 0..*filled {
-            hash ^= u64::from(window[MAX_N - 1 - k] as u32);
+        for &c in window[MAX_N - filled..].iter().rev() {
+            hash ^= u64::from(c);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
             each((hash as usize) & (DIM - 1));
         }
     };
+    let mut last_space = true;
     for c in text.chars() {
         let space = c.is_whitespace();
         if space && last_space {
             continue;
         }
         last_space = space;
-        let c = if space { ' ' } else { c };
-        if c.is_ascii() {
+        if space {
+            push(' ');
+        } else if c.is_ascii() {
             // The same character `to_lowercase` gives, without its iterator.
-            push(c.to_ascii_lowercase(), &mut window, &mut filled);
+            push(c.to_ascii_lowercase());
         } else {
-            for lower in c.to_lowercase() {
-                push(lower, &mut window, &mut filled);
-            }
+            c.to_lowercase().for_each(&mut push);
         }
     }
     if !last_space {
-        push(' ', &mut window, &mut filled);
+        push(' ');
     }
 }
 
@@ -111,7 +112,12 @@ impl Model {
             bias: f32::from_le_bytes(word(8)),
             scale: f32::from_le_bytes(word(12)),
             threshold: f32::from_le_bytes(word(16)),
-            weights: bytes[HEADER..].iter().map(|&b| b as i8).collect(),
+            weights: bytes[HEADER..]
+                .iter()
+                .map(|&b| b as i8)
+                .collect::<Box<[i8]>>()
+                .try_into()
+                .map_err(|_| "wrong dimension".to_string())?,
         })
     }
 

@@ -121,7 +121,7 @@ pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
 /// Folds an ASCII character: the common case, kept small so it inlines.
 #[inline]
 pub(crate) fn fold_ascii(c: char, start: u32, out: &mut Vec<Atom>) {
-    let (ch, latin, class) = ascii(c);
+    let (ch, latin, class) = ASCII[c as usize & 0x7f];
     out.push(Atom {
         class,
         end: start + 1,
@@ -129,9 +129,20 @@ pub(crate) fn fold_ascii(c: char, start: u32, out: &mut Vec<Atom>) {
     });
 }
 
+/// [`ascii`] for every ASCII character, looked up rather than matched: the
+/// match is a chain of branches that mispredict on mixed text.
+static ASCII: [(char, char, Class); 128] = {
+    let mut table = [('\0', '\0', Class::Sep); 128];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = ascii(byte as u8 as char);
+        byte += 1;
+    }
+    table
+};
+
 /// ASCII: letters, digits, leet and mask symbols, separators.
-#[inline]
-fn ascii(c: char) -> (char, char, Class) {
+const fn ascii(c: char) -> (char, char, Class) {
     match c {
         'a'..='z' => (c, c, Class::Latin),
         // A capital I looks like a small l (`heII`): read it as `i`, which
@@ -153,7 +164,7 @@ fn ascii(c: char) -> (char, char, Class) {
 }
 
 /// The letter a digit stands for inside a Latin word (`sh1t`, `a55`), or `'\0'`.
-fn leet_digit(c: char) -> char {
+const fn leet_digit(c: char) -> char {
     match c {
         '0' => 'o',
         '1' => 'i',
@@ -170,7 +181,7 @@ fn leet_digit(c: char) -> char {
 /// A non-ASCII character after decomposition.
 fn other(d: char) -> (char, char, Class) {
     if d.is_ascii() {
-        return ascii(d);
+        return ASCII[d as usize];
     }
     if d.is_whitespace() {
         return (' ', '\0', Class::Space);

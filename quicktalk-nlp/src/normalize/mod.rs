@@ -143,10 +143,14 @@ impl View {
         source.clear();
         for atom in &self.atoms {
             out.push(atom.ch);
-            source.extend(std::iter::repeat_n(
-                (atom.start, atom.end),
-                atom.ch.len_utf8(),
-            ));
+            if atom.ch.is_ascii() {
+                source.push((atom.start, atom.end));
+            } else {
+                source.extend(std::iter::repeat_n(
+                    (atom.start, atom.end),
+                    atom.ch.len_utf8(),
+                ));
+            }
         }
     }
 
@@ -168,12 +172,21 @@ impl View {
         self.unit_at.clear();
         // Offsets are u32: a chat line is a few KiB at most, and the filter
         // refuses nothing longer than u32::MAX anyway (see Filter::check).
-        for (index, c) in source.char_indices() {
+        self.atoms.reserve(source.len());
+        let bytes = source.as_bytes();
+        let mut index = 0;
+        while index < bytes.len() {
             let start = index as u32;
-            if c.is_ascii() {
-                fold::fold_ascii(c, start, &mut self.atoms);
+            if bytes[index].is_ascii() {
+                // Most characters: no UTF-8 decoding.
+                fold::fold_ascii(char::from(bytes[index]), start, &mut self.atoms);
+                index += 1;
+            } else if let Some(c) = source[index..].chars().next() {
+                let width = c.len_utf8();
+                fold_char(c, start, start + width as u32, &mut self.atoms);
+                index += width;
             } else {
-                fold_char(c, start, start + c.len_utf8() as u32, &mut self.atoms);
+                break; // not reached: `index` stays on a char boundary
             }
         }
         let mut begin = 0;
@@ -195,8 +208,12 @@ impl View {
         self.units.append(&mut self.shadow);
         for (index, unit) in self.units.iter().enumerate() {
             self.text.push(unit.ch);
-            self.unit_at
-                .extend(std::iter::repeat_n(index as u32, unit.ch.len_utf8()));
+            if unit.ch.is_ascii() {
+                self.unit_at.push(index as u32);
+            } else {
+                self.unit_at
+                    .extend(std::iter::repeat_n(index as u32, unit.ch.len_utf8()));
+            }
         }
     }
 
@@ -346,6 +363,22 @@ impl View {
     /// A token with no Hangul, atoms `begin..end`.
     fn latin(&mut self, begin: usize, end: usize) {
         let (token, raw) = (&self.atoms[begin..end], &mut self.raw);
+        if token.iter().all(|a| a.class == Class::Latin) {
+            // A word of letters only, most words of a line: read as written
+            // (what the general path below gives such a word, without its
+            // leet, mask and shadow tests).
+            let piece = raw.len();
+            for atom in token {
+                push_unit(raw, atom.ch, atom.start, atom.end);
+            }
+            close_piece(raw, piece);
+            let keys = (2..=12).contains(&token.len())
+                && token.iter().all(|a| a.orig.is_ascii_alphabetic());
+            if keys && !self.no_shadow {
+                self.keyboard_shadow(begin, end);
+            }
+            return;
+        }
         // One pass over the token for everything the reading depends on.
         let (mut latin_count, mut words, mut unmapped_words, mut leets, mut digits) =
             (0, 0, 0, 0, 0);

@@ -73,6 +73,10 @@ pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
         } else if c.is_ascii() {
             // The same character `to_lowercase` gives, without its iterator.
             push(c.to_ascii_lowercase());
+        } else if matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{3131}'..='\u{318E}') {
+            // Hangul has no case: `to_lowercase` would search its tables
+            // for every syllable of a Korean line to give it back as it is.
+            push(c);
         } else {
             c.to_lowercase().for_each(&mut push);
         }
@@ -218,6 +222,13 @@ mod tests {
         for_each_feature("Hello   World", |i| upper.push(i));
         for_each_feature("hello world", |i| lower.push(i));
         assert_eq!(upper, lower, "case and spacing do not change the features");
+    }
+
+    #[test]
+    fn hangul_is_its_own_lowercase() {
+        for c in ('\u{AC00}'..='\u{D7A3}').chain('\u{3131}'..='\u{318E}') {
+            assert_eq!(c.to_lowercase().collect::<Vec<_>>(), [c], "{c}");
+        }
     }
 
     #[test]

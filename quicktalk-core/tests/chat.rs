@@ -414,6 +414,58 @@ async fn a_store_writer_on_its_own_thread_stores_every_line_and_flushes_on_shutd
     assert_eq!(seqs, (1..=100).collect::<Vec<u64>>());
 }
 
+/// The nice value in a Linux `stat` file (field 19; the fields after the
+/// `(comm)` part, which may itself hold spaces).
+#[cfg(target_os = "linux")]
+fn nice_in(stat: &std::path::Path) -> Option<i32> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(16)?.parse().ok()
+}
+
+/// The nice values of this process's threads called `comm` (a thread name
+/// cut to 15 bytes, as Linux keeps it).
+#[cfg(target_os = "linux")]
+fn thread_nices(comm: &str) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            (name.trim() == comm).then(|| nice_in(&path.join("stat")))?
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_store_writer_thread_runs_at_the_configured_lower_priority() {
+    let own = nice_in(std::path::Path::new("/proc/thread-self/stat")).expect("own nice value");
+    // Other tests' writers run at the default 10; 7 is this test's own.
+    let config = EngineConfig {
+        store_writer_thread: true,
+        store_writer_nice: 7,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(config);
+    let expected = (own + 7).min(19);
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = thread_nices("quicktalk-store");
+        if seen.contains(&expected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        seen.contains(&expected),
+        "a store writer at nice {expected} (the test's {own} + 7), saw {seen:?}"
+    );
+    assert!(engine.shutdown(Duration::from_secs(5)).await);
+}
+
 fn bot_request(interests: &[&str]) -> quicktalk_core::protocol::JoinRequest {
     quicktalk_core::protocol::JoinRequest {
         bot: true,

@@ -92,6 +92,12 @@ pub struct ServeConfig {
     /// and /readyz says 503 until the queue drains.
     #[arg(long, env = "QUICKTALK_STORE_QUEUE", default_value_t = 65_536)]
     pub store_queue: usize,
+    /// How much lower the store writer thread's CPU priority is than the
+    /// chat's (a nice value, 0-19): its commits then wait for the chat
+    /// instead of delaying it. 0 gives it the chat's priority.
+    #[arg(long, env = "QUICKTALK_STORE_WRITER_NICE", default_value_t = 10,
+          value_parser = clap::value_parser!(u8).range(0..=19))]
+    pub store_writer_nice: u8,
     /// The event bus (`--bus`) and its Kafka settings.
     #[command(flatten)]
     pub bus: BusArgs,
@@ -434,6 +440,7 @@ impl ServeConfig {
             retention: Duration::from_secs(u64::from(self.retention_days) * 24 * 3600),
             // A busy server must not starve the store writer (see the field).
             store_writer_thread: true,
+            store_writer_nice: self.store_writer_nice,
             store_queue: self.store_queue,
             allow_bots: self.allow_bots,
             ..EngineConfig::default()
@@ -498,7 +505,7 @@ impl ServeConfig {
     pub fn redacted(&self) -> String {
         let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
         format!(
-            "bind={} {} store_queue={} {} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
+            "bind={} {} store_queue={} store_writer_nice={} {} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
              retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \
              max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
@@ -507,6 +514,7 @@ impl ServeConfig {
             self.bind,
             self.storage.redacted(),
             self.store_queue,
+            self.store_writer_nice,
             self.bus.redacted(),
             secret(&self.admin_token),
             self.origins(),

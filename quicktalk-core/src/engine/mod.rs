@@ -188,7 +188,11 @@ impl EngineBuilder {
             store_health.clone(),
         );
         let mut writers = vec![if config.store_writer_thread {
-            spawn_on_own_thread("quicktalk-store-writer", store_writer)?
+            spawn_on_own_thread(
+                "quicktalk-store-writer",
+                config.store_writer_nice,
+                store_writer,
+            )?
         } else {
             tokio::spawn(store_writer)
         }];
@@ -239,21 +243,25 @@ impl EngineBuilder {
     }
 }
 
-/// Runs `task` on a thread of its own with a single-threaded runtime, and
+/// Runs `task` on a thread of its own with a single-threaded runtime, its
+/// CPU priority lowered by `nice` (its runtime's blocking threads too), and
 /// returns a handle on the caller's runtime that finishes when it does (so
 /// shutdown can wait for it like for a task).
 fn spawn_on_own_thread(
     name: &str,
+    nice: u8,
     task: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .on_thread_start(move || lower_priority(nice))
         .build()
         .map_err(|error| Error::Thread(error.to_string()))?;
     let (done, finished) = tokio::sync::oneshot::channel::<()>();
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            lower_priority(nice);
             runtime.block_on(task);
             let _ = done.send(());
         })
@@ -261,6 +269,23 @@ fn spawn_on_own_thread(
     Ok(tokio::spawn(async move {
         let _ = finished.await;
     }))
+}
+
+/// Lowers the calling thread's CPU priority by `nice` (Linux, where a nice
+/// value is per thread; elsewhere it does nothing). Raising a nice value
+/// needs no privilege.
+fn lower_priority(nice: u8) {
+    #[cfg(target_os = "linux")]
+    if nice > 0 {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let thread = Some(rustix::thread::gettid());
+        let now = getpriority_process(thread).unwrap_or(0);
+        if let Err(error) = setpriority_process(thread, (now + i32::from(nice)).min(19)) {
+            tracing::warn!(%error, "could not lower the store writer's CPU priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {

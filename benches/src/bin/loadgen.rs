@@ -82,6 +82,11 @@ struct Args {
     /// `--server-pid`).
     #[arg(long)]
     count_syscalls: bool,
+    /// A line slower than this many milliseconds is counted in the report's
+    /// `slow_by_second` (per second of the run, when it was sent): where a
+    /// tail comes from, start-up, a periodic job or spread evenly.
+    #[arg(long, default_value_t = 10.0)]
+    slow_ms: f64,
 }
 
 /// The fields of a server frame the load tool reads, borrowed from the text
@@ -165,7 +170,18 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(url: &str) -> Result<Socket, String> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    // Nagle off, as browsers have it: with it on, a line written just
+    // after the auto-reply to a server ping waits for that pong's ACK (up
+    // to the peer's 40 ms delayed ACK), and the tool would measure its own
+    // socket option rather than the server.
+    //
+    // A small read buffer: tungstenite zero-fills the free part of it
+    // before each read, and with the default 128 KiB the tool's 8,000
+    // connections refilled theirs in the same few milliseconds, a gigabyte
+    // of memset that stalled the tool for 150 ms (seen as a server tail).
+    let config =
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map_err(|e| e.to_string())?;
     // hello
@@ -198,6 +214,7 @@ async fn run_client(
     args: Arc<Args>,
     totals: Arc<Totals>,
     latencies: Arc<Mutex<Vec<u32>>>,
+    slow: Arc<Mutex<Vec<u64>>>,
     start: Instant,
 ) {
     let Client { socket, id } = client;
@@ -205,6 +222,7 @@ async fn run_client(
     let stop_sending = start + Duration::from_secs(args.duration);
     let stop_reading = stop_sending + Duration::from_secs(2);
     let totals_reader = totals.clone();
+    let args_reader = args.clone();
     // Closed loop: one permit per line that may be in flight; an echo (or a
     // rejection) gives its permit back.
     let window = Arc::new(tokio::sync::Semaphore::new(args.window));
@@ -218,6 +236,8 @@ async fn run_client(
         };
         let mut expected: u64 = 0;
         let mut local = Vec::new();
+        let mut local_slow = Vec::new();
+        let slow_us = (args_reader.slow_ms * 1000.0) as u64;
         loop {
             let next = tokio::time::timeout_at(stop_reading.into(), stream.next()).await;
             let Ok(Some(Ok(message))) = next else { break };
@@ -245,7 +265,11 @@ async fn run_client(
                         continue;
                     };
                     totals_reader.delivered.fetch_add(1, Ordering::Relaxed);
-                    local.push(now_us().saturating_sub(sent).min(u32::MAX as u64) as u32);
+                    let latency = now_us().saturating_sub(sent);
+                    local.push(latency.min(u32::MAX as u64) as u32);
+                    if latency > slow_us {
+                        local_slow.push(sent);
+                    }
                     if n == expected {
                         expected += 1;
                     } else if n < expected {
@@ -272,7 +296,7 @@ async fn run_client(
                 _ => {}
             }
         }
-        (local, expected)
+        (local, local_slow, expected)
     });
     if closed_loop {
         let mut n: u64 = 0;
@@ -333,8 +357,9 @@ async fn run_client(
     } else {
         tokio::time::sleep_until(stop_sending.into()).await;
     }
-    if let Ok((local, _)) = reader.await {
+    if let Ok((local, local_slow, _)) = reader.await {
         latencies.lock().await.extend(local);
+        slow.lock().await.extend(local_slow);
     }
     let _ = sink.close().await;
 }
@@ -352,6 +377,7 @@ async fn main() {
     let args = Arc::new(Args::parse());
     let totals = Arc::new(Totals::default());
     let latencies = Arc::new(Mutex::new(Vec::new()));
+    let slow = Arc::new(Mutex::new(Vec::new()));
     eprintln!(
         "connecting {} pairs to {} ({})",
         args.pairs,
@@ -438,6 +464,7 @@ async fn main() {
         _ => None,
     };
     let start = Instant::now();
+    let start_us = now_us();
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|client| {
@@ -446,6 +473,7 @@ async fn main() {
                 args.clone(),
                 totals.clone(),
                 latencies.clone(),
+                slow.clone(),
                 start,
             ))
         })
@@ -493,6 +521,13 @@ async fn main() {
     let mut latencies = latencies.lock().await.clone();
     latencies.sort_unstable();
     let seconds = args.duration as f64;
+    // Slow lines by the second of the run they were sent in: [second, count].
+    let mut slow_by_second = std::collections::BTreeMap::<u64, u64>::new();
+    for &sent in slow.lock().await.iter() {
+        *slow_by_second
+            .entry(sent.saturating_sub(start_us) / 1_000_000)
+            .or_default() += 1;
+    }
     let delivered = totals.delivered.load(Ordering::Relaxed);
     let sent = totals.sent.load(Ordering::Relaxed);
     let acked = totals.acked.load(Ordering::Relaxed);
@@ -523,6 +558,8 @@ async fn main() {
             "p999": percentile(&latencies, 0.999),
             "max": latencies.last().map_or(0.0, |&l| f64::from(l) / 1000.0),
         },
+        "slow_ms": args.slow_ms,
+        "slow_by_second": slow_by_second.into_iter().collect::<Vec<_>>(),
         "server_cpu_s": server_cpu_s,
         "server_cpu_us_per_line": server_cpu_s.and_then(|cpu| per_line(cpu * 1e6)),
         "server_syscalls": syscalls,

@@ -59,6 +59,9 @@ pub struct EngineConfig {
     /// Longest interest, in characters. Default 32.
     pub max_interest_chars: usize,
     /// How often `online` counts are pushed (only when changed). Default 5 s.
+    /// Each session hears a change within one interval; the pushes are
+    /// spread over it in 100 ms slices rather than sent to every socket at
+    /// once.
     pub online_interval: Duration,
     /// Records buffered for the store writer before overflow. Default 65,536
     /// (over a second of lines at 40,000 lines/s, so a WAL checkpoint stall

@@ -315,6 +315,39 @@ async fn online_counts_are_pushed_when_they_change() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn online_counts_go_out_in_slices_over_the_interval_not_all_at_once() {
+    let (engine, _) = engine();
+    let mut clients = Vec::new();
+    for n in 0..200 {
+        clients.push(Client::connect(&engine, &format!("c{n}")).await);
+    }
+    // The default 5 s interval goes out in 50 slices, 100 ms apart: no
+    // step reaches more than a fraction of the sessions, and within the
+    // interval every session hears the count exactly once.
+    let mut heard: Vec<Vec<ServerFrame>> = vec![Vec::new(); clients.len()];
+    let mut most_in_one_step = 0;
+    for _ in 0..50 {
+        advance(&engine, Duration::from_millis(100)).await;
+        let mut this_step = 0;
+        for (frames, client) in heard.iter_mut().zip(&mut clients) {
+            let new = client.drain();
+            this_step += usize::from(!new.is_empty());
+            frames.extend(new);
+        }
+        most_in_one_step = most_in_one_step.max(this_step);
+    }
+    assert!(
+        most_in_one_step < 40,
+        "{most_in_one_step} of 200 in one step"
+    );
+    for frames in &heard {
+        assert_eq!(*frames, [ServerFrame::Online { count: 200 }]);
+    }
+    advance(&engine, Duration::from_secs(5)).await;
+    assert!(clients.iter_mut().all(|client| client.drain().is_empty()));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_slow_reader_is_closed_as_too_slow_without_touching_its_partner() {
     let config = EngineConfig {
         outbox_capacity: 8,

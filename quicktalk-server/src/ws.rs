@@ -240,8 +240,14 @@ async fn write_loop(
     ping_interval: Duration,
 ) {
     let mut written = DeliveryTracker::default();
-    let mut ping = tokio::time::interval(ping_interval);
-    ping.tick().await;
+    // The first ping comes at a random point of the first interval, not a
+    // whole interval after connecting: connections opened together (a
+    // restart, a crowd arriving) would otherwise ping and pong together
+    // every interval, thousands at once, and the lines sent in that second
+    // wait behind them (at 8,000 connections every 20 s, a p99.9 of 30-40
+    // ms). No gap between pings is longer than the interval.
+    let first = ping_interval.mul_f64(rand::random_range(0.1..=1.0));
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + first, ping_interval);
     let delivery = metrics::histogram!("quicktalk_delivery_seconds");
     loop {
         tokio::select! {

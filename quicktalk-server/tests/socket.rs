@@ -219,6 +219,41 @@ async fn read_quietly(client: &mut Client, time: Duration) {
 }
 
 #[tokio::test]
+async fn connections_opened_together_get_their_first_ping_at_different_times() {
+    let server = Server::start(config(&["--ping-interval-secs", "2"])).await;
+    let opened = tokio::time::Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        clients.push(Client::connect(&server).await);
+    }
+    // Each reads until its first ping, which must come within the interval.
+    let firsts = futures_util::future::join_all(clients.iter_mut().map(|client| async {
+        let deadline = opened + Duration::from_millis(3000);
+        loop {
+            let next = tokio::time::timeout_at(deadline, client.socket.next()).await;
+            match next
+                .expect("a ping within the interval")
+                .expect("open")
+                .expect("valid")
+            {
+                Message::Ping(_) => return opened.elapsed(),
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => {}
+            }
+        }
+    }))
+    .await;
+    let (first, last) = (firsts.iter().min().unwrap(), firsts.iter().max().unwrap());
+    // Spread over the 2 s interval (0.2-2 s after connecting), not 16
+    // pings in the same few milliseconds.
+    assert!(
+        *last - *first > Duration::from_millis(300),
+        "first pings {firsts:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn lines_both_clients_confirmed_by_pong_are_not_kept_and_missed_ones_still_are() {
     let server = Server::start(config(&[
         "--ping-interval-secs",

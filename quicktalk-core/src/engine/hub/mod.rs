@@ -11,6 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use tokio::time::Instant;
@@ -116,11 +117,27 @@ impl Session {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    Grace { session: SessionId, generation: u64 },
-    Idle { session: SessionId, generation: u64 },
-    Online,
+    Grace {
+        session: SessionId,
+        generation: u64,
+    },
+    Idle {
+        session: SessionId,
+        generation: u64,
+    },
+    /// The `online` push to one slice of the sessions (see
+    /// [`Hub::broadcast_online`]).
+    Online {
+        slice: u16,
+    },
     Heartbeat,
 }
+
+/// How far apart the `online` slices go out: each interval is cut into
+/// slices this long (at most [`MAX_ONLINE_SLICES`]).
+const ONLINE_SLICE_EVERY: Duration = Duration::from_millis(100);
+/// Most slices an `online` interval is cut into.
+const MAX_ONLINE_SLICES: u32 = 64;
 
 /// Counts the engine reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,7 +173,8 @@ pub(crate) struct Hub {
     next_conn: ConnId,
     online: u64,
     active_rooms: u64,
-    online_sent: u64,
+    /// The count last pushed to each slice of the sessions.
+    online_sent: Box<[u64]>,
     /// The deadline the timer task sleeps until; an earlier one needs a wake-up.
     armed: Option<Instant>,
     pub(crate) shutting_down: bool,
@@ -176,6 +194,7 @@ impl Hub {
         now: Instant,
     ) -> Self {
         let matcher = Matcher::new(MatcherConfig::from(&*config));
+        let online_sent = vec![0; online_slices(&config)].into_boxed_slice();
         let mut hub = Self {
             config,
             matcher,
@@ -187,7 +206,7 @@ impl Hub {
             next_conn: 1,
             online: 0,
             active_rooms: 0,
-            online_sent: 0,
+            online_sent,
             armed: None,
             shutting_down: false,
             store,
@@ -195,8 +214,8 @@ impl Hub {
             metrics: EngineMetrics::new(),
             cluster,
         };
-        let first = now + hub.config.online_interval;
-        hub.schedule(first, Timer::Online);
+        let first = now + hub.online_step();
+        hub.schedule(first, Timer::Online { slice: 0 });
         if hub.cluster.is_some() {
             hub.schedule(now, Timer::Heartbeat);
         }
@@ -282,7 +301,7 @@ impl Hub {
                     session,
                     generation,
                 } => self.idle_check(session, generation, now),
-                Timer::Online => self.broadcast_online(now),
+                Timer::Online { slice } => self.broadcast_online(slice, at, now),
                 Timer::Heartbeat => self.heartbeat(now),
             }
         }
@@ -330,19 +349,50 @@ impl Hub {
         self.detach(session, true, now);
     }
 
-    fn broadcast_online(&mut self, now: Instant) {
-        let next = now + self.config.online_interval;
-        self.schedule(next, Timer::Online);
+    /// Pushes a changed `online` count to one slice of the sessions (a
+    /// session's slice is its id modulo the number of slices), and schedules
+    /// the next slice. One interval visits every slice once, so each session
+    /// hears of a change within `online_interval`; pushing to all at once
+    /// would write to every socket in the same millisecond (8,000 writes
+    /// held the lines sent meanwhile for 100-150 ms).
+    /// The next slice is due a step after this one was (`due`), so a late
+    /// tick catches up within the interval; after a longer stall it starts
+    /// again from `now`.
+    fn broadcast_online(&mut self, slice: u16, due: Instant, now: Instant) {
+        let slices = self.online_sent.len();
+        let next = (usize::from(slice) + 1) % slices;
+        let step = self.online_step();
+        let mut at = due + step;
+        if at + self.config.online_interval <= now {
+            at = now + step;
+        }
+        self.schedule(at, Timer::Online { slice: next as u16 });
         let online = self.online_everywhere();
-        if online == self.online_sent {
+        let sent = &mut self.online_sent[usize::from(slice)];
+        if online == *sent {
             return;
         }
-        self.online_sent = online;
+        *sent = online;
         let frame = ServerFrame::Online { count: online };
-        for session in self.sessions.values() {
-            if let Some(attachment) = &session.attachment {
+        let slice = u64::from(slice);
+        for (id, session) in &self.sessions {
+            if id.raw() % slices as u64 == slice
+                && let Some(attachment) = &session.attachment
+            {
                 attachment.outbox.push(frame.clone());
             }
         }
     }
+
+    /// The time between two `online` slices.
+    fn online_step(&self) -> Duration {
+        self.config.online_interval / self.online_sent.len() as u32
+    }
+}
+
+/// Into how many slices an `online` interval is cut: one per
+/// [`ONLINE_SLICE_EVERY`], at least one, at most [`MAX_ONLINE_SLICES`].
+fn online_slices(config: &EngineConfig) -> usize {
+    let slices = config.online_interval.as_millis() / ONLINE_SLICE_EVERY.as_millis();
+    slices.clamp(1, u128::from(MAX_ONLINE_SLICES)) as usize
 }

@@ -120,7 +120,10 @@ async fn main() -> ExitCode {
 
 /// One connection: feeds every server frame to the bot and carries out its steps.
 async fn run_connection(url: &str, bot: &mut Bot) -> Ended {
-    let (mut socket, _) = match tokio_tungstenite::connect_async(url).await {
+    // Nagle off, as browsers have it: a reply written just after the
+    // automatic pong would otherwise wait for that pong's ACK.
+    let (mut socket, _) = match tokio_tungstenite::connect_async_with_config(url, None, true).await
+    {
         Ok(connected) => connected,
         Err(error) => return Ended::Lost(format!("cannot connect to {url}: {error}")),
     };

@@ -71,7 +71,11 @@ async fn run(
 ) -> Option<u16> {
     let mut request = url.into_client_request().ok()?;
     request.headers_mut().extend(headers);
-    let (mut socket, _response) = tokio_tungstenite::connect_async(request).await.ok()?;
+    // Nagle off, as browsers have it: a line typed just after the automatic
+    // pong would otherwise wait for that pong's ACK (up to 40 ms).
+    let (mut socket, _response) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        .await
+        .ok()?;
     let _ = events.send(NetEvent::Connected);
     loop {
         tokio::select! {

@@ -355,6 +355,7 @@ impl Hub {
     /// hears of a change within `online_interval`; pushing to all at once
     /// would write to every socket in the same millisecond (8,000 writes
     /// held the lines sent meanwhile for 100-150 ms).
+    ///
     /// The next slice is due a step after this one was (`due`), so a late
     /// tick catches up within the interval; after a longer stall it starts
     /// again from `now`.

@@ -247,3 +247,40 @@ async fn a_slow_reader_resumes_and_gets_what_its_queue_dropped() {
     );
     assert!(resumed(&frames).is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn resumed_sessions_keep_hearing_the_online_count_once_per_change() {
+    let (engine, _) = engine();
+    let mut clients = Vec::new();
+    for n in 0..30 {
+        clients.push(Client::connect(&engine, &format!("c{n}")).await);
+    }
+    advance(&engine, Duration::from_secs(5)).await;
+    for client in &mut clients {
+        client.drain();
+    }
+    // A third of them drop and resume on new connections: the fresh
+    // sessions those connections opened are gone, the old ones are back.
+    for client in clients.iter_mut().take(10) {
+        client.drop_connection();
+    }
+    for client in clients.iter_mut().take(10) {
+        client.reconnect(&engine).await;
+        assert!(resumed(&client.drain()).is_some());
+    }
+    clients.push(Client::connect(&engine, "late").await);
+    advance(&engine, Duration::from_secs(5)).await;
+    for (n, client) in clients.iter_mut().enumerate() {
+        let counts: Vec<u64> = client
+            .drain()
+            .iter()
+            .filter_map(|f| match f {
+                ServerFrame::Online { count } => Some(*count),
+                _ => None,
+            })
+            .collect();
+        // Every session, resumed, untouched or new, hears the change
+        // exactly once within the interval.
+        assert_eq!(counts, [31], "client {n}");
+    }
+}

@@ -49,7 +49,7 @@ impl Hub {
             &self.config,
             now,
         );
-        self.sessions.insert(id, Box::new(session));
+        self.put_session(id, Box::new(session));
         self.conns.insert(conn, id);
         self.tokens.insert(token.clone(), id);
         self.online += 1;
@@ -188,7 +188,7 @@ impl Hub {
             Phase::Waiting => self.unqueue(id),
             Phase::Idle => {}
         }
-        let Some(session) = self.sessions.remove(&id) else {
+        let Some(session) = self.take_session(id) else {
             return;
         };
         if let Some(attachment) = session.attachment {

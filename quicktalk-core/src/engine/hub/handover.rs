@@ -441,7 +441,7 @@ impl Hub {
             return;
         }
         // The fresh session's connection becomes the old session's.
-        let Some(mut fresh_session) = self.sessions.remove(&fresh) else {
+        let Some(mut fresh_session) = self.take_session(fresh) else {
             return;
         };
         self.tokens.remove(&fresh_session.token);
@@ -454,7 +454,7 @@ impl Hub {
         self.tokens.insert(token.clone(), id);
         let mut session = Session::new(id, known.key, token.clone(), attachment, &self.config, now);
         session.fresh = false;
-        self.sessions.insert(id, Box::new(session));
+        self.put_session(id, Box::new(session));
         self.schedule(
             now + self.config.idle_timeout,
             Timer::Idle {

@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::time::Instant;
 
 use crate::config::EngineConfig;
@@ -175,6 +175,9 @@ pub(crate) struct Hub {
     active_rooms: u64,
     /// The count last pushed to each slice of the sessions.
     online_sent: Box<[u64]>,
+    /// The sessions of each slice (see [`Hub::online_slice`]), so a slice's
+    /// push visits its own sessions, not every session of the node.
+    online_members: Box<[FxHashSet<SessionId>]>,
     /// The deadline the timer task sleeps until; an earlier one needs a wake-up.
     armed: Option<Instant>,
     pub(crate) shutting_down: bool,
@@ -194,7 +197,9 @@ impl Hub {
         now: Instant,
     ) -> Self {
         let matcher = Matcher::new(MatcherConfig::from(&*config));
-        let online_sent = vec![0; online_slices(&config)].into_boxed_slice();
+        let slices = online_slices(&config);
+        let online_sent = vec![0; slices].into_boxed_slice();
+        let online_members = (0..slices).map(|_| FxHashSet::default()).collect();
         let mut hub = Self {
             config,
             matcher,
@@ -207,6 +212,7 @@ impl Hub {
             online: 0,
             active_rooms: 0,
             online_sent,
+            online_members,
             armed: None,
             shutting_down: false,
             store,
@@ -375,14 +381,33 @@ impl Hub {
         }
         *sent = online;
         let frame = ServerFrame::Online { count: online };
-        let slice = u64::from(slice);
-        for (id, session) in &self.sessions {
-            if id.raw() % slices as u64 == slice
-                && let Some(attachment) = &session.attachment
-            {
+        for id in &self.online_members[usize::from(slice)] {
+            if let Some(attachment) = self.sessions.get(id).and_then(|s| s.attachment.as_ref()) {
                 attachment.outbox.push(frame.clone());
             }
         }
+    }
+
+    /// The `online` slice a session belongs to: its id modulo the slices.
+    fn online_slice(&self, id: SessionId) -> usize {
+        (id.raw() % self.online_members.len() as u64) as usize
+    }
+
+    /// Adds a session to the node (and to its `online` slice).
+    pub(crate) fn put_session(&mut self, id: SessionId, session: Box<Session>) {
+        let slice = self.online_slice(id);
+        let fresh = self.online_members[slice].insert(id);
+        let replaced = self.sessions.insert(id, session);
+        debug_assert!(fresh && replaced.is_none(), "session {id} put twice");
+    }
+
+    /// Takes a session off the node (and out of its `online` slice).
+    pub(crate) fn take_session(&mut self, id: SessionId) -> Option<Box<Session>> {
+        let session = self.sessions.remove(&id)?;
+        let slice = self.online_slice(id);
+        let was_member = self.online_members[slice].remove(&id);
+        debug_assert!(was_member, "session {id} missing from its online slice");
+        Some(session)
     }
 
     /// The time between two `online` slices.

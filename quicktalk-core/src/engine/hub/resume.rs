@@ -46,7 +46,7 @@ impl Hub {
             return None;
         }
         // Take the fresh session's connection.
-        let fresh_session = self.sessions.remove(&fresh)?;
+        let fresh_session = self.take_session(fresh)?;
         let mut fresh_session = fresh_session;
         self.tokens.remove(&fresh_session.token);
         let attachment = fresh_session.attachment.take().expect("connected session");

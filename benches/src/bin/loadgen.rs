@@ -560,6 +560,8 @@ async fn main() {
         },
         "slow_ms": args.slow_ms,
         "slow_by_second": slow_by_second.into_iter().collect::<Vec<_>>(),
+        // Second 0 of `slow_by_second`, to line it up with a server's trace.
+        "start_unix_us": start_us,
         "server_cpu_s": server_cpu_s,
         "server_cpu_us_per_line": server_cpu_s.and_then(|cpu| per_line(cpu * 1e6)),
         "server_syscalls": syscalls,

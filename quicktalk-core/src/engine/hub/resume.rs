@@ -46,8 +46,7 @@ impl Hub {
             return None;
         }
         // Take the fresh session's connection.
-        let fresh_session = self.take_session(fresh)?;
-        let mut fresh_session = fresh_session;
+        let mut fresh_session = self.take_session(fresh)?;
         self.tokens.remove(&fresh_session.token);
         let attachment = fresh_session.attachment.take().expect("connected session");
         self.online -= 1;

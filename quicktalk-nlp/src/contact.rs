@@ -399,72 +399,119 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     if digits < 8 {
         return;
     }
-    let chars: Vec<(usize, char)> = plain.char_indices().collect();
-    let mut index = 0;
-    while index < chars.len() {
-        let (start, c) = chars[index];
-        let after_digit = index > 0 && chars[index - 1].1.is_ascii_digit();
-        if digit(c).is_none() || after_digit {
-            index += 1;
+    // One pass over the line, no allocation: the scan of a candidate
+    // number moves `at` past it, and `prev` is the character before `at`.
+    let mut at = 0;
+    let mut prev: Option<char> = None;
+    while let Some(c) = plain[at..].chars().next() {
+        let start = at;
+        if digit(c).is_none() || prev.is_some_and(|p| p.is_ascii_digit()) {
+            at += c.len_utf8();
+            prev = Some(c);
             continue;
         }
         // Digits inside a word of letters and digits are no phone number
         // (`ffb00501808306c047`, a hash).
-        if index > 0 && chars[index - 1].1.is_ascii_alphabetic() {
-            let rest = chars[index..].iter().map(|&(_, c)| c);
-            let word: Vec<char> = rest.take_while(char::is_ascii_alphanumeric).collect();
-            if word.iter().any(char::is_ascii_alphabetic) {
-                index += word.len();
+        if prev.is_some_and(|p| p.is_ascii_alphabetic()) {
+            let word = plain[at..]
+                .bytes()
+                .take_while(u8::is_ascii_alphanumeric)
+                .count();
+            if plain[at..at + word]
+                .bytes()
+                .any(|b| b.is_ascii_alphabetic())
+            {
+                at += word;
+                prev = plain[..at].chars().next_back();
                 continue;
             }
         }
-        let plus = index > 0 && chars[index - 1].1 == '+';
-        let mut number = Vec::new();
-        let mut groups = Vec::new();
-        let mut group = 0;
-        let mut korean_words = 0;
-        let mut gap = 0;
-        let mut end = start;
-        let mut cursor = index;
-        while cursor < chars.len() {
-            let (at, c) = chars[cursor];
-            if let Some((d, korean)) = digit(c) {
-                number.push(d);
-                group += 1;
-                korean_words += usize::from(korean);
-                gap = 0;
-                end = at + c.len_utf8();
-            } else if matches!(c, ' ' | '-' | '.' | ')' | '(' | '/' | '~') && gap < 2 {
-                if group > 0 {
-                    groups.push(group);
-                    group = 0;
-                }
-                gap += 1;
-            } else {
-                break;
-            }
-            cursor += 1;
-        }
-        if group > 0 {
-            groups.push(group);
-        }
+        let plus = prev == Some('+');
+        let number = scan_number(&plain[at..]);
         // Korean number words are ordinary syllables (이, 사, 오); a run of
         // them is a number only when it starts like a phone number.
-        let spelled = korean_words > 0;
-        let is_phone = match number.as_slice() {
-            [0, 1, 0 | 1 | 6 | 7 | 8 | 9, ..] => (10..=11).contains(&number.len()),
-            [0, ..] if !spelled => (9..=11).contains(&number.len()),
-            _ if plus && !spelled => (8..=15).contains(&number.len()),
-            _ => !spelled && number.len() == 10 && groups == [3, 3, 4],
+        let spelled = number.korean_words > 0;
+        let is_phone = match number.first {
+            [Some(0), Some(1), Some(0 | 1 | 6 | 7 | 8 | 9)] => (10..=11).contains(&number.len),
+            [Some(0), ..] if !spelled => (9..=11).contains(&number.len),
+            _ if plus && !spelled => (8..=15).contains(&number.len),
+            _ => !spelled && number.len == 10 && number.groups == [3, 3, 4],
         };
         if is_phone {
             out.push(Found {
                 category: Category::Contact,
-                span: start.saturating_sub(usize::from(plus))..end,
+                span: start.saturating_sub(usize::from(plus))..start + number.end,
             });
         }
-        index = cursor.max(index + 1);
+        // On past the characters the scan took (at least the first).
+        let taken = number.taken.max(c.len_utf8());
+        at += taken;
+        prev = plain[..at].chars().next_back();
     }
+}
+
+/// A run of digits and separators as [`scan_number`] reads it.
+struct Number {
+    /// How many digits.
+    len: usize,
+    /// The first three digits.
+    first: [Option<u8>; 3],
+    /// The digits in each group between separators, when there are at most
+    /// three groups (`[3, 3, 4]` is a North American number); else zeros.
+    groups: [usize; 3],
+    /// Digits written as Korean number words.
+    korean_words: usize,
+    /// Bytes from the start to the end of the last digit.
+    end: usize,
+    /// Bytes the scan consumed (digits and separators).
+    taken: usize,
+}
+
+/// Reads digits (and Korean number words) from the start of `text`, across
+/// separators (`-`, `.`, a space...) of at most one character at a time
+/// (two in a row end it).
+fn scan_number(text: &str) -> Number {
+    let mut number = Number {
+        len: 0,
+        first: [None; 3],
+        groups: [0; 3],
+        korean_words: 0,
+        end: 0,
+        taken: 0,
+    };
+    let (mut group, mut group_count, mut gap) = (0, 0, 0);
+    let mut close_group = |group: &mut usize, groups: &mut [usize; 3]| {
+        if *group > 0 {
+            if let Some(slot) = groups.get_mut(group_count) {
+                *slot = *group;
+            }
+            group_count += 1;
+            *group = 0;
+        }
+    };
+    for (offset, c) in text.char_indices() {
+        if let Some((d, korean)) = digit(c) {
+            if let Some(slot) = number.first.get_mut(number.len) {
+                *slot = Some(d);
+            }
+            number.len += 1;
+            group += 1;
+            number.korean_words += usize::from(korean);
+            gap = 0;
+            number.end = offset + c.len_utf8();
+        } else if matches!(c, ' ' | '-' | '.' | ')' | '(' | '/' | '~') && gap < 2 {
+            close_group(&mut group, &mut number.groups);
+            gap += 1;
+        } else {
+            break;
+        }
+        number.taken = offset + c.len_utf8();
+    }
+    close_group(&mut group, &mut number.groups);
+    if group_count > 3 {
+        number.groups = [0; 3];
+    }
+    number
 }
 
 #[cfg(test)]
@@ -533,6 +580,8 @@ mod tests {
             "call +44 20 7946 0958",
             "555-123-4567",
             "02-123-4567",
+            "(555) 123-4567",
+            "번호는+82 10 1234 5678",
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
@@ -546,6 +595,10 @@ mod tests {
             "이 사람 오늘 일 이상해",
             "18년형 받았대",
             "81.58.1",
+            // Ten digits in four groups: not a 3-3-4 number.
+            "12-345-67-890",
+            // A hash with a phone-like run inside.
+            "commit ffb00501808306c047",
         ] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
         }

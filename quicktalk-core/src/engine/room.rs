@@ -18,8 +18,6 @@ pub(crate) struct Line {
     pub(crate) text: Arc<str>,
     pub(crate) ts: i64,
     pub(crate) cid: Option<Arc<str>>,
-    /// A hash of `cid`, so a lookup compares numbers before strings.
-    cid_hash: u32,
     /// The member (0 or 1) who wrote it.
     from: u8,
     pub(crate) masked: bool,
@@ -68,10 +66,12 @@ pub(crate) struct Room {
     /// When the room opened (unix ms).
     pub(crate) opened_ms: i64,
     last_seq: u64,
-    /// A repeated `cid` is looked up here too (newest first): with the
-    /// buffer this short a scan beats a map per member, which would cost
-    /// more memory than the lines.
     replay: VecDeque<Line>,
+    /// Beside each line of `replay`, its [`cid_key`]: a repeated `cid` is
+    /// looked up here (newest first), four bytes a line in a row rather
+    /// than a field of each 56-byte line. With the buffer this short a scan
+    /// beats a map per member, which would cost more memory than the lines.
+    cid_keys: VecDeque<u32>,
     capacity: usize,
     /// Per member: every line up to this `seq` has certainly reached it (a
     /// delivery mark came back, or its `resume` said so). Lines both members
@@ -101,6 +101,7 @@ impl Room {
             opened_ms: crate::ports::chat_store::unix_ms(std::time::SystemTime::now()),
             last_seq: 0,
             replay: VecDeque::new(),
+            cid_keys: VecDeque::new(),
             capacity,
             received: [0; 2],
             keep,
@@ -114,10 +115,14 @@ impl Room {
 
     /// The line a member already sent with this `cid`, if still remembered.
     pub(crate) fn line_by_cid(&self, from: usize, cid: &str) -> Option<&Line> {
-        let hash = cid_hash(cid);
-        self.replay.iter().rev().find(|line| {
-            line.cid_hash == hash && line.from() == from && line.cid.as_deref() == Some(cid)
-        })
+        let key = cid_key(Some(cid), from);
+        self.cid_keys
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|&(_, &k)| k == key)
+            .map(|(index, _)| &self.replay[index])
+            .find(|line| line.from() == from && line.cid.as_deref() == Some(cid))
     }
 
     /// Cluster mode: whether line `seq` is on the bus yet.
@@ -167,18 +172,19 @@ impl Room {
     ) -> &mut Line {
         self.last_seq += 1;
         if self.replay.len() >= self.capacity {
-            self.replay.pop_front();
+            self.pop_front();
         } else if self.replay.len() == self.replay.capacity() {
             // Grow by a quarter, not double: most rooms hover a few lines
             // above the kept context, and thousands of half-empty buffers
             // were a third of a busy server's chat memory.
             let more = (self.replay.len() / 4).max(8);
-            self.replay
-                .reserve_exact(more.min(self.capacity - self.replay.len()));
+            let more = more.min(self.capacity - self.replay.len());
+            self.replay.reserve_exact(more);
+            self.cid_keys.reserve_exact(more);
         }
+        self.cid_keys.push_back(cid_key(cid.as_deref(), from));
         self.replay.push_back(Line {
             seq: self.last_seq,
-            cid_hash: cid.as_deref().map_or(0, cid_hash),
             from: u8::from(from == 1),
             text,
             ts,
@@ -202,6 +208,7 @@ impl Room {
         let len = self.replay.len().max(self.keep);
         if self.replay.capacity() > 2 * len + 16 {
             self.replay.shrink_to(len + 8);
+            self.cid_keys.shrink_to(len + 8);
         }
     }
 
@@ -219,8 +226,15 @@ impl Room {
                 .front()
                 .is_some_and(|line| line.seq <= received && line.on_bus)
         {
-            self.replay.pop_front();
+            self.pop_front();
         }
+    }
+
+    /// Drops the oldest line and its `cid` key.
+    fn pop_front(&mut self) {
+        self.replay.pop_front();
+        self.cid_keys.pop_front();
+        debug_assert_eq!(self.replay.len(), self.cid_keys.len());
     }
 
     /// Cluster mode: the next line appended gets `seq` (the numbering node
@@ -260,10 +274,15 @@ impl Room {
     }
 }
 
-/// `cid`'s hash for [`Line::cid_hash`].
-fn cid_hash(cid: &str) -> u32 {
+/// What [`Room::line_by_cid`] compares before the strings: a hash of the
+/// `cid` with the writing member in its lowest bit (a line without one has
+/// a key no `cid` is looked up by, but any match is checked in full).
+fn cid_key(cid: Option<&str>, from: usize) -> u32 {
     // The low half of a 64-bit hash is as good as any 32 bits of it.
-    rustc_hash::FxBuildHasher.hash_one(cid) as u32
+    let hash = cid.map_or(u32::MAX, |cid| {
+        rustc_hash::FxBuildHasher.hash_one(cid) as u32
+    });
+    (hash & !1) | u32::from(from == 1)
 }
 
 #[cfg(test)]
@@ -302,6 +321,28 @@ mod tests {
         room.append(0, "b".into(), 0, None, false);
         room.append(0, "c".into(), 0, None, false);
         assert!(room.line_by_cid(0, "c1").is_none());
+    }
+
+    #[test]
+    fn every_buffered_cid_is_found_through_wraps_and_trims() {
+        let mut room = room(8);
+        for n in 0..50u64 {
+            let member = (n % 2) as usize;
+            let cid = (n % 3 != 0).then(|| Arc::from(format!("c{n}")));
+            room.append(member, "x".into(), 0, cid, false);
+            if n % 7 == 6 {
+                room.delivered(0, n - 3);
+                room.delivered(1, n - 3);
+            }
+            let first = room.first_seq().unwrap();
+            for m in 0..=n {
+                let (seq, member) = (m + 1, (m % 2) as usize);
+                let found = room.line_by_cid(member, &format!("c{m}")).map(|l| l.seq);
+                let buffered = seq >= first && m % 3 != 0;
+                assert_eq!(found, buffered.then_some(seq), "line {seq} after {n}");
+                assert!(room.line_by_cid(1 - member, &format!("c{m}")).is_none());
+            }
+        }
     }
 
     #[test]

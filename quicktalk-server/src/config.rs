@@ -529,7 +529,11 @@ impl ServeConfig {
             self.bus.redacted(),
             secret(&self.admin_token),
             self.origins(),
-            self.trusted_proxies,
+            self.trusted_proxies
+                .iter()
+                .map(|entry| entry.trim())
+                .filter(|entry| !entry.is_empty())
+                .collect::<Vec<_>>(),
             secret(&self.ip_hash_key),
             self.retention_days,
             self.max_frame_bytes,
@@ -681,6 +685,20 @@ mod tests {
         let line = config.redacted();
         assert!(!line.contains("secret"), "{line}");
         assert!(line.contains("admin_token=<set>"));
+    }
+
+    #[test]
+    fn the_start_up_line_lists_only_the_entries_given() {
+        let line = parse(&[]).redacted();
+        assert!(
+            line.contains("allowed_origins=[] trusted_proxies=[]"),
+            "{line}"
+        );
+        let line = parse(&["--trusted-proxies", "10.0.0.1, ,10.1.0.0/16"]).redacted();
+        assert!(
+            line.contains(r#"trusted_proxies=["10.0.0.1", "10.1.0.0/16"]"#),
+            "{line}"
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ use crate::state::{AppState, ConnectionSlot, SlotRefused};
 
 /// Close codes the server uses beyond the engine's.
 const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_NOT_UTF8: u16 = 1007;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_INTERNAL: u16 = 1011;
@@ -192,14 +194,17 @@ async fn serve_socket(
             Some(Ok(Message::Ping(_))) => handle.touch(),
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(error)) => {
-                let too_big = error
-                    .into_inner()
-                    .downcast_ref::<tungstenite::Error>()
-                    .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-                let frame = if too_big {
-                    close(CLOSE_TOO_BIG, "frame too big")
-                } else {
-                    close(CLOSE_INTERNAL, "read error")
+                // The client's faults get the RFC 6455 codes that name
+                // them; 1011 is left for what went wrong here.
+                let frame = match error.into_inner().downcast_ref::<tungstenite::Error>() {
+                    Some(tungstenite::Error::Capacity(_)) => close(CLOSE_TOO_BIG, "frame too big"),
+                    Some(tungstenite::Error::Utf8(_)) => {
+                        close(CLOSE_NOT_UTF8, "a text frame that is not UTF-8")
+                    }
+                    Some(tungstenite::Error::Protocol(_)) => {
+                        close(CLOSE_PROTOCOL_ERROR, "WebSocket protocol error")
+                    }
+                    _ => close(CLOSE_INTERNAL, "read error"),
                 };
                 if let Some(control) = control.take() {
                     let _ = control.send(frame);

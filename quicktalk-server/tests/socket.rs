@@ -135,6 +135,28 @@ async fn a_frame_over_the_limit_closes_with_1009_and_a_long_text_is_rejected() {
 }
 
 #[tokio::test]
+async fn broken_websocket_frames_close_with_the_codes_that_name_the_fault() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let server = Server::start(config(&["--resume-grace-secs", "1"])).await;
+    let (mut a, mut b) = pair(&server).await;
+    // A text frame whose bytes are not UTF-8: 1007.
+    let not_utf8 = Frame::message(vec![0xff, 0xfe, b'{', b'}'], OpCode::Data(Data::Text), true);
+    a.send_raw(Message::Frame(not_utf8)).await;
+    let close = a.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1007);
+    // A frame with a reserved bit set (no extension was agreed): 1002.
+    let (mut c, _d) = pair(&server).await;
+    let mut reserved = Frame::ping(vec![1, 2]);
+    reserved.header_mut().rsv1 = true;
+    c.send_raw(Message::Frame(reserved)).await;
+    let close = c.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1002);
+    // Neither touched the partner's connection beyond the usual notice.
+    assert_eq!(b.expect("partner_left").await["reason"], "disconnected");
+}
+
+#[tokio::test]
 async fn a_flood_is_rate_limited_then_closed_with_1008_and_others_are_untouched() {
     let server = Server::start(config(&[])).await;
     let (mut a, mut b) = pair(&server).await;

@@ -36,7 +36,11 @@ pub enum ClientFrame {
 pub struct JoinRequest {
     /// Interests, matched case-insensitively. After [`ClientFrame::parse`]
     /// they are trimmed, lower-cased and free of duplicates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub interests: Vec<String>,
     /// Language filter, e.g. `"ko"` or `"en"`; lower-cased by the parser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,8 +49,22 @@ pub struct JoinRequest {
     /// see `matched {partner_bot: true}`; two bots are never paired; a
     /// server that does not allow bots answers `error {code:
     /// "bots_not_allowed"}`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub bot: bool,
+}
+
+/// An optional field sent as `null` reads as left out, as `lang: null`
+/// does.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// The fields of `send`.
@@ -292,6 +310,11 @@ mod tests {
                 }),
             ),
             (r#"{"type":"ping"}"#, ClientFrame::Ping),
+            // Optional fields sent as null read as left out.
+            (
+                r#"{"type":"join","interests":null,"lang":null,"bot":null}"#,
+                ClientFrame::Join(JoinRequest::default()),
+            ),
         ];
         for (json, expected) in cases {
             assert_eq!(&ClientFrame::parse(json).unwrap(), expected, "{json}");

@@ -195,6 +195,37 @@ const NEVER_VISIBLE: &[&str] = &[
     "if you kill screen yourself, it will kill all child sessions",
     "guido_noob: your using your user password right?",
     "when I go FF I get nothing",
+    // Third round, from an outside review of everyday lines: 지나 is the
+    // verb 지나다 and the name Jina far more often than the slur,
+    "시간 좀 지나 봐",
+    "하루 지나 도착했어",
+    "얼마나 더 지나야 아물런지",
+    "6개월이 지나도 왜이런거죠?",
+    "지나야 어디야?",
+    "지나랑 영화 봤어",
+    "지나한테 물어봐",
+    // a loanword, a verb's other sense, a saying,
+    "애자일 방법론으로 일해요",
+    "창고 뒤지고 있어",
+    "너는 죽어야 산다는 말 알아?",
+    // places, a dish, an engine, a plant, a title,
+    "flights to Phuket and Fukuoka",
+    "the Fukushima plant",
+    "a Wankel engine",
+    "prickly pear",
+    "Clitheroe castle",
+    "a Negroni please",
+    "fire retardant spray",
+    "horny goat weed tea",
+    "ass. prof. Kim",
+    "Niger is in West Africa",
+    "Matsushita electric",
+    "Cockfosters station",
+    // and maths: an exponent and a function's argument are not masks.
+    "x = a**2 + b**2",
+    "y = x**3 - 2*x",
+    "f(x) = x^2",
+    "f(n) = n + 1",
 ];
 
 /// What the fixes for [`NEVER_VISIBLE`] must still catch.
@@ -228,6 +259,17 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     ("go f y s", Profanity),
     ("cnts", Profanity),
     ("i will kill you", Threat),
+    // Third round: the slur with an insult after it, the real threats.
+    ("지나 놈들", Hate),
+    ("지나놈들 다 꺼져", Hate),
+    ("창고 뒤지고 싶냐", Profanity),
+    ("올해 안에 꼭 자살해라", Threat),
+    ("너 같은 건 죽어야 돼", Threat),
+    ("개18 진짜", Profanity),
+    ("eff off", Profanity),
+    ("the n1ger", Hate),
+    ("sh*1t", Profanity),
+    ("f**k", Profanity),
 ];
 
 #[test]

@@ -451,6 +451,7 @@ impl View {
                     Some(atom.latin)
                 }
                 Class::Mask if is_placeholder(token, index) => None,
+                Class::Mask if is_syntax(token, index, key_combo) => None,
                 Class::Mask if inside || masked_tail(token, index, last_core) => Some(WILDCARD),
                 Class::Sep if inside && is_dash_mask(token, index) => Some(WILDCARD),
                 _ => None,
@@ -714,7 +715,14 @@ fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
             key_combo || capitalised || at(index + 1) == '+' || before == '+'
         }
         '$' => matches!(at(index + 1), '(' | '{'),
-        '(' | '{' => before == '$',
+        '(' | '{' => before == '$' || is_call(token, index),
+        // An exponent (`a**2`, `x^2`, `y = x**3`): marks right before a
+        // number that does not read as letters (`sh*1t` still hides one).
+        '*' | '^' => {
+            let (_, end) = run_around(token, index, |a| matches!(a.ch, '*' | '^'));
+            token.get(end + 1).is_some_and(|a| a.class == Class::Digit)
+                && !digit_run_reads_as_letters(token, end + 1)
+        }
         // An address (`nick@enterprise`): a letter hidden as `@` sits in a
         // short word (`f@g`, `b@stard`, `n1gg@`).
         '@' => {
@@ -736,6 +744,19 @@ fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
         }
         _ => false,
     }
+}
+
+/// A function's argument list (`f(x)`, `f(n)`, `g(x1)`): after a letter,
+/// one to three letters or digits and the closing parenthesis.
+fn is_call(token: &[Atom], index: usize) -> bool {
+    let after_letter = index > 0 && token[index - 1].class == Class::Latin;
+    let args = token[index + 1..]
+        .iter()
+        .take_while(|a| matches!(a.class, Class::Latin | Class::Digit))
+        .count();
+    after_letter
+        && (1..=3).contains(&args)
+        && token.get(index + 1 + args).is_some_and(|a| a.ch == ')')
 }
 
 /// The first and last index of the run of atoms around `index` that all

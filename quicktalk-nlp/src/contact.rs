@@ -468,8 +468,7 @@ struct Number {
 }
 
 /// Reads digits (and Korean number words) from the start of `text`, across
-/// separators (`-`, `.`, a space...) of at most one character at a time
-/// (two in a row end it).
+/// separators (`-`, `.`, a space...), at most two in a row (`(555) 123`).
 fn scan_number(text: &str) -> Number {
     let mut number = Number {
         len: 0,

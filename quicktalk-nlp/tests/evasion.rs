@@ -226,6 +226,11 @@ const NEVER_VISIBLE: &[&str] = &[
     "y = x**3 - 2*x",
     "f(x) = x^2",
     "f(n) = n + 1",
+    // Capitalised English words are read unshifted on a Korean keyboard
+    // too, and still spell nothing.
+    "Quick question",
+    "Tomorrow we Travel",
+    "Please Reply",
 ];
 
 /// What the fixes for [`NEVER_VISIBLE`] must still catch.
@@ -270,6 +275,10 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     ("the n1ger", Hate),
     ("sh*1t", Profanity),
     ("f**k", Profanity),
+    // Korean typed with caps lock or a phone's automatic capital.
+    ("QUDTLS", Profanity),
+    ("Qudtls", Profanity),
+    ("WLFKF", Profanity),
 ];
 
 #[test]

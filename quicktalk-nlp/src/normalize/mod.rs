@@ -594,9 +594,25 @@ impl View {
         if !hangul::keys_could_be_syllables(keys) {
             return;
         }
+        self.keyboard_reading(begin, keys);
+        // Shift held for the whole word (caps lock) or for its first letter
+        // only (a phone's automatic capital): `QUDTLS` and `Qudtls` meant
+        // 병신, not 뼝씬. Such a word is read unshifted too.
+        let shifted = |key: &u8| matches!(key, b'Q' | b'W' | b'E' | b'R' | b'T' | b'O' | b'P');
+        let upper = keys.iter().filter(|key| key.is_ascii_uppercase()).count();
+        let capitalised = upper == keys.len() || (upper == 1 && keys[0].is_ascii_uppercase());
+        if capitalised && keys.iter().any(shifted) {
+            keys.make_ascii_lowercase();
+            self.keyboard_reading(begin, keys);
+        }
+    }
+
+    /// One keyboard reading of the word whose atoms start at `begin`, typed
+    /// with `keys`.
+    fn keyboard_reading(&mut self, begin: usize, keys: &[u8]) {
         self.jamo.clear();
-        for atom in &self.atoms[begin..end] {
-            match hangul::keyboard_jamo(atom.orig) {
+        for &key in keys {
+            match hangul::keyboard_jamo(char::from(key)) {
                 Some(jamo) => self.jamo.push(jamo),
                 None => return,
             }

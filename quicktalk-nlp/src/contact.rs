@@ -148,7 +148,10 @@ impl ContactDetector {
         }
         if scan.link {
             for hit in self.url.find_iter(plain) {
-                if !overlaps(out, &hit.range()) && is_link(hit.as_str()) {
+                if !overlaps(out, &hit.range())
+                    && is_link(hit.as_str())
+                    && !is_sentence_break(plain, hit.range())
+                {
                     out.push(Found {
                         category: Category::Spam,
                         span: hit.range(),
@@ -158,7 +161,7 @@ impl ContactDetector {
         }
         if scan.dot_word || korean("닷") {
             for hit in self.spelled_url.find_iter(plain) {
-                if !overlaps(out, &hit.range()) {
+                if !overlaps(out, &hit.range()) && names_a_host(hit.as_str()) {
                     out.push(Found {
                         category: Category::Spam,
                         span: hit.range(),
@@ -359,10 +362,60 @@ fn is_link(text: &str) -> bool {
         || text.split('.').next().is_some_and(|host| host.len() >= 2)
 }
 
+/// Chat words that start a sentence run into the next one with no space
+/// after the full stop (`lol.me too`, `ok.so what`).
+const INTERJECTIONS: &[&str] = &[
+    "lol", "lmao", "haha", "hehe", "ok", "okay", "omg", "wow", "yes", "yeah", "yep", "no", "nope",
+    "sure", "good", "nice", "thanks", "thx", "hi", "hey", "hmm", "so", "well", "oh", "ah",
+];
+
+/// Domain endings that are also English words a sentence starts with.
+const WORD_TLDS: &[&str] = &["me", "to", "be", "in", "us"];
+
+/// A bare `word.word` (no scheme, `www.` or path) that is a full stop with
+/// the space left out, not a link: the first word is a chat interjection
+/// (`lol.gg`, `ok.com on let's go`), or the second an English word after
+/// a word of letters only, and more text follows (`meet.me at 5`, `nice.to
+/// meet u`; `casino-bonus.me now` stays a link).
+fn is_sentence_break(plain: &str, span: Range<usize>) -> bool {
+    let text = &plain[span.clone()];
+    let Some((name, ending)) = text.split_once('.') else {
+        return false;
+    };
+    if text.starts_with("http") || name == "www" || ending.contains(['.', '/']) {
+        return false;
+    }
+    let more = plain[span.end..].starts_with([' ', '?', '!', ',']);
+    let word = name.bytes().all(|b| b.is_ascii_alphabetic());
+    INTERJECTIONS.contains(&name) || (WORD_TLDS.contains(&ending) && word && more)
+}
+
+/// Whether a spelled-out domain names a host (`naver dot com`), not an
+/// era (`the dot com bubble`, `the 2000 dot com crash`).
+fn names_a_host(text: &str) -> bool {
+    let name = text.split_whitespace().next().unwrap_or("");
+    let article = matches!(name, "the" | "a" | "an" | "this" | "that" | "its");
+    !article && !name.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn overlaps(found: &[Found], span: &Range<usize>) -> bool {
     found
         .iter()
         .any(|f| f.span.start < span.end && span.start < f.span.end)
+}
+
+/// The digit at byte `at` of `text` (after `prev`): [`digit`], and the
+/// letter o for a zero right beside an ASCII digit (`o1o-1234-5678`), read
+/// as spelled, so only a number that starts like a mobile one is a phone.
+fn digit_in(text: &str, at: usize, prev: Option<char>) -> Option<(u8, bool)> {
+    let c = text[at..].chars().next()?;
+    if c == 'o' {
+        let next = text.as_bytes().get(at + 1);
+        let beside =
+            prev.is_some_and(|p| p.is_ascii_digit()) || next.is_some_and(u8::is_ascii_digit);
+        return beside.then_some((0, true));
+    }
+    digit(c)
 }
 
 /// A digit in `c`, reading Korean number words too (공일공 = 010).
@@ -388,13 +441,14 @@ fn digit(c: char) -> Option<(u8, bool)> {
 /// numbers and 3-3-4 North American numbers, written with any mix of
 /// separators, fullwidth digits or Korean number words.
 fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
-    // Korean number words only start a phone number as 공 or 영 (0), so
-    // they are counted only in a line that has one.
+    // Korean number words count in any line that is not ASCII (`010
+    // 일이삼사 5678`); they make a phone only when it starts like a mobile
+    // number (below).
     let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
-    let digits = if !ascii && (plain.contains('공') || plain.contains('영')) {
-        plain.chars().filter(|c| digit(*c).is_some()).count()
-    } else {
+    let digits = if ascii {
         ascii_digits
+    } else {
+        plain.chars().filter(|c| digit(*c).is_some()).count()
     };
     if digits < 8 {
         return;
@@ -405,7 +459,7 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     let mut prev: Option<char> = None;
     while let Some(c) = plain[at..].chars().next() {
         let start = at;
-        if digit(c).is_none() || prev.is_some_and(|p| p.is_ascii_digit()) {
+        if digit_in(plain, at, prev).is_none() || prev.is_some_and(|p| p.is_ascii_digit()) {
             at += c.len_utf8();
             prev = Some(c);
             continue;
@@ -468,7 +522,8 @@ struct Number {
 }
 
 /// Reads digits (and Korean number words) from the start of `text`, across
-/// separators (`-`, `.`, a space...), at most two in a row (`(555) 123`).
+/// separators (`-`, `.`, a space...): at most two marks and two spaces
+/// between digits.
 fn scan_number(text: &str) -> Number {
     let mut number = Number {
         len: 0,
@@ -478,7 +533,9 @@ fn scan_number(text: &str) -> Number {
         end: 0,
         taken: 0,
     };
-    let (mut group, mut group_count, mut gap) = (0, 0, 0);
+    // Separators since the last digit: marks and spaces, two of each at
+    // most (`(555) 123`, `010 - 1234`, `010 ㅡ 1234`).
+    let (mut group, mut group_count, mut marks, mut spaces) = (0, 0, 0, 0);
     let mut close_group = |group: &mut usize, groups: &mut [usize; 3]| {
         if *group > 0 {
             if let Some(slot) = groups.get_mut(group_count) {
@@ -488,19 +545,26 @@ fn scan_number(text: &str) -> Number {
             *group = 0;
         }
     };
+    let mut prev = None;
     for (offset, c) in text.char_indices() {
-        if let Some((d, korean)) = digit(c) {
+        let read = digit_in(text, offset, prev);
+        prev = Some(c);
+        if let Some((d, korean)) = read {
             if let Some(slot) = number.first.get_mut(number.len) {
                 *slot = Some(d);
             }
             number.len += 1;
             group += 1;
             number.korean_words += usize::from(korean);
-            gap = 0;
+            (marks, spaces) = (0, 0);
             number.end = offset + c.len_utf8();
-        } else if matches!(c, ' ' | '-' | '.' | ')' | '(' | '/' | '~') && gap < 2 {
+        } else if c == ' ' && spaces < 2 {
             close_group(&mut group, &mut number.groups);
-            gap += 1;
+            spaces += 1;
+        } else if matches!(c, '-' | '.' | ')' | '(' | '/' | '~' | 'ㅡ' | '—' | '–') && marks < 2
+        {
+            close_group(&mut group, &mut number.groups);
+            marks += 1;
         } else {
             break;
         }
@@ -581,6 +645,10 @@ mod tests {
             "02-123-4567",
             "(555) 123-4567",
             "번호는+82 10 1234 5678",
+            "010 ㅡ 1234 ㅡ 5678",
+            "010 - 1234 - 5678",
+            "o1o-1234-5678",
+            "010 일이삼사 5678",
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
@@ -612,6 +680,27 @@ mod tests {
         assert_eq!(found("insta: @cool_kid"), [Category::Contact]);
         assert_eq!(found("go to https://spam.example/x"), [Category::Spam]);
         assert_eq!(found("visit bit.ly/abc"), [Category::Spam]);
+        assert_eq!(found("naver dot com"), [Category::Spam]);
+    }
+
+    #[test]
+    fn a_full_stop_without_its_space_is_not_a_link() {
+        for text in [
+            "lol.me too",
+            "meet.me at 5",
+            "ok.com on let's go",
+            "sure.net is down",
+            "the dot com bubble",
+            "the 2000 dot com crash",
+            // The letter o beside no digit is no zero.
+            "call me or 1234 5678",
+        ] {
+            assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+        }
+        // Links and spelled domains stay links.
+        assert_eq!(found("see casino-bonus.me now"), [Category::Spam]);
+        assert_eq!(found("go to bit.ly/abc"), [Category::Spam]);
+        assert_eq!(found("www.lol.gg"), [Category::Spam]);
         assert_eq!(found("naver dot com"), [Category::Spam]);
     }
 

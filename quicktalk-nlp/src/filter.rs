@@ -658,12 +658,21 @@ impl Filter {
             score += self.spam.number_patterns(plain, score, spam);
         }
         if score >= crate::spam::THRESHOLD {
+            // Signals alone, with nothing to act on (no link, contact or
+            // number pattern), are people talking about a prize or a sale
+            // (`i won a prize at the claw machine`, `1+1 이벤트 당첨`):
+            // flagged for moderators, not blocked.
+            let severity = if found.is_empty() && spam.is_empty() {
+                Severity::Low
+            } else {
+                Severity::Medium
+            };
             for &(first, last, kind) in hits.iter() {
                 if let Kind::Signal(_) = kind {
                     let span = span_of(&view.units[first..=last]);
                     out.push(Finding {
                         category: Category::Spam,
-                        severity: Severity::Medium,
+                        severity,
                         span: span.start + offset..span.end + offset,
                     });
                 }

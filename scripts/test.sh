@@ -88,6 +88,8 @@ fi
 export PATH="$cache/bin:$PATH"
 if ! command -v actionlint >/dev/null 2>&1; then
     echo "installing actionlint"
+    # Built with Go, which the services step below also needs.
+    command -v go >/dev/null 2>&1 || apt_install golang
     GOBIN="$cache/bin" go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 fi
 if [ ! -x "$cache/venv/bin/podman-compose" ]; then

@@ -69,6 +69,15 @@ pub enum Moderation {
     Off,
 }
 
+/// `--moderation-learned`: the filter's learned second pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LearnedPass {
+    /// The model flags, for moderators, lines the word lists allowed.
+    On,
+    /// The word lists and rules only.
+    Off,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -213,8 +222,8 @@ pub struct ServeConfig {
     /// The filter's learned second pass (a character n-gram model): `on`
     /// lets it flag, for moderators, lines the word lists allowed; it never
     /// masks or blocks a line.
-    #[arg(long, env = "QUICKTALK_MODERATION_LEARNED", value_enum, default_value_t = Moderation::On)]
-    pub moderation_learned: Moderation,
+    #[arg(long, env = "QUICKTALK_MODERATION_LEARNED", value_enum, default_value_t = LearnedPass::On)]
+    pub moderation_learned: LearnedPass,
     /// Log format.
     #[arg(long, env = "QUICKTALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -502,7 +511,7 @@ impl ServeConfig {
         }
         let mut builder = FilterBuilder::new()
             .policy(policy)
-            .learned(self.moderation_learned == Moderation::On);
+            .learned(self.moderation_learned == LearnedPass::On);
         for path in &self.moderation_lexicons {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| lexicons_invalid(format!("{}: {e}", path.display())))?;

@@ -8,7 +8,10 @@
 #
 # QUICKTALK_DIR (default /opt/quicktalk) is the Compose project directory;
 # QUICKTALK_ENGINE (default docker) may be podman, with QUICKTALK_COMPOSE
-# (default "docker compose") then e.g. podman-compose.
+# (default "docker compose") then e.g. podman-compose. Without containers
+# (the systemd unit), QUICKTALK_DB names the database file
+# (/var/lib/quicktalk/quicktalk.db) and a restore stops and starts the unit
+# QUICKTALK_UNIT (default quicktalk).
 set -euo pipefail
 
 dir="${QUICKTALK_DIR:-/opt/quicktalk}"
@@ -19,8 +22,17 @@ keep="${QUICKTALK_BACKUPS_KEPT:-7}"
 project="$(basename "$dir")"
 volume="${QUICKTALK_VOLUME:-${project}_quicktalk-data}"
 
-mountpoint="$("$engine" volume inspect -f '{{.Mountpoint}}' "$volume")"
-db="$mountpoint/quicktalk.db"
+if [ -n "${QUICKTALK_DB:-}" ]; then
+    db="$QUICKTALK_DB"
+    mountpoint="$(dirname "$db")"
+    stop_server() { systemctl stop "${QUICKTALK_UNIT:-quicktalk}"; }
+    start_server() { systemctl start "${QUICKTALK_UNIT:-quicktalk}"; }
+else
+    mountpoint="$("$engine" volume inspect -f '{{.Mountpoint}}' "$volume")"
+    db="$mountpoint/quicktalk.db"
+    stop_server() { (cd "$dir" && "${compose[@]}" --profile embedded stop quicktalk); }
+    start_server() { (cd "$dir" && "${compose[@]}" --profile embedded start quicktalk); }
+fi
 
 case "${1:-backup}" in
 backup)
@@ -37,10 +49,10 @@ restore)
     file="${2:?usage: backup.sh restore FILE}"
     sqlite3 "$file" "PRAGMA integrity_check;" | grep -qx ok
     owner="$(stat -c '%u:%g' "$mountpoint")"
-    (cd "$dir" && "${compose[@]}" --profile embedded stop quicktalk)
+    stop_server
     rm -f "$db-wal" "$db-shm"
     install -o "${owner%:*}" -g "${owner#*:}" -m 600 "$file" "$db"
-    (cd "$dir" && "${compose[@]}" --profile embedded start quicktalk)
+    start_server
     echo "restore: $file is live"
     ;;
 *)

@@ -41,6 +41,8 @@ const MESSENGERS: &[&str] = &[
     "kakaotalk",
     "ktalk",
     "카톡",
+    // 카톡 by its initial consonants.
+    "ㅋㅌ",
     "카카오",
     "오픈채팅",
     "오픈톡",
@@ -677,6 +679,7 @@ mod tests {
         assert_eq!(found("minji99 at gmail dot com"), [Category::Contact]);
         assert_eq!(found("minji99 골뱅이 naver.com"), [Category::Contact]);
         assert_eq!(found("카톡 아이디 minji99"), [Category::Contact]);
+        assert_eq!(found("ㅋㅌ minji99"), [Category::Contact]);
         assert_eq!(found("insta: @cool_kid"), [Category::Contact]);
         assert_eq!(found("go to https://spam.example/x"), [Category::Spam]);
         assert_eq!(found("visit bit.ly/abc"), [Category::Spam]);
@@ -707,6 +710,7 @@ mod tests {
     #[test]
     fn messenger_names_alone_are_not_contact() {
         assert!(found("너 인스타 해?").is_empty());
+        assert!(found("ㅋㅋㅋㅌㅋ 진짜 웃겨").is_empty());
         assert!(found("line up please").is_empty());
         assert!(found("e.g. this is fine").is_empty());
     }

@@ -258,6 +258,12 @@ const NEVER_VISIBLE: &[&str] = &[
     "sex and the city reruns",
     "i have a galaxy a55",
     "my boobs are so sore lately, is that normal?",
+    // Single jamo as words: consonant shorthand stays as written, and
+    // composed jamo spell nothing here.
+    "ㅇ ㅇ 알겠어",
+    "ㄱ ㄱ 하자",
+    "ㅠ ㅠ 슬퍼",
+    "ㅇ ㅏ ㄴ ㄴ ㅕ ㅇ",
 ];
 
 /// What the fixes for [`NEVER_VISIBLE`] must still catch.
@@ -320,6 +326,9 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     ("o1o-1234-5678", Contact),
     ("010 일이삼사 5678", Contact),
     ("sexed", Sexual),
+    // Jamo typed one per word, composed across the spaces.
+    ("ㅆ ㅣ ㅂ ㅏ ㄹ", Profanity),
+    ("ㅂ ㅕ ㅇ ㅅ ㅣ ㄴ", Profanity),
 ];
 
 #[test]

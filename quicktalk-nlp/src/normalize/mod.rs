@@ -85,6 +85,8 @@ pub struct View {
     raw: Vec<Unit>,
     jamo: Vec<char>,
     composed: Vec<Composed>,
+    /// The atoms of jamo typed one per word (see `spaced_jamo`).
+    spaced: Vec<usize>,
     shadow: Vec<Unit>,
     pub(crate) units: Vec<Unit>,
     /// Whether to add keyboard-layout shadow readings (not for patterns).
@@ -199,7 +201,11 @@ impl View {
             while end < self.atoms.len() && self.atoms[end].class != Class::Space {
                 end += 1;
             }
-            self.token(begin, end);
+            if end == begin + 1 && self.atoms[begin].class == Class::Jamo {
+                end = self.spaced_jamo(begin);
+            } else {
+                self.token(begin, end);
+            }
             begin = end;
         }
         self.collapse();
@@ -215,6 +221,60 @@ impl View {
                     .extend(std::iter::repeat_n(index as u32, unit.ch.len_utf8()));
             }
         }
+    }
+
+    /// Jamo typed as words of one letter each, from atom `first` on
+    /// (`ㅆ ㅣ ㅂ ㅏ ㄹ`): composed across the spaces into one word, as
+    /// single Latin letters are read across them (`f u c k`), when a vowel
+    /// is among them; otherwise each is a word as before (`ㅇ ㅇ`, `ㄱ ㄱ`).
+    /// Returns the atom after the last one taken.
+    fn spaced_jamo(&mut self, first: usize) -> usize {
+        let single_jamo = |atoms: &[Atom], at: usize| {
+            atoms.get(at).is_some_and(|a| a.class == Class::Jamo)
+                && atoms.get(at + 1).is_none_or(|a| a.class == Class::Space)
+        };
+        let mut taken = std::mem::take(&mut self.spaced);
+        taken.clear();
+        taken.push(first);
+        let mut at = first + 1;
+        loop {
+            let next = (at..self.atoms.len()).find(|&i| self.atoms[i].class != Class::Space);
+            match next {
+                Some(next) if next > at && single_jamo(&self.atoms, next) => {
+                    taken.push(next);
+                    at = next + 1;
+                }
+                _ => break,
+            }
+        }
+        let end = first + 1;
+        self.jamo.clear();
+        self.jamo.extend(taken.iter().map(|&i| self.atoms[i].ch));
+        if taken.len() < 2 || !self.jamo.iter().any(|&j| hangul::is_vowel(j)) {
+            self.spaced = taken;
+            self.token(first, end);
+            return end;
+        }
+        self.composed.clear();
+        hangul::compose(&self.jamo, &mut self.composed);
+        let piece = self.raw.len();
+        for index in 0..self.composed.len() {
+            let Composed {
+                ch,
+                first: a,
+                last: b,
+            } = self.composed[index];
+            let (start, stop) = (self.atoms[taken[a]].start, self.atoms[taken[b]].end);
+            if hangul::is_syllable(ch) {
+                self.push_syllable(ch, start, stop);
+            } else {
+                self.push_vowel_or_jamo(ch, start, stop);
+            }
+        }
+        self.close_piece(piece);
+        let after = taken.last().map_or(end, |&last| last + 1);
+        self.spaced = taken;
+        after
     }
 
     /// One whitespace-delimited token, atoms `begin..end`.

@@ -264,6 +264,8 @@ const NEVER_VISIBLE: &[&str] = &[
     "ㄱ ㄱ 하자",
     "ㅠ ㅠ 슬퍼",
     "ㅇ ㅏ ㄴ ㄴ ㅕ ㅇ",
+    "저녁 7시 bar 가자",
+    "shin ramen and basil",
 ];
 
 /// What the fixes for [`NEVER_VISIBLE`] must still catch.
@@ -329,6 +331,9 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     // Jamo typed one per word, composed across the spaces.
     ("ㅆ ㅣ ㅂ ㅏ ㄹ", Profanity),
     ("ㅂ ㅕ ㅇ ㅅ ㅣ ㄴ", Profanity),
+    // Half Korean, half romanised.
+    ("씨bal", Profanity),
+    ("야 병shin", Profanity),
 ];
 
 #[test]

@@ -107,6 +107,26 @@ async fn blocked_lines_are_rejected_with_their_category_and_never_delivered() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_blocked_line_turns_the_partners_typing_indicator_off() {
+    let (engine, _store) = moderated_engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.handle().typing(true);
+    a.send("I will kill you", "k");
+    // The partner never gets the line, so it hears the typing stop.
+    assert_eq!(
+        b.drain(),
+        [
+            ServerFrame::Typing { active: true },
+            ServerFrame::Typing { active: false }
+        ]
+    );
+    a.drain();
+    // The client's own `typing false` after the send changes nothing more.
+    a.handle().typing(false);
+    assert!(b.drain().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn flagged_lines_are_delivered_as_is_and_recorded_for_review() {
     let (engine, store) = moderated_engine();
     let (mut a, mut b) = matched_pair(&engine).await;

@@ -85,7 +85,10 @@ impl Hub {
             }
             return;
         }
-        session.typing = false;
+        // Sending a line ends the sender's typing state; the partner's
+        // indicator goes off with the message, or, for a line it never
+        // gets, with a `typing {active: false}` (below).
+        let was_typing = std::mem::replace(&mut session.typing, false);
         let key = session.key.clone();
         self.metrics.moderated(verdict.action).increment(1);
         let ts = unix_ms(SystemTime::now());
@@ -106,6 +109,14 @@ impl Hub {
             Action::Block => {
                 let category = verdict.category.map(|c| c.as_str());
                 self.reject(id, line.cid, RejectReason::Moderation, category);
+                if was_typing && let Some(partner) = self.partner_in(room_id, id) {
+                    self.push(partner, ServerFrame::Typing { active: false });
+                    self.bus.offer(BusEvent::Typing {
+                        room: room_id,
+                        from: id,
+                        active: false,
+                    });
+                }
                 self.bus.offer(BusEvent::Blocked {
                     room: room_id,
                     from: id,

@@ -78,6 +78,24 @@ try {
   await a.waitForSelector('#log [data-from="stranger"]', { timeout: 5_000 });
   check((await a.textContent('#log [data-from="stranger"]')).includes('반가워요'), 'lines go both ways');
 
+  // Too fast: lines over the rate limit are marked, never put back into the
+  // box by themselves (that glued them to the next line typed), and a
+  // click on one hands its text back.
+  for (let n = 1; n <= 14; n++) {
+    await a.fill('#input', `fast ${n}`);
+    await a.keyboard.press('Enter');
+  }
+  await a.waitForSelector('#log .line.failed.retry', { timeout: 5_000 });
+  await a.waitForTimeout(500);
+  check((await a.inputValue('#input')) === '', 'a line over the rate limit is not put back into the box');
+  const glued = await b.$$eval('#log [data-from="stranger"] .text', (nodes) =>
+    nodes.some((node) => (node.textContent.match(/fast \d+/g) || []).length > 1));
+  check(!glued, 'no two lines arrive glued together');
+  const retryText = await a.$eval('#log .line.failed.retry', (node) => node.querySelector('.text').textContent);
+  await a.click('#log .line.failed.retry');
+  check((await a.inputValue('#input')) === retryText, 'a click on a line that was too fast puts it back');
+  await a.fill('#input', '');
+
   // Switch language live.
   await a.click('#lang-ko');
   check((await a.getAttribute('html', 'lang')) === 'ko', 'the language can be switched');
@@ -114,6 +132,17 @@ try {
   await waitState(b, 'chatting');
   const logText = await b.textContent('#log');
   check(logText.includes('봇(프로그램)'), 'a bot partner is labelled as a bot on the page');
+
+  // Report and skip (the dialog's default): the thanks is shown although
+  // the log is cleared for the next search, and the reported stranger's
+  // Report button is gone.
+  await b.click('#report');
+  await b.check('#report-reasons input[value="spam"]');
+  await b.click('#report-submit');
+  await waitState(b, 'waiting');
+  await b.waitForFunction(() => document.querySelector('#banner-text').textContent.includes('신고가 접수'), null, { timeout: 5_000 });
+  check(true, 'the report is acknowledged when the page skips to the next stranger');
+  check(await b.isHidden('#report'), 'the Report button is gone once that stranger is reported');
 } catch (error) {
   check(false, `unexpected: ${error.message}`);
 } finally {

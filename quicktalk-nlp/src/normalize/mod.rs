@@ -258,19 +258,7 @@ impl View {
         self.composed.clear();
         hangul::compose(&self.jamo, &mut self.composed);
         let piece = self.raw.len();
-        for index in 0..self.composed.len() {
-            let Composed {
-                ch,
-                first: a,
-                last: b,
-            } = self.composed[index];
-            let (start, stop) = (self.atoms[taken[a]].start, self.atoms[taken[b]].end);
-            if hangul::is_syllable(ch) {
-                self.push_syllable(ch, start, stop);
-            } else {
-                self.push_vowel_or_jamo(ch, start, stop);
-            }
-        }
+        self.push_composed(|index| taken[index]);
         self.close_piece(piece);
         let after = taken.last().map_or(end, |&last| last + 1);
         self.spaced = taken;
@@ -376,13 +364,15 @@ impl View {
         }
         self.composed.clear();
         hangul::compose(&self.jamo, &mut self.composed);
+        self.push_composed(|index| first + index);
+    }
+
+    /// Pushes what `self.composed` holds, syllables and standalone jamo;
+    /// `atom` gives the atom of each jamo composed.
+    fn push_composed(&mut self, atom: impl Fn(usize) -> usize) {
         for index in 0..self.composed.len() {
-            let Composed {
-                ch,
-                first: a,
-                last: b,
-            } = self.composed[index];
-            let (start, end) = (self.atoms[first + a].start, self.atoms[first + b].end);
+            let Composed { ch, first, last } = self.composed[index];
+            let (start, end) = (self.atoms[atom(first)].start, self.atoms[atom(last)].end);
             if hangul::is_syllable(ch) {
                 self.push_syllable(ch, start, end);
             } else {

@@ -251,9 +251,14 @@ impl View {
         self.jamo.clear();
         self.jamo.extend(taken.iter().map(|&i| self.atoms[i].ch));
         if taken.len() < 2 || !self.jamo.iter().any(|&j| hangul::is_vowel(j)) {
+            // Each a word of its own, all of the run at once (a long run of
+            // `ㅋ ㅋ ㅋ` is not scanned again from each of its jamo).
+            for &index in &taken {
+                self.token(index, index + 1);
+            }
+            let after = taken.last().map_or(end, |&last| last + 1);
             self.spaced = taken;
-            self.token(first, end);
-            return end;
+            return after;
         }
         self.composed.clear();
         hangul::compose(&self.jamo, &mut self.composed);

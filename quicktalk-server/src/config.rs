@@ -409,15 +409,20 @@ impl ServeConfig {
             })
     }
 
+    /// The non-empty `--trusted-proxies` entries, trimmed.
+    fn trusted_proxy_entries(&self) -> impl Iterator<Item = &str> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+    }
+
     /// The parsed `--trusted-proxies`.
     ///
     /// # Errors
     /// [`ConfigError`] for an entry that is not an IP or CIDR.
     pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
-        self.trusted_proxies
-            .iter()
-            .map(|entry| entry.trim())
-            .filter(|entry| !entry.is_empty())
+        self.trusted_proxy_entries()
             .map(|entry| {
                 entry
                     .parse::<IpNet>()
@@ -538,11 +543,7 @@ impl ServeConfig {
             self.bus.redacted(),
             secret(&self.admin_token),
             self.origins(),
-            self.trusted_proxies
-                .iter()
-                .map(|entry| entry.trim())
-                .filter(|entry| !entry.is_empty())
-                .collect::<Vec<_>>(),
+            self.trusted_proxy_entries().collect::<Vec<_>>(),
             secret(&self.ip_hash_key),
             self.retention_days,
             self.max_frame_bytes,

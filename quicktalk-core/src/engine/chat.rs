@@ -109,13 +109,8 @@ impl Hub {
             Action::Block => {
                 let category = verdict.category.map(|c| c.as_str());
                 self.reject(id, line.cid, RejectReason::Moderation, category);
-                if was_typing && let Some(partner) = self.partner_in(room_id, id) {
-                    self.push(partner, ServerFrame::Typing { active: false });
-                    self.bus.offer(BusEvent::Typing {
-                        room: room_id,
-                        from: id,
-                        active: false,
-                    });
+                if was_typing {
+                    self.tell_typing(room_id, id, false);
                 }
                 self.bus.offer(BusEvent::Blocked {
                     room: room_id,
@@ -218,6 +213,12 @@ impl Hub {
             return;
         }
         session.typing = active;
+        self.tell_typing(room, id, active);
+    }
+
+    /// Tells `id`'s partner in `room` (here or, through the bus, on
+    /// another node) that `id`'s typing state is now `active`.
+    fn tell_typing(&mut self, room: RoomId, id: SessionId, active: bool) {
         if let Some(partner) = self.partner_in(room, id) {
             self.push(partner, ServerFrame::Typing { active });
             self.bus.offer(BusEvent::Typing {

@@ -895,6 +895,8 @@ struct LoadRoom {
     lines: Vec<(u64, bool, String)>,
     /// Own lines echoed: seq, text.
     acked: Vec<(u64, String)>,
+    /// The client stopped reading with a `resume` still unanswered.
+    resume_pending: bool,
 }
 
 impl LoadRoom {
@@ -952,7 +954,10 @@ async fn try_send(client: &mut Client, frame: Value) {
 
 /// A client of the load: joins, chats 8 lines/s while matched, joins again
 /// when the chat ends, and when its node goes away reconnects to another
-/// and resumes. Runs until `stop`, then reads for 3 s more.
+/// and resumes. Runs until `stop`, then reads on: at least 3 s, until 1 s
+/// passes with nothing read and no resume is pending (a resume that needed
+/// `locate` and a read of the room's partition can outlast the 3 s, and its
+/// replay is what the comparison needs), at most 20 s.
 async fn load_client(
     index: usize,
     live: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
@@ -967,17 +972,26 @@ async fn load_client(
     try_send(&mut client, json!({"type": "join"})).await;
     let mut tick = tokio::time::interval(Duration::from_millis(125));
     let mut drain_until: Option<tokio::time::Instant> = None;
+    let mut drain_cap = tokio::time::Instant::now();
     // A `resume` is the first frame of a connection: nothing else is sent
     // until it is answered.
     let mut resuming = false;
     loop {
         if drain_until.is_none() && stop.load(Ordering::SeqCst) {
-            drain_until = Some(tokio::time::Instant::now() + Duration::from_secs(3));
+            let now = tokio::time::Instant::now();
+            drain_until = Some(now + Duration::from_secs(3));
+            drain_cap = now + Duration::from_secs(20);
         }
         let drain =
             drain_until.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         let message = tokio::select! {
-            () = tokio::time::sleep_until(drain) => break,
+            () = tokio::time::sleep_until(drain) => {
+                if resuming && tokio::time::Instant::now() < drain_cap {
+                    drain_until = Some(drain + Duration::from_millis(250));
+                    continue;
+                }
+                break;
+            }
             _ = tick.tick() => {
                 if room.is_some() && drain_until.is_none() && !resuming {
                     sent += 1;
@@ -989,6 +1003,11 @@ async fn load_client(
             }
             message = client.socket.next() => message,
         };
+        if let Some(until) = drain_until.as_mut() {
+            // Something came: read on for another quiet second.
+            let quiet = (tokio::time::Instant::now() + Duration::from_secs(1)).min(drain_cap);
+            *until = (*until).max(quiet);
+        }
         let frame = match message {
             Some(Ok(Message::Text(text))) => serde_json::from_str::<Value>(&text).unwrap(),
             Some(Ok(Message::Close(_)) | Err(_)) | None => {
@@ -1075,7 +1094,10 @@ async fn load_client(
             _ => panic!("client {index}: unexpected {frame}"),
         }
     }
-    report.rooms.extend(room);
+    report.rooms.extend(room.map(|room| LoadRoom {
+        resume_pending: resuming,
+        ..room
+    }));
     let _ = client.socket.close(None).await;
     report
 }
@@ -1154,9 +1176,12 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_line() {
                     for (seq, text) in &from.acked {
                         assert!(
                             to.lines.contains(&(*seq, false, text.clone())),
-                            "room {id}: line {seq} {text:?} acknowledged to client {} never reached client {}",
+                            "room {id}: line {seq} {text:?} acknowledged to client {} never reached client {} \
+                             (it saw up to seq {}; its resume unanswered at the end: {})",
                             from.client,
-                            to.client
+                            to.client,
+                            to.last_seq(),
+                            to.resume_pending
                         );
                     }
                 }

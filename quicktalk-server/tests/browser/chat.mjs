@@ -3,6 +3,7 @@
 // Usage: QUICKTALK_URL=http://127.0.0.1:PORT/ node chat.mjs
 // Env: CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (optional).
 // Exits 0 when every check passed; prints what failed otherwise.
+import net from 'node:net';
 import { chromium } from 'playwright-core';
 
 const url = process.env.QUICKTALK_URL;
@@ -143,6 +144,72 @@ try {
   await b.waitForFunction(() => document.querySelector('#banner-text').textContent.includes('신고가 접수'), null, { timeout: 5_000 });
   check(true, 'the report is acknowledged when the page skips to the next stranger');
   check(await b.isHidden('#report'), 'the Report button is gone once that stranger is reported');
+  await english.close();
+  await korean.close();
+
+  // A link that dies without a close (a phone changing networks): one page
+  // talks through a TCP proxy that stops forwarding its connection but
+  // keeps it open. The page's ping gets no answer, it gives the socket up,
+  // reconnects (new connections pass) and resumes with the line it missed.
+  const links = new Set();
+  const target = new URL(url);
+  const proxy = net.createServer((inbound) => {
+    const outbound = net.connect(Number(target.port), target.hostname);
+    const link = { inbound, outbound };
+    const end = () => { inbound.destroy(); outbound.destroy(); links.delete(link); };
+    for (const socket of [inbound, outbound]) { socket.on('error', end); socket.on('close', end); }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    links.add(link);
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const frozen = [];
+  try {
+    const far = await (await browser.newContext({ locale: 'en-US' })).newPage();
+    const near = await (await browser.newContext({ locale: 'ko-KR' })).newPage();
+    await far.clock.install();
+    await far.goto(`http://127.0.0.1:${proxy.address().port}/`);
+    await near.goto(url);
+    for (const page of [far, near]) {
+      await page.fill('#interests', 'deadlink');
+      await page.click('#start');
+    }
+    await waitState(far, 'chatting');
+    await waitState(near, 'chatting');
+    for (const link of links) {
+      link.inbound.unpipe(link.outbound);
+      link.outbound.unpipe(link.inbound);
+      link.inbound.pause();
+      link.outbound.pause();
+      frozen.push(link);
+    }
+    await near.fill('#input', 'while you were away');
+    await near.keyboard.press('Enter');
+    await near.waitForSelector('#log [data-from="you"][data-seq="1"]', { timeout: 5_000 });
+    await far.clock.fastForward(26_000); // the next ping goes out, into the void
+    check((await state(far)) === 'chatting', 'a silent link looks fine until a ping goes unanswered');
+    await far.clock.fastForward(11_000); // no pong within 10 s
+    await waitState(far, 'reconnecting');
+    check(true, 'an unanswered ping makes the page give the dead connection up');
+    await far.clock.fastForward(1_000); // the reconnect back-off
+    await waitState(far, 'chatting');
+    await far.waitForSelector('#log [data-from="stranger"]', { timeout: 5_000 });
+    const missed = await far.$$eval('#log [data-from="stranger"] .text', (nodes) =>
+      nodes.filter((node) => node.textContent === 'while you were away').length);
+    check(missed === 1, 'the resumed page gets the line it missed, once');
+
+    // After the end Enter starts a new chat (the box says so).
+    await near.click('#leave');
+    await waitState(far, 'ended');
+    check((await far.getAttribute('#input', 'placeholder')).includes('Enter'), 'after the end the box says Enter starts a new chat');
+    await far.focus('#input');
+    await far.keyboard.press('Enter');
+    await waitState(far, 'waiting');
+    check(true, 'Enter after the end starts a new chat');
+  } finally {
+    for (const link of frozen) { link.inbound.destroy(); link.outbound.destroy(); }
+    proxy.close();
+  }
 } catch (error) {
   check(false, `unexpected: ${error.message}`);
 } finally {

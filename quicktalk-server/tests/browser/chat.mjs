@@ -206,6 +206,10 @@ try {
     await far.keyboard.press('Enter');
     await waitState(far, 'waiting');
     check(true, 'Enter after the end starts a new chat');
+    // Two people online, the one waiting just left by the other: the page
+    // says why nobody comes.
+    await far.waitForFunction(() => /Few people/.test(document.querySelector('#status').textContent), null, { timeout: 10_000 });
+    check(true, 'waiting with few people online says so');
   } finally {
     for (const link of frozen) { link.inbound.destroy(); link.outbound.destroy(); }
     proxy.close();

@@ -406,25 +406,75 @@ fn overlaps(found: &[Found], span: &Range<usize>) -> bool {
         .any(|f| f.span.start < span.end && span.start < f.span.end)
 }
 
-/// The digit at byte `at` of `text` (after `prev`): [`digit`], and the
-/// letter o for a zero right beside an ASCII digit (`o1o-1234-5678`), read
-/// as spelled, so only a number that starts like a mobile one is a phone.
-fn digit_in(text: &str, at: usize, prev: Option<char>) -> Option<(u8, bool)> {
-    let c = text[at..].chars().next()?;
+/// A digit read at byte `at` of `text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Digit {
+    value: u8,
+    /// Spelled (a Korean number word, `o` for zero), not a digit character.
+    spelled: bool,
+    /// Bytes it takes.
+    width: usize,
+}
+
+/// The digit at byte `at` of `text` (after `prev`): [`digit`], a native
+/// Korean counting word (`하나둘셋넷` = 1234, `일곱` before the `일` of 1),
+/// and the letter o for a zero right beside an ASCII digit
+/// (`o1o-1234-5678`); all but digit characters read as spelled, so only a
+/// number that starts like a mobile one is a phone.
+fn digit_in(text: &str, at: usize, prev: Option<char>) -> Option<Digit> {
+    let rest = &text[at..];
+    let c = rest.chars().next()?;
     if c == 'o' {
         let next = text.as_bytes().get(at + 1);
         let beside =
             prev.is_some_and(|p| p.is_ascii_digit()) || next.is_some_and(u8::is_ascii_digit);
-        return beside.then_some((0, true));
+        return beside.then_some(Digit {
+            value: 0,
+            spelled: true,
+            width: 1,
+        });
     }
-    digit(c)
+    if !c.is_ascii() {
+        if let Some(&(word, value)) = NATIVE_DIGITS
+            .iter()
+            .find(|(word, _)| rest.starts_with(word))
+        {
+            return Some(Digit {
+                value,
+                spelled: true,
+                width: word.len(),
+            });
+        }
+    }
+    digit(c).map(|(value, spelled)| Digit {
+        value,
+        spelled,
+        width: c.len_utf8(),
+    })
 }
 
-/// A digit in `c`, reading Korean number words too (공일공 = 010).
+/// Native Korean counting words for the digits (a phone number read out
+/// `공일공 하나둘셋넷`). Alone they are everyday words (`하나도 없어`,
+/// `둘이서`): they make a phone only inside a number that starts like a
+/// mobile one.
+const NATIVE_DIGITS: [(&str, u8); 9] = [
+    ("하나", 1),
+    ("둘", 2),
+    ("셋", 3),
+    ("넷", 4),
+    ("다섯", 5),
+    ("여섯", 6),
+    ("일곱", 7),
+    ("여덟", 8),
+    ("아홉", 9),
+];
+
+/// A digit in `c`, reading Korean number words too (공일공 = 010, and
+/// `빵` for zero as it is read out in numbers).
 fn digit(c: char) -> Option<(u8, bool)> {
     let korean = match c {
         '0'..='9' => return Some((c as u8 - b'0', false)),
-        '공' | '영' => 0,
+        '공' | '영' | '빵' => 0,
         '일' => 1,
         '이' => 2,
         '삼' => 3,
@@ -446,11 +496,13 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     // Korean number words count in any line that is not ASCII (`010
     // 일이삼사 5678`); they make a phone only when it starts like a mobile
     // number (below).
-    let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
     let digits = if ascii {
-        ascii_digits
+        plain.bytes().filter(u8::is_ascii_digit).count()
     } else {
-        plain.chars().filter(|c| digit(*c).is_some()).count()
+        plain
+            .char_indices()
+            .filter(|&(at, _)| digit_in(plain, at, None).is_some())
+            .count()
     };
     if digits < 8 {
         return;
@@ -549,17 +601,22 @@ fn scan_number(text: &str) -> Number {
     };
     let mut prev = None;
     for (offset, c) in text.char_indices() {
+        if offset < number.taken {
+            continue; // the rest of a number word
+        }
         let read = digit_in(text, offset, prev);
         prev = Some(c);
-        if let Some((d, korean)) = read {
+        let mut width = c.len_utf8();
+        if let Some(digit) = read {
             if let Some(slot) = number.first.get_mut(number.len) {
-                *slot = Some(d);
+                *slot = Some(digit.value);
             }
             number.len += 1;
             group += 1;
-            number.korean_words += usize::from(korean);
+            number.korean_words += usize::from(digit.spelled);
             (marks, spaces) = (0, 0);
-            number.end = offset + c.len_utf8();
+            width = digit.width;
+            number.end = offset + width;
         } else if c == ' ' && spaces < 2 {
             close_group(&mut group, &mut number.groups);
             spaces += 1;
@@ -570,7 +627,7 @@ fn scan_number(text: &str) -> Number {
         } else {
             break;
         }
-        number.taken = offset + c.len_utf8();
+        number.taken = offset + width;
     }
     close_group(&mut group, &mut number.groups);
     if group_count > 3 {
@@ -651,6 +708,9 @@ mod tests {
             "010 - 1234 - 5678",
             "o1o-1234-5678",
             "010 일이삼사 5678",
+            "내 번호 공일공 하나둘셋넷 오육칠팔",
+            "010 하나둘셋 넷다섯여섯일곱",
+            "빵일빵 일곱여덟아홉둘 삼사오육",
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
@@ -668,6 +728,10 @@ mod tests {
             "12-345-67-890",
             // A hash with a phone-like run inside.
             "commit ffb00501808306c047",
+            // Native counting words are everyday words.
+            "하나 둘 셋 넷 다섯 세고 들어가자",
+            "사과 하나 둘 주세요 일곱 여덟 개 정도",
+            "빵 하나 둘 셋 넷 다섯 여섯 사왔어",
         ] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
         }

@@ -51,7 +51,7 @@ pub(crate) struct Features {
     pub digits: bool,
     pub latin: bool,
     pub hangul: bool,
-    /// `공` or `영`: a phone number spelled in Korean starts with one.
+    /// `공`, `영` or `빵`: a phone number spelled in Korean starts with one.
     pub zero_word: bool,
     /// `@ . : / _ =`: e-mails, links, ids.
     pub marks: bool,
@@ -119,7 +119,7 @@ impl View {
                 Class::Latin => features.latin = true,
                 Class::Hangul | Class::Jamo => {
                     features.hangul = true;
-                    features.zero_word |= matches!(atom.ch, '공' | '영');
+                    features.zero_word |= matches!(atom.ch, '공' | '영' | '빵');
                 }
                 _ => {}
             }

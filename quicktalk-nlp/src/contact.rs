@@ -176,6 +176,20 @@ impl ContactDetector {
         if scan.ascii_word && (scan.id_marks || !scan.ascii) {
             self.handles(plain, out);
         }
+        // The same read on the letters typed one per word.
+        if let Some((squeezed, from)) = squeeze_spelled(plain) {
+            let scan = Scan::of(&squeezed);
+            if scan.ascii_word && (scan.id_marks || !scan.ascii) {
+                let mut spelled = Vec::new();
+                self.handles(&squeezed, &mut spelled);
+                for found in spelled {
+                    let span = from[found.span.start]..from[found.span.end - 1] + 1;
+                    if !overlaps(out, &span) {
+                        out.push(Found { span, ..found });
+                    }
+                }
+            }
+        }
     }
 
     /// A messenger name followed by something that looks like an id.
@@ -242,6 +256,57 @@ impl ContactDetector {
             });
         }
     }
+}
+
+/// Letters typed one per word to get an id past the patterns (`k a k a o
+/// i d  m i n j i 9 9`, `카 톡 아 이 디 m i n j i 9 9`): the line with the
+/// single spaces between such letters taken out (a wider gap stays, as one
+/// space), and for each byte of it the byte of `plain` it came from. None
+/// unless at least four letters in a row were typed that way (`a b`, `ㅋ ㅋ`).
+fn squeeze_spelled(plain: &str) -> Option<(String, Vec<usize>)> {
+    // One walk over the words gives both passes what they need: a word,
+    // whether it is one character, and whether it is joined to the last.
+    let words = || {
+        let mut offset = 0;
+        let mut last: Option<(usize, bool)> = None; // end, single
+        plain.split(' ').filter_map(move |word| {
+            let start = offset;
+            offset += word.len() + 1;
+            if word.is_empty() {
+                return None;
+            }
+            let single = word.chars().nth(1).is_none();
+            let joined =
+                last.is_some_and(|(end, last_single)| last_single && single && start == end + 1);
+            let gap = last.map(|(end, _)| end);
+            last = Some((start + word.len(), single));
+            Some((start, word, joined, gap))
+        })
+    };
+    let mut run = 0;
+    let mut longest = 0;
+    for (_, word, joined, _) in words() {
+        run = match (word.chars().nth(1).is_none(), joined) {
+            (true, true) => run + 1,
+            (true, false) => 1,
+            (false, _) => 0,
+        };
+        longest = longest.max(run);
+    }
+    if longest < 4 {
+        return None;
+    }
+    let mut squeezed = String::with_capacity(plain.len());
+    let mut from = Vec::with_capacity(plain.len());
+    for (start, word, joined, gap) in words() {
+        if let (Some(gap), false) = (gap, joined) {
+            squeezed.push(' ');
+            from.push(gap);
+        }
+        squeezed.push_str(word);
+        from.extend(start..start + word.len());
+    }
+    Some((squeezed, from))
 }
 
 /// What the patterns need of a line, from one pass over its bytes (a
@@ -708,6 +773,9 @@ mod tests {
             "010 - 1234 - 5678",
             "o1o-1234-5678",
             "010 일이삼사 5678",
+            "k a k a o  i d  m i n j i 9 9",
+            "카 톡 아 이 디 m i n j i 9 9",
+            "내 인 스 타 는 cool_kid99 야",
             "내 번호 공일공 하나둘셋넷 오육칠팔",
             "010 하나둘셋 넷다섯여섯일곱",
             "빵일빵 일곱여덟아홉둘 삼사오육",
@@ -728,6 +796,10 @@ mod tests {
             "12-345-67-890",
             // A hash with a phone-like run inside.
             "commit ffb00501808306c047",
+            // Letters typed one per word that spell no id.
+            "a b c d e f g 순서대로 외워",
+            "ㅋ ㅋ ㅋ ㅋ 카톡 왔다 3 개",
+            "g g 2 0 2 4 wp",
             // Native counting words are everyday words.
             "하나 둘 셋 넷 다섯 세고 들어가자",
             "사과 하나 둘 주세요 일곱 여덟 개 정도",

@@ -129,6 +129,10 @@ const NEVER_VISIBLE: &[&str] = &[
     // Native counting words and bread are everyday words.
     "하나 둘 셋 넷 다섯 세고 들어가자",
     "빵 하나 둘 셋 넷 다섯 여섯 일곱 사왔어",
+    // Letters one per word that spell no id.
+    "라 인 댄 스 배우러 가자",
+    "l i n e 2 is open",
+    "a b c d e f g 순서대로 외워 1 2 3",
     // A short slur inside a common verb (지나 as 支那 read in Hangul).
     "지나가는 사람",
     "지나친 걱정",
@@ -340,6 +344,9 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     // A phone number read out in native counting words.
     ("내 번호 공일공 하나둘셋넷 오육칠팔", Contact),
     ("빵일빵 일곱여덟아홉둘 삼사오육", Contact),
+    // An id typed one letter per word.
+    ("k a k a o  i d  m i n j i 9 9", Contact),
+    ("카 톡 아 이 디 m i n j i 9 9", Contact),
 ];
 
 #[test]

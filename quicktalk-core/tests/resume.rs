@@ -284,3 +284,33 @@ async fn resumed_sessions_keep_hearing_the_online_count_once_per_change() {
         assert_eq!(counts, [31], "client {n}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_session_whose_hello_count_went_stale_hears_the_settled_one() {
+    let (engine, _) = engine();
+    let mut early = Vec::new();
+    for n in 0..2 {
+        early.push(Client::connect(&engine, &format!("c{n}")).await);
+    }
+    advance(&engine, Duration::from_secs(5)).await;
+    // Every slice has been told 2. A newcomer's hello says 3; someone
+    // drops before its slice comes round, so the count is 2 again, the
+    // same as the slice was last told.
+    let mut late = Client::connect(&engine, "late").await;
+    let hello = late.received.iter().find_map(|f| match f {
+        ServerFrame::Hello(hello) => Some(hello.online),
+        _ => None,
+    });
+    assert_eq!(hello, Some(3));
+    early[1].drop_connection();
+    advance(&engine, Duration::from_secs(5)).await;
+    let counts: Vec<u64> = late
+        .drain()
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Online { count } => Some(*count),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(counts, [2], "the newcomer must not be left showing 3");
+}

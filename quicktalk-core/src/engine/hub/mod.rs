@@ -393,8 +393,20 @@ impl Hub {
         (id.raw() % self.online_members.len() as u64) as usize
     }
 
+    /// The session's client was just told a count out of turn (its
+    /// connection's `hello`), which may differ from what its slice was last
+    /// sent: the slice's next turn pushes the count even if it looks
+    /// unchanged (else a count that moved and moved back leaves that client
+    /// showing the passing one).
+    pub(crate) fn online_told(&mut self, id: SessionId) {
+        let slice = self.online_slice(id);
+        self.online_sent[slice] = u64::MAX;
+    }
+
     /// Adds a session to the node (and to its `online` slice).
     pub(crate) fn put_session(&mut self, id: SessionId, session: Box<Session>) {
+        // Its client is about to be told the count (`hello`, `resumed`).
+        self.online_told(id);
         let slice = self.online_slice(id);
         let fresh = self.online_members[slice].insert(id);
         let replaced = self.sessions.insert(id, session);

@@ -73,6 +73,8 @@ impl Hub {
         old_session.attachment = Some(attachment);
         self.tokens.insert(token.clone(), old);
         self.online += 1;
+        // The client saw the fresh session's `hello` count.
+        self.online_told(old);
         self.schedule(
             now + self.config.idle_timeout,
             Timer::Idle {

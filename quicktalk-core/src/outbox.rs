@@ -20,14 +20,20 @@ pub enum Event {
     /// Send this frame.
     Frame(ServerFrame),
     /// Close the connection with this reason's code; nothing follows.
+    /// Then drop the connection's `SessionHandle`: until it is dropped the
+    /// session counts as attached (online), though its frames go nowhere.
     Close(CloseReason),
 }
 
 struct State {
     queue: VecDeque<ServerFrame>,
     close: Option<CloseReason>,
-    /// The close event was handed out; the stream is finished.
+    /// The close event was handed out (or the connection ended with nothing
+    /// left to read); the stream is finished.
     finished: bool,
+    /// The connection's handle was dropped: nothing more is queued, and the
+    /// stream finishes once what is queued is read.
+    ended: bool,
 }
 
 pub(crate) struct Outbox {
@@ -43,6 +49,7 @@ impl Outbox {
                 queue: VecDeque::new(),
                 close: None,
                 finished: false,
+                ended: false,
             }),
             notify: Notify::new(),
             capacity,
@@ -54,7 +61,7 @@ impl Outbox {
     /// now closing as too slow.
     pub(crate) fn push(&self, frame: ServerFrame) -> bool {
         let mut state = self.state.lock();
-        if state.close.is_some() {
+        if state.close.is_some() || state.ended {
             return true;
         }
         if state.queue.len() >= self.capacity {
@@ -74,11 +81,19 @@ impl Outbox {
     /// already bounded by the room's replay buffer and must arrive whole.
     pub(crate) fn push_unbounded(&self, frame: ServerFrame) {
         let mut state = self.state.lock();
-        if state.close.is_some() {
+        if state.close.is_some() || state.ended {
             return;
         }
         state.queue.push_back(frame);
         drop(state);
+        self.notify.notify_one();
+    }
+
+    /// The connection's handle was dropped: the stream ends (`recv` gives
+    /// `None`) once the events already queued are read, so a task writing
+    /// them does not wait forever.
+    pub(crate) fn end(&self) {
+        self.state.lock().ended = true;
         self.notify.notify_one();
     }
 
@@ -108,7 +123,10 @@ impl Outbox {
         if release && state.queue.capacity() > 0 {
             state.queue = VecDeque::new();
         }
-        let reason = state.close?;
+        let Some(reason) = state.close else {
+            state.finished |= state.ended;
+            return None;
+        };
         state.finished = true;
         Some(Event::Close(reason))
     }

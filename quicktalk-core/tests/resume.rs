@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use quicktalk_core::EngineConfig;
+use quicktalk_core::Event;
 use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, ServerFrame};
 use support::*;
 
@@ -313,4 +314,32 @@ async fn a_session_whose_hello_count_went_stale_hears_the_settled_one() {
         })
         .collect();
     assert_eq!(counts, [2], "the newcomer must not be left showing 3");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_handle_ends_the_event_stream_after_what_was_queued() {
+    let (engine, _) = engine();
+    let (handle, mut events) = engine.connect("dropper".into()).await.unwrap();
+    handle.join(request(&[], None));
+    drop(handle);
+    // What was queued before the drop is still read, then the stream ends
+    // (a task writing it must not wait forever).
+    let mut frames = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(event) = events.recv().await {
+            frames.push(event);
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream never ended: {frames:?}");
+    assert!(
+        matches!(
+            frames.as_slice(),
+            [
+                Event::Frame(ServerFrame::Hello(_)),
+                Event::Frame(ServerFrame::Waiting)
+            ]
+        ),
+        "{frames:?}"
+    );
 }

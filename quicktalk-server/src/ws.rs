@@ -261,7 +261,11 @@ async fn write_loop(
             biased;
             first = events.recv() => {
                 let Some(first) = first else {
-                    let _ = Box::pin(sink.send(close(CLOSE_NORMAL, ""))).await;
+                    // The connection ended here (its handle was dropped): the
+                    // close frame the reader left (a client fault's code), if
+                    // any, else a normal close.
+                    let frame = control.try_recv().unwrap_or_else(|_| close(CLOSE_NORMAL, ""));
+                    let _ = Box::pin(sink.send(frame)).await;
                     return;
                 };
                 // One clock read per batch for the delivery ages.

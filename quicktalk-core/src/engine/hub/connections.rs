@@ -121,13 +121,16 @@ impl Hub {
         let Some(id) = self.conns.remove(&conn) else {
             return;
         };
-        let attached_here = self
+        let outbox = self
             .sessions
             .get(&id)
             .and_then(|s| s.attachment.as_ref())
-            .is_some_and(|a| a.conn == conn);
-        if attached_here {
+            .filter(|a| a.conn == conn)
+            .map(|a| a.outbox.clone());
+        if let Some(outbox) = outbox {
             self.detach(id, false, now);
+            // The stream's reader learns that nothing more will come.
+            outbox.end();
         }
     }
 

@@ -54,9 +54,11 @@ pub struct EngineConfig {
     pub outbox_capacity: usize,
     /// Most sessions (connected or within grace) the engine holds. Default 100,000.
     pub max_sessions: usize,
-    /// Most distinct interests in a `join`. Default 10.
+    /// Most interests in a `join` (at most the protocol's 10; 0 takes
+    /// none). Default 10. Announced in `hello.limits`.
     pub max_interests: usize,
-    /// Longest interest, in characters. Default 32.
+    /// Longest interest, in characters (1 to the protocol's 32). Default 32.
+    /// Announced in `hello.limits`.
     pub max_interest_chars: usize,
     /// How often `online` counts are pushed (only when changed). Default 5 s.
     /// Each session hears a change within one interval; the pushes are
@@ -155,6 +157,21 @@ fn at_least<T: PartialOrd + std::fmt::Display>(
     }
 }
 
+fn at_most<T: PartialOrd + std::fmt::Display>(
+    setting: &'static str,
+    value: T,
+    max: T,
+) -> Result<()> {
+    if value <= max {
+        Ok(())
+    } else {
+        Err(Error::Config {
+            setting,
+            reason: format!("must be at most {max} (the protocol's bound), got {value}"),
+        })
+    }
+}
+
 fn positive_duration(setting: &'static str, value: Duration) -> Result<()> {
     if value.is_zero() {
         Err(Error::Config {
@@ -190,6 +207,16 @@ impl EngineConfig {
         at_least("outbox_capacity", self.outbox_capacity, 8)?;
         at_least("max_sessions", self.max_sessions, 1)?;
         at_least("max_interest_chars", self.max_interest_chars, 1)?;
+        at_most(
+            "max_interest_chars",
+            self.max_interest_chars,
+            crate::protocol::MAX_INTEREST_CHARS,
+        )?;
+        at_most(
+            "max_interests",
+            self.max_interests,
+            crate::protocol::MAX_INTERESTS,
+        )?;
         at_least("store_queue", self.store_queue, 1)?;
         at_least("store_batch", self.store_batch, 1)?;
         at_least("bus_queue", self.bus_queue, 1)?;

@@ -127,6 +127,45 @@ async fn invalid_join_fields_are_a_bad_request() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_configured_interest_limits_are_applied_and_announced() {
+    let (engine, _) = engine_with(EngineConfig {
+        max_interests: 2,
+        max_interest_chars: 5,
+        ..EngineConfig::default()
+    });
+    let mut a = Client::connect(&engine, "a").await;
+    let limits = a.received.iter().find_map(|f| match f {
+        ServerFrame::Hello(hello) => Some(hello.limits.clone()),
+        _ => None,
+    });
+    let limits = limits.expect("hello");
+    assert_eq!((limits.max_interests, limits.max_interest_chars), (2, 5));
+    // Through the JSON path and the typed one alike.
+    a.handle()
+        .handle_text(r#"{"type":"join","interests":["a","b","c"]}"#)
+        .await;
+    a.join(&["a", "b", "c"], None);
+    a.join(&["music!"], None);
+    assert_eq!(error_codes(&a.drain()), [ErrorCode::BadRequest; 3]);
+    a.join(&["a", "music"], None);
+    assert!(a.drain().contains(&ServerFrame::Waiting));
+    // Beyond the protocol's bounds is a start-up error naming the setting.
+    for config in [
+        EngineConfig {
+            max_interests: 11,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            max_interest_chars: 33,
+            ..EngineConfig::default()
+        },
+    ] {
+        let error = Engine::builder().config(config).build().unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn send_while_idle_or_waiting_is_rejected_as_not_in_room() {
     let (engine, _) = engine();
     let mut a = Client::connect(&engine, "a").await;

@@ -74,7 +74,7 @@ impl SessionHandle {
 
     /// Enters the match queue (`join`). `error {code: "bad_state"}` unless idle.
     pub fn join(&self, mut request: JoinRequest) {
-        if let Err(error) = request.normalize() {
+        if let Err(error) = self.normalize(&mut request) {
             return self.error(error);
         }
         self.shared
@@ -83,11 +83,17 @@ impl SessionHandle {
 
     /// Ends the current chat, if any, and queues again (`next`).
     pub fn next(&self, mut request: JoinRequest) {
-        if let Err(error) = request.normalize() {
+        if let Err(error) = self.normalize(&mut request) {
             return self.error(error);
         }
         self.shared
             .with_hub(|hub, now| hub.next(self.conn, request, now));
+    }
+
+    /// Normalises a `join`/`next` within the engine's interest limits.
+    fn normalize(&self, request: &mut JoinRequest) -> Result<(), ProtocolError> {
+        let config = &self.shared.config;
+        request.normalize_within(config.max_interests, config.max_interest_chars)
     }
 
     /// Ends the chat or stops waiting, staying connected (`leave`).

@@ -190,22 +190,36 @@ impl ClientFrame {
 }
 
 impl JoinRequest {
-    /// Trims, lower-cases and de-duplicates interests and lower-cases `lang`.
+    /// Trims, lower-cases and de-duplicates interests and lower-cases `lang`,
+    /// within the protocol's bounds ([`MAX_INTERESTS`], [`MAX_INTEREST_CHARS`]).
     ///
     /// # Errors
     /// `bad_request` when there are too many interests, or one is empty or too
     /// long, or `lang` is not a short language tag.
     pub fn normalize(&mut self) -> Result<(), ProtocolError> {
-        if self.interests.len() > MAX_INTERESTS {
+        self.normalize_within(MAX_INTERESTS, MAX_INTEREST_CHARS)
+    }
+
+    /// [`JoinRequest::normalize`] with tighter bounds (an engine's
+    /// `max_interests` and `max_interest_chars`).
+    ///
+    /// # Errors
+    /// As [`JoinRequest::normalize`].
+    pub fn normalize_within(
+        &mut self,
+        max_interests: usize,
+        max_interest_chars: usize,
+    ) -> Result<(), ProtocolError> {
+        if self.interests.len() > max_interests {
             return Err(ProtocolError::bad_request(format!(
-                "at most {MAX_INTERESTS} interests, got {}",
+                "at most {max_interests} interests, got {}",
                 self.interests.len()
             )));
         }
         let mut normalized: Vec<String> = Vec::with_capacity(self.interests.len());
         for interest in &self.interests {
             let interest = interest.trim().to_lowercase();
-            check_chars("interests[]", &interest, 1, MAX_INTEREST_CHARS)?;
+            check_chars("interests[]", &interest, 1, max_interest_chars)?;
             if !normalized.contains(&interest) {
                 normalized.push(interest);
             }

@@ -251,8 +251,8 @@ impl Hub {
         Limits {
             max_text_chars: self.config.max_text_chars,
             max_frame_bytes: self.config.max_frame_bytes,
-            max_interests: crate::protocol::MAX_INTERESTS,
-            max_interest_chars: crate::protocol::MAX_INTEREST_CHARS,
+            max_interests: self.config.max_interests,
+            max_interest_chars: self.config.max_interest_chars,
             rate_per_sec: self.config.rate_per_sec,
             rate_burst: self.config.rate_burst,
             resume_grace_s: self.config.resume_grace.as_secs(),

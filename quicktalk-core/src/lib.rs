@@ -106,3 +106,7 @@ pub use engine::{Engine, EngineBuilder, Health, SessionHandle, Stats};
 pub use error::{BoxError, Error, Result};
 pub use ids::{ClientKey, ResumeToken, RoomId, SessionId};
 pub use outbox::{Event, EventStream};
+
+/// The attribute the port traits ([`ports::ChatStore`], [`ports::EventBus`])
+/// are declared with; put it on an `impl` of them.
+pub use async_trait::async_trait;

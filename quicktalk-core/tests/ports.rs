@@ -173,16 +173,19 @@ async fn with_zero_retention_no_chat_line_is_stored() {
     assert!(store.all_messages().is_empty());
 }
 
-/// A store whose writes wait on a gate: a slow database.
+/// A store whose writes wait on a gate: a slow database (or, with
+/// `explode`, one with a bug: its line writes panic).
 #[derive(Clone)]
 struct GatedStore {
     inner: MemoryChatStore,
     gate: Arc<tokio::sync::Semaphore>,
+    explode: bool,
 }
 
 #[async_trait]
 impl ChatStore for GatedStore {
     async fn append_messages(&self, messages: &[StoredMessage]) -> quicktalk_core::Result<()> {
+        assert!(!self.explode, "a bug in the store");
         let _permit = self.gate.acquire().await.map_err(Error::store)?;
         self.inner.append_messages(messages).await
     }
@@ -244,6 +247,7 @@ fn gated_engine(config: EngineConfig) -> (Engine, MemoryChatStore, Arc<tokio::sy
     let store = GatedStore {
         inner: inner.clone(),
         gate: gate.clone(),
+        explode: false,
     };
     let engine = Engine::builder()
         .config(config)
@@ -521,4 +525,57 @@ async fn shutdown_flushes_the_store_writer() {
     }
     assert!(engine.shutdown(Duration::from_secs(5)).await);
     assert_eq!(store.all_messages().len(), 5);
+}
+
+/// A store whose line writes panic stops its writer: whether the writer is
+/// a task or a thread of its own, health says so and shutdown does not
+/// claim a flush.
+async fn a_panicking_store_is_reported(store_writer_thread: bool) {
+    let store = GatedStore {
+        inner: MemoryChatStore::new(),
+        gate: Arc::new(tokio::sync::Semaphore::new(100)),
+        explode: true,
+    };
+    let engine = Engine::builder()
+        .config(EngineConfig {
+            store_writer_thread,
+            store_linger: Duration::from_millis(1),
+            ..EngineConfig::default()
+        })
+        .store(Arc::new(store))
+        .build()
+        .unwrap();
+    assert!(engine.health().await.ready);
+    let (a, _b) = matched_pair(&engine).await;
+    a.send("into a broken store", "x");
+    let mut health = engine.health().await;
+    for _ in 0..200 {
+        if !health.ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        health = engine.health().await;
+    }
+    assert!(!health.ready, "a dead store writer left the engine ready");
+    assert!(
+        health
+            .store_error
+            .as_deref()
+            .is_some_and(|e| e.contains("writer stopped")),
+        "{health:?}"
+    );
+    assert!(
+        !engine.shutdown(Duration::from_secs(5)).await,
+        "shutdown claimed a flush the dead writer never made"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_store_task_is_reported_not_ready() {
+    a_panicking_store_is_reported(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_store_thread_is_reported_not_ready() {
+    a_panicking_store_is_reported(true).await;
 }

@@ -131,7 +131,9 @@ pub(crate) async fn serve(
     let deadline = Duration::from_secs(config.shutdown_timeout_secs);
     let started = Instant::now();
     if !engine.shutdown(deadline).await {
-        tracing::error!("the store writer did not flush in time; some lines may be lost");
+        tracing::error!(
+            "the store writer did not flush (not in time, or it had stopped); some lines may be lost"
+        );
     }
     state.inner.shutdown.cancel();
     state.inner.sockets.close();

@@ -169,17 +169,24 @@ impl<T> Feed<T> {
         };
         // Counted before the send: the writer may take it at once.
         self.health.queued.fetch_add(1, Ordering::Relaxed);
-        if sender.try_send(item).is_err() {
+        if let Err(error) = sender.try_send(item) {
             self.health.queued.fetch_sub(1, Ordering::Relaxed);
             let total = self.health.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
             self.overflow_counter.increment(1);
             // Log the first overflow of each backlog, not every record.
             if !self.health.backlogged.swap(true, Ordering::Relaxed) {
-                tracing::error!(
-                    queue = self.name,
-                    total,
-                    "queue full: records are being dropped until it drains"
-                );
+                match error {
+                    mpsc::error::TrySendError::Full(_) => tracing::error!(
+                        queue = self.name,
+                        total,
+                        "queue full: records are being dropped until it drains"
+                    ),
+                    mpsc::error::TrySendError::Closed(_) => tracing::error!(
+                        queue = self.name,
+                        total,
+                        "the queue's writer has stopped (a panic): records are being dropped"
+                    ),
+                }
             }
         }
     }

@@ -39,9 +39,11 @@ pub use hub::Stats;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Health {
-    /// Ready: the store answers, and no queue is overflowing or failing.
+    /// Ready: the store answers, and no queue is overflowing or failing,
+    /// and the store writer and bus publisher are running.
     pub ready: bool,
-    /// The store's `ping` failed, with the error text.
+    /// The store's `ping` failed, with the error text (or the store writer
+    /// stopped: a panic in the store).
     pub store_error: Option<String>,
     /// Records the store writer's queue dropped because it was full.
     pub store_overflowed: u64,
@@ -49,7 +51,8 @@ pub struct Health {
     pub store_failed: u64,
     /// Events the bus publisher's queue dropped because it was full.
     pub bus_overflowed: u64,
-    /// The bus's `ping` failed, with the error text.
+    /// The bus's `ping` failed, with the error text (or the bus publisher
+    /// stopped).
     pub bus_error: Option<String>,
 }
 
@@ -243,17 +246,18 @@ impl EngineBuilder {
     }
 }
 
-/// Runs `task` on a thread of its own with a single-threaded runtime, its
-/// CPU priority lowered by `nice` (its runtime's blocking threads too), and
-/// returns a handle on the caller's runtime that finishes when it does (so
-/// shutdown can wait for it like for a task).
+/// Runs `task` on a thread of its own with a single-threaded runtime (timers
+/// and I/O, so a store may talk to its database from it), its CPU priority
+/// lowered by `nice` (its runtime's blocking threads too), and returns a
+/// handle on the caller's runtime that finishes when it does (so shutdown can
+/// wait for it like for a task), with a panic if the task panicked.
 fn spawn_on_own_thread(
     name: &str,
     nice: u8,
     task: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .on_thread_start(move || lower_priority(nice))
         .build()
         .map_err(|error| Error::Thread(error.to_string()))?;
@@ -266,8 +270,13 @@ fn spawn_on_own_thread(
             let _ = done.send(());
         })
         .map_err(|error| Error::Thread(error.to_string()))?;
+    let name = name.to_owned();
     Ok(tokio::spawn(async move {
-        let _ = finished.await;
+        if finished.await.is_err() {
+            // The thread unwound: a panic, reported (its message is already
+            // printed) as this task's.
+            std::panic::resume_unwind(Box::new(format!("{name} panicked")));
+        }
     }))
 }
 
@@ -392,6 +401,18 @@ impl Engine {
             Some(bus) => bus.ping().await.err().map(|e| e.to_string()),
             None => None,
         };
+        // The writers run until shutdown takes them: one that finished
+        // before then died (a panic in the store or bus implementation).
+        let stopped = |index: usize| {
+            self.shared
+                .writers
+                .lock()
+                .get(index)
+                .is_some_and(JoinHandle::is_finished)
+                .then(|| "its writer stopped (a panic); records are not being written".to_owned())
+        };
+        let store_error = store_error.or_else(|| stopped(0));
+        let bus_error = bus_error.or_else(|| stopped(1));
         let store = &self.shared.store_health;
         let bus = &self.shared.bus_health;
         Health {
@@ -459,15 +480,23 @@ impl Engine {
 
     /// Graceful shutdown: refuses new sessions, asks every connection to close
     /// (1001), then waits up to `timeout` for the store writer and the bus
-    /// publisher to flush. Returns `false` if they did not finish in time.
+    /// publisher to flush. Returns `false` if they did not finish in time,
+    /// or one of them had stopped with a panic (what it held was not written).
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         self.shared.hub.lock().begin_shutdown();
         let writers: Vec<JoinHandle<()>> = std::mem::take(&mut *self.shared.writers.lock());
         let all = async {
+            let mut clean = true;
             for writer in writers {
-                let _ = writer.await;
+                if writer.await.is_err() {
+                    tracing::error!(
+                        "a store or bus writer had stopped with a panic: what it held was not written"
+                    );
+                    clean = false;
+                }
             }
+            clean
         };
-        tokio::time::timeout(timeout, all).await.is_ok()
+        matches!(tokio::time::timeout(timeout, all).await, Ok(true))
     }
 }

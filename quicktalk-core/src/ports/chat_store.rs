@@ -23,6 +23,17 @@
 //!   continues exactly where the page ended.
 //!
 //! `ping` has a default (always ready); everything else is required.
+//!
+//! # Implementing it
+//! The trait's methods are `async` through [`async_trait`](crate::async_trait)
+//! (re-exported by this crate): put `#[quicktalk_core::async_trait]` on your
+//! `impl ChatStore for ...` block, and write the methods as `async fn`.
+//! The store writer calls them from a task of the engine's runtime, or (with
+//! `EngineConfig::store_writer_thread`) from a thread of its own with a
+//! single-threaded Tokio runtime that has timers and I/O. A panic in a method
+//! stops the writer: `Engine::health` then reports the store not ready and
+//! `Engine::shutdown` returns `false`; return an error instead, and the
+//! writer retries the batch with back-off.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -38,7 +38,9 @@ pub enum Error {
     ShuttingDown,
     /// [`crate::EngineBuilder::build`] was called outside a Tokio runtime
     /// (the engine runs its timers and writers as tasks).
-    #[error("the engine must be built inside a Tokio runtime")]
+    #[error(
+        "the engine must be built inside a Tokio runtime with timers (enable_time or enable_all)"
+    )]
     NoRuntime,
     /// The store writer's own thread could not be started.
     #[error("cannot start the store writer thread: {0}")]

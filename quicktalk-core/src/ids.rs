@@ -180,6 +180,12 @@ impl From<&str> for ClientKey {
     }
 }
 
+impl From<String> for ClientKey {
+    fn from(value: String) -> Self {
+        Self::new(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

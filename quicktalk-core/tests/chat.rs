@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use quicktalk_core::ports::ChatStore;
 use quicktalk_core::protocol::{
     CloseReason, ErrorCode, PartnerLeftReason, RejectReason, Sender, ServerFrame,
 };
@@ -163,6 +164,29 @@ async fn the_configured_interest_limits_are_applied_and_announced() {
         let error = Engine::builder().config(config).build().unwrap_err();
         assert!(matches!(error, Error::Config { .. }), "{error}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_typed_api_checks_the_protocols_bounds_as_the_json_path_does() {
+    let (engine, store) = engine();
+    let (mut a, mut b) = matched_pair(&engine).await;
+    a.handle().send("no cid", Some(""));
+    a.handle().send("long cid", Some(&"c".repeat(65)));
+    a.handle()
+        .report(quicktalk_core::protocol::ReportRequest {
+            reason: quicktalk_core::protocol::ReportReason::Spam,
+            note: Some("n".repeat(501)),
+        })
+        .await;
+    assert_eq!(error_codes(&a.drain()), [ErrorCode::BadRequest; 3]);
+    assert!(
+        Client::messages(&b.drain()).is_empty(),
+        "nothing was delivered"
+    );
+    assert!(store.reports(10).await.unwrap().is_empty());
+    // At the bounds, both go through.
+    a.handle().send("ok", Some(&"c".repeat(64)));
+    assert_eq!(Client::messages(&b.drain()).len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -458,6 +482,15 @@ async fn shutdown_closes_every_connection_with_1001_and_refuses_new_ones() {
 #[test]
 fn building_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(matches!(Engine::builder().build(), Err(Error::NoRuntime)));
+}
+
+#[test]
+fn building_in_a_runtime_without_timers_is_an_error_not_a_broken_engine() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let built = runtime.block_on(async { Engine::builder().build() });
+    assert!(matches!(built, Err(Error::NoRuntime)));
 }
 
 #[tokio::test]

@@ -102,8 +102,19 @@ impl SessionHandle {
     }
 
     /// Sends a chat line (`send`). The moderator runs here, outside the
-    /// engine's lock; the echo (or `rejected`) arrives on the stream.
+    /// engine's lock; the echo (or `rejected`) arrives on the stream. A `cid`
+    /// outside the protocol's 1 to 64 characters is `error {code:
+    /// "bad_request"}`.
+    ///
+    /// This never waits. A transport relaying a client's frames should call
+    /// [`SessionHandle::handle_text`] or [`SessionHandle::handle_frame`]
+    /// instead: they also hold the sender back while the store's queue is
+    /// three quarters full, so a store falling behind slows chat rather than
+    /// losing lines.
     pub fn send(&self, text: &str, cid: Option<&str>) {
+        if let Some(Err(error)) = cid.map(crate::protocol::check_cid) {
+            return self.error(error);
+        }
         let fits = text.len() <= self.shared.config.max_text_chars
             || text.chars().count() <= self.shared.config.max_text_chars;
         let verdict = fits.then(|| self.shared.moderator.check(text));
@@ -121,6 +132,9 @@ impl SessionHandle {
     /// Reports the current or most recent partner (`report`). Answers
     /// `reported` once the store has the report.
     pub async fn report(&self, request: ReportRequest) {
+        if let Err(error) = request.validate() {
+            return self.error(error);
+        }
         let Some((session, report)) = self
             .shared
             .with_hub(|hub, now| hub.report(self.conn, request, now))

@@ -175,10 +175,17 @@ impl EngineBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] naming the first invalid setting;
-    /// [`Error::NoRuntime`] outside a Tokio runtime.
+    /// [`Error::NoRuntime`] outside a Tokio runtime, or in one built
+    /// without timers (`enable_time` or `enable_all`).
     pub fn build(self) -> Result<Engine> {
         self.config.validate()?;
         if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        // Tokio offers no query for its timer driver; making a sleep panics
+        // without one (and that panic's message says what to enable).
+        let timers = std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)));
+        if timers.is_err() {
             return Err(Error::NoRuntime);
         }
         let config = Arc::new(self.config);

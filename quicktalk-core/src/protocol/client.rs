@@ -171,18 +171,8 @@ impl ClientFrame {
     fn normalize(&mut self) -> Result<(), ProtocolError> {
         match self {
             Self::Join(request) | Self::Next(request) => request.normalize(),
-            Self::Send(request) => {
-                if let Some(cid) = &request.cid {
-                    check_chars("cid", cid, 1, MAX_CID_CHARS)?;
-                }
-                Ok(())
-            }
-            Self::Report(request) => {
-                if let Some(note) = &request.note {
-                    check_chars("note", note, 0, MAX_NOTE_CHARS)?;
-                }
-                Ok(())
-            }
+            Self::Send(request) => request.cid.as_deref().map_or(Ok(()), check_cid),
+            Self::Report(request) => request.validate(),
             Self::Resume(request) => check_chars("token", &request.token, 1, 128),
             Self::Typing { .. } | Self::Leave | Self::Ping => Ok(()),
         }
@@ -239,6 +229,24 @@ impl JoinRequest {
             }
         }
         Ok(())
+    }
+}
+
+/// A `send`'s `cid`: 1 to [`MAX_CID_CHARS`] characters.
+pub(crate) fn check_cid(cid: &str) -> Result<(), ProtocolError> {
+    check_chars("cid", cid, 1, MAX_CID_CHARS)
+}
+
+impl ReportRequest {
+    /// Checks the protocol's bounds (a `note` of at most [`MAX_NOTE_CHARS`]).
+    ///
+    /// # Errors
+    /// `bad_request` when the note is too long.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        match &self.note {
+            Some(note) => check_chars("note", note, 0, MAX_NOTE_CHARS),
+            None => Ok(()),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 mod client;
 mod server;
 
+pub(crate) use client::check_cid;
 pub use client::{
     ClientFrame, JoinRequest, ReportReason, ReportRequest, ResumeRequest, SendRequest,
 };

@@ -6,7 +6,7 @@ use quicktalk_core::ports::moderator::{Action, Category, ModerationPolicy, Sever
 
 /// Which action each category gets, and how far low-severity findings may go.
 ///
-/// The default is DESIGN.md's: profanity masked; sexual, hate, threats,
+/// The default (`docs/moderation.md`): profanity masked; sexual, hate, threats,
 /// contact/PII and spam blocked; self-harm delivered but flagged. On top of
 /// that, a finding of [`Severity::Low`] (mild or ambiguous words: `stupid`,
 /// `damn`, `breast`, `바보`) is at most flagged for review

@@ -106,13 +106,19 @@ async fn chat_socket(
     Extension(user): Extension<User>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| {
-        relay(
-            app.engine,
-            socket,
-            ClientKey::new(format!("user:{}", user.0)),
-        )
-    })
+    // The transport enforces the frame limit the engine announces in
+    // `hello.limits` (axum's own default is 64 MiB); a bigger frame closes
+    // the socket with 1009.
+    let limit = app.engine.config().max_frame_bytes;
+    ws.max_frame_size(limit)
+        .max_message_size(limit)
+        .on_upgrade(move |socket| {
+            relay(
+                app.engine,
+                socket,
+                ClientKey::new(format!("user:{}", user.0)),
+            )
+        })
 }
 
 /// Step 6: The relay every transport writes: socket text -> `handle_text`,
@@ -152,17 +158,35 @@ async fn relay(engine: Engine, socket: WebSocket, key: ClientKey) {
                 return;
             }
         }
+        // The connection ended here (the handle was dropped below).
+        let _ = sink.send(Message::Close(None)).await;
     });
-    while let Some(Ok(message)) = stream.next().await {
-        match message {
-            Message::Text(text) => handle.handle_text(text.as_str()).await,
-            Message::Close(_) => break,
-            _ => handle.touch(),
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(text))) => handle.handle_text(text.as_str()).await,
+            // The protocol is JSON text; a binary frame gets an answer.
+            Some(Ok(Message::Binary(_))) => handle.error(ProtocolError {
+                code: ErrorCode::Unsupported,
+                message: "binary frames are not supported; send JSON text frames".into(),
+            }),
+            Some(Ok(Message::Close(_))) | None => break,
+            // Pings and pongs: the client is alive.
+            Some(Ok(_)) => handle.touch(),
+            // A frame over the limit, or broken framing: say so, then close.
+            Some(Err(error)) => {
+                handle.error(ProtocolError {
+                    code: ErrorCode::BadRequest,
+                    message: format!("unreadable frame: {error}"),
+                });
+                break;
+            }
         }
     }
-    // Dropping the handle keeps the session resumable for the grace period.
+    // Dropping the handle keeps the session resumable for the grace period
+    // and ends its event stream: the writer sends what is queued, closes,
+    // and stops.
     drop(handle);
-    writer.abort();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
 }
 
 /// Step 7: The app's moderator: `quicktalk-nlp` with the app's own word list,

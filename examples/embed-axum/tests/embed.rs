@@ -79,6 +79,23 @@ async fn expect(socket: &mut Socket, kind: &str) -> Value {
         .unwrap_or_else(|_| panic!("no {kind} within {WAIT:?}"))
 }
 
+/// Whether a line of the oversized frame reached `socket` within a moment.
+async fn alice_saw_big(socket: &mut Socket) -> bool {
+    let read = async {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Text(text) = message {
+                if text.contains("xxxxxxxx") {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    tokio::time::timeout(Duration::from_millis(500), read)
+        .await
+        .unwrap_or(false)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logged_in_users_chat_under_the_apps_rules_and_the_app_keeps_the_history() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,6 +165,30 @@ async fn logged_in_users_chat_under_the_apps_rules_and_the_app_keeps_the_history
     }
     send(&mut bob, json!({"type": "report", "reason": "spam"})).await;
     expect(&mut bob, "reported").await;
+
+    // Bad input gets an answer: a binary frame, then a frame over the
+    // engine's 4 KiB limit (which closes the socket).
+    bob.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(expect(&mut bob, "error").await["code"], "unsupported");
+    let big = json!({"type": "send", "text": "x".repeat(5000), "cid": "big"});
+    send(&mut bob, big).await;
+    assert_eq!(expect(&mut bob, "error").await["code"], "bad_request");
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(message)) = bob.next().await {
+            if matches!(message, Message::Close(_)) {
+                return true;
+            }
+        }
+        true
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "the oversized frame's socket closes");
+    assert!(
+        !alice_saw_big(&mut alice).await,
+        "the oversized line never reached the partner"
+    );
 
     // The app's SQLite file has the delivered lines and the report, with
     // the accounts as client keys.

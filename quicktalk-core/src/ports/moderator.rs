@@ -181,8 +181,8 @@ impl Moderator for NoopModerator {
 
 /// Which action each category gets: the moderation policy.
 ///
-/// The default (DESIGN.md): profanity masked; sexual, hate, threats,
-/// contact/PII and spam blocked; self-harm delivered but flagged.
+/// The default (`docs/moderation.md`): profanity masked; sexual, hate,
+/// threats, contact/PII and spam blocked; self-harm delivered but flagged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModerationPolicy {
     /// Action for [`Category::Profanity`].

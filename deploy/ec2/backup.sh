@@ -13,6 +13,8 @@
 # (/var/lib/quicktalk/quicktalk.db) and a restore stops and starts the unit
 # QUICKTALK_UNIT (default quicktalk).
 set -euo pipefail
+# Backups hold chat lines and the IP-hash key: readable by root alone.
+umask 077
 
 dir="${QUICKTALK_DIR:-/opt/quicktalk}"
 engine="${QUICKTALK_ENGINE:-docker}"
@@ -48,7 +50,9 @@ backup)
 restore)
     file="${2:?usage: backup.sh restore FILE}"
     sqlite3 "$file" "PRAGMA integrity_check;" | grep -qx ok
-    owner="$(stat -c '%u:%g' "$mountpoint")"
+    # -L: under systemd's DynamicUser the state directory is a symlink
+    # (owned by root) to the directory the service user owns.
+    owner="$(stat -L -c '%u:%g' "$mountpoint")"
     stop_server
     rm -f "$db-wal" "$db-shm"
     install -o "${owner%:*}" -g "${owner#*:}" -m 600 "$file" "$db"

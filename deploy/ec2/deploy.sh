@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs on the EC2 host (deploy.yml sends it over SSH): switches the
-# embedded Compose deployment in /opt/quicktalk to IMAGE, waits for
-# /readyz, and goes back to the previous image when the new one is not
-# ready in time.
+# Runs on the EC2 host (deploy.yml sends it over SSH): backs the store up,
+# switches the embedded Compose deployment in /opt/quicktalk to IMAGE, waits
+# for /readyz, and goes back to the previous image when the new one is not
+# ready in time. A newer version may migrate the store's schema, which an
+# older one then refuses: the backup taken first is what a rollback that
+# does not become ready needs (the script names it).
 #
 # Usage: sudo deploy.sh IMAGE      e.g. ghcr.io/quicktalk/quicktalk:1.2.3
 set -euo pipefail
@@ -32,7 +34,23 @@ sed -i '/^QUICKTALK_IMAGE=/d' "$env_file"
 echo "QUICKTALK_IMAGE=$image" >> "$env_file"
 
 echo "deploy: $previous -> $image"
-if compose pull quicktalk && compose up -d quicktalk && ready; then
+# Nothing changes until the image is here and the store is copied.
+keep_previous() {
+    sed -i '/^QUICKTALK_IMAGE=/d' "$env_file"
+    if [ -n "$previous" ]; then
+        echo "QUICKTALK_IMAGE=$previous" >> "$env_file"
+    fi
+    echo "deploy: $1; still on ${previous:-nothing}" >&2
+    exit 1
+}
+compose pull quicktalk || keep_previous "cannot pull $image"
+backup="(none: first deploy)"
+if [ -n "$previous" ]; then
+    report="$("$dir/deploy/ec2/backup.sh")" || keep_previous "the store backup failed"
+    backup="$(sed -n 's/^backup: \([^ ]*\).*/\1/p' <<< "$report")"
+    echo "deploy: store backed up to $backup"
+fi
+if compose up -d quicktalk && ready; then
     echo "deploy: $image is ready"
     exit 0
 fi
@@ -42,6 +60,10 @@ sed -i '/^QUICKTALK_IMAGE=/d' "$env_file"
 if [ -n "$previous" ]; then
     echo "QUICKTALK_IMAGE=$previous" >> "$env_file"
     compose up -d quicktalk
-    ready && echo "deploy: back on $previous" >&2
+    if ready; then
+        echo "deploy: back on $previous" >&2
+    else
+        echo "deploy: $previous is not ready either; if $image changed the store, restore the copy taken before: $dir/deploy/ec2/backup.sh restore $backup" >&2
+    fi
 fi
 exit 1

@@ -90,6 +90,32 @@ fn random_secret() -> String {
     hex::encode(bytes)
 }
 
+/// Raises this process's soft open-file limit to its hard limit (many
+/// systems start services at 1,024 while allowing far more, and each
+/// connection is a file descriptor) and returns the soft limit now in
+/// effect; `None` where it cannot be read (not Linux).
+fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            let raised = rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            match setrlimit(Resource::Nofile, raised) {
+                Ok(()) => limit = getrlimit(Resource::Nofile),
+                Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+            }
+        }
+        // `None` in a limit means unlimited.
+        Some(limit.current.unwrap_or(u64::MAX))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
 /// Serves until `shutdown` resolves, then shuts down gracefully: stops
 /// accepting, closes every client with 1001, flushes the store writer, and
 /// returns within `--shutdown-timeout-secs`.
@@ -143,6 +169,20 @@ pub async fn run(
             .await?;
         }
     }
-    tracing::info!(address = %listener.local_addr()?, config = %config.redacted(), "QuickTalk serving");
+    let open_files = raise_open_file_limit();
+    tracing::info!(address = %listener.local_addr()?, config = %config.redacted(), open_files, "QuickTalk serving");
+    // Each connection is a descriptor; the store, the bus and the listener
+    // take a few dozen more.
+    if let Some(limit) = open_files {
+        let needed = config.max_connections as u64 + 64;
+        if limit < needed {
+            tracing::warn!(
+                open_files = limit,
+                max_connections = config.max_connections,
+                "the open-file limit is below --max-connections: connections past about {} will fail to be accepted; raise it (ulimit -n, systemd LimitNOFILE, compose ulimits)",
+                limit.saturating_sub(64)
+            );
+        }
+    }
     serve::serve(config, listener, engine, ip_key, metrics, shutdown).await
 }

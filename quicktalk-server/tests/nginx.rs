@@ -265,6 +265,12 @@ async fn chat_goes_through_nginx_and_the_client_key_comes_from_it_alone() {
     // the header is ignored too.
     let mut direct = connect_from(server.addr, [127, 0, 0, 5], &forged).await;
     assert_eq!(direct.expect("hello").await["type"], "hello");
+    // A browser's WebSocket carries its page's origin, port included (nginx
+    // listens on a port of its own here): the server's same-origin check
+    // sees the Host the browser sent, not one without the port.
+    let origin = format!("http://{}", proxy.addr);
+    let mut browser = connect_from(proxy.addr, [127, 0, 0, 7], &[("origin", &origin)]).await;
+    assert_eq!(browser.expect("hello").await["type"], "hello");
 
     drop(nginx);
     server.stop().await;

@@ -36,8 +36,9 @@ pub enum Error {
     /// The engine is shutting down and takes no new sessions.
     #[error("server is shutting down")]
     ShuttingDown,
-    /// [`crate::EngineBuilder::build`] was called outside a Tokio runtime
-    /// (the engine runs its timers and writers as tasks).
+    /// [`crate::EngineBuilder::build`] was called outside a Tokio runtime,
+    /// or in one without timers (the engine runs its timers and writers as
+    /// tasks).
     #[error(
         "the engine must be built inside a Tokio runtime with timers (enable_time or enable_all)"
     )]

@@ -272,14 +272,7 @@ async fn resumed_sessions_keep_hearing_the_online_count_once_per_change() {
     clients.push(Client::connect(&engine, "late").await);
     advance(&engine, Duration::from_secs(5)).await;
     for (n, client) in clients.iter_mut().enumerate() {
-        let counts: Vec<u64> = client
-            .drain()
-            .iter()
-            .filter_map(|f| match f {
-                ServerFrame::Online { count } => Some(*count),
-                _ => None,
-            })
-            .collect();
+        let counts = online_counts(&client.drain());
         // Every session, resumed, untouched or new, hears the change
         // exactly once within the interval.
         assert_eq!(counts, [31], "client {n}");
@@ -305,15 +298,11 @@ async fn a_session_whose_hello_count_went_stale_hears_the_settled_one() {
     assert_eq!(hello, Some(3));
     early[1].drop_connection();
     advance(&engine, Duration::from_secs(5)).await;
-    let counts: Vec<u64> = late
-        .drain()
-        .iter()
-        .filter_map(|f| match f {
-            ServerFrame::Online { count } => Some(*count),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(counts, [2], "the newcomer must not be left showing 3");
+    assert_eq!(
+        online_counts(&late.drain()),
+        [2],
+        "the newcomer must not be left showing 3"
+    );
 }
 
 #[tokio::test(start_paused = true)]

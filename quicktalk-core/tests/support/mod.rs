@@ -212,6 +212,17 @@ pub fn error_codes(frames: &[ServerFrame]) -> Vec<quicktalk_core::protocol::Erro
         .collect()
 }
 
+/// The counts of the `online` frames among `frames`, in order.
+pub fn online_counts(frames: &[ServerFrame]) -> Vec<u64> {
+    frames
+        .iter()
+        .filter_map(|frame| match frame {
+            ServerFrame::Online { count } => Some(*count),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn matched(frames: &[ServerFrame]) -> Option<quicktalk_core::protocol::Matched> {
     frames.iter().find_map(|frame| match frame {
         ServerFrame::Matched(matched) => Some(matched.clone()),

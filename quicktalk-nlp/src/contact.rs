@@ -280,13 +280,13 @@ fn squeeze_spelled(plain: &str) -> Option<(String, Vec<usize>)> {
                 last.is_some_and(|(end, last_single)| last_single && single && start == end + 1);
             let gap = last.map(|(end, _)| end);
             last = Some((start + word.len(), single));
-            Some((start, word, joined, gap))
+            Some((start, word, single, joined, gap))
         })
     };
     let mut run = 0;
     let mut longest = 0;
-    for (_, word, joined, _) in words() {
-        run = match (word.chars().nth(1).is_none(), joined) {
+    for (_, _, single, joined, _) in words() {
+        run = match (single, joined) {
             (true, true) => run + 1,
             (true, false) => 1,
             (false, _) => 0,
@@ -298,7 +298,7 @@ fn squeeze_spelled(plain: &str) -> Option<(String, Vec<usize>)> {
     }
     let mut squeezed = String::with_capacity(plain.len());
     let mut from = Vec::with_capacity(plain.len());
-    for (start, word, joined, gap) in words() {
+    for (start, word, _, joined, gap) in words() {
         if let (Some(gap), false) = (gap, joined) {
             squeezed.push(' ');
             from.push(gap);

@@ -142,7 +142,8 @@ for round in "${rounds[@]}"; do
         [ -f "$out/$name-$round.json" ] || continue
         echo "$name $round: lost $(field "$name-$round" .lost_gaps), duplicated $(field "$name-$round" .duplicated)," \
             "reordered $(field "$name-$round" .out_of_order), not delivered $(field "$name-$round" .not_delivered)," \
-            "errors $(field "$name-$round" .errors)"
+            "errors $(field "$name-$round" .errors), resumes $(field "$name-$round" .resumes)" \
+            "(failed $(field "$name-$round" .resume_failures))"
     done
 done
 echo "quicktalk closed: delivered $(field quicktalk-closed .delivered), stored $(field quicktalk-closed .stored)"

@@ -41,10 +41,11 @@ pub struct EngineConfig {
     /// last as long as the sessions. Default 24 h.
     pub report_block: Duration,
     /// Most lines per room kept for `resume` and for report context. Default
-    /// 256, which covers a partner sending at the full rate for the whole
-    /// grace period. Lines both members have received (see
-    /// [`crate::delivery`]) are dropped sooner, beyond the last
-    /// `report_context_lines`.
+    /// 256. A room keeps at least [`EngineConfig::replay_lines`], what a
+    /// resume may have to replay under the other limits, so raising the
+    /// rate limit or the grace cannot make a resume skip lines. Lines both
+    /// members have received (see [`crate::delivery`]) are dropped sooner,
+    /// beyond the last `report_context_lines`.
     pub replay_capacity: usize,
     /// Lines before and at a report stored as its context, and the fewest
     /// lines a room keeps. Default 20.
@@ -184,6 +185,22 @@ fn positive_duration(setting: &'static str, value: Duration) -> Result<()> {
 }
 
 impl EngineConfig {
+    /// The most lines a room keeps for `resume`: `replay_capacity`, or more
+    /// when a resume could need more under the other limits. A member that
+    /// comes back may have missed a whole send queue thrown away by a
+    /// slow-reader close (`outbox_capacity` frames), the lines written but not
+    /// yet confirmed by a delivery mark (both members for about two seconds),
+    /// and everything its partner sent during the grace (the burst, then
+    /// `rate_per_sec`). With the defaults: 256 + 30 + 5 x 34 = 456.
+    pub fn replay_lines(&self) -> usize {
+        let seconds = self.resume_grace.as_secs_f64() + 4.0;
+        let lines = 3.0 * f64::from(self.rate_burst) + self.rate_per_sec * seconds;
+        // `as` saturates: an unlimited rate keeps lines for as long as they come.
+        let lines = lines.ceil() as usize;
+        self.replay_capacity
+            .max(self.outbox_capacity.saturating_add(lines))
+    }
+
     /// Checks every setting.
     ///
     /// # Errors
@@ -236,6 +253,24 @@ mod tests {
         assert_eq!(config.rate_burst, 10);
         assert_eq!(config.resume_grace, Duration::from_secs(30));
         assert_eq!(config.rematch_cooldown, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_room_keeps_what_a_resume_may_need_under_the_limits() {
+        let config = EngineConfig::default();
+        assert_eq!(config.replay_lines(), 256 + 30 + 5 * 34);
+        // A faster rate or a longer grace keeps more lines, never fewer
+        // than asked for.
+        let faster = EngineConfig {
+            rate_per_sec: 50.0,
+            ..EngineConfig::default()
+        };
+        assert_eq!(faster.replay_lines(), 256 + 30 + 50 * 34);
+        let roomy = EngineConfig {
+            replay_capacity: 5_000,
+            ..EngineConfig::default()
+        };
+        assert_eq!(roomy.replay_lines(), 5_000);
     }
 
     #[test]

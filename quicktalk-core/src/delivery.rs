@@ -4,7 +4,7 @@
 //! A room keeps its recent lines so a client that drops can `resume` and get
 //! every line it missed. Without word from the client the room cannot know
 //! which lines arrived (a frame written to a socket can still be lost with
-//! the connection), so it keeps [`EngineConfig::replay_capacity`] lines. A
+//! the connection), so it keeps [`EngineConfig::replay_lines`] lines. A
 //! transport that has a round trip in order with its frames (a WebSocket
 //! ping: the pong comes back only after every frame written before the
 //! ping was read) can do better: it follows the frames it writes with a
@@ -30,7 +30,7 @@
 //! assert_eq!(echoed, tracker.mark());
 //! ```
 //!
-//! [`EngineConfig::replay_capacity`]: crate::EngineConfig::replay_capacity
+//! [`EngineConfig::replay_lines`]: crate::EngineConfig::replay_lines
 //! [`EngineConfig::report_context_lines`]: crate::EngineConfig::report_context_lines
 //! [`SessionHandle::delivered`]: crate::SessionHandle::delivered
 

@@ -27,6 +27,11 @@ pub enum Event {
 
 struct State {
     queue: VecDeque<ServerFrame>,
+    /// Frames queued past the capacity (a resume's replay) and not yet read:
+    /// the capacity counts only the frames after them, so a replay near the
+    /// capacity does not leave the resumed reader one frame from a close
+    /// (which would throw away `resumed` and its new token).
+    over: usize,
     close: Option<CloseReason>,
     /// The close event was handed out (or the connection ended with nothing
     /// left to read); the stream is finished.
@@ -47,6 +52,7 @@ impl Outbox {
         Arc::new(Self {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
+                over: 0,
                 close: None,
                 finished: false,
                 ended: false,
@@ -64,8 +70,9 @@ impl Outbox {
         if state.close.is_some() || state.ended {
             return true;
         }
-        if state.queue.len() >= self.capacity {
+        if state.queue.len() >= self.capacity + state.over {
             state.queue = VecDeque::new();
+            state.over = 0;
             state.close = Some(CloseReason::TooSlow);
             drop(state);
             self.notify.notify_one();
@@ -85,6 +92,7 @@ impl Outbox {
             return;
         }
         state.queue.push_back(frame);
+        state.over += 1;
         drop(state);
         self.notify.notify_one();
     }
@@ -118,6 +126,7 @@ impl Outbox {
         }
         // A too-slow reader gets the close at once: its queue was discarded.
         if let Some(frame) = state.queue.pop_front() {
+            state.over = state.over.saturating_sub(1);
             return Some(Event::Frame(frame));
         }
         if release && state.queue.capacity() > 0 {

@@ -250,6 +250,83 @@ async fn a_slow_reader_resumes_and_gets_what_its_queue_dropped() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_partner_at_full_rate_during_the_drop_pushes_out_no_missed_line() {
+    // The slow reader's queue (8 frames) is thrown away at the close, and
+    // its partner goes on at the burst the limits allow while it is away:
+    // the room keeps every line it missed even though `replay_capacity`
+    // alone (16) would not hold them.
+    let config = EngineConfig {
+        outbox_capacity: 8,
+        replay_capacity: 16,
+        rate_burst: 100,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(config);
+    let (a, mut b) = matched_pair(&engine).await;
+    for n in 1..=20 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+    }
+    b.drain();
+    assert_eq!(b.closed, Some(CloseReason::TooSlow));
+    b.handle = None;
+    for n in 21..=80 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+    }
+    b.reconnect(&engine).await;
+    let frames = b.drain();
+    assert!(resumed(&frames).is_some());
+    let seqs: Vec<u64> = Client::messages(&b.received)
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=80).collect::<Vec<_>>(),
+        "every line exactly once, in order"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replay_longer_than_the_queue_leaves_room_for_new_lines() {
+    // The replay is queued past the capacity (it must arrive whole); the
+    // partner's next lines must not count it against the resumed reader,
+    // or the first of them closes the connection as too slow and throws
+    // away `resumed` with the only copy of the new resume token.
+    let config = EngineConfig {
+        outbox_capacity: 8,
+        rate_burst: 100,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = engine_with(config);
+    let (a, mut b) = matched_pair(&engine).await;
+    for n in 1..=20 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+    }
+    b.drain();
+    assert_eq!(b.closed, Some(CloseReason::TooSlow));
+    b.handle = None;
+    b.reconnect(&engine).await;
+    // Before the resumed reader reads anything, the partner goes on.
+    for n in 21..=26 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+    }
+    let frames = b.drain();
+    assert_eq!(b.closed, None, "not closed again");
+    assert!(resumed(&frames).is_some());
+    let seqs: Vec<u64> = Client::messages(&b.received)
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, (1..=26).collect::<Vec<_>>());
+    // Past the capacity of new frames it is as slow as before.
+    for n in 27..=40 {
+        a.send(&format!("line {n}"), &format!("c{n}"));
+    }
+    b.drain();
+    assert_eq!(b.closed, Some(CloseReason::TooSlow));
+}
+
+#[tokio::test(start_paused = true)]
 async fn resumed_sessions_keep_hearing_the_online_count_once_per_change() {
     let (engine, _) = engine();
     let mut clients = Vec::new();

@@ -23,6 +23,14 @@
 //!   sends the next one when an echo (the server's ack) comes back: the most
 //!   the server can carry.
 //!
+//! A client the server closes (as a slow reader, 4002, or any other drop)
+//! reconnects and resumes as a browser would: `resume` with its token, the
+//! room and the last `seq` it read, then the replayed lines, then every line
+//! it sent that got no answer, again with the same `cid` (the server drops
+//! the ones it already had). The report counts `resumes`; a resume that
+//! fails ends that client and counts in `resume_failures`. So a close under
+//! load is a check of the resume path, not lines missing from the report.
+//!
 //! With `--server-pid` it reports the server's RSS and its CPU time per
 //! delivered line (`/proc/PID/stat`); with `--count-syscalls` also its
 //! system calls per delivered line (`perf stat -e raw_syscalls:sys_enter`).
@@ -99,6 +107,12 @@ struct Frame<'a> {
     from: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    seq: Option<u64>,
+    #[serde(default, borrow)]
+    resume_token: Option<Cow<'a, str>>,
+    #[serde(default)]
+    replayed: Option<u64>,
 }
 
 #[derive(Default)]
@@ -111,6 +125,8 @@ struct Totals {
     out_of_order: AtomicU64,
     rejected: AtomicU64,
     errors: AtomicU64,
+    resumes: AtomicU64,
+    resume_failures: AtomicU64,
 }
 
 fn now_us() -> u64 {
@@ -169,7 +185,10 @@ fn syscall_count(child: std::process::Child) -> Option<u64> {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(url: &str) -> Result<Socket, String> {
+type Sink = futures_util::stream::SplitSink<Socket, Message>;
+
+/// Connects and reads the `hello`; returns the socket and its resume token.
+async fn connect(url: &str) -> Result<(Socket, String), String> {
     // Nagle off, as browsers have it: with it on, a line written just
     // after the auto-reply to a server ping waits for that pong's ACK (up
     // to the peer's 40 ms delayed ACK), and the tool would measure its own
@@ -184,20 +203,26 @@ async fn connect(url: &str) -> Result<Socket, String> {
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map_err(|e| e.to_string())?;
-    // hello
     match socket.next().await {
-        Some(Ok(Message::Text(_))) => Ok(socket),
+        Some(Ok(Message::Text(text))) => {
+            let hello: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            let token = hello["resume_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            Ok((socket, token))
+        }
         other => Err(format!("no hello: {other:?}")),
     }
 }
 
-/// Waits for `matched`, skipping other frames.
-async fn until_matched(socket: &mut Socket) -> Result<(), String> {
+/// Waits for `matched`, skipping other frames; returns the room id.
+async fn until_matched(socket: &mut Socket) -> Result<String, String> {
     while let Some(message) = socket.next().await {
         if let Message::Text(text) = message.map_err(|e| e.to_string())? {
             let frame: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
             if frame["type"] == "matched" {
-                return Ok(());
+                return Ok(frame["room"].as_str().unwrap_or_default().to_owned());
             }
         }
     }
@@ -207,6 +232,118 @@ async fn until_matched(socket: &mut Socket) -> Result<(), String> {
 struct Client {
     socket: Socket,
     id: usize,
+    url: String,
+    token: String,
+    room: String,
+}
+
+/// What a resume needs (the token changes with each one).
+struct Session {
+    url: String,
+    token: String,
+    room: String,
+}
+
+/// What a client's sender and reader share: the socket's write half (the
+/// reader swaps in a new one after a resume) and how many lines were sent.
+struct Link {
+    sink: Mutex<Sink>,
+    /// Lines numbered so far; line `n` has `cid` `n`.
+    sent: AtomicU64,
+    /// Bumped on each resume; closed when the client gives up.
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+/// The `seq` of a frame the reader did not parse (an echo).
+fn seq_of(text: &str) -> Option<u64> {
+    let at = text.find(r#""seq":"#)? + 6;
+    let digits = text[at..].bytes().take_while(u8::is_ascii_digit).count();
+    text[at..at + digits].parse().ok()
+}
+
+/// Writes lines `numbers` (the line number is also its `cid`) and flushes.
+async fn resend(sink: &mut Sink, id: usize, numbers: std::ops::Range<u64>) -> Result<(), String> {
+    // The text is digits and colons: no JSON escaping needed, and building
+    // the frame by hand keeps the tool's own cost down.
+    let sent_at = now_us();
+    for n in numbers {
+        let frame = format!(r#"{{"type":"send","text":"{n}:{id}:{sent_at}","cid":"{n}"}}"#);
+        sink.feed(Message::Text(frame.into()))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    sink.flush().await.map_err(|e| e.to_string())
+}
+
+/// Resumes the session on a new connection after a drop: `resume`, then
+/// `resumed` and its replayed lines, handed to `each`. Returns the new
+/// socket's halves.
+async fn resume(
+    session: &mut Session,
+    last_seq: u64,
+    mut each: impl FnMut(&str),
+) -> Result<(Sink, futures_util::stream::SplitStream<Socket>), String> {
+    let (socket, _) = connect(&session.url).await?;
+    let (mut sink, mut stream) = socket.split();
+    let frame = json!({"type": "resume", "token": session.token, "last_seq": last_seq, "room": session.room});
+    sink.send(Message::Text(frame.to_string().into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let replayed = loop {
+        let Some(message) = stream.next().await else {
+            return Err("closed before resumed".into());
+        };
+        let Message::Text(text) = message.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let frame: Frame<'_> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        match frame.kind.as_ref() {
+            "resumed" => {
+                session.token = frame.resume_token.unwrap_or_default().into_owned();
+                break frame.replayed.unwrap_or(0);
+            }
+            "error" => return Err(format!("resume refused: {text}")),
+            _ => {}
+        }
+    };
+    let mut read = 0;
+    while read < replayed {
+        let Some(message) = stream.next().await else {
+            return Err("closed during the replay".into());
+        };
+        if let Message::Text(text) = message.map_err(|e| e.to_string())? {
+            read += u64::from(text.contains(r#""type":"message""#));
+            each(&text);
+        }
+    }
+    Ok((sink, stream))
+}
+
+/// After a failed write: waits until the reader has resumed (it resends
+/// what got no answer); false when it gave up or the run is over.
+async fn resumed(
+    generation: &mut tokio::sync::watch::Receiver<u64>,
+    was: u64,
+    until: Instant,
+) -> bool {
+    let wait = generation.wait_for(move |&g| g != was);
+    matches!(
+        tokio::time::timeout_at(until.into(), wait).await,
+        Ok(Ok(ref g)) if **g != u64::MAX
+    )
+}
+
+/// What the reader knows of its session.
+#[derive(Default)]
+struct Reading {
+    /// The partner's next line number.
+    expected: u64,
+    /// The highest `seq` read (for `resume`).
+    last_seq: u64,
+    /// This client's lines answered (echo, `rejected` or `error`), in order.
+    answered: u64,
+    latencies: Vec<u32>,
+    slow: Vec<u64>,
 }
 
 async fn run_client(
@@ -217,90 +354,144 @@ async fn run_client(
     slow: Arc<Mutex<Vec<u64>>>,
     start: Instant,
 ) {
-    let Client { socket, id } = client;
-    let (mut sink, mut stream) = socket.split();
+    let Client {
+        socket,
+        id,
+        url,
+        token,
+        room,
+    } = client;
+    let (sink, stream) = socket.split();
+    let link = Arc::new(Link {
+        sink: Mutex::new(sink),
+        sent: AtomicU64::new(0),
+        generation: tokio::sync::watch::Sender::new(0),
+    });
     let stop_sending = start + Duration::from_secs(args.duration);
     let stop_reading = stop_sending + Duration::from_secs(2);
-    let totals_reader = totals.clone();
-    let args_reader = args.clone();
-    // Closed loop: one permit per line that may be in flight; an echo (or a
-    // rejection) gives its permit back.
+    // Closed loop: one permit per line that may be in flight; an answer
+    // gives its permit back.
     let window = Arc::new(tokio::sync::Semaphore::new(args.window));
-    let window_reader = window.clone();
     let closed_loop = args.window > 0;
-    let reader = tokio::spawn(async move {
-        let give_back = |n: usize| {
-            if closed_loop {
-                window_reader.add_permits(n);
-            }
-        };
-        let mut expected: u64 = 0;
-        let mut local = Vec::new();
-        let mut local_slow = Vec::new();
-        let slow_us = (args_reader.slow_ms * 1000.0) as u64;
-        loop {
-            let next = tokio::time::timeout_at(stop_reading.into(), stream.next()).await;
-            let Ok(Some(Ok(message))) = next else { break };
-            let Message::Text(text) = message else {
-                continue;
+    let reader = {
+        let (totals, args, window, link) =
+            (totals.clone(), args.clone(), window.clone(), link.clone());
+        let mut session = Session { url, token, room };
+        tokio::spawn(async move {
+            let slow_us = (args.slow_ms * 1000.0) as u64;
+            let answer = |reading: &mut Reading| {
+                reading.answered += 1;
+                if closed_loop {
+                    window.add_permits(1);
+                }
             };
-            // Echoes are only counted: skip parsing them.
-            if text.contains(r#""from":"you""#) {
-                totals_reader.acked.fetch_add(1, Ordering::Relaxed);
-                give_back(1);
-                continue;
-            }
-            let Ok(frame) = serde_json::from_str::<Frame<'_>>(&text) else {
-                totals_reader.errors.fetch_add(1, Ordering::Relaxed);
-                continue;
+            let handle = |text: &str, reading: &mut Reading| {
+                // Echoes are only counted: skip parsing them.
+                if text.contains(r#""from":"you""#) {
+                    totals.acked.fetch_add(1, Ordering::Relaxed);
+                    reading.last_seq = reading.last_seq.max(seq_of(text).unwrap_or(0));
+                    answer(reading);
+                    return;
+                }
+                let Ok(frame) = serde_json::from_str::<Frame<'_>>(text) else {
+                    totals.errors.fetch_add(1, Ordering::Relaxed);
+                    return;
+                };
+                match frame.kind.as_ref() {
+                    "message" if frame.from.as_deref() == Some("stranger") => {
+                        reading.last_seq = reading.last_seq.max(frame.seq.unwrap_or(0));
+                        let text = frame.text.as_deref().unwrap_or("");
+                        let mut parts = text.split(':');
+                        let (Some(n), Some(sent)) = (parts.next(), parts.nth(1)) else {
+                            return;
+                        };
+                        let (Ok(n), Ok(sent)) = (n.parse::<u64>(), sent.parse::<u64>()) else {
+                            return;
+                        };
+                        totals.delivered.fetch_add(1, Ordering::Relaxed);
+                        let latency = now_us().saturating_sub(sent);
+                        reading.latencies.push(latency.min(u32::MAX as u64) as u32);
+                        if latency > slow_us {
+                            reading.slow.push(sent);
+                        }
+                        let expected = reading.expected;
+                        if n == expected {
+                            reading.expected += 1;
+                        } else if n < expected {
+                            totals.duplicated.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            totals.out_of_order.fetch_add(1, Ordering::Relaxed);
+                            totals.lost.fetch_add(n - expected, Ordering::Relaxed);
+                            reading.expected = n + 1;
+                        }
+                    }
+                    "message" => {
+                        totals.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    "rejected" => {
+                        totals.rejected.fetch_add(1, Ordering::Relaxed);
+                        answer(reading);
+                    }
+                    "error" => {
+                        totals.errors.fetch_add(1, Ordering::Relaxed);
+                        answer(reading);
+                    }
+                    _ => {}
+                }
             };
-            match frame.kind.as_ref() {
-                "message" if frame.from.as_deref() == Some("stranger") => {
-                    let text = frame.text.as_deref().unwrap_or("");
-                    let mut parts = text.split(':');
-                    let (Some(n), Some(sent)) = (parts.next(), parts.nth(1)) else {
-                        continue;
-                    };
-                    let (Ok(n), Ok(sent)) = (n.parse::<u64>(), sent.parse::<u64>()) else {
-                        continue;
-                    };
-                    totals_reader.delivered.fetch_add(1, Ordering::Relaxed);
-                    let latency = now_us().saturating_sub(sent);
-                    local.push(latency.min(u32::MAX as u64) as u32);
-                    if latency > slow_us {
-                        local_slow.push(sent);
+            let mut reading = Reading::default();
+            let mut stream = stream;
+            loop {
+                let next = tokio::time::timeout_at(stop_reading.into(), stream.next()).await;
+                match next {
+                    Err(_) => break,
+                    Ok(Some(Ok(Message::Text(text)))) => handle(&text, &mut reading),
+                    Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => {
+                        // Dropped (a slow reader's 4002, or any close): resume
+                        // as a browser would. The sender waits on the lock.
+                        let mut sink = link.sink.lock().await;
+                        let resumed = tokio::time::timeout_at(
+                            stop_reading.into(),
+                            resume(&mut session, reading.last_seq, |text| {
+                                handle(text, &mut reading)
+                            }),
+                        )
+                        .await;
+                        let resumed = match resumed {
+                            Ok(Ok((mut new_sink, new_stream))) => {
+                                let unanswered =
+                                    reading.answered..link.sent.load(Ordering::Relaxed);
+                                resend(&mut new_sink, id, unanswered)
+                                    .await
+                                    .map(|()| (new_sink, new_stream))
+                            }
+                            Ok(Err(error)) => Err(error),
+                            Err(_) => Err("no answer before the run ended".into()),
+                        };
+                        match resumed {
+                            Ok((new_sink, new_stream)) => {
+                                *sink = new_sink;
+                                stream = new_stream;
+                                totals.resumes.fetch_add(1, Ordering::Relaxed);
+                                link.generation.send_modify(|g| *g += 1);
+                            }
+                            Err(error) => {
+                                eprintln!("client {id}: resume failed: {error}");
+                                totals.resume_failures.fetch_add(1, Ordering::Relaxed);
+                                link.generation.send_replace(u64::MAX);
+                                break;
+                            }
+                        }
                     }
-                    if n == expected {
-                        expected += 1;
-                    } else if n < expected {
-                        totals_reader.duplicated.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        totals_reader.out_of_order.fetch_add(1, Ordering::Relaxed);
-                        totals_reader
-                            .lost
-                            .fetch_add(n - expected, Ordering::Relaxed);
-                        expected = n + 1;
-                    }
+                    Ok(Some(Ok(_))) => {}
                 }
-                "message" => {
-                    totals_reader.acked.fetch_add(1, Ordering::Relaxed);
-                }
-                "rejected" => {
-                    totals_reader.rejected.fetch_add(1, Ordering::Relaxed);
-                    give_back(1);
-                }
-                "error" => {
-                    totals_reader.errors.fetch_add(1, Ordering::Relaxed);
-                    give_back(1);
-                }
-                _ => {}
             }
-        }
-        (local, local_slow, expected)
-    });
+            (reading.latencies, reading.slow)
+        })
+    };
+    let mut generation = link.generation.subscribe();
     if closed_loop {
-        let mut n: u64 = 0;
-        'send: while Instant::now() < stop_sending {
+        while Instant::now() < stop_sending {
             let Ok(Ok(permit)) =
                 tokio::time::timeout_at(stop_sending.into(), window.acquire()).await
             else {
@@ -314,20 +505,18 @@ async fn run_client(
                 permit.forget();
                 ready += 1;
             }
-            let sent_at = now_us();
-            for _ in 0..ready {
-                let frame = format!(r#"{{"type":"send","text":"{n}:{id}:{sent_at}","cid":"{n}"}}"#);
-                if sink.feed(Message::Text(frame.into())).await.is_err() {
-                    totals.errors.fetch_add(1, Ordering::Relaxed);
-                    break 'send;
-                }
-                n += 1;
-            }
-            if sink.flush().await.is_err() {
-                totals.errors.fetch_add(1, Ordering::Relaxed);
+            let mut sink = link.sink.lock().await;
+            let was = *generation.borrow_and_update();
+            if was == u64::MAX {
                 break;
             }
-            totals.sent.fetch_add(ready as u64, Ordering::Relaxed);
+            let first = link.sent.fetch_add(ready, Ordering::Relaxed);
+            totals.sent.fetch_add(ready, Ordering::Relaxed);
+            let written = resend(&mut sink, id, first..first + ready).await;
+            drop(sink);
+            if written.is_err() && !resumed(&mut generation, was, stop_sending).await {
+                break;
+            }
         }
     } else if args.rate > 0.0 {
         let interval = Duration::from_secs_f64(1.0 / args.rate);
@@ -338,30 +527,29 @@ async fn run_client(
         let phase = interval.mul_f64(rand::random::<f64>());
         let mut tick = tokio::time::interval_at((Instant::now() + phase).into(), interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut n: u64 = 0;
         while Instant::now() < stop_sending {
             tick.tick().await;
-            // The text is digits and colons: no JSON escaping needed, and
-            // building the frame by hand keeps the tool's own cost down.
-            let frame = format!(
-                r#"{{"type":"send","text":"{n}:{id}:{}","cid":"{n}"}}"#,
-                now_us()
-            );
-            if sink.send(Message::Text(frame.into())).await.is_err() {
-                totals.errors.fetch_add(1, Ordering::Relaxed);
+            let mut sink = link.sink.lock().await;
+            let was = *generation.borrow_and_update();
+            if was == u64::MAX {
                 break;
             }
+            let n = link.sent.fetch_add(1, Ordering::Relaxed);
             totals.sent.fetch_add(1, Ordering::Relaxed);
-            n += 1;
+            let written = resend(&mut sink, id, n..n + 1).await;
+            drop(sink);
+            if written.is_err() && !resumed(&mut generation, was, stop_sending).await {
+                break;
+            }
         }
     } else {
         tokio::time::sleep_until(stop_sending.into()).await;
     }
-    if let Ok((local, local_slow, _)) = reader.await {
+    if let Ok((local, local_slow)) = reader.await {
         latencies.lock().await.extend(local);
         slow.lock().await.extend(local_slow);
     }
-    let _ = sink.close().await;
+    let _ = link.sink.lock().await.close().await;
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -399,8 +587,8 @@ async fn main() {
                 _ => args.urls[(pair + 1) % nodes].clone(),
             };
             joins.push(tokio::spawn(async move {
-                let mut a = connect(&url_a).await?;
-                let mut b = connect(&url_b).await?;
+                let (mut a, token_a) = connect(&url_a).await?;
+                let (mut b, token_b) = connect(&url_b).await?;
                 let join = json!({"type": "join", "interests": [format!("loadgen-pair-{pair}")]})
                     .to_string();
                 a.send(Message::Text(join.clone().into()))
@@ -409,16 +597,22 @@ async fn main() {
                 b.send(Message::Text(join.into()))
                     .await
                     .map_err(|e| e.to_string())?;
-                until_matched(&mut a).await?;
-                until_matched(&mut b).await?;
+                let room_a = until_matched(&mut a).await?;
+                let room_b = until_matched(&mut b).await?;
                 Ok::<_, String>((
                     Client {
                         socket: a,
                         id: pair * 2,
+                        url: url_a,
+                        token: token_a,
+                        room: room_a,
                     },
                     Client {
                         socket: b,
                         id: pair * 2 + 1,
+                        url: url_b,
+                        token: token_b,
+                        room: room_b,
                     },
                 ))
             }));
@@ -548,6 +742,8 @@ async fn main() {
         "out_of_order": totals.out_of_order.load(Ordering::Relaxed),
         "rejected": totals.rejected.load(Ordering::Relaxed),
         "errors": totals.errors.load(Ordering::Relaxed),
+        "resumes": totals.resumes.load(Ordering::Relaxed),
+        "resume_failures": totals.resume_failures.load(Ordering::Relaxed),
         "urls": args.urls,
         "spread": args.spread,
         "matched_pairs": matched_pairs,

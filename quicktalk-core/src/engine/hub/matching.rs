@@ -196,7 +196,7 @@ impl Hub {
             id,
             members,
             keys.clone(),
-            self.config.replay_capacity,
+            self.config.replay_lines(),
             self.config.report_context_lines,
         );
         room.numbers = numbers;

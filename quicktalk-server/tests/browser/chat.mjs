@@ -147,6 +147,53 @@ try {
   await english.close();
   await korean.close();
 
+  // A phone-sized log follows incoming lines, long ones included, and a
+  // reload in the middle of a chat resumes it: the lines shown come back,
+  // the line sent meanwhile arrives once, the stranger notices nothing.
+  {
+    const phone = await (await browser.newContext({ locale: 'en-US', viewport: { width: 375, height: 667 } })).newPage();
+    const other = await (await browser.newContext({ locale: 'ko-KR' })).newPage();
+    for (const page of [phone, other]) {
+      await page.goto(url);
+      await page.fill('#interests', 'reloading');
+      await page.click('#start');
+    }
+    await waitState(phone, 'chatting');
+    await waitState(other, 'chatting');
+    const long = '긴 줄 '.repeat(60);
+    for (let n = 1; n <= 8; n++) {
+      await other.fill('#input', n % 3 === 0 ? `${n} ${long}` : `short ${n}`);
+      await other.keyboard.press('Enter');
+      await phone.waitForSelector(`#log [data-from="stranger"][data-seq="${n}"]`, { timeout: 5_000 });
+    }
+    await phone.waitForTimeout(200);
+    const gap = await phone.$eval('#log', (log) => log.scrollHeight - log.scrollTop - log.clientHeight);
+    check(gap < 2, `the log follows incoming lines, long ones too (${gap} px from the end)`);
+
+    await phone.fill('#input', 'before the reload');
+    await phone.keyboard.press('Enter');
+    await phone.waitForSelector('#log [data-from="you"][data-seq="9"]', { timeout: 5_000 });
+    await phone.reload();
+    await other.fill('#input', 'while you reloaded');
+    await other.keyboard.press('Enter');
+    await waitState(phone, 'chatting');
+    await phone.waitForFunction(() => [...document.querySelectorAll('#log [data-from="stranger"] .text')]
+      .some((node) => node.textContent === 'while you reloaded'), null, { timeout: 10_000 });
+    const texts = await phone.$$eval('#log [data-from] .text', (nodes) => nodes.map((node) => node.textContent));
+    const count = (text) => texts.filter((t) => t === text).length;
+    check(count('before the reload') === 1 && count('short 1') === 1,
+      'a reloaded page shows the chat it had, once');
+    check(count('while you reloaded') === 1, 'a reloaded page gets the line sent meanwhile, once');
+    await phone.fill('#input', 'after the reload');
+    await phone.keyboard.press('Enter');
+    await other.waitForFunction(() => [...document.querySelectorAll('#log [data-from="stranger"] .text')]
+      .some((node) => node.textContent === 'after the reload'), null, { timeout: 5_000 });
+    check((await state(other)) === 'chatting' && !(await other.textContent('#log')).includes('끊어'),
+      'the stranger chats on and never hears of the reload');
+    await phone.context().close();
+    await other.context().close();
+  }
+
   // A link that dies without a close (a phone changing networks): one page
   // talks through a TCP proxy that stops forwarding its connection but
   // keeps it open. The page's ping gets no answer, it gives the socket up,

@@ -381,7 +381,26 @@ fn compile(entries: &[Entry], want_masked: bool) -> Literals {
             }
         }
     }
+    if want_masked {
+        prefer_swearing(&mut literals);
+    }
     literals
+}
+
+/// A masked word (`f**k`, `c*nt`, `a$$hole`, `개XX끼`) fits entries of
+/// several categories at once, and took them all: a self-censored swear
+/// word was blocked as sexual, hate, threat and spam too. People hide the
+/// letters of swear words far more than of anything else, so where a
+/// masked literal fits a profanity entry, it is read as that alone.
+fn prefer_swearing(literals: &mut Literals) {
+    for rules in &mut literals.rules {
+        let swearing = |rule: &Rule| matches!(rule.kind, Kind::Danger(Category::Profanity, _));
+        let other =
+            |rule: &Rule| matches!(rule.kind, Kind::Danger(c, _) if c != Category::Profanity);
+        if rules.iter().any(swearing) && rules.iter().any(other) {
+            rules.retain(|rule| !other(rule));
+        }
+    }
 }
 
 /// An `l` is often written `1`, `|` or a capital `I`, all of which read as

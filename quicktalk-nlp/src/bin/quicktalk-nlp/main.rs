@@ -29,7 +29,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read one message per line on stdin and print one JSON verdict per line:
-    /// {"flagged":bool,"action":"...","categories":[...],"severity":"...","masked":"..."}
+    /// {"flagged":bool,"action":"...","categories":[...],"severity":"...","masked":"...","findings":[...]}.
+    /// `masked` is the line as the chat partner would get it (unchanged for
+    /// allow and flag; for block, which delivers nothing, every finding is
+    /// starred); each finding gives its category, severity and byte range.
     Check(FilterArgs),
     /// Measure the filter on labelled datasets (precision, recall, F1, share
     /// of clean lines flagged) beside the baselines in the datasets' README.
@@ -94,6 +97,16 @@ struct Verdict<'a> {
     categories: Vec<&'static str>,
     severity: &'static str,
     masked: &'a str,
+    findings: Vec<FoundAt>,
+}
+
+/// One finding of `check` output: byte offsets into the line as read.
+#[derive(Serialize)]
+struct FoundAt {
+    category: &'static str,
+    severity: &'static str,
+    start: usize,
+    end: usize,
 }
 
 fn check(filter: &Filter) -> io::Result<()> {
@@ -112,10 +125,10 @@ fn check(filter: &Filter) -> io::Result<()> {
         // Invalid UTF-8 is checked as its lossy reading rather than refused.
         let line = String::from_utf8_lossy(&bytes);
         let result = filter.check(&line);
-        let masked = if result.findings.is_empty() {
-            line.to_string()
-        } else {
-            result.masked(&line)
+        let masked = match result.action {
+            Action::Allow | Action::Flag => line.to_string(),
+            Action::Mask => result.clone().into_verdict().mask(&line),
+            Action::Block => result.masked(&line),
         };
         let verdict = Verdict {
             flagged: result.flagged(),
@@ -123,6 +136,16 @@ fn check(filter: &Filter) -> io::Result<()> {
             categories: result.categories().iter().map(|c| c.as_str()).collect(),
             severity: result.severity.as_str(),
             masked: &masked,
+            findings: result
+                .findings
+                .iter()
+                .map(|f| FoundAt {
+                    category: f.category.as_str(),
+                    severity: f.severity.as_str(),
+                    start: f.span.start,
+                    end: f.span.end,
+                })
+                .collect(),
         };
         serde_json::to_writer(&mut out, &verdict)?;
         out.write_all(b"\n")?;

@@ -265,7 +265,13 @@ async fn write_loop(
                     // close frame the reader left (a client fault's code), if
                     // any, else a normal close.
                     let frame = control.try_recv().unwrap_or_else(|_| close(CLOSE_NORMAL, ""));
-                    let _ = Box::pin(sink.send(frame)).await;
+                    if Box::pin(sink.send(frame)).await.is_err() {
+                        // The client closed first: the socket has already
+                        // queued the reply RFC 6455 requires (it refuses a
+                        // second close), and only a flush sends it; without
+                        // it every client saw its own close end as 1006.
+                        let _ = Box::pin(sink.flush()).await;
+                    }
                     return;
                 };
                 // One clock read per batch for the delivery ages.

@@ -157,6 +157,26 @@ async fn broken_websocket_frames_close_with_the_codes_that_name_the_fault() {
 }
 
 #[tokio::test]
+async fn a_client_that_closes_gets_the_close_reply_rfc_6455_requires() {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let server = Server::start(config(&[])).await;
+    // Idle, and in a room: a browser closing a tab either way sees a clean
+    // close (1000 echoed), not 1006.
+    let mut idle = Client::connect(&server).await;
+    let (mut chatting, _partner) = pair(&server).await;
+    for client in [&mut idle, &mut chatting] {
+        let bye = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        client.send_raw(Message::Close(Some(bye))).await;
+        let reply = client.closed().await.expect("the server answers the close");
+        assert_eq!(u16::from(reply.code), 1000);
+    }
+}
+
+#[tokio::test]
 async fn a_flood_is_rate_limited_then_closed_with_1008_and_others_are_untouched() {
     let server = Server::start(config(&[])).await;
     let (mut a, mut b) = pair(&server).await;

@@ -39,11 +39,16 @@ struct State {
     /// The connection's handle was dropped: nothing more is queued, and the
     /// stream finishes once what is queued is read.
     ended: bool,
+    /// The connection's reader waits for the queue to drain (see
+    /// `wait_for_room`).
+    reader_waits: bool,
 }
 
 pub(crate) struct Outbox {
     state: Mutex<State>,
     notify: Notify,
+    /// Wakes a reader waiting in `wait_for_room`.
+    drained: Notify,
     capacity: usize,
 }
 
@@ -56,8 +61,10 @@ impl Outbox {
                 close: None,
                 finished: false,
                 ended: false,
+                reader_waits: false,
             }),
             notify: Notify::new(),
+            drained: Notify::new(),
             capacity,
         })
     }
@@ -76,6 +83,7 @@ impl Outbox {
             state.close = Some(CloseReason::TooSlow);
             drop(state);
             self.notify.notify_one();
+            self.drained.notify_one();
             return false;
         }
         state.queue.push_back(frame);
@@ -103,6 +111,7 @@ impl Outbox {
     pub(crate) fn end(&self) {
         self.state.lock().ended = true;
         self.notify.notify_one();
+        self.drained.notify_one();
     }
 
     /// Asks the transport to close after the frames already queued.
@@ -113,6 +122,38 @@ impl Outbox {
         }
         drop(state);
         self.notify.notify_one();
+        self.drained.notify_one();
+    }
+
+    /// Below this many frames (besides a replay) the connection's reader
+    /// goes on reading: the answers to its own frames (echo, `pong`,
+    /// `error`) then never fill the queue, however many frames a client
+    /// sends at once.
+    fn low_water(&self) -> usize {
+        (self.capacity / 2).max(1)
+    }
+
+    /// Waits while the queue holds half its capacity or more (a replay
+    /// aside), or until the connection closes. A transport calls it before
+    /// acting on a client frame, so a client that sends faster than it
+    /// reads is slowed down (TCP pushes back on it) instead of being closed
+    /// as too slow by the answers to its own frames.
+    pub(crate) async fn wait_for_room(&self) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            {
+                let mut state = self.state.lock();
+                let closing = state.close.is_some() || state.ended || state.finished;
+                if closing || state.queue.len() - state.over < self.low_water() {
+                    state.reader_waits = false;
+                    return;
+                }
+                state.reader_waits = true;
+            }
+            drained.await;
+        }
     }
 
     /// The next event. With `release`, an empty queue also gives its buffer
@@ -127,6 +168,10 @@ impl Outbox {
         // A too-slow reader gets the close at once: its queue was discarded.
         if let Some(frame) = state.queue.pop_front() {
             state.over = state.over.saturating_sub(1);
+            if state.reader_waits && state.queue.len() - state.over < self.low_water() {
+                state.reader_waits = false;
+                self.drained.notify_one();
+            }
             return Some(Event::Frame(frame));
         }
         if release && state.queue.capacity() > 0 {

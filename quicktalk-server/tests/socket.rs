@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
@@ -173,6 +173,27 @@ async fn a_client_that_closes_gets_the_close_reply_rfc_6455_requires() {
         client.send_raw(Message::Close(Some(bye))).await;
         let reply = client.closed().await.expect("the server answers the close");
         assert_eq!(u16::from(reply.code), 1000);
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_frames_is_answered_in_full_not_closed_as_too_slow() {
+    // 300 pings in one write: more answers than the send queue holds (256)
+    // arrive before the writer runs. The reader waits for the queue to
+    // drain instead of closing the connection with 4002.
+    let server = Server::start(config(&[])).await;
+    let mut client = Client::connect(&server).await;
+    for _ in 0..300 {
+        client
+            .socket
+            .feed(Message::Text(r#"{"type":"ping"}"#.into()))
+            .await
+            .expect("queued");
+    }
+    client.socket.flush().await.expect("written");
+    for n in 0..300 {
+        let frame = client.recv().await;
+        assert_eq!(frame["type"], "pong", "answer {n}: {frame}");
     }
 }
 

@@ -7,6 +7,7 @@ use crate::engine::Shared;
 use crate::engine::chat::Incoming;
 use crate::engine::hub::{ConnId, LOCATE_WAIT, ResumeStep};
 use crate::ids::{RoomId, SessionId};
+use crate::outbox::Outbox;
 use crate::protocol::{
     ClientFrame, ErrorCode, JoinRequest, ProtocolError, ReportRequest, ServerFrame,
 };
@@ -21,6 +22,7 @@ use crate::protocol::{
 pub struct SessionHandle {
     shared: Arc<Shared>,
     conn: ConnId,
+    outbox: Arc<Outbox>,
 }
 
 impl std::fmt::Debug for SessionHandle {
@@ -32,8 +34,12 @@ impl std::fmt::Debug for SessionHandle {
 }
 
 impl SessionHandle {
-    pub(crate) fn new(shared: Arc<Shared>, conn: ConnId) -> Self {
-        Self { shared, conn }
+    pub(crate) fn new(shared: Arc<Shared>, conn: ConnId, outbox: Arc<Outbox>) -> Self {
+        Self {
+            shared,
+            conn,
+            outbox,
+        }
     }
 
     /// The session this connection speaks for now (it changes after a
@@ -47,12 +53,20 @@ impl SessionHandle {
     pub async fn handle_text(&self, text: &str) {
         match ClientFrame::parse(text) {
             Ok(frame) => self.handle_frame(frame).await,
-            Err(error) => self.error(error),
+            Err(error) => {
+                self.outbox.wait_for_room().await;
+                self.error(error);
+            }
         }
     }
 
     /// Acts on one parsed client frame.
+    ///
+    /// Waits first while this connection's outbound queue is half full: a
+    /// client sending frames faster than it reads the answers is slowed
+    /// down, not closed as too slow (4002) by its own answers.
     pub async fn handle_frame(&self, frame: ClientFrame) {
+        self.outbox.wait_for_room().await;
         match frame {
             ClientFrame::Join(request) => self.join(request),
             ClientFrame::Send(request) => {

@@ -381,7 +381,7 @@ impl Engine {
             .shared
             .with_hub(|hub, now| hub.connect(client_key, now))?;
         Ok((
-            SessionHandle::new(self.shared.clone(), conn),
+            SessionHandle::new(self.shared.clone(), conn, outbox.clone()),
             EventStream::new(outbox),
         ))
     }

@@ -241,6 +241,46 @@ async fn an_empty_line_is_a_bad_request() {
     a.send("   ", "blank");
     assert_eq!(error_codes(&a.drain()), [ErrorCode::BadRequest]);
     assert!(b.drain().is_empty());
+    // Characters that show nothing are no line either: zero-width spaces, a
+    // NUL, the Hangul filler, a byte-order mark.
+    for (n, blank) in [
+        "\u{200B}\u{200B}",
+        "\u{0000}",
+        "\u{3164}",
+        "\u{FEFF} \u{3000}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        a.send(blank, &format!("blank{n}"));
+        assert_eq!(
+            error_codes(&a.drain()),
+            [ErrorCode::BadRequest],
+            "{blank:?}"
+        );
+    }
+    assert!(b.drain().is_empty());
+    a.send("\u{200B}hi", "visible");
+    assert_eq!(Client::messages(&b.drain()).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_line_that_is_not_sent_still_ends_the_typing_indicator() {
+    let (engine, _) = engine();
+    let (a, mut b) = matched_pair(&engine).await;
+    let too_long = "x".repeat(EngineConfig::default().max_text_chars + 1);
+    for text in [too_long.as_str(), " "] {
+        a.handle().typing(true);
+        a.send(text, "unsent");
+        assert_eq!(
+            b.drain(),
+            [
+                ServerFrame::Typing { active: true },
+                ServerFrame::Typing { active: false }
+            ],
+            "{text:?}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

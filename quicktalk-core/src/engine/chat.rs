@@ -64,21 +64,25 @@ impl Hub {
             if let Some(original) = room.line_by_cid(me, cid) {
                 let echo = original.frame_for(me);
                 self.push(id, ServerFrame::Message(echo));
+                self.end_typing_unsent(room_id, id);
                 return;
             }
         }
         let Some(verdict) = line.verdict else {
             self.reject(id, line.cid, RejectReason::TooLong, None);
+            self.end_typing_unsent(room_id, id);
             return;
         };
-        if line.text.trim().is_empty() {
+        if line.text.chars().all(invisible) {
             self.push_error(id, ProtocolError::bad_request("`text` must not be empty"));
+            self.end_typing_unsent(room_id, id);
             return;
         }
         let session = self.sessions.get_mut(&id).expect("session exists");
         if !session.bucket.try_take(now) {
             let strikes = session.strikes.hit(now);
             self.reject(id, line.cid, RejectReason::RateLimited, None);
+            self.end_typing_unsent(room_id, id);
             if strikes >= self.config.flood_strikes {
                 tracing::info!(session = %id, strikes, "closing a flooding session");
                 self.remove_by_moderation(id, CloseReason::Flooding, now);
@@ -199,6 +203,18 @@ impl Hub {
         });
     }
 
+    /// A `send` that delivers nothing (a repeat, too long, empty, too
+    /// fast) still ends the sender's typing state, as a delivered one does:
+    /// the partner's indicator goes off.
+    fn end_typing_unsent(&mut self, room: RoomId, id: SessionId) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if std::mem::replace(&mut session.typing, false) {
+            self.tell_typing(room, id, false);
+        }
+    }
+
     pub(crate) fn typing(&mut self, conn: ConnId, active: bool, now: Instant) {
         let Some(id) = self.session_of(conn, now) else {
             return;
@@ -279,4 +295,28 @@ impl Hub {
         }
         Some((id, report))
     }
+}
+
+/// A character that shows nothing: whitespace, control characters,
+/// zero-width and joining marks, the soft hyphen and the Hangul fillers
+/// (the usual way to send a "blank" line or name in Korean apps). A line of
+/// only these is empty.
+fn invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+        )
 }

@@ -218,8 +218,12 @@ impl JoinRequest {
         if let Some(lang) = self.lang.take() {
             let lang = lang.trim().to_ascii_lowercase();
             if !lang.is_empty() {
+                // A tag is letter or digit runs joined by single dashes
+                // (`ko`, `en-us`, `zh-hant`): not `--` or `-ko`.
                 let valid = lang.len() <= MAX_LANG_CHARS
-                    && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                    && lang.split('-').all(|part| {
+                        !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric())
+                    });
                 if !valid {
                     return Err(ProtocolError::bad_request(format!(
                         "`lang` must be a language tag such as \"ko\" or \"en\" (letters, digits and '-', at most {MAX_LANG_CHARS})"
@@ -361,6 +365,9 @@ mod tests {
             r#"{"type":"join","interests":["a","b","c","d","e","f","g","h","i","j","k"]}"#,
             r#"{"type":"join","interests":["   "]}"#,
             r#"{"type":"join","lang":"<script>"}"#,
+            r#"{"type":"join","lang":"--"}"#,
+            r#"{"type":"join","lang":"-ko"}"#,
+            r#"{"type":"join","lang":"ko--kr"}"#,
             r#"{"type":"report","reason":"boring"}"#,
             r#"{"type":"resume","token":"abc","last_seq":-1}"#,
             r#"{"type":"resume","token":"","last_seq":0}"#,

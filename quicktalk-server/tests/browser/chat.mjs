@@ -190,6 +190,21 @@ try {
       .some((node) => node.textContent === 'after the reload'), null, { timeout: 5_000 });
     check((await state(other)) === 'chatting' && !(await other.textContent('#log')).includes('끊어'),
       'the stranger chats on and never hears of the reload');
+
+    // The browser going offline is shown at once (not after a ping goes
+    // unanswered), and coming back resumes.
+    await phone.context().setOffline(true);
+    await phone.waitForFunction(() => document.body.dataset.state === 'reconnecting', null, { timeout: 3_000 });
+    check(true, 'going offline is shown at once');
+    await phone.context().setOffline(false);
+    await waitState(phone, 'chatting');
+    check(true, 'coming back online resumes the chat');
+
+    // On a phone the report dialog's buttons are on screen.
+    await phone.click('#report');
+    const submit = await phone.$eval('#report-submit', (button) => button.getBoundingClientRect().bottom);
+    check(submit <= 667, `the report button is on a phone's screen (bottom at ${Math.round(submit)} px)`);
+    await phone.click('#report-cancel');
     await phone.context().close();
     await other.context().close();
   }

@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
 use quicktalk_core::ports::moderator::Category;
@@ -32,7 +32,7 @@ pub(crate) struct ContactDetector {
     spelled: AhoCorasick,
 }
 
-const TLDS: &str = "com|net|org|kr|co|io|me|ly|gg|xyz|info|biz|tk|ru|cn|jp|uk|us|tv|site|online|link|click|top|app|dev|shop|store|club|live|pro|cc|to|be|de|fr|in|edu|gov";
+const TLDS: &str = "com|net|org|kr|co|io|me|ly|gg|gl|xyz|info|biz|tk|ru|cn|jp|uk|us|tv|site|online|link|click|top|app|dev|shop|store|club|live|pro|cc|to|be|de|fr|in|edu|gov";
 
 /// Messenger and social names that introduce a handle.
 const MESSENGERS: &[&str] = &[
@@ -41,6 +41,8 @@ const MESSENGERS: &[&str] = &[
     "kakaotalk",
     "ktalk",
     "카톡",
+    "카카오톡",
+    "오픈카톡",
     // 카톡 by its initial consonants.
     "ㅋㅌ",
     "카카오",
@@ -51,6 +53,8 @@ const MESSENGERS: &[&str] = &[
     "telegram",
     "텔레그램",
     "텔레",
+    "텔그",
+    "tg",
     "insta",
     "instagram",
     "ig",
@@ -107,14 +111,19 @@ impl ContactDetector {
             url: compile(&url),
             spelled_url: compile(&spelled_url),
             handle: compile(handle),
-            messenger: AhoCorasick::new(MESSENGERS).expect("built-in messenger names"),
-            spelled: AhoCorasick::new(std::iter::once("dot").chain(MAIL_HOSTS))
+            // The longest name at a place: `kakaotalk`, not `kakao` + `talk`.
+            messenger: AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(MESSENGERS)
+                .expect("built-in messenger names"),
+            spelled: AhoCorasick::new(["dot", "zero", "ohoneoh"].into_iter().chain(MAIL_HOSTS))
                 .expect("built-in mail hosts"),
         }
     }
 
     /// Whether `text` has a keyword of a spelled-out address (`naver dot
-    /// com`, `name at gmail`): one pass instead of a search per keyword.
+    /// com`, `name at gmail`) or phone number (`zero one zero ...`): one
+    /// pass instead of a search per keyword.
     pub(crate) fn has_spelled_keyword(&self, text: &str) -> bool {
         self.spelled.is_match(text)
     }
@@ -206,12 +215,19 @@ impl ContactDetector {
             if ascii_name && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
                 continue;
             }
-            // The id may follow after a particle (카톡은, 인스타는) or a colon.
-            let skip = rest
-                .char_indices()
-                .take_while(|&(_, c)| matches!(c, '은' | '는' | '이' | '가' | '요' | ':' | '='))
-                .last()
-                .map_or(0, |(i, c)| i + c.len_utf8());
+            // The id may follow after a particle (카톡은, 인스타는) or a colon,
+            // and after words that ask to add or look it up (`카톡 친추
+            // minji99`, `my snap is jennyx22`, `kik me: jenny_x`).
+            let mut skip = particles(rest);
+            let mut fillers = 0;
+            while fillers < 2 {
+                let Some(next) = filler(&rest[skip..]) else {
+                    break;
+                };
+                skip += next;
+                skip += particles(&rest[skip..]);
+                fillers += 1;
+            }
             let Some(captures) = self.handle.captures(&rest[skip..]) else {
                 continue;
             };
@@ -237,7 +253,15 @@ impl ContactDetector {
                 let marker = m.as_str();
                 marker.contains('@') || marker.contains("id") || marker.contains("아이디")
             });
-            let found = if everyday {
+            let found = if fillers > 0 {
+                // After words between the name and it, only what is plainly an
+                // id: `@name`, or letters with digits or `_ .`, four or more
+                // (`snap me at 5pm` is a time).
+                named
+                    || (id_like
+                        && id.len() >= 4
+                        && id.as_str().contains(|c: char| c.is_ascii_alphabetic()))
+            } else if everyday {
                 // `line: cool_kid99`, `line id dexter`, not `this line: dexter`.
                 named || (marked && id_like)
             } else {
@@ -256,6 +280,48 @@ impl ContactDetector {
             });
         }
     }
+}
+
+/// Bytes of Korean particles and marks at the start of `text` (`은 `,
+/// `: `): what may come between a messenger's name and the id.
+fn particles(text: &str) -> usize {
+    text.char_indices()
+        .take_while(|&(_, c)| matches!(c, '은' | '는' | '이' | '가' | '요' | ':' | '='))
+        .last()
+        .map_or(0, |(i, c)| i + c.len_utf8())
+}
+
+/// Words between a messenger's name and an id: asking to add or look it up.
+const FILLERS: &[&str] = &[
+    "친추",
+    "추가",
+    "검색",
+    "아이디",
+    "아뒤",
+    "아디",
+    "주소",
+    "id",
+    "me",
+    "at",
+    "is",
+    "my",
+    "add",
+    "on",
+    "name",
+    "username",
+    "handle",
+];
+
+/// The bytes of one filler word (with the spaces before it) at the start of
+/// `text`, when the word ends there.
+fn filler(text: &str) -> Option<usize> {
+    let trimmed = text.trim_start_matches(' ');
+    let spaces = text.len() - trimmed.len();
+    let word = FILLERS.iter().find(|word| {
+        trimmed.starts_with(*word)
+            && !trimmed[word.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+    })?;
+    Some(spaces + word.len())
 }
 
 /// Letters typed one per word to get an id past the patterns (`k a k a o
@@ -427,6 +493,8 @@ fn is_link(text: &str) -> bool {
     text.starts_with("http")
         || text.starts_with("www.")
         || text.split('.').next().is_some_and(|host| host.len() >= 2)
+        // A one-letter host with a path is a short link (`t.me/channel`).
+        || text.contains('/')
 }
 
 /// Chat words that start a sentence run into the next one with no space
@@ -489,14 +557,33 @@ struct Digit {
 fn digit_in(text: &str, at: usize, prev: Option<char>) -> Option<Digit> {
     let rest = &text[at..];
     let c = rest.chars().next()?;
-    if c == 'o' {
+    if matches!(c, 'o' | 'l' | 'i') {
         let next = text.as_bytes().get(at + 1);
         let beside =
             prev.is_some_and(|p| p.is_ascii_digit()) || next.is_some_and(u8::is_ascii_digit);
-        return beside.then_some(Digit {
-            value: 0,
+        // An `l` or `i` for a 1 starts no word (`call0905...` is `call`).
+        let in_word = c != 'o' && prev.is_some_and(|p| p.is_ascii_alphabetic());
+        if beside && !in_word {
+            return Some(Digit {
+                value: u8::from(c != 'o'),
+                spelled: true,
+                width: 1,
+            });
+        }
+    }
+    if c.is_ascii_alphabetic() {
+        // A whole English number word (`zero one zero ...`).
+        if prev.is_some_and(|p| p.is_ascii_alphabetic()) {
+            return None;
+        }
+        let (word, value) = ENGLISH_DIGITS.iter().find(|(word, _)| {
+            rest.starts_with(word)
+                && !rest[word.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+        })?;
+        return Some(Digit {
+            value: *value,
             spelled: true,
-            width: 1,
+            width: word.len(),
         });
     }
     if !c.is_ascii() {
@@ -517,6 +604,21 @@ fn digit_in(text: &str, at: usize, prev: Option<char>) -> Option<Digit> {
         width: c.len_utf8(),
     })
 }
+
+/// English number words, as a phone number is read out (`oh` for zero).
+const ENGLISH_DIGITS: [(&str, u8); 11] = [
+    ("zero", 0),
+    ("oh", 0),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+];
 
 /// Native Korean counting words for the digits (a phone number read out
 /// `공일공 하나둘셋넷`). Alone they are everyday words (`하나도 없어`,
@@ -561,7 +663,10 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     // Korean number words count in any line that is not ASCII (`010
     // 일이삼사 5678`); they make a phone only when it starts like a mobile
     // number (below).
-    let digits = if ascii {
+    // A number read out in English starts with its zero (`zero one zero`,
+    // `oh one oh`): only then are words counted in an ASCII line.
+    let spelled_zero = ascii && (plain.contains("zero") || plain.contains("oh"));
+    let digits = if ascii && !spelled_zero {
         plain.bytes().filter(u8::is_ascii_digit).count()
     } else {
         plain
@@ -685,7 +790,10 @@ fn scan_number(text: &str) -> Number {
         } else if c == ' ' && spaces < 2 {
             close_group(&mut group, &mut number.groups);
             spaces += 1;
-        } else if matches!(c, '-' | '.' | ')' | '(' | '/' | '~' | 'ㅡ' | '—' | '–') && marks < 2
+        } else if matches!(
+            c,
+            '-' | '.' | ')' | '(' | '/' | '~' | 'ㅡ' | '—' | '–' | '*' | '_' | '·'
+        ) && marks < 2
         {
             close_group(&mut group, &mut number.groups);
             marks += 1;
@@ -779,6 +887,12 @@ mod tests {
             "내 번호 공일공 하나둘셋넷 오육칠팔",
             "010 하나둘셋 넷다섯여섯일곱",
             "빵일빵 일곱여덟아홉둘 삼사오육",
+            // Letters for digits, English number words, a star between.
+            "o10-l234-5678",
+            "010 1two3four 5678",
+            "zero one zero one two three four five six seven eight",
+            "oh one oh one two three four five six seven eight",
+            "010*1234*5678",
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
@@ -804,6 +918,11 @@ mod tests {
             "하나 둘 셋 넷 다섯 세고 들어가자",
             "사과 하나 둘 주세요 일곱 여덟 개 정도",
             "빵 하나 둘 셋 넷 다섯 여섯 사왔어",
+            // English number words are everyday words too.
+            "one two three four five six seven eight nine ten",
+            "i have zero idea, one two three go",
+            "oh one more thing",
+            "call0905 is not a phone",
         ] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
         }
@@ -820,6 +939,37 @@ mod tests {
         assert_eq!(found("go to https://spam.example/x"), [Category::Spam]);
         assert_eq!(found("visit bit.ly/abc"), [Category::Spam]);
         assert_eq!(found("naver dot com"), [Category::Spam]);
+        // Short links, the ideographic full stop.
+        assert_eq!(found("join t.me/freecoins now"), [Category::Spam]);
+        assert_eq!(found("goo.gl/xyz"), [Category::Spam]);
+        // The longest messenger name, and words between it and the id.
+        for text in [
+            "kakaotalk minji99",
+            "카카오톡 sungmin1004 추가해",
+            "텔레그램 @secretchat",
+            "카톡 친추 minji99",
+            "ㅋㅌ 아뒤 minji99",
+            "tg @bigdeals",
+            "kik me: jenny_x",
+            "my snap is jennyx22",
+            "snap me at jennyx22",
+            "my ig is sunny_day",
+        ] {
+            assert_eq!(found(text), [Category::Contact], "{text}");
+        }
+    }
+
+    #[test]
+    fn words_after_a_messenger_name_are_no_id_unless_they_look_like_one() {
+        for text in [
+            "snap me at 5pm",
+            "line me at 10",
+            "my ig is dead lol",
+            "tg is cool",
+            "카톡 친추 해줘",
+        ] {
+            assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+        }
     }
 
     #[test]

@@ -399,6 +399,16 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
     ("cocksucker", Profanity),
     ("shithead", Profanity),
     ("packing fudge paki", Hate),
+    // Contact details from the third review (folded first: capitals, the
+    // ideographic full stop).
+    ("O10-l234-5678", Contact),
+    ("naver。com", Spam),
+    ("카톡 친추 minji99", Contact),
+    ("my snap is jennyx22", Contact),
+    (
+        "zero one zero one two three four five six seven eight",
+        Contact,
+    ),
 ];
 
 /// A self-censored swear word (`f**k`) fits masked entries of several

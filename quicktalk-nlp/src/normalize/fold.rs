@@ -104,6 +104,12 @@ pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
         push(out, letter, letter, Class::Latin);
         return;
     }
+    if matches!(c, '。' | '｡' | '︒') {
+        // The ideographic full stop, which NFKD keeps: `naver。com` is a
+        // link as much as `naver.com`.
+        fold_ascii('.', start, out);
+        return;
+    }
     decompose_compatible(c, |d| {
         if is_combining_mark(d) || is_invisible(d) {
             return;

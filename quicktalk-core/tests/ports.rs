@@ -395,6 +395,15 @@ async fn a_report_is_stored_with_the_chat_context_and_acknowledged() {
         .collect();
     assert_eq!(context, ["hello", "something nasty"]);
     b.drain();
+    // Report pressed again for the same stranger: acknowledged, stored once.
+    a.handle()
+        .report(ReportRequest {
+            reason: ReportReason::Spam,
+            note: None,
+        })
+        .await;
+    assert!(a.drain().contains(&ServerFrame::Reported));
+    assert_eq!(store.reports(10).await.unwrap().len(), 1);
 }
 
 #[tokio::test(start_paused = true)]

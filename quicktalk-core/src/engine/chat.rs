@@ -268,6 +268,11 @@ impl Hub {
         let me = room
             .member_index(id)
             .expect("a session is a member of its last room");
+        if room.reported[me] {
+            // A second press of Report: the moderators have it already.
+            self.push(id, ServerFrame::Reported);
+            return None;
+        }
         let report = Report {
             id: format!("{:032x}", rand::random::<u128>()),
             room: room.id,
@@ -294,6 +299,17 @@ impl Hub {
             );
         }
         Some((id, report))
+    }
+
+    /// The report `session` made in `room` is stored: a repeat is answered
+    /// without storing it again.
+    pub(crate) fn report_stored(&mut self, session: SessionId, room: RoomId) {
+        if let Some(room) = self.rooms.get_mut(&room)
+            && let Some(me) = room.member_index(session)
+        {
+            room.reported[me] = true;
+        }
+        self.push(session, ServerFrame::Reported);
     }
 }
 

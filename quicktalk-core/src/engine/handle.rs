@@ -156,7 +156,10 @@ impl SessionHandle {
             return;
         };
         let frame = match self.shared.store.save_report(&report).await {
-            Ok(()) => ServerFrame::Reported,
+            Ok(()) => {
+                self.shared.hub.lock().report_stored(session, report.room);
+                return;
+            }
             Err(error) => {
                 tracing::error!(%error, "could not store a report");
                 ProtocolError {

@@ -77,6 +77,9 @@ pub(crate) struct Room {
     /// delivery mark came back, or its `resume` said so). Lines both members
     /// have are dropped from `replay`, beyond the last `keep`.
     received: [u64; 2],
+    /// Per member: its report of the other is stored; a repeat is answered
+    /// without storing it again.
+    pub(crate) reported: [bool; 2],
     /// Lines kept whatever was received: a report's context.
     keep: usize,
 }
@@ -104,6 +107,7 @@ impl Room {
             cid_keys: VecDeque::new(),
             capacity,
             received: [0; 2],
+            reported: [false; 2],
             keep,
         }
     }

@@ -155,9 +155,11 @@ try {
     const other = await (await browser.newContext({ locale: 'ko-KR' })).newPage();
     for (const page of [phone, other]) {
       await page.goto(url);
-      await page.fill('#interests', 'reloading');
+      // The phone's second interest is too long: the page says it left it out.
+      await page.fill('#interests', page === phone ? `reloading, ${'x'.repeat(40)}` : 'reloading');
       await page.click('#start');
     }
+    check((await phone.textContent('#banner-text')).includes('Left out 1'), 'an interest left out is named');
     await waitState(phone, 'chatting');
     await waitState(other, 'chatting');
     const long = '긴 줄 '.repeat(60);

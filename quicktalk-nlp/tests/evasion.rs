@@ -313,6 +313,9 @@ const NEVER_VISIBLE: &[&str] = &[
     // Korean laughter typed on an English keyboard (ㅋㅋㅋ): a flag at most.
     "kkkk so funny",
     "오늘 kkk 진짜 웃겼어",
+    // c8 as a chess square or in a word.
+    "Bc8 is a good move",
+    "bytecode",
     // Mild, like damn: a flag.
     "crap i forgot my keys",
     // A history lesson is talking about hate: a flag.
@@ -409,6 +412,10 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
         "zero one zero one two three four five six seven eight",
         Contact,
     ),
+    ("C발 뭐하냐", Profanity),
+    ("C8 진짜", Profanity),
+    ("시방새", Profanity),
+    ("bxtch", Profanity),
 ];
 
 /// A self-censored swear word (`f**k`) fits masked entries of several

@@ -709,12 +709,18 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
         // Korean number words are ordinary syllables (이, 사, 오); a run of
         // them is a number only when it starts like a phone number.
         let spelled = number.korean_words > 0;
-        let is_phone = match number.first {
-            [Some(0), Some(1), Some(0 | 1 | 6 | 7 | 8 | 9)] => (10..=11).contains(&number.len),
-            [Some(0), ..] if !spelled => (9..=11).contains(&number.len),
-            _ if plus && !spelled => (8..=15).contains(&number.len),
-            _ => !spelled && number.len == 10 && number.groups == [3, 3, 4],
-        };
+        // A book's ISBN is no phone, nor a run like 0123456789.
+        let isbn = plain[..start]
+            .trim_end_matches([' ', ':', '-', '#'])
+            .ends_with("isbn");
+        let is_phone = !isbn
+            && !number.runs.contains(&true)
+            && match number.first {
+                [Some(0), Some(1), Some(0 | 1 | 6 | 7 | 8 | 9)] => (10..=11).contains(&number.len),
+                [Some(0), ..] if !spelled => (9..=11).contains(&number.len),
+                _ if plus && !spelled => (8..=15).contains(&number.len),
+                _ => !spelled && number.len == 10 && number.groups == [3, 3, 4],
+            };
         if is_phone {
             out.push(Found {
                 category: Category::Contact,
@@ -734,6 +740,10 @@ struct Number {
     len: usize,
     /// The first three digits.
     first: [Option<u8>; 3],
+    /// The digits so far all go up by one, down by one, or repeat one
+    /// (`0123456789`, `9876543210`, `0000000000`): nobody's number.
+    runs: [bool; 3],
+    last: Option<u8>,
     /// The digits in each group between separators, when there are at most
     /// three groups (`[3, 3, 4]` is a North American number); else zeros.
     groups: [usize; 3],
@@ -752,6 +762,8 @@ fn scan_number(text: &str) -> Number {
     let mut number = Number {
         len: 0,
         first: [None; 3],
+        runs: [true; 3],
+        last: None,
         groups: [0; 3],
         korean_words: 0,
         end: 0,
@@ -781,6 +793,13 @@ fn scan_number(text: &str) -> Number {
             if let Some(slot) = number.first.get_mut(number.len) {
                 *slot = Some(digit.value);
             }
+            if let Some(last) = number.last {
+                let steps = [(last + 1) % 10, (last + 9) % 10, last];
+                for (run, step) in number.runs.iter_mut().zip(steps) {
+                    *run &= digit.value == step;
+                }
+            }
+            number.last = Some(digit.value);
             number.len += 1;
             group += 1;
             number.korean_words += usize::from(digit.spelled);
@@ -923,6 +942,10 @@ mod tests {
             "i have zero idea, one two three go",
             "oh one more thing",
             "call0905 is not a phone",
+            // Runs and book numbers.
+            "0123456789",
+            "0000000000",
+            "isbn 0-306-40615-2",
         ] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
         }

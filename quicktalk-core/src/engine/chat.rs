@@ -12,7 +12,7 @@ use crate::ports::chat_store::{ModerationFlag, Report, StoredMessage, unix_ms};
 use crate::ports::event_bus::BusEvent;
 use crate::ports::moderator::{Action, Verdict};
 use crate::protocol::{
-    CloseReason, ProtocolError, RejectReason, Rejected, ReportRequest, ServerFrame,
+    CloseReason, ProtocolError, RejectReason, Rejected, ReportRequest, ServerFrame, is_invisible,
 };
 
 /// A line on its way in, already measured and judged outside the lock.
@@ -313,26 +313,8 @@ impl Hub {
     }
 }
 
-/// A character that shows nothing: whitespace, control characters,
-/// zero-width and joining marks, the soft hyphen and the Hangul fillers
-/// (the usual way to send a "blank" line or name in Korean apps). A line of
-/// only these is empty.
+/// A character that shows nothing: whitespace, control characters and
+/// [`is_invisible`]. A line of only these is empty.
 fn invisible(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-        )
+    c.is_whitespace() || c.is_control() || is_invisible(c)
 }

@@ -73,3 +73,30 @@ impl ProtocolError {
         })
     }
 }
+
+/// Characters that show nothing: zero-width and joining marks, bidi
+/// controls, the soft hyphen, variation selectors, tags and the Hangul
+/// fillers (the usual way to type a "blank" line or name in Korean apps).
+/// A `send` of only these and whitespace is empty; the moderation filter
+/// drops them without leaving a gap.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}

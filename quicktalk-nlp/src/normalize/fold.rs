@@ -6,6 +6,7 @@
 //! superscripts), stripped of combining marks (accents, Zalgo), lowercased and
 //! mapped through a table of look-alike letters from other scripts.
 
+use quicktalk_core::protocol::is_invisible;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
 use super::hangul;
@@ -361,30 +362,6 @@ fn enclosed_letter(c: char) -> Option<char> {
         _ => return None,
     };
     char::from_u32(u32::from(b'a') + code - base)
-}
-
-/// Zero-width, bidi-control, soft-hyphen and variation-selector characters:
-/// invisible, so dropped without leaving a gap.
-pub(crate) fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'
-            | '\u{1160}'
-            | '\u{17B4}'
-            | '\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{E0000}'..='\u{E007F}'
-    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use quicktalk_core::EngineConfig;
+use quicktalk_core::{Engine, EngineConfig};
 use quicktalk_core::Event;
 use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, ServerFrame};
 use support::*;
@@ -220,29 +220,47 @@ async fn an_idle_closed_session_can_resume() {
     assert_eq!(Client::messages(&b.drain()).len(), 1);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_slow_reader_resumes_and_gets_what_its_queue_dropped() {
+/// A pair whose second member was closed as too slow (a queue of 8 frames,
+/// lines 1..=20 sent) and whose handle is gone: the engine, the sender and
+/// the slow reader, ready to reconnect.
+async fn slow_reader(replay_capacity: Option<usize>) -> (Engine, Client, Client) {
+    let defaults = EngineConfig::default();
     let config = EngineConfig {
         outbox_capacity: 8,
+        replay_capacity: replay_capacity.unwrap_or(defaults.replay_capacity),
         rate_burst: 100,
-        ..EngineConfig::default()
+        ..defaults
     };
     let (engine, _) = engine_with(config);
     let (a, mut b) = matched_pair(&engine).await;
-    for n in 1..=20 {
-        a.send(&format!("line {n}"), &format!("c{n}"));
-    }
+    send_lines(&a, 1..=20);
     b.drain();
     assert_eq!(b.closed, Some(CloseReason::TooSlow));
     b.handle = None;
-    b.reconnect(&engine).await;
-    let frames = b.drain();
-    let seqs: Vec<u64> = Client::messages(&b.received)
+    (engine, a, b)
+}
+
+fn send_lines(client: &Client, numbers: std::ops::RangeInclusive<u32>) {
+    for n in numbers {
+        client.send(&format!("line {n}"), &format!("c{n}"));
+    }
+}
+
+/// The `seq`s of every line a client has received.
+fn seqs(client: &Client) -> Vec<u64> {
+    Client::messages(&client.received)
         .iter()
         .map(|m| m.seq)
-        .collect();
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_resumes_and_gets_what_its_queue_dropped() {
+    let (engine, _a, mut b) = slow_reader(None).await;
+    b.reconnect(&engine).await;
+    let frames = b.drain();
     assert_eq!(
-        seqs,
+        seqs(&b),
         (1..=20).collect::<Vec<_>>(),
         "every line exactly once, in order"
     );
@@ -255,32 +273,13 @@ async fn a_partner_at_full_rate_during_the_drop_pushes_out_no_missed_line() {
     // its partner goes on at the burst the limits allow while it is away:
     // the room keeps every line it missed even though `replay_capacity`
     // alone (16) would not hold them.
-    let config = EngineConfig {
-        outbox_capacity: 8,
-        replay_capacity: 16,
-        rate_burst: 100,
-        ..EngineConfig::default()
-    };
-    let (engine, _) = engine_with(config);
-    let (a, mut b) = matched_pair(&engine).await;
-    for n in 1..=20 {
-        a.send(&format!("line {n}"), &format!("c{n}"));
-    }
-    b.drain();
-    assert_eq!(b.closed, Some(CloseReason::TooSlow));
-    b.handle = None;
-    for n in 21..=80 {
-        a.send(&format!("line {n}"), &format!("c{n}"));
-    }
+    let (engine, a, mut b) = slow_reader(Some(16)).await;
+    send_lines(&a, 21..=80);
     b.reconnect(&engine).await;
     let frames = b.drain();
     assert!(resumed(&frames).is_some());
-    let seqs: Vec<u64> = Client::messages(&b.received)
-        .iter()
-        .map(|m| m.seq)
-        .collect();
     assert_eq!(
-        seqs,
+        seqs(&b),
         (1..=80).collect::<Vec<_>>(),
         "every line exactly once, in order"
     );
@@ -292,36 +291,16 @@ async fn a_replay_longer_than_the_queue_leaves_room_for_new_lines() {
     // partner's next lines must not count it against the resumed reader,
     // or the first of them closes the connection as too slow and throws
     // away `resumed` with the only copy of the new resume token.
-    let config = EngineConfig {
-        outbox_capacity: 8,
-        rate_burst: 100,
-        ..EngineConfig::default()
-    };
-    let (engine, _) = engine_with(config);
-    let (a, mut b) = matched_pair(&engine).await;
-    for n in 1..=20 {
-        a.send(&format!("line {n}"), &format!("c{n}"));
-    }
-    b.drain();
-    assert_eq!(b.closed, Some(CloseReason::TooSlow));
-    b.handle = None;
+    let (engine, a, mut b) = slow_reader(None).await;
     b.reconnect(&engine).await;
     // Before the resumed reader reads anything, the partner goes on.
-    for n in 21..=26 {
-        a.send(&format!("line {n}"), &format!("c{n}"));
-    }
+    send_lines(&a, 21..=26);
     let frames = b.drain();
     assert_eq!(b.closed, None, "not closed again");
     assert!(resumed(&frames).is_some());
-    let seqs: Vec<u64> = Client::messages(&b.received)
-        .iter()
-        .map(|m| m.seq)
-        .collect();
-    assert_eq!(seqs, (1..=26).collect::<Vec<_>>());
+    assert_eq!(seqs(&b), (1..=26).collect::<Vec<_>>());
     // Past the capacity of new frames it is as slow as before.
-    for n in 27..=40 {
-        a.send(&format!("line {n}"), &format!("c{n}"));
-    }
+    send_lines(&a, 27..=40);
     b.drain();
     assert_eq!(b.closed, Some(CloseReason::TooSlow));
 }

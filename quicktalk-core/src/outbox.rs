@@ -139,21 +139,29 @@ impl Outbox {
     /// reads is slowed down (TCP pushes back on it) instead of being closed
     /// as too slow by the answers to its own frames.
     pub(crate) async fn wait_for_room(&self) {
+        // Almost always there is room: one lock, no waiter registered.
+        if self.has_room() {
+            return;
+        }
         loop {
             let drained = self.drained.notified();
             tokio::pin!(drained);
             drained.as_mut().enable();
-            {
-                let mut state = self.state.lock();
-                let closing = state.close.is_some() || state.ended || state.finished;
-                if closing || state.queue.len() - state.over < self.low_water() {
-                    state.reader_waits = false;
-                    return;
-                }
-                state.reader_waits = true;
+            if self.has_room() {
+                return;
             }
             drained.await;
         }
+    }
+
+    /// Whether the reader may go on; when not, marks it as waiting so the
+    /// next read that drains the queue wakes it.
+    fn has_room(&self) -> bool {
+        let mut state = self.state.lock();
+        let closing = state.close.is_some() || state.ended || state.finished;
+        let room = closing || state.queue.len() - state.over < self.low_water();
+        state.reader_waits = !room;
+        room
     }
 
     /// The next event. With `release`, an empty queue also gives its buffer

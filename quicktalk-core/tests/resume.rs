@@ -4,9 +4,9 @@ mod support;
 
 use std::time::Duration;
 
-use quicktalk_core::{Engine, EngineConfig};
 use quicktalk_core::Event;
 use quicktalk_core::protocol::{CloseReason, ErrorCode, PartnerLeftReason, ServerFrame};
+use quicktalk_core::{Engine, EngineConfig};
 use support::*;
 
 #[tokio::test(start_paused = true)]

@@ -141,6 +141,9 @@ async fn relay(engine: Engine, socket: WebSocket, key: ClientKey) {
             return;
         }
     };
+    // The close the reader decided on (a client's broken frame), for the
+    // writer to send once the engine's events are out.
+    let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             let message = match event {
@@ -158,9 +161,20 @@ async fn relay(engine: Engine, socket: WebSocket, key: ClientKey) {
                 return;
             }
         }
-        // The connection ended here (the handle was dropped below).
-        let _ = sink.send(Message::Close(None)).await;
+        // The connection ended here (the handle was dropped below): the
+        // reader's close code, if it chose one, else a normal close.
+        let frame = close_rx.await.ok().unwrap_or(CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        });
+        if sink.send(Message::Close(Some(frame))).await.is_err() {
+            // The client closed first: the socket already queued the reply
+            // RFC 6455 requires (and refuses a second close); a flush sends
+            // it, so the client sees its own clean close, not 1006.
+            let _ = sink.flush().await;
+        }
     });
+    let mut close_tx = Some(close_tx);
     loop {
         match stream.next().await {
             Some(Ok(Message::Text(text))) => handle.handle_text(text.as_str()).await,
@@ -172,16 +186,31 @@ async fn relay(engine: Engine, socket: WebSocket, key: ClientKey) {
             Some(Ok(Message::Close(_))) | None => break,
             // Pings and pongs: the client is alive.
             Some(Ok(_)) => handle.touch(),
-            // A frame over the limit, or broken framing: say so, then close.
+            // A frame over the limit, or broken framing: say so, then close
+            // with the RFC 6455 code that names it.
             Some(Err(error)) => {
+                let (code, reason) = match error.into_inner().downcast_ref::<tungstenite::Error>() {
+                    Some(tungstenite::Error::Capacity(_)) => (1009, "frame too big"),
+                    Some(tungstenite::Error::Utf8(_)) => (1007, "a text frame that is not UTF-8"),
+                    Some(tungstenite::Error::Protocol(_)) => (1002, "WebSocket protocol error"),
+                    _ => (1011, "read error"),
+                };
                 handle.error(ProtocolError {
                     code: ErrorCode::BadRequest,
-                    message: format!("unreadable frame: {error}"),
+                    message: format!("unreadable frame: {reason}"),
                 });
+                if let Some(close_tx) = close_tx.take() {
+                    let _ = close_tx.send(CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    });
+                }
                 break;
             }
         }
     }
+    // A normal end: the writer closes with 1000.
+    drop(close_tx);
     // Dropping the handle keeps the session resumable for the grace period
     // and ends its event stream: the writer sends what is queued, closes,
     // and stops.

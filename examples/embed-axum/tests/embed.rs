@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -80,6 +82,22 @@ async fn expect(socket: &mut Socket, kind: &str) -> Value {
 }
 
 /// Whether a line of the oversized frame reached `socket` within a moment.
+/// The code of the close frame the server sends (None: the socket ended
+/// without one).
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    tokio::time::timeout(WAIT, async {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Close(frame) = message {
+                return frame.map(|frame| u16::from(frame.code));
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 async fn alice_saw_big(socket: &mut Socket) -> bool {
     let read = async {
         while let Some(Ok(message)) = socket.next().await {
@@ -175,20 +193,24 @@ async fn logged_in_users_chat_under_the_apps_rules_and_the_app_keeps_the_history
     let big = json!({"type": "send", "text": "x".repeat(5000), "cid": "big"});
     send(&mut bob, big).await;
     assert_eq!(expect(&mut bob, "error").await["code"], "bad_request");
-    let closed = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(message)) = bob.next().await {
-            if matches!(message, Message::Close(_)) {
-                return true;
-            }
-        }
-        true
-    })
-    .await;
-    assert_eq!(closed, Ok(true), "the oversized frame's socket closes");
+    assert_eq!(
+        close_code(&mut bob).await,
+        Some(1009),
+        "the oversized frame's socket closes with 1009"
+    );
     assert!(
         !alice_saw_big(&mut alice).await,
         "the oversized line never reached the partner"
     );
+    // A client's own close is answered (RFC 6455), not left to end as 1006.
+    alice
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        })))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut alice).await, Some(1000));
 
     // The app's SQLite file has the delivered lines and the report, with
     // the accounts as client keys.

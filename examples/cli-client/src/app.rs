@@ -114,6 +114,7 @@ impl App {
     fn on_net(&mut self, net: NetEvent) -> Vec<Action> {
         match net {
             NetEvent::Connected => self.client.handle(Event::Connected),
+            NetEvent::Refused(status) => self.client.handle(Event::Refused { status }),
             NetEvent::Text(text) => match ServerFrame::parse(&text) {
                 Ok(frame) => self.client.handle(Event::Frame(frame)),
                 // Not a frame we can read: the protocol says to ignore it.

@@ -18,6 +18,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 pub enum NetEvent {
     /// The upgrade succeeded.
     Connected,
+    /// The server answered the upgrade with this HTTP status instead (401
+    /// without a login, 403 for a refused origin, 429 over a connection
+    /// cap). `Closed(None)` follows.
+    Refused(u16),
     /// A text frame arrived.
     Text(String),
     /// The connection ended (or never opened); the close code if one came.
@@ -73,9 +77,14 @@ async fn run(
     request.headers_mut().extend(headers);
     // Nagle off, as browsers have it: a line typed just after the automatic
     // pong would otherwise wait for that pong's ACK (up to 40 ms).
-    let (mut socket, _response) = tokio_tungstenite::connect_async_with_config(request, None, true)
-        .await
-        .ok()?;
+    let mut socket = match tokio_tungstenite::connect_async_with_config(request, None, true).await {
+        Ok((socket, _response)) => socket,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let _ = events.send(NetEvent::Refused(response.status().as_u16()));
+            return None;
+        }
+        Err(_) => return None,
+    };
     let _ = events.send(NetEvent::Connected);
     loop {
         tokio::select! {

@@ -21,7 +21,9 @@
 use std::time::Duration;
 
 use crate::protocol::{ClientFrame, Search, Sender, ServerFrame};
-use crate::view::{Activity, ChatLine, Connection, Delivery, Notice, Partner, Rejection, View};
+use crate::view::{
+    Activity, ChatLine, Connection, Delivery, Notice, Partner, Rejection, Retry, View,
+};
 
 /// Close codes after which reconnecting would be wrong.
 pub const FINAL_CLOSE_CODES: [u16; 2] = [1008, 4003];
@@ -43,6 +45,12 @@ pub enum Event {
     Connected,
     /// A frame arrived.
     Frame(ServerFrame),
+    /// The server answered the upgrade with an HTTP status (a `Closed`
+    /// follows).
+    Refused {
+        /// The HTTP status.
+        status: u16,
+    },
     /// The socket closed or could not be opened; `code` from the close frame.
     Closed {
         /// The close code, if the server sent one.
@@ -96,6 +104,10 @@ pub struct Client {
     next_cid: u64,
     /// Failed connection tries in a row.
     attempt: u32,
+    /// The current dial's upgrade succeeded.
+    connected: bool,
+    /// The current dial was refused with this HTTP status.
+    refused: Option<u16>,
     quitting: bool,
 }
 
@@ -114,6 +126,8 @@ impl Client {
             typing_sent: false,
             next_cid: 0,
             attempt: 0,
+            connected: false,
+            refused: None,
             quitting: false,
         }
     }
@@ -127,8 +141,13 @@ impl Client {
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
         match event {
-            Event::Dialing => self.view.connection = Connection::Connecting,
-            Event::Connected => {}
+            Event::Dialing => {
+                self.view.connection = Connection::Connecting;
+                self.connected = false;
+                self.refused = None;
+            }
+            Event::Connected => self.connected = true,
+            Event::Refused { status } => self.refused = Some(status),
             Event::Frame(frame) => self.on_frame(frame, &mut out),
             Event::Closed { code } => self.on_closed(code, &mut out),
             Event::InputChanged { empty } => self.set_typing(!empty, &mut out),
@@ -358,14 +377,26 @@ impl Client {
             self.push(ChatLine::Notice(Notice::Closed { code }));
             return;
         }
+        // Refused for good (a login or origin the server wants): retrying
+        // cannot help; say what to do instead.
+        if let Some(status @ (401 | 403)) = self.refused {
+            self.view.connection = Connection::Refused { status };
+            return;
+        }
         if self.view.connection == Connection::Online {
             self.push(ChatLine::Notice(Notice::ConnectionLost));
         }
+        let why = match (self.refused, self.connected) {
+            (Some(status), _) => Retry::Status(status),
+            (None, false) => Retry::Unreachable,
+            (None, true) => Retry::Lost,
+        };
         self.attempt += 1;
         let after = backoff(self.attempt);
         self.view.connection = Connection::Reconnecting {
             after,
             attempt: self.attempt,
+            why,
         };
         out.push(Action::Reconnect { after });
     }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::protocol::REPORT_REASONS;
-use crate::view::{Activity, Connection, Notice, Partner, Rejection};
+use crate::view::{Activity, Connection, Notice, Partner, Rejection, Retry};
 
 /// The language of the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,15 +89,36 @@ impl Ui {
                 Ui::En => format!("Connecting to {url}…"),
                 Ui::Ko => format!("{url}에 연결 중…"),
             },
-            Connection::Reconnecting { after, attempt } => {
+            Connection::Reconnecting {
+                after,
+                attempt,
+                why,
+            } => {
                 let secs = seconds(*after);
+                let why = match (self, why) {
+                    (Ui::En, Retry::Lost) => "Connection lost.".to_owned(),
+                    (Ui::Ko, Retry::Lost) => "연결이 끊겼습니다.".to_owned(),
+                    (Ui::En, Retry::Unreachable) => format!("Can't reach the server at {url}."),
+                    (Ui::Ko, Retry::Unreachable) => format!("{url} 서버에 연결할 수 없습니다."),
+                    (Ui::En, Retry::Status(429)) => {
+                        "The server has too many connections from your address (HTTP 429).".into()
+                    }
+                    (Ui::Ko, Retry::Status(429)) => {
+                        "이 주소에서 연결이 너무 많습니다 (HTTP 429).".into()
+                    }
+                    (Ui::En, Retry::Status(status)) => {
+                        format!("The server refused the connection (HTTP {status}).")
+                    }
+                    (Ui::Ko, Retry::Status(status)) => {
+                        format!("서버가 연결을 거부했습니다 (HTTP {status}).")
+                    }
+                };
                 match self {
-                    Ui::En => format!("Connection lost. Reconnecting in {secs} s (try {attempt})…"),
-                    Ui::Ko => format!(
-                        "연결이 끊겼습니다. {secs}초 후 다시 연결합니다 ({attempt}번째 시도)…"
-                    ),
+                    Ui::En => format!("{why} Reconnecting in {secs} s (try {attempt})…"),
+                    Ui::Ko => format!("{why} {secs}초 후 다시 연결합니다 ({attempt}번째 시도)…"),
                 }
             }
+            Connection::Refused { status } => self.refused(*status),
             Connection::Resuming => self.pick(
                 "Reconnected. Restoring your chat…",
                 "다시 연결됨. 대화를 복구하는 중…",
@@ -247,6 +268,28 @@ impl Ui {
             "self_harm" => self.pick("self-harm", "자해"),
             "profanity" => self.pick("profanity", "욕설"),
             other => other.to_owned(),
+        }
+    }
+
+    /// An upgrade refused for good, and what to do about it.
+    fn refused(self, status: u16) -> String {
+        match (self, status) {
+            (Ui::En, 401) => "The server wants a login (HTTP 401): pass its token with \
+                 --header \"Authorization: Bearer <token>\". Not reconnecting."
+                .into(),
+            (Ui::Ko, 401) => {
+                "로그인이 필요합니다 (HTTP 401): --header \"Authorization: Bearer <토큰>\"으로 \
+                 토큰을 넘기세요. 다시 연결하지 않습니다."
+                    .into()
+            }
+            (Ui::En, _) => format!(
+                "The server refused this client (HTTP {status}: its origin or address is not \
+                 allowed). Not reconnecting."
+            ),
+            (Ui::Ko, _) => format!(
+                "서버가 이 클라이언트를 거부했습니다 (HTTP {status}: 허용되지 않은 출처나 주소). \
+                 다시 연결하지 않습니다."
+            ),
         }
     }
 

@@ -34,6 +34,15 @@ pub enum Connection {
         after: Duration,
         /// How many tries have failed in a row.
         attempt: u32,
+        /// Why the last try failed.
+        why: Retry,
+    },
+    /// The server refused the upgrade with an HTTP status after which
+    /// trying again cannot help (401: a login is needed; 403: this origin
+    /// or client is not allowed).
+    Refused {
+        /// The HTTP status.
+        status: u16,
     },
     /// `resume` sent, waiting for `resumed` (or `error resume_failed`).
     Resuming,
@@ -44,6 +53,17 @@ pub enum Connection {
         /// The WebSocket close code (1008 or 4003).
         code: u16,
     },
+}
+
+/// Why a reconnect is scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// An open connection dropped.
+    Lost,
+    /// The server could not be reached (nothing answered the dial).
+    Unreachable,
+    /// The server answered the upgrade with this HTTP status (429, 5xx).
+    Status(u16),
 }
 
 /// Where we are in the chat life cycle.

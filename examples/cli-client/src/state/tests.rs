@@ -299,6 +299,44 @@ fn no_reconnect_after_close_1008_or_4003() {
 }
 
 #[test]
+fn a_refused_upgrade_says_why_and_stops_only_when_retrying_cannot_help() {
+    // 401 (a login is needed) and 403 (origin or address not allowed): no
+    // retry loop posing as a lost connection.
+    for status in [401, 403] {
+        let mut client = Client::new(search());
+        client.handle(Event::Dialing);
+        client.handle(Event::Refused { status });
+        assert_eq!(client.handle(Event::Closed { code: None }), []);
+        assert_eq!(client.view().connection, Connection::Refused { status });
+    }
+    // 429 (over a cap) may pass later: retried, with the reason shown.
+    let mut client = Client::new(search());
+    client.handle(Event::Dialing);
+    client.handle(Event::Refused { status: 429 });
+    assert!(matches!(
+        client.handle(Event::Closed { code: None })[..],
+        [Action::Reconnect { .. }]
+    ));
+    assert!(matches!(
+        client.view().connection,
+        Connection::Reconnecting {
+            why: Retry::Status(429),
+            ..
+        }
+    ));
+    // Nothing answered the dial: unreachable, not lost.
+    client.handle(Event::Dialing);
+    client.handle(Event::Closed { code: None });
+    assert!(matches!(
+        client.view().connection,
+        Connection::Reconnecting {
+            why: Retry::Unreachable,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn backoff_doubles_from_half_a_second_to_eight() {
     let delays: Vec<_> = (1..=7).map(backoff).collect();
     let ms: Vec<_> = delays.iter().map(Duration::as_millis).collect();

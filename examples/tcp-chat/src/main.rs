@@ -40,14 +40,16 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    // The engine with its defaults (in-memory store, no moderator), except
-    // that a person reading in `nc` sends nothing for minutes: no idle close
-    // before ten minutes.
+    // The engine with the reference server's filter (quicktalk-nlp, its
+    // built-in Korean and English lists) and an in-memory store (this
+    // example keeps no files), and one change: a person reading in `nc`
+    // sends nothing for minutes, so no idle close before ten minutes.
     let engine = Engine::builder()
         .config(EngineConfig {
             idle_timeout: Duration::from_secs(600),
             ..EngineConfig::default()
         })
+        .moderator(std::sync::Arc::new(quicktalk_nlp::Filter::new()))
         .build()
         .map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(args.bind).await?;
@@ -142,7 +144,11 @@ async fn command(
 ) -> bool {
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     match word {
-        "" => {}
+        "" => {
+            let _ = lines
+                .send("! an empty line is not sent; type some text, or /help")
+                .await;
+        }
         "/join" => handle.join(join_request(rest)),
         "/next" => handle.next(join_request(rest)),
         "/leave" => handle.leave(),
@@ -230,11 +236,23 @@ fn render(frame: &ServerFrame) -> Option<String> {
             (RejectReason::Moderation, Some(category)) => {
                 format!("! not sent: blocked by the filter ({category})")
             }
+            (RejectReason::TooLong, _) => "! not sent: too long for one line".into(),
+            (RejectReason::RateLimited, _) => "! not sent: too fast; wait a moment".into(),
+            (RejectReason::NotInRoom, _) => "! not sent: you are not in a chat; /join first".into(),
             (reason, _) => format!("! not sent: {}", reason.as_str()),
         },
         ServerFrame::Reported => "* report sent to the moderators".into(),
         ServerFrame::Online { count } => format!("* {count} online"),
-        ServerFrame::Error(error) => format!("! {}: {}", error.code, error.message),
+        // The engine's messages name protocol frames; here they are commands.
+        ServerFrame::Error(error) => format!(
+            "! {}: {}",
+            error.code,
+            error
+                .message
+                .replace("`join`", "/join")
+                .replace("`next`", "/next")
+                .replace("`leave`", "/leave")
+        ),
         ServerFrame::Resumed(_) | ServerFrame::Pong => return None,
     })
 }

@@ -128,7 +128,9 @@ async fn bad_input_gets_a_clear_line_and_the_session_goes_on() {
     let server = ChatServer::start();
     let mut alice = Nc::connect(&server).await;
     alice.type_line("hello?").await;
-    alice.expect("! not sent: not_in_room").await;
+    alice.expect("! not sent: you are not in a chat; /join first").await;
+    alice.type_line("").await;
+    alice.expect("! an empty line is not sent").await;
     alice.type_line("/dance").await;
     alice.expect("! unknown command /dance").await;
     alice.writer.write_all(b"\xff\xfe bytes\n").await.unwrap();
@@ -140,7 +142,8 @@ async fn bad_input_gets_a_clear_line_and_the_session_goes_on() {
     alice.type_line("/join").await;
     alice.expect("* waiting").await;
     alice.type_line("/join").await;
-    alice.expect("! bad_state").await;
+    let twice = alice.expect("! bad_state").await;
+    assert!(!twice.contains('`'), "commands, not frame names: {twice}");
 
     // A second client is served normally all along.
     let mut bob = Nc::connect(&server).await;
@@ -148,7 +151,10 @@ async fn bad_input_gets_a_clear_line_and_the_session_goes_on() {
     bob.expect("* matched with a random stranger").await;
     alice.expect("* matched").await;
     bob.type_line(&"y".repeat(600)).await;
-    bob.expect("! not sent: too_long").await;
+    bob.expect("! not sent: too long").await;
+    // The reference server's filter: a phone number is not sent.
+    bob.type_line("내 번호 010-1234-5678").await;
+    bob.expect("! not sent: blocked by the filter (contact)").await;
     bob.type_line("still fine").await;
     alice.expect("stranger: still fine").await;
 

@@ -179,7 +179,7 @@ pub async fn run(
             tracing::warn!(
                 open_files = limit,
                 max_connections = config.max_connections,
-                "the open-file limit is below --max-connections: connections past about {} will fail to be accepted; raise it (ulimit -n, systemd LimitNOFILE, compose ulimits)",
+                "the open-file limit leaves room for about {} connections, fewer than --max-connections (the store, the bus and the listener take about 64 descriptors): connections past that will fail to be accepted; raise it (ulimit -n, systemd LimitNOFILE, compose ulimits)",
                 limit.saturating_sub(64)
             );
         }

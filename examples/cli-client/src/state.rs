@@ -360,7 +360,24 @@ impl Client {
             Sender::Stranger => {
                 let bot = matches!(&self.view.activity, Activity::Chatting(p) if p.bot);
                 self.view.partner_typing = false;
-                self.push(ChatLine::Stranger { text, masked, bot });
+                // Our lines still waiting for their echo have no place yet:
+                // a line from the stranger (one the server numbered before
+                // them, replayed after a resume) goes above them, as in the
+                // partner's window.
+                let line = ChatLine::Stranger { text, masked, bot };
+                let pending = self.view.lines.iter().position(|line| {
+                    matches!(
+                        line,
+                        ChatLine::Mine {
+                            delivery: Delivery::Pending,
+                            ..
+                        }
+                    )
+                });
+                match pending {
+                    Some(at) => self.view.lines.insert(at, line),
+                    None => self.push(line),
+                }
             }
         }
     }

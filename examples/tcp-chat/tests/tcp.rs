@@ -128,7 +128,9 @@ async fn bad_input_gets_a_clear_line_and_the_session_goes_on() {
     let server = ChatServer::start();
     let mut alice = Nc::connect(&server).await;
     alice.type_line("hello?").await;
-    alice.expect("! not sent: you are not in a chat; /join first").await;
+    alice
+        .expect("! not sent: you are not in a chat; /join first")
+        .await;
     alice.type_line("").await;
     alice.expect("! an empty line is not sent").await;
     alice.type_line("/dance").await;
@@ -154,7 +156,8 @@ async fn bad_input_gets_a_clear_line_and_the_session_goes_on() {
     bob.expect("! not sent: too long").await;
     // The reference server's filter: a phone number is not sent.
     bob.type_line("내 번호 010-1234-5678").await;
-    bob.expect("! not sent: blocked by the filter (contact)").await;
+    bob.expect("! not sent: blocked by the filter (contact)")
+        .await;
     bob.type_line("still fine").await;
     alice.expect("stranger: still fine").await;
 

@@ -231,6 +231,30 @@ fn unacknowledged_lines_are_resent_with_the_same_cid_after_resumed() {
 }
 
 #[test]
+fn a_stranger_line_replayed_after_a_resume_goes_above_our_waiting_lines() {
+    let mut client = chatting();
+    drop_and_reconnect(&mut client, Some(1006));
+    client.handle(Event::Submit("typed offline".into()));
+    client.handle(Event::Frame(ServerFrame::Resumed {
+        room: Some("r1".into()),
+        resume_token: "t2".into(),
+    }));
+    // The stranger's line the drop swallowed (seq 1), then our echo (seq 2).
+    client.handle(message(1, Sender::Stranger, "are you there?", None));
+    client.handle(message(2, Sender::You, "typed offline", Some("cli-1")));
+    let order: Vec<&str> = client
+        .view()
+        .lines
+        .iter()
+        .filter_map(|line| match line {
+            ChatLine::Mine { text, .. } | ChatLine::Stranger { text, .. } => Some(text.as_str()),
+            ChatLine::Notice(_) => None,
+        })
+        .collect();
+    assert_eq!(order, ["are you there?", "typed offline"], "seq order");
+}
+
+#[test]
 fn failed_resume_adopts_the_fresh_session_and_queues_again() {
     let mut client = chatting();
     client.handle(Event::Submit("pending".into()));

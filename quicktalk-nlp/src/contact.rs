@@ -554,7 +554,7 @@ struct Digit {
 /// and the letter o for a zero right beside an ASCII digit
 /// (`o1o-1234-5678`); all but digit characters read as spelled, so only a
 /// number that starts like a mobile one is a phone.
-fn digit_in(text: &str, at: usize, prev: Option<char>) -> Option<Digit> {
+fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<Digit> {
     let rest = &text[at..];
     let c = rest.chars().next()?;
     if matches!(c, 'o' | 'l' | 'i') {
@@ -572,8 +572,10 @@ fn digit_in(text: &str, at: usize, prev: Option<char>) -> Option<Digit> {
         }
     }
     if c.is_ascii_alphabetic() {
-        // A whole English number word (`zero one zero ...`).
-        if prev.is_some_and(|p| p.is_ascii_alphabetic()) {
+        // A whole English number word (`zero one zero ...`), only in a line
+        // that has one (the caller's cheap test): the word search would
+        // otherwise run at every word of every line with digits.
+        if !english || prev.is_some_and(|p| p.is_ascii_alphabetic()) {
             return None;
         }
         let (word, value) = ENGLISH_DIGITS.iter().find(|(word, _)| {
@@ -664,14 +666,27 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     // 일이삼사 5678`); they make a phone only when it starts like a mobile
     // number (below).
     // A number read out in English starts with its zero (`zero one zero`,
-    // `oh one oh`): only then are words counted in an ASCII line.
-    let spelled_zero = ascii && (plain.contains("zero") || plain.contains("oh"));
-    let digits = if ascii && !spelled_zero {
-        plain.bytes().filter(u8::is_ascii_digit).count()
+    // `oh one oh`): only then are English words read as digits.
+    // Or run into digits (`1two3four`).
+    let bytes = plain.as_bytes();
+    let english = plain.contains("zero")
+        || plain.contains("oh one")
+        || (1..bytes.len()).any(|at| {
+            bytes[at - 1].is_ascii_digit()
+                && bytes[at].is_ascii_alphabetic()
+                && ENGLISH_DIGITS
+                    .iter()
+                    .any(|(word, _)| bytes[at..].starts_with(word.as_bytes()))
+        });
+    // Enough digit characters settle it at once; only a line short of them
+    // counts what reads as digits (number words, letters beside digits).
+    let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
+    let digits = if ascii_digits >= 8 || (ascii && !english) {
+        ascii_digits
     } else {
         plain
             .char_indices()
-            .filter(|&(at, _)| digit_in(plain, at, None).is_some())
+            .filter(|&(at, _)| digit_in(plain, at, None, english).is_some())
             .count()
     };
     if digits < 8 {
@@ -683,7 +698,8 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     let mut prev: Option<char> = None;
     while let Some(c) = plain[at..].chars().next() {
         let start = at;
-        if digit_in(plain, at, prev).is_none() || prev.is_some_and(|p| p.is_ascii_digit()) {
+        if digit_in(plain, at, prev, english).is_none() || prev.is_some_and(|p| p.is_ascii_digit())
+        {
             at += c.len_utf8();
             prev = Some(c);
             continue;
@@ -705,7 +721,7 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
             }
         }
         let plus = prev == Some('+');
-        let number = scan_number(&plain[at..]);
+        let number = scan_number(&plain[at..], english);
         // Korean number words are ordinary syllables (이, 사, 오); a run of
         // them is a number only when it starts like a phone number.
         let spelled = number.korean_words > 0;
@@ -758,7 +774,7 @@ struct Number {
 /// Reads digits (and Korean number words) from the start of `text`, across
 /// separators (`-`, `.`, a space...): at most two marks and two spaces
 /// between digits.
-fn scan_number(text: &str) -> Number {
+fn scan_number(text: &str, english: bool) -> Number {
     let mut number = Number {
         len: 0,
         first: [None; 3],
@@ -786,7 +802,7 @@ fn scan_number(text: &str) -> Number {
         if offset < number.taken {
             continue; // the rest of a number word
         }
-        let read = digit_in(text, offset, prev);
+        let read = digit_in(text, offset, prev, english);
         prev = Some(c);
         let mut width = c.len_utf8();
         if let Some(digit) = read {

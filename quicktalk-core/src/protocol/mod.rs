@@ -79,6 +79,7 @@ impl ProtocolError {
 /// fillers (the usual way to type a "blank" line or name in Korean apps).
 /// A `send` of only these and whitespace is empty; the moderation filter
 /// drops them without leaving a gap.
+#[inline]
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,

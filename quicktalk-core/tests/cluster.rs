@@ -12,7 +12,7 @@ use quicktalk_core::cluster::ClusterMatcher;
 use quicktalk_core::matcher::MatcherConfig;
 use quicktalk_core::memory::MemoryEventBus;
 use quicktalk_core::ports::event_bus::{BusEvent, EventBus, Route};
-use quicktalk_core::protocol::{PartnerLeftReason, Sender, ServerFrame};
+use quicktalk_core::protocol::{CloseReason, PartnerLeftReason, Sender, ServerFrame};
 use quicktalk_core::{Engine, EngineConfig};
 use support::*;
 use tokio::task::JoinHandle;
@@ -645,6 +645,34 @@ async fn a_resume_on_another_node_takes_the_session_from_a_live_node() {
         is_partner_left(f, PartnerLeftReason::Disconnected)
     })
     .await;
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn a_resume_on_another_node_closes_the_old_connection_still_open() {
+    let cluster = cluster(2).await;
+    let mut a = Client::connect(&cluster.nodes[0], "key-a").await;
+    let mut b = Client::connect(&cluster.nodes[0], "key-b").await;
+    a.join(&[], None);
+    b.join(&[], None);
+    until(&mut a, "a matched", |f| matched(f).is_some()).await;
+    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    // a's client opens a second connection, to node 1, and resumes there
+    // while its first is still open on node 0.
+    let mut again = Client::connect(&cluster.nodes[1], "key-a").await;
+    again.handle().resume(&a.token(), a.last_seq());
+    until(&mut again, "resumed", |f| resumed(f).is_some()).await;
+    // The first is closed as replaced (4003), not left open and deaf.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.closed.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the old connection was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        a.drain();
+    }
+    assert_eq!(a.closed, Some(CloseReason::Replaced));
     cluster.matcher.abort();
 }
 

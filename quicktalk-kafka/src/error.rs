@@ -14,8 +14,9 @@ pub enum Error {
     },
     /// An existing topic does not have the layout QuickTalk needs.
     #[error(
-        "topic {topic} has {found} {what}, but --kafka-{what} is {expected}; \
-         change the setting to match, or create the topic again (deleting its events)"
+        "topic {topic} has {found} {what}, but --kafka-{} is {expected}; \
+         change the setting to match, or create the topic again (deleting its events)",
+        .what.replace(' ', "-")
     )]
     Layout {
         /// The topic.

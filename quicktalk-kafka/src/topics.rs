@@ -72,7 +72,16 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<i32> {
     for result in results {
         match result {
             Ok(name) => {
-                tracing::info!(topic = %name, partitions = config.partitions, replication = config.replication, "created topic")
+                // Each topic with its own count (the control and nodes
+                // topics have one partition, the match topic its own).
+                let partitions = if name == topic {
+                    config.partitions
+                } else if name == matching {
+                    config.match_partitions
+                } else {
+                    1
+                };
+                tracing::info!(topic = %name, partitions, replication = config.replication, "created topic")
             }
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((_, code)) => {

@@ -150,14 +150,36 @@ pub(crate) async fn add_ban(State(state): State<AppState>, Json(ban): Json<NewBa
     }
     let key = ClientKey::new(ban.client_key);
     let duration = ban.duration_s.map(Duration::from_secs);
-    match state.inner.engine.ban(&key, &ban.reason, duration).await {
-        Ok(removed) => (
-            StatusCode::CREATED,
-            Json(json!({"removed_sessions": removed})),
-        )
-            .into_response(),
-        Err(error) => store_error(error),
+    let removed = match state.inner.engine.ban(&key, &ban.reason, duration).await {
+        Ok(removed) => removed,
+        Err(error) => return store_error(error),
+    };
+    // In a cluster the key may have sessions on other nodes (and each node
+    // may have its own store): the ban goes out on the control topic, as
+    // the moderation worker's do, and every node carries it out.
+    let mut published = None;
+    if let Some(control) = &state.inner.control {
+        let now = quicktalk_core::ports::chat_store::unix_ms(std::time::SystemTime::now());
+        let event = quicktalk_kafka::ControlEvent::Ban {
+            client_key: key,
+            reason: ban.reason,
+            until: duration
+                .map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
+        };
+        published = Some(match control.publish(&event).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "the ban could not be published to the other nodes");
+                false
+            }
+        });
     }
+    let mut body = json!({"removed_sessions": removed});
+    if let Some(published) = published {
+        // Whether the other nodes were told (false: ban again to retry).
+        body["published"] = json!(published);
+    }
+    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 /// `DELETE /api/admin/bans/{client_key}`.

@@ -103,7 +103,9 @@ where
 pub(crate) struct Kafka {
     pub(crate) bus: Arc<dyn EventBus>,
     pub(crate) config: KafkaConfig,
-    control: ControlChannel,
+    /// Where decisions for every node go (the moderation worker's bans, and
+    /// the admin API's).
+    pub(crate) control: Arc<ControlChannel>,
 }
 
 impl Kafka {
@@ -281,7 +283,7 @@ impl BusArgs {
         Ok(Some(Kafka {
             bus: Arc::new(bus),
             config,
-            control,
+            control: Arc::new(control),
         }))
     }
 

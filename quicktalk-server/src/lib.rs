@@ -184,5 +184,6 @@ pub async fn run(
             );
         }
     }
-    serve::serve(config, listener, engine, ip_key, metrics, shutdown).await
+    let control = kafka.map(|kafka| kafka.control);
+    serve::serve(config, listener, engine, ip_key, metrics, control, shutdown).await
 }

@@ -57,6 +57,7 @@ pub(crate) async fn serve(
     engine: Engine,
     ip_key: String,
     metrics: PrometheusHandle,
+    control: Option<Arc<quicktalk_kafka::ControlChannel>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let state = AppState {
@@ -76,6 +77,7 @@ pub(crate) async fn serve(
             metrics: metrics.clone(),
             sockets: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            control,
         }),
     };
     let app = router(state.clone());

@@ -37,6 +37,9 @@ pub(crate) struct Inner {
     /// Socket tasks, so shutdown can wait for their close frames.
     pub(crate) sockets: TaskTracker,
     pub(crate) shutdown: CancellationToken,
+    /// With a Kafka bus: where an admin ban goes so every node carries it
+    /// out, not only the one that took the request.
+    pub(crate) control: Option<Arc<quicktalk_kafka::ControlChannel>>,
 }
 
 /// Holds one connection slot (global and per IP); released on drop.

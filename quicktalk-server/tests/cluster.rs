@@ -223,6 +223,43 @@ async fn three_nodes_match_strangers_across_nodes_and_they_chat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_ban_on_one_node_closes_the_keys_sessions_on_every_node() {
+    const TOKEN: &str = "cluster-admin-token-0123456789";
+    let Some((_, _, nodes)) = start_nodes(&["k0", "k1"], &["--admin-token", TOKEN]).await else {
+        return;
+    };
+    // a on k0, b on k1; both come from 127.0.0.1, so they share a key.
+    let (mut a, mut b) = cross_pair(&nodes[0], &nodes[1], "bans").await;
+    a.send(json!({"type": "report", "reason": "spam"})).await;
+    next_of(
+        &mut a,
+        "reported",
+        &["message", "typing"],
+        Duration::from_secs(5),
+    )
+    .await;
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [("Authorization", auth.as_str())];
+    let (_, reports) = http(&nodes[0].server, "GET", "/api/admin/reports", &headers, "").await;
+    let reports: Value = serde_json::from_str(&reports).unwrap();
+    let key = reports[0]["reported_key"].as_str().unwrap().to_owned();
+    let ban = json!({"client_key": key, "reason": "spam", "duration_s": 3600}).to_string();
+    let (status, body) = http(&nodes[0].server, "POST", "/api/admin/bans", &headers, &ban).await;
+    assert_eq!(status, 201, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["published"], true, "{body}");
+    // The session on the other node is closed too, as a banned one is.
+    let close = tokio::time::timeout(Duration::from_secs(15), b.closed())
+        .await
+        .expect("the other node carries the ban out")
+        .expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008);
+    // And the other node refuses the key from now on.
+    let mut again = Client::connect_raw(&nodes[1].server, None).await.unwrap();
+    assert_eq!(again.expect("error").await["code"], "banned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_ends_its_chats_elsewhere_its_clients_resume_elsewhere_and_matching_goes_on()
 {
     let Some(brokers) = test_brokers() else {

@@ -39,7 +39,7 @@ use super::{Hub, Phase, Timer};
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::unix_ms;
 use crate::ports::event_bus::{BusEvent, ClusterMember, ClusterSeat};
-use crate::protocol::{PartnerLeftReason, ServerFrame};
+use crate::protocol::{CloseReason, PartnerLeftReason, ServerFrame};
 
 /// How often a node says it is alive.
 pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
@@ -287,8 +287,13 @@ impl Hub {
             }
             BusEvent::Moved { session, node, .. } => {
                 if self.node() != Some(&node) && self.sessions.contains_key(&session) {
-                    // Its client resumed on another node: no longer ours.
+                    // Its client resumed on another node: no longer ours. A
+                    // connection still open here is closed as replaced
+                    // (4003), as on one node, not left open and deaf.
                     tracing::info!(%session, to = %node, "session resumed on another node");
+                    if let Some(attachment) = self.sessions[&session].attachment.as_ref() {
+                        attachment.outbox.close(CloseReason::Replaced);
+                    }
                     self.remove_session(session, PartnerLeftReason::Disconnected, now);
                 }
             }

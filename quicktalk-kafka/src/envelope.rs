@@ -168,6 +168,7 @@ mod tests {
                 node: "node-b".into(),
                 online: 42,
                 leaving: true,
+                instance: 7,
             },
             BusEvent::Reannounce {
                 node: "node-b".into(),

@@ -175,6 +175,11 @@ pub enum BusEvent {
         /// The node is shutting down: its rooms end now.
         #[serde(default)]
         leaving: bool,
+        /// A random number the node's process picked at start: two
+        /// processes given one node id show as two instances (0 from nodes
+        /// that predate it).
+        #[serde(default)]
+        instance: u64,
     },
     /// Cluster mode: a node took over matchmaking and asks every node to
     /// announce its waiting sessions and exclusions again.

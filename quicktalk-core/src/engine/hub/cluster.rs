@@ -49,6 +49,10 @@ pub(crate) const NODE_GONE_AFTER: Duration = Duration::from_secs(3);
 /// What a node keeps for cluster mode.
 pub(crate) struct ClusterState {
     node: Arc<str>,
+    /// This process's heartbeat instance (see `BusEvent::Heartbeat`).
+    instance: u64,
+    /// When another process with this node id was last reported.
+    duplicate_reported: Option<Instant>,
     next_ticket: u64,
     /// Proposals for a session of this node waiting for the other answer.
     pending: FxHashMap<RoomId, Pending>,
@@ -75,9 +79,15 @@ impl ClusterState {
         &self.node
     }
 
+    pub(crate) fn instance(&self) -> u64 {
+        self.instance
+    }
+
     pub(crate) fn new(node: Arc<str>) -> Self {
         Self {
             node,
+            instance: rand::random::<u64>() | 1,
+            duplicate_reported: None,
             next_ticket: 0,
             pending: FxHashMap::default(),
             peers: FxHashMap::default(),
@@ -310,7 +320,8 @@ impl Hub {
                 node,
                 online,
                 leaving,
-            } => self.heard(node, online, leaving, now),
+                instance,
+            } => self.heard(node, online, leaving, instance, now),
             BusEvent::Reannounce { .. } => self.reannounce(now),
             BusEvent::Locate { digest, asker } => self.answer_locate(digest, asker),
             BusEvent::Located {
@@ -666,10 +677,26 @@ impl Hub {
     }
 
     /// A heartbeat from another node.
-    fn heard(&mut self, node: Arc<str>, online: u64, leaving: bool, now: Instant) {
+    fn heard(&mut self, node: Arc<str>, online: u64, leaving: bool, instance: u64, now: Instant) {
         let Some(cluster) = self.cluster.as_mut() else {
             return;
         };
+        if node == cluster.node && instance != 0 && instance != cluster.instance {
+            // Another process was started with this node id: the other nodes
+            // cannot tell the two apart (when either stops, they end both
+            // processes' chats). Said loudly, once a minute.
+            let due = cluster
+                .duplicate_reported
+                .is_none_or(|last| now.saturating_duration_since(last) >= Duration::from_secs(60));
+            if due {
+                cluster.duplicate_reported = Some(now);
+                tracing::error!(
+                    node = %node,
+                    "another process is running with this --node-id: give every node its own id (or leave it unset for a random one); chats end on both when either stops"
+                );
+            }
+            return;
+        }
         if node == cluster.node {
             // Everyone was silent because the bus was: give the others a
             // fresh window to be heard again (after an outage, long enough
@@ -728,10 +755,12 @@ impl Hub {
                 .collect(),
             None => Vec::new(),
         };
+        let instance = self.cluster.as_ref().map_or(0, |cluster| cluster.instance);
         self.bus.offer(BusEvent::Heartbeat {
             node,
             online: self.online,
             leaving: self.shutting_down,
+            instance,
         });
         self.forget_expired_exclusions(now);
         let grace = self.config.resume_grace;

@@ -246,10 +246,12 @@ impl Hub {
             self.hand_over_seats();
             // The other nodes end this node's chats now, not in 3 s.
             let node = cluster.node().clone();
+            let instance = cluster.instance();
             self.bus.offer(BusEvent::Heartbeat {
                 node,
                 online: 0,
                 leaving: true,
+                instance,
             });
         }
         self.store.close();

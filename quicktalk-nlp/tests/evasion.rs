@@ -313,9 +313,13 @@ const NEVER_VISIBLE: &[&str] = &[
     // Korean laughter typed on an English keyboard (ㅋㅋㅋ): a flag at most.
     "kkkk so funny",
     "오늘 kkk 진짜 웃겼어",
-    // c8 as a chess square or in a word.
+    // c8 as a chess square, cb and <b> (a leet c8 would be cb).
     "Bc8 is a good move",
     "bytecode",
+    "<b>bold</b> 안녕",
+    "my cb radio",
+    // Markup typed in a chat line (the browser test sends this one).
+    "<img src=x onerror=\"alert(1)\"><b>bold</b> 안녕",
     // Mild, like damn: a flag.
     "crap i forgot my keys",
     // A history lesson is talking about hate: a flag.
@@ -413,7 +417,6 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
         Contact,
     ),
     ("C발 뭐하냐", Profanity),
-    ("C8 진짜", Profanity),
     ("시방새", Profanity),
     ("bxtch", Profanity),
 ];

@@ -143,6 +143,17 @@ async fn cluster(nodes: usize) -> Cluster {
 }
 
 /// Drains `client` until `done` holds for what it received, or fails after 5 s.
+/// Two clients (`key-a`, `key-b`) on one node, matched with each other.
+async fn same_node_pair(node: &Engine) -> (Client, Client) {
+    let mut a = Client::connect(node, "key-a").await;
+    let mut b = Client::connect(node, "key-b").await;
+    a.join(&[], None);
+    b.join(&[], None);
+    until(&mut a, "a matched", |f| matched(f).is_some()).await;
+    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    (a, b)
+}
+
 async fn until(client: &mut Client, what: &str, done: impl Fn(&[ServerFrame]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -318,12 +329,7 @@ async fn a_report_keeps_two_client_keys_apart_on_every_node() {
 #[tokio::test]
 async fn same_node_pairs_match_through_the_cluster_and_chat_directly() {
     let cluster = cluster(2).await;
-    let mut a = Client::connect(&cluster.nodes[1], "key-a").await;
-    let mut b = Client::connect(&cluster.nodes[1], "key-b").await;
-    a.join(&[], None);
-    b.join(&[], None);
-    until(&mut a, "a matched", |f| matched(f).is_some()).await;
-    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    let (a, mut b) = same_node_pair(&cluster.nodes[1]).await;
     let mut published = cluster.bus.subscribe().await.unwrap();
     a.send("direct", "c1");
     until(&mut b, "delivered", |f| Client::messages(f).len() == 1).await;
@@ -622,12 +628,7 @@ async fn a_resume_on_another_node_takes_the_session_from_a_live_node() {
     let cluster = cluster(2).await;
     // Both on node 0; a's client reconnects to node 1 (a load balancer
     // without stickiness) while node 0 is alive.
-    let mut a = Client::connect(&cluster.nodes[0], "key-a").await;
-    let mut b = Client::connect(&cluster.nodes[0], "key-b").await;
-    a.join(&[], None);
-    b.join(&[], None);
-    until(&mut a, "a matched", |f| matched(f).is_some()).await;
-    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    let (mut a, mut b) = same_node_pair(&cluster.nodes[0]).await;
     b.send("before", "b0");
     until(&mut a, "a has it", |f| Client::messages(f).len() == 1).await;
     a.drop_connection();
@@ -651,12 +652,7 @@ async fn a_resume_on_another_node_takes_the_session_from_a_live_node() {
 #[tokio::test]
 async fn a_resume_on_another_node_closes_the_old_connection_still_open() {
     let cluster = cluster(2).await;
-    let mut a = Client::connect(&cluster.nodes[0], "key-a").await;
-    let mut b = Client::connect(&cluster.nodes[0], "key-b").await;
-    a.join(&[], None);
-    b.join(&[], None);
-    until(&mut a, "a matched", |f| matched(f).is_some()).await;
-    until(&mut b, "b matched", |f| matched(f).is_some()).await;
+    let (mut a, _b) = same_node_pair(&cluster.nodes[0]).await;
     // a's client opens a second connection, to node 1, and resumes there
     // while its first is still open on node 0.
     let mut again = Client::connect(&cluster.nodes[1], "key-a").await;

@@ -578,14 +578,11 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
         if !english || prev.is_some_and(|p| p.is_ascii_alphabetic()) {
             return None;
         }
-        let (word, value) = ENGLISH_DIGITS.iter().find(|(word, _)| {
-            rest.starts_with(word)
-                && !rest[word.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
-        })?;
+        let (value, width) = english_digit(rest)?;
         return Some(Digit {
-            value: *value,
+            value,
             spelled: true,
-            width: word.len(),
+            width,
         });
     }
     if !c.is_ascii() {
@@ -605,6 +602,18 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
         spelled,
         width: c.len_utf8(),
     })
+}
+
+/// The English number word `text` starts with, whole (not `one` of
+/// `onest`): its value and length.
+fn english_digit(text: &str) -> Option<(u8, usize)> {
+    ENGLISH_DIGITS
+        .iter()
+        .find(|(word, _)| {
+            text.starts_with(word)
+                && !text[word.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+        })
+        .map(|&(word, value)| (value, word.len()))
 }
 
 /// English number words, as a phone number is read out (`oh` for zero).
@@ -674,9 +683,7 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
         || (1..bytes.len()).any(|at| {
             bytes[at - 1].is_ascii_digit()
                 && bytes[at].is_ascii_alphabetic()
-                && ENGLISH_DIGITS
-                    .iter()
-                    .any(|(word, _)| bytes[at..].starts_with(word.as_bytes()))
+                && english_digit(&plain[at..]).is_some()
         });
     // Enough digit characters settle it at once; only a line short of them
     // counts what reads as digits (number words, letters beside digits).

@@ -430,6 +430,132 @@ async fn across_nodes_an_echo_means_the_line_is_on_the_bus() {
     cluster.matcher.abort();
 }
 
+/// Two nodes on one bus, node `flaky_node` publishing through a link that
+/// fails while the flag is set; a pair across them (`a` on node-0, which
+/// numbers the room: `a` waited longer).
+async fn cluster_with_flaky(flaky_node: usize) -> (Cluster, Arc<AtomicBool>) {
+    let bus = MemoryEventBus::default();
+    let config = config();
+    let matcher = run_matcher(bus.clone(), &config).await;
+    let down = Arc::new(AtomicBool::new(false));
+    let mut nodes = Vec::new();
+    for n in 0..2 {
+        let name = format!("node-{n}");
+        nodes.push(if n == flaky_node {
+            let flaky = Arc::new(Flaky {
+                bus: bus.clone(),
+                down: down.clone(),
+            });
+            node_on(&bus, flaky, &name, &config).await
+        } else {
+            node(&bus, &name, &config).await
+        });
+    }
+    let cluster = Cluster {
+        bus,
+        nodes,
+        matcher,
+        config,
+    };
+    (cluster, down)
+}
+
+#[tokio::test]
+async fn lines_the_numbering_node_never_numbered_are_rejected_when_the_chat_ends() {
+    // b's lines leave its node only once its link is back; before that, a
+    // (whose node numbers the room) skips. The lines cannot be delivered
+    // any more: b gets a `rejected` for each, then `partner_left`, instead
+    // of silence.
+    let (cluster, down) = cluster_with_flaky(1).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    down.store(true, Ordering::SeqCst);
+    for n in 0..3 {
+        b.send(&format!("late {n}"), &format!("r{n}"));
+    }
+    a.handle().leave();
+    until(&mut b, "b told", |f| {
+        is_partner_left(f, PartnerLeftReason::Left)
+    })
+    .await;
+    down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.drain();
+    b.drain();
+    let answers: Vec<String> = b
+        .received
+        .iter()
+        .skip_while(|f| !matches!(f, ServerFrame::Rejected(_)))
+        .map(|f| match f {
+            ServerFrame::Rejected(r) => format!("rejected {:?} {}", r.cid, r.reason.as_str()),
+            ServerFrame::PartnerLeft { .. } => "partner_left".to_owned(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            r#"rejected Some("r0") not_in_room"#,
+            r#"rejected Some("r1") not_in_room"#,
+            r#"rejected Some("r2") not_in_room"#,
+            "partner_left",
+        ]
+    );
+    assert!(lines(&a).is_empty(), "nothing reached a: {:?}", a.received);
+    assert!(lines(&b).is_empty(), "no echo for a rejected line");
+    cluster.matcher.abort();
+}
+
+#[tokio::test]
+async fn lines_numbered_but_not_yet_sent_reach_the_member_who_stays_before_partner_left() {
+    // a's node numbers the room but cannot publish: a's own lines wait for
+    // their echo, and b's line, numbered after them, waits behind them.
+    // Then b leaves: a gets every numbered line in order, then
+    // `partner_left` (they used to be dropped with the room).
+    let (cluster, down) = cluster_with_flaky(0).await;
+    let (mut a, b) = cross_pair(&cluster).await;
+    down.store(true, Ordering::SeqCst);
+    a.send("mine 1", "m1");
+    a.send("mine 2", "m2");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.send("theirs", "t1");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.drain();
+    assert!(
+        lines(&a).is_empty(),
+        "nothing is sent while the bus is down"
+    );
+    b.handle().leave();
+    until(&mut a, "a told", |f| {
+        is_partner_left(f, PartnerLeftReason::Left)
+    })
+    .await;
+    let seen: Vec<(u64, Sender, String)> = lines(&a);
+    assert_eq!(
+        seen,
+        [
+            (1, Sender::You, "mine 1".to_owned()),
+            (2, Sender::You, "mine 2".to_owned()),
+            (3, Sender::Stranger, "theirs".to_owned()),
+        ]
+    );
+    let left_at = a
+        .received
+        .iter()
+        .position(|f| matches!(f, ServerFrame::PartnerLeft { .. }))
+        .unwrap();
+    let last_line = a
+        .received
+        .iter()
+        .rposition(|f| matches!(f, ServerFrame::Message(_)))
+        .unwrap();
+    assert!(last_line < left_at, "the lines come before partner_left");
+    down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.drain();
+    assert_eq!(lines(&a).len(), 3, "nothing more once the bus is back");
+    cluster.matcher.abort();
+}
+
 /// What one client did and saw, in order.
 #[derive(Debug, Clone)]
 enum Seen {

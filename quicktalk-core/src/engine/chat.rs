@@ -24,7 +24,7 @@ pub(crate) struct Incoming<'a> {
 }
 
 impl Hub {
-    fn reject(
+    pub(crate) fn reject(
         &self,
         id: SessionId,
         cid: Option<&str>,
@@ -132,6 +132,7 @@ impl Hub {
         if !room.numbers {
             // Cluster mode: the partner's node numbers this room. It
             // delivers the line and publishes the `message` this node echoes.
+            room.forwarded(line.cid.map(Arc::from));
             self.bus.offer(BusEvent::Said {
                 room: room_id,
                 from: id,

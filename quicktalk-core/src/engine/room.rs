@@ -63,6 +63,12 @@ pub(crate) struct Room {
     /// has been sent every line up to this `seq` (lines go out in order,
     /// each once it is on the bus).
     pub(crate) sent: u64,
+    /// Cluster mode, a room numbered on the partner's node: the `cid` of
+    /// each line the local member sent there that has not come back
+    /// numbered. Should the room end first (the partner left before the
+    /// lines reached its node, or that node died), each is answered
+    /// `rejected {reason: "not_in_room"}`: every line gets an answer.
+    pub(crate) unechoed: Vec<Option<Arc<str>>>,
     /// When the room opened (unix ms).
     pub(crate) opened_ms: i64,
     last_seq: u64,
@@ -101,6 +107,7 @@ impl Room {
             remote: None,
             numbers: true,
             sent: 0,
+            unechoed: Vec::new(),
             opened_ms: crate::ports::chat_store::unix_ms(std::time::SystemTime::now()),
             last_seq: 0,
             replay: VecDeque::new(),
@@ -248,6 +255,29 @@ impl Room {
     }
 
     /// The member on another node, if any.
+    /// Cluster mode: a line of the local member went to the numbering node.
+    /// At most `capacity` are remembered (more wait only while the bus is
+    /// down that long); the oldest is forgotten first.
+    pub(crate) fn forwarded(&mut self, cid: Option<Arc<str>>) {
+        if self.unechoed.len() >= self.capacity.max(1) {
+            self.unechoed.remove(0);
+        }
+        self.unechoed.push(cid);
+    }
+
+    /// Cluster mode: a line of the local member came back numbered (every
+    /// copy of a resent `cid` is answered by its one echo).
+    pub(crate) fn echoed(&mut self, cid: Option<&str>) {
+        match cid {
+            Some(cid) => self.unechoed.retain(|c| c.as_deref() != Some(cid)),
+            None => {
+                if let Some(at) = self.unechoed.iter().position(Option::is_none) {
+                    self.unechoed.remove(at);
+                }
+            }
+        }
+    }
+
     pub(crate) fn remote_index(&self) -> Option<usize> {
         self.remote.as_ref().map(|(index, _)| *index)
     }

@@ -592,14 +592,17 @@ impl Hub {
         let line = room.append(writer, text, ts, cid.clone(), masked);
         let seq = line.seq;
         let text = line.text.clone();
-        self.send_in_order(room_id);
+        self.send_in_order(room_id, false);
         self.record_line(room_id, seq, from, key, text, ts, masked, cid);
     }
 
     /// A room numbered here across nodes: sends the local member every line
     /// that is on the bus, in `seq` order (its own lines as echoes once they
-    /// came back, the partner's as soon as they are numbered).
-    fn send_in_order(&mut self, room_id: RoomId) {
+    /// came back, the partner's as soon as they are numbered). With `all`
+    /// (the room is ending), every numbered line, on the bus or not: the
+    /// partner's lines were echoed to it, and the member's own have their
+    /// `seq`, so none may be left without an answer.
+    pub(super) fn send_in_order(&mut self, room_id: RoomId, all: bool) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -618,7 +621,7 @@ impl Hub {
         }
         let mut frames = Vec::new();
         while let Some(line) = room.line_at(room.sent + 1) {
-            if !line.on_bus {
+            if !line.on_bus && !all {
                 break;
             }
             frames.push(line.frame_for(local));
@@ -654,7 +657,7 @@ impl Hub {
             let local = 1 - remote;
             if room.member_index(from) == Some(local) && !room.ended {
                 room.set_on_bus(seq, true);
-                self.send_in_order(room_id);
+                self.send_in_order(room_id, false);
             }
             return;
         }
@@ -671,6 +674,9 @@ impl Hub {
         let local = 1 - remote;
         let to = room.members[local];
         let cid = if writer == local { cid } else { None };
+        if writer == local {
+            room.echoed(cid.as_deref());
+        }
         let line = room.append(writer, text, ts, cid, masked);
         let frame = line.frame_for(local);
         self.push(to, ServerFrame::Message(frame));

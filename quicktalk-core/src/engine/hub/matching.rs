@@ -12,6 +12,7 @@ use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::matcher::{Candidate, Pairing};
 use crate::ports::chat_store::{RoomEvent, unix_ms};
 use crate::ports::event_bus::{BusEvent, ClusterSeat};
+use crate::protocol::RejectReason;
 use crate::protocol::{
     ErrorCode, JoinRequest, Matched, PartnerLeftReason, ProtocolError, ServerFrame,
 };
@@ -296,6 +297,27 @@ impl Hub {
         }
         room.ended = true;
         let members = room.members;
+        // Cluster mode: the member who stays gets an answer for every line
+        // before `partner_left`: the lines numbered here that it has not
+        // been sent, or a `rejected` for each line the numbering node never
+        // numbered.
+        let stays = room
+            .remote_index()
+            .map(|remote| room.members[1 - remote])
+            .filter(|&local| local != leaver);
+        let numbers = room.numbers;
+        let unanswered = match stays {
+            Some(_) if !numbers => std::mem::take(&mut room.unechoed),
+            _ => Vec::new(),
+        };
+        if let Some(local) = stays {
+            if numbers {
+                self.send_in_order(room_id, true);
+            }
+            for cid in unanswered {
+                self.reject(local, cid.as_deref(), RejectReason::NotInRoom, None);
+            }
+        }
         self.active_rooms -= 1;
         if self.cluster.is_none() {
             self.matcher.add_cooldown(members[0], members[1], now);

@@ -150,7 +150,7 @@ impl Hub {
         let across = room.remote.is_some();
         let stored = room.append(me, text, ts, line.cid.map(Arc::from), masked);
         stored.on_bus = !across;
-        let seq = stored.seq;
+        let (seq, ts) = (stored.seq, stored.ts);
         let text = stored.text.clone();
         let frames = (!across).then(|| (stored.frame_for(me), stored.frame_for(1 - me)));
         // Cluster mode publishes the cid too: a node that takes the session

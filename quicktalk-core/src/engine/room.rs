@@ -72,6 +72,8 @@ pub(crate) struct Room {
     /// When the room opened (unix ms).
     pub(crate) opened_ms: i64,
     last_seq: u64,
+    /// The `ts` of the line numbered last.
+    last_ts: i64,
     replay: VecDeque<Line>,
     /// Beside each line of `replay`, its [`cid_key`]: a repeated `cid` is
     /// looked up here (newest first), four bytes a line in a row rather
@@ -110,6 +112,7 @@ impl Room {
             unechoed: Vec::new(),
             opened_ms: crate::ports::chat_store::unix_ms(std::time::SystemTime::now()),
             last_seq: 0,
+            last_ts: i64::MIN,
             replay: VecDeque::new(),
             cid_keys: VecDeque::new(),
             capacity,
@@ -172,7 +175,9 @@ impl Room {
 
     /// Appends a line with the next `seq`; the oldest line (and its `cid`)
     /// falls out when the buffer is full, and lines both members received
-    /// beyond the kept context fall out too.
+    /// beyond the kept context fall out too. Its `ts` is never earlier than
+    /// the previous line's (a clock stepped back, or lines numbered from
+    /// another node's events): `ts` orders a room's lines as `seq` does.
     pub(crate) fn append(
         &mut self,
         from: usize,
@@ -182,6 +187,8 @@ impl Room {
         masked: bool,
     ) -> &mut Line {
         self.last_seq += 1;
+        let ts = ts.max(self.last_ts);
+        self.last_ts = ts;
         if self.replay.len() >= self.capacity {
             self.pop_front();
         } else if self.replay.len() == self.replay.capacity() {
@@ -344,6 +351,16 @@ mod tests {
         assert_eq!(seqs, [3, 4, 5]);
         let seqs: Vec<u64> = room.lines_after(4).map(|line| line.seq).collect();
         assert_eq!(seqs, [5]);
+    }
+
+    #[test]
+    fn ts_never_goes_back_along_seq() {
+        let mut room = room(8);
+        let ts: Vec<i64> = [100, 90, 150, 150, 20]
+            .into_iter()
+            .map(|ts| room.append(0, "x".into(), ts, None, false).ts)
+            .collect();
+        assert_eq!(ts, [100, 100, 150, 150, 150]);
     }
 
     #[test]

@@ -162,7 +162,8 @@ pub enum BusEvent {
         cid: Option<Arc<str>>,
         /// Whether spans were masked.
         masked: bool,
-        /// Unix milliseconds.
+        /// Unix milliseconds on the writer's node (the numbering node stamps
+        /// the line with its own clock: one clock per room).
         ts: i64,
     },
     /// Cluster mode: a node is alive (sent every second) and has `online`

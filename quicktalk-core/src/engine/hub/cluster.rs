@@ -245,8 +245,8 @@ impl Hub {
                 text,
                 cid,
                 masked,
-                ts,
-            } => self.said(room, from, text, cid, masked, ts),
+                ..
+            } => self.said(room, from, text, cid, masked),
             BusEvent::Message {
                 room,
                 seq,
@@ -568,7 +568,6 @@ impl Hub {
         text: Arc<str>,
         cid: Option<Arc<str>>,
         masked: bool,
-        ts: i64,
     ) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
@@ -589,8 +588,12 @@ impl Hub {
             return;
         }
         let key = room.keys[writer].clone();
+        // One clock per room, the numbering node's (the sender's node's
+        // `ts` is not used): `ts` then follows `seq` whatever the skew
+        // between the nodes' clocks.
+        let ts = unix_ms(SystemTime::now());
         let line = room.append(writer, text, ts, cid.clone(), masked);
-        let seq = line.seq;
+        let (seq, ts) = (line.seq, line.ts);
         let text = line.text.clone();
         self.send_in_order(room_id, false);
         self.record_line(room_id, seq, from, key, text, ts, masked, cid);

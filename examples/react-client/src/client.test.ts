@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { QuickTalkClient, backoffDelay, type ChatLine, type ClientEvent, type QuickTalkClientOptions } from './client';
+import { QuickTalkClient, UNREACHABLE_AFTER, backoffDelay, type ChatLine, type ClientEvent, type QuickTalkClientOptions } from './client';
 import { FakeWebSocket } from './testing/fakeWebSocket';
 
 const URL = 'ws://quicktalk.test/ws';
@@ -509,6 +509,35 @@ describe('backoff', () => {
       expect(d).toBeGreaterThan(0);
       expect(d).toBeLessThanOrEqual(10_000);
     }
+  });
+
+  it('says the server is unreachable after three attempts in a row end before a hello, until one gets it', () => {
+    const client = makeClient();
+    for (let i = 0; i < UNREACHABLE_AFTER; i++) {
+      expect(client.getState().unreachable).toBe(false);
+      const ws = FakeWebSocket.last;
+      ws.open(); // a proxy may accept the upgrade and close at once
+      ws.serverClose(1006);
+      vi.advanceTimersByTime(client.getState().retryInMs!);
+    }
+    expect(client.getState()).toMatchObject({ status: 'reconnecting', unreachable: true });
+    const ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive(hello());
+    expect(client.getState()).toMatchObject({ status: 'open', unreachable: false });
+  });
+
+  it('a drop after a hello is not counted as unreachable', () => {
+    const { client, ws } = connected();
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(500);
+    FakeWebSocket.last.serverClose(1006);
+    vi.advanceTimersByTime(1000);
+    FakeWebSocket.last.serverClose(1006);
+    expect(client.getState().unreachable).toBe(false);
+    vi.advanceTimersByTime(2000);
+    FakeWebSocket.last.serverClose(1006);
+    expect(client.getState().unreachable).toBe(true);
   });
 
   it('starts over after a successful connection', () => {

@@ -60,6 +60,8 @@ export interface WebSocketLike {
 export type WebSocketFactory = new (url: string) => WebSocketLike;
 
 const WS_OPEN = 1;
+/** Attempts in a row ending before a hello after which the server counts as unreachable. */
+export const UNREACHABLE_AFTER = 3;
 
 // -------------------------------------------------------------- public state
 
@@ -141,6 +143,38 @@ export interface QuickTalkState {
   lastError: ErrorCode | null;
   /** Delay of the scheduled reconnect, in ms. */
   retryInMs: number | null;
+  /**
+   * (addition) The last few connection attempts in a row all ended before the
+   * server said hello: it is down, or refuses this address or network
+   * (browsers hide the HTTP status of a refused WebSocket, so the client
+   * cannot tell which). Cleared by the next hello.
+   */
+  unreachable: boolean;
+}
+
+/** The state of a client that has not connected yet. */
+export function initialState(): QuickTalkState {
+  return {
+    status: 'connecting',
+    phase: 'idle',
+    session: null,
+    online: null,
+    limits: { ...DEFAULT_LIMITS },
+    room: null,
+    lastSeq: 0,
+    commonInterests: [],
+    partnerLang: null,
+    partnerBot: false,
+    partnerTyping: false,
+    lines: [],
+    canReport: false,
+    reportPending: false,
+    closed: null,
+    dropCode: null,
+    lastError: null,
+    retryInMs: null,
+    unreachable: false,
+  };
 }
 
 /** One-off happenings the UI may want to announce (banners, toasts). */
@@ -220,6 +254,8 @@ export class QuickTalkClient {
   private fresh: { session: string; token: string } | null = null; // kept in case the resume fails
   private resuming = false;
   private attempt = 0; // reconnect attempts since the connection was last ready
+  private greeted = false; // the current socket got its hello
+  private failedInRow = 0; // attempts in a row that ended before a hello
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   /** A test hook asked for the network to stay "down" until then (ms since epoch). */
@@ -245,26 +281,7 @@ export class QuickTalkClient {
     this.random = options.random ?? Math.random;
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
     this.cidPrefix = options.cidPrefix ?? Math.random().toString(36).slice(2, 8);
-    this.state = {
-      status: 'connecting',
-      phase: 'idle',
-      session: null,
-      online: null,
-      limits: { ...DEFAULT_LIMITS },
-      room: null,
-      lastSeq: 0,
-      commonInterests: [],
-      partnerLang: null,
-      partnerBot: false,
-      partnerTyping: false,
-      lines: [],
-      canReport: false,
-      reportPending: false,
-      closed: null,
-      dropCode: null,
-      lastError: null,
-      retryInMs: null,
-    };
+    this.state = initialState();
   }
 
   // ------------------------------------------------------- subscriptions
@@ -362,10 +379,13 @@ export class QuickTalkClient {
       ws = new this.WS(this.url);
     } catch {
       // A malformed URL or a blocked scheme: treat like a failed attempt.
+      this.greeted = false;
+      this.countFailure();
       this.scheduleReconnect(CloseCode.ABNORMAL);
       return;
     }
     this.ws = ws;
+    this.greeted = false;
     this.ready = false;
     this.resuming = false;
     if (this.state.status !== 'connecting') this.update({ status: 'reconnecting', retryInMs: null });
@@ -417,7 +437,15 @@ export class QuickTalkClient {
       return;
     }
     this.update({ partnerTyping: false, reportPending: false, dropCode: code });
+    this.countFailure();
     this.scheduleReconnect(code);
+  }
+
+  /** A connection ended: counts it when it never got as far as a hello. */
+  private countFailure(): void {
+    this.failedInRow = this.greeted ? 0 : this.failedInRow + 1;
+    const unreachable = this.failedInRow >= UNREACHABLE_AFTER;
+    if (unreachable !== this.state.unreachable) this.update({ unreachable });
   }
 
   private scheduleReconnect(code: number): void {
@@ -508,9 +536,12 @@ export class QuickTalkClient {
   }
 
   private onHello(f: HelloFrame): void {
+    this.greeted = true;
+    this.failedInRow = 0;
     this.update({
       limits: { ...DEFAULT_LIMITS, ...f.limits },
       online: f.online,
+      unreachable: false,
     });
     this.startPing();
     if (this.token) {

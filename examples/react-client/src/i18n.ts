@@ -116,6 +116,8 @@ const en = {
   close_normal: 'The connection was closed.',
   close_client: 'The connection was closed.',
   reconnecting: 'Connection lost. Reconnecting...',
+  unreachable:
+    "Can't reach the chat server: it may be down, or it refuses this network or address. Still trying...",
   reconnectingIn: 'Connection lost. Reconnecting in {s} s...',
   resumed: 'Reconnected.',
   reconnectNow: 'Connect again',
@@ -229,6 +231,7 @@ const ko: Record<TextKey, string> = {
   close_normal: '연결이 종료되었습니다.',
   close_client: '연결이 종료되었습니다.',
   reconnecting: '연결이 끊어졌습니다. 다시 연결하는 중...',
+  unreachable: '채팅 서버에 연결할 수 없습니다. 서버가 멈췄거나 이 네트워크나 주소를 받지 않습니다. 계속 시도하는 중...',
   reconnectingIn: '연결이 끊어졌습니다. {s}초 후 다시 연결합니다...',
   resumed: '다시 연결되었습니다.',
   reconnectNow: '다시 연결',

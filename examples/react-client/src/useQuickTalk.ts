@@ -3,9 +3,8 @@
 // banner the UI can show and dismiss.
 
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
-import { QuickTalkClient, type CloseKind, type QuickTalkState } from './client';
+import { QuickTalkClient, initialState, type CloseKind, type QuickTalkState } from './client';
 import type { ErrorCode } from './protocol';
-import { DEFAULT_LIMITS } from './protocol';
 
 /** Something worth a banner. The UI picks the text in its language. */
 export type Banner =
@@ -28,26 +27,7 @@ declare global {
 }
 
 // Shown until the client exists (the first render, before the effect ran).
-const INITIAL: QuickTalkState = {
-  status: 'connecting',
-  phase: 'idle',
-  session: null,
-  online: null,
-  limits: { ...DEFAULT_LIMITS },
-  room: null,
-  lastSeq: 0,
-  commonInterests: [],
-  partnerLang: null,
-  partnerBot: false,
-  partnerTyping: false,
-  lines: [],
-  canReport: false,
-  reportPending: false,
-  closed: null,
-  dropCode: null,
-  lastError: null,
-  retryInMs: null,
-};
+const INITIAL: QuickTalkState = initialState();
 const noSubscribe = () => () => {};
 const initialSnapshot = () => INITIAL;
 

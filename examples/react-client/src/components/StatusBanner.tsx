@@ -28,6 +28,7 @@ export function StatusBanner({ state, banner, onDismiss, onReconnect }: Props) {
     tone = 'warn';
     if (state.dropCode === 1001 || state.lastError === 'shutting_down') text = t('err_shutting_down');
     else if (state.lastError === 'server_busy') text = t('err_server_busy');
+    else if (state.unreachable) text = t('unreachable');
     else text = t('reconnecting');
   } else if (state.status === 'resuming') {
     tone = 'warn';

@@ -100,6 +100,11 @@ try {
   // Switch language live.
   await a.click('#lang-ko');
   check((await a.getAttribute('html', 'lang')) === 'ko', 'the language can be switched');
+  const times = await a.$eval('#log .line[data-ts]', (node) => {
+    const at = new Date(Number(node.dataset.ts));
+    return { title: node.title, ko: at.toLocaleTimeString('ko'), en: at.toLocaleTimeString('en') };
+  });
+  check(times.title === times.ko && times.ko !== times.en, "a line's time follows the language switch");
   await a.click('#lang-en');
 
   if (shots) {
@@ -110,6 +115,8 @@ try {
   // Esc twice skips (Omegle style); the other page is told.
   await b.focus('#input');
   await b.keyboard.press('Escape');
+  check((await b.textContent('#status')) === 'Esc를 한 번 더 누르면 이 상대를 건너뜁니다.',
+    'the first Esc says (in the live status) that a second one skips');
   await b.keyboard.press('Escape');
   await a.waitForFunction(() => ['ended', 'idle'].includes(document.body.dataset.state), null, { timeout: 5_000 });
   check(true, 'Esc twice skips and the stranger is told');

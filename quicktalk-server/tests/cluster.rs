@@ -323,6 +323,32 @@ async fn a_killed_node_ends_its_chats_elsewhere_its_clients_resume_elsewhere_and
     assert_eq!(a.last_matched_room(), c.last_matched_room());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_sent_to_a_killed_numbering_node_is_rejected_before_partner_left() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let mut victim = Node::start(&bus, &prefix, "victim").await;
+    let survivor = Node::start(&bus, &prefix, "survivor").await;
+    // The victim's member waited first, so the victim numbers the room: a
+    // line from the survivor's member goes there to be numbered.
+    let (_gone, mut stays) = cross_pair(&victim, &survivor, "void").await;
+    victim.kill();
+    stays
+        .send(json!({"type": "send", "text": "anyone there?", "cid": "void1"}))
+        .await;
+    // No echo can come; before the chat's end is told, the line is.
+    let rejected = next_of(&mut stays, "rejected", &[], Duration::from_secs(8)).await;
+    assert_eq!(
+        (rejected["cid"].clone(), rejected["reason"].clone()),
+        (json!("void1"), json!("not_in_room"))
+    );
+    let left = next_of(&mut stays, "partner_left", &[], Duration::from_secs(2)).await;
+    assert_eq!(left["reason"], "disconnected");
+}
+
 /// Sends `count` lines from `from` (each echoed); returns their seqs and
 /// texts, and adds the seqs of the partner's lines read meanwhile to `seen`.
 async fn send_acked(

@@ -121,11 +121,20 @@ const CAUGHT: &[(&str, Category)] = &[
     ("go to bit.ly/xyz", Spam),
     ("FREE entry! WIN a £1000 cash prize, txt WIN to 87121", Spam),
     ("(광고) 고수익 부업 무료 상담", Spam),
+    ("먹튀 없는 카지노 bit.ly/abc", Spam),
+    ("바카라 고수익 보장 카톡 문의 kim99", Spam),
 ];
 
 /// Everyday lines that once were masked or blocked (issue 12): they may be
 /// flagged for moderators at most, never changed or stopped.
 const NEVER_VISIBLE: &[&str] = &[
+    // One ad word in everyday talk (the same in English is not stopped).
+    "라스베가스 카지노 갔었어",
+    "걔 어제 밥값 안 내고 먹튀했어",
+    "그 선수 완전 먹튀네",
+    "리딩방 사기 조심해",
+    "재택알바 해볼까 고민중",
+    "바카라 룰 알아?",
     // Native counting words and bread are everyday words.
     "하나 둘 셋 넷 다섯 세고 들어가자",
     "빵 하나 둘 셋 넷 다섯 여섯 일곱 사왔어",

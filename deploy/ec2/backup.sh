@@ -24,6 +24,17 @@ keep="${QUICKTALK_BACKUPS_KEPT:-7}"
 project="$(basename "$dir")"
 volume="${QUICKTALK_VOLUME:-${project}_quicktalk-data}"
 
+usage() {
+    echo "usage: backup.sh [backup | restore FILE]" >&2
+    exit 2
+}
+# The arguments first: a typo gets the usage, not a container engine error.
+case "${1:-backup}" in
+backup) ;;
+restore) [ -n "${2:-}" ] || usage ;;
+*) usage ;;
+esac
+
 if [ -n "${QUICKTALK_DB:-}" ]; then
     db="$QUICKTALK_DB"
     mountpoint="$(dirname "$db")"
@@ -60,7 +71,6 @@ restore)
     echo "restore: $file is live"
     ;;
 *)
-    echo "usage: backup.sh [backup | restore FILE]" >&2
-    exit 2
+    usage
     ;;
 esac

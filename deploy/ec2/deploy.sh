@@ -18,9 +18,15 @@ compose() {
     docker compose --project-directory "$dir" --profile embedded "$@"
 }
 
+# The port Compose publishes (QUICKTALK_PORT in .env: `8080` or
+# `127.0.0.1:8080`), as the readiness check must reach it.
+port_spec="$(sed -n 's/^QUICKTALK_PORT=//p' "$env_file" 2>/dev/null | tail -n 1)"
+port="${port_spec##*:}"
+port="${port:-8080}"
+
 ready() {
     for _ in $(seq 1 30); do
-        if curl -fsS -o /dev/null http://127.0.0.1:8080/readyz; then
+        if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; then
             return 0
         fi
         sleep 2

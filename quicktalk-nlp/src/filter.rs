@@ -534,6 +534,22 @@ impl Filter {
         }
         findings.sort_by_key(|f| (f.span.start, f.span.end));
         findings.dedup();
+        // One finding per span and category, the most severe: an entry and
+        // another spelling of it can both match one word (`시1발`).
+        let mut index = 0;
+        while index < findings.len() {
+            let finding = &findings[index];
+            let outranked = findings.iter().any(|other| {
+                other.span == finding.span
+                    && other.category == finding.category
+                    && other.severity > finding.severity
+            });
+            if outranked {
+                findings.remove(index);
+            } else {
+                index += 1;
+            }
+        }
         let mut check = self.decide(findings);
         // A line about harm (news, a medical visit, an incident reported)
         // is shown to moderators, not stopped: a block of sexual, hate or

@@ -433,6 +433,15 @@ const STILL_CAUGHT: &[(&str, Category)] = &[
 /// A self-censored swear word (`f**k`) fits masked entries of several
 /// categories: it is read as the swear word alone, and masked like it.
 #[test]
+fn a_word_gives_one_finding_per_category_at_its_most_severe() {
+    // `시1발` matches an entry and another spelling of it, at two severities.
+    let check = filter().check("시1발 뭐야");
+    assert_eq!(check.findings.len(), 1, "{:?}", check.findings);
+    assert_eq!(check.findings[0].severity, check.severity);
+    assert_eq!(check.findings[0].span, 0..7);
+}
+
+#[test]
 fn a_masked_swear_word_is_swearing_only() {
     for line in [
         "f**k this",

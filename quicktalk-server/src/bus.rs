@@ -290,25 +290,30 @@ impl BusArgs {
     /// The settings for the start-up log (the password redacted).
     pub fn redacted(&self) -> String {
         if self.bus == "memory" {
-            return "bus=memory".into();
+            // Kafka settings do nothing with the in-process bus.
+            return format!("bus=memory node_id={:?}", self.node_id);
         }
         format!(
-            "bus={} kafka_topic_prefix={} kafka_partitions={} kafka_match_partitions={} kafka_replication={} kafka_retention_hours={} \
-             kafka_security_protocol={} kafka_username={:?} kafka_password={} cluster={}",
+            "bus={} node_id={:?} kafka_topic_prefix={} kafka_partitions={} kafka_match_partitions={} kafka_replication={} kafka_retention_hours={} \
+             kafka_security_protocol={} kafka_sasl_mechanism={} kafka_username={:?} kafka_password={} kafka_ca_file={:?} cluster={} kafka_timeout_secs={}",
             self.bus,
+            self.node_id,
             self.kafka_topic_prefix,
             self.kafka_partitions,
             self.kafka_match_partitions,
             self.kafka_replication,
             self.kafka_retention_hours,
             self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
             self.kafka_username,
             if self.kafka_password.is_some() {
                 "<set>"
             } else {
                 "<unset>"
             },
+            self.kafka_ca_file,
             self.cluster,
+            self.kafka_timeout_secs,
         )
     }
 }

@@ -534,7 +534,7 @@ impl ServeConfig {
              max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
              shutdown_timeout_secs={} moderation={:?} moderation_lexicons={:?} moderation_actions={:?} \
-             moderation_low_severity={} moderation_learned={:?} log_format={:?}",
+             moderation_low_severity={} moderation_learned={:?} allow_bots={} log_format={:?}",
             self.bind,
             self.storage.redacted(),
             self.store_queue,
@@ -565,6 +565,7 @@ impl ServeConfig {
             self.moderation_actions,
             self.moderation_low_severity,
             self.moderation_learned,
+            self.allow_bots,
             self.log_format,
         )
     }

@@ -101,7 +101,7 @@ const DATASETS: &[Dataset] = &[
         categories: FLAGGABLE,
         load: load_en_evasion,
         baseline: "rustrict P 1.000 R 0.977",
-        target: "R >= 0.95 with <= 5% of negatives flagged",
+        target: "R >= 0.93 (the floor since issue 12; 0.95 before) with <= 5% of negatives flagged",
     },
     Dataset {
         name: "sms-spam-uci",

@@ -26,6 +26,8 @@ pub(crate) struct ContactDetector {
     mail_host: Regex,
     url: Regex,
     spelled_url: Regex,
+    /// A link with a space where its dot was (`casino . com`, `bit ly/x`).
+    spaced_url: Regex,
     handle: Regex,
     messenger: AhoCorasick,
     /// `dot` and mail providers: the spelled-out forms' keywords.
@@ -101,6 +103,11 @@ impl ContactDetector {
         let spelled_url = format!(
             r"(?-u:\b)[a-z0-9][a-z0-9-]+\s*(?:\(dot\)|\[dot\]|\{{dot\}}|\sdot\s|닷)\s*(?:{TLDS})(?-u:\b)|[a-z0-9가-힣]+\s*닷컴"
         );
+        // A dot with a space on each side is no sentence's full stop (and
+        // not `.com` named as a word: `the ip without .com`); the endings are
+        // the ones that are not English words. Short-link hosts with a
+        // space for the dot only with their path (`bit ly/abc`).
+        let spaced_url = r"(?-u:\b)[a-z0-9][a-z0-9-]{2,}\s+\.\s+(?:com|net|org|kr|xyz|biz|info|io|site|online|shop|club|gg)(?-u:\b)|(?-u:\b)(?:bit\s+ly|goo\s+gl|t\s+co|t\s+me|tinyurl\s+com|han\s+gl|me2\s+do|vo\s+la|url\s+kr|is\s+gd|ow\s+ly|cutt\s+ly)/[a-z0-9][^\s]*";
         // Group 1: what introduces the id (`: `, `id `, `@`); group 2: the id.
         let handle =
             r"^(\s*(?:(?:id|아이디|아디)(?-u:\b))?\s*[:=]?\s*@?)([a-z0-9][a-z0-9_.-]{2,29})";
@@ -110,6 +117,7 @@ impl ContactDetector {
             mail_host: compile(&mail_host),
             url: compile(&url),
             spelled_url: compile(&spelled_url),
+            spaced_url: compile(spaced_url),
             handle: compile(handle),
             // The longest name at a place: `kakaotalk`, not `kakao` + `talk`.
             messenger: AhoCorasick::builder()
@@ -163,6 +171,19 @@ impl ContactDetector {
                     && is_link(hit.as_str())
                     && !is_sentence_break(plain, hit.range())
                 {
+                    out.push(Found {
+                        category: Category::Spam,
+                        span: hit.range(),
+                    });
+                }
+            }
+        }
+        if scan.spaced_link {
+            for hit in self.spaced_url.find_iter(plain) {
+                // `fun . com on`: come on, not a link.
+                let come_on =
+                    hit.as_str().ends_with("com") && plain[hit.end()..].starts_with(" on");
+                if !overlaps(out, &hit.range()) && !come_on {
                     out.push(Found {
                         category: Category::Spam,
                         span: hit.range(),
@@ -390,6 +411,9 @@ struct Scan {
     /// A `.` between an ASCII letter or digit and a letter (`bit.ly`), or
     /// a scheme (`://`) or `www`: only then can the link pattern match.
     link: bool,
+    /// A `.` right after a space, or a `/` after a two-character word
+    /// (` .com`, ` ly/`): only then can the spaced-link pattern match.
+    spaced_link: bool,
     /// An ASCII letter or digit.
     ascii_word: bool,
     /// A digit or `_ @ : = .`.
@@ -417,7 +441,7 @@ static BYTES: [u8; 256] = {
         if !byte.is_ascii() {
             bits |= NOT_ASCII;
         }
-        if matches!(byte, b'@' | b'.' | b'a' | b'd' | b':' | b'w') {
+        if matches!(byte, b'@' | b'.' | b'a' | b'd' | b':' | b'w' | b'/') {
             bits |= LOOK;
         }
         table[b] = bits;
@@ -445,6 +469,13 @@ impl Scan {
                     scan.link |= i > 0
                         && bytes[i - 1].is_ascii_alphanumeric()
                         && at(i + 1).is_ascii_alphabetic();
+                    scan.spaced_link |= i > 0 && bytes[i - 1] == b' ';
+                }
+                b'/' => {
+                    scan.spaced_link |= i >= 3
+                        && bytes[i - 3] == b' '
+                        && bytes[i - 2].is_ascii_alphanumeric()
+                        && bytes[i - 1].is_ascii_alphanumeric();
                 }
                 b'a' if at(i + 1) == b't' => {
                     let before = if i > 0 { bytes[i - 1] } else { 0 };
@@ -604,6 +635,36 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
     })
 }
 
+/// The length of the connector word `text` starts with, when one does and
+/// a space or a digit follows it.
+fn connector(text: &str) -> Option<usize> {
+    CONNECTORS
+        .iter()
+        .find(|word| {
+            text.starts_with(*word)
+                && text[word.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c == ' ' || c.is_ascii_digit())
+        })
+        .map(|word| word.len())
+}
+
+/// Words said between the groups of a phone number, longest first where
+/// one starts another.
+const CONNECTORS: [&str; 10] = [
+    "그리고",
+    "다음에",
+    "다음",
+    "하고",
+    "이랑",
+    "랑",
+    "에",
+    "and",
+    "then",
+    "dash",
+];
+
 /// The English number word `text` starts with, whole (not `one` of
 /// `onest`): its value and length.
 fn english_digit(text: &str) -> Option<(u8, usize)> {
@@ -736,8 +797,15 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
         let isbn = plain[..start]
             .trim_end_matches([' ', ':', '-', '#'])
             .ends_with("isbn");
+        // A number joined by words is a phone only when it starts like a
+        // mobile one (`010 하고 1234 하고 5678`), not `3 and 4 and 5`.
+        let mobile = matches!(
+            number.first,
+            [Some(0), Some(1), Some(0 | 1 | 6 | 7 | 8 | 9)]
+        );
         let is_phone = !isbn
             && !number.runs.contains(&true)
+            && (number.connectors == 0 || mobile)
             && match number.first {
                 [Some(0), Some(1), Some(0 | 1 | 6 | 7 | 8 | 9)] => (10..=11).contains(&number.len),
                 [Some(0), ..] if !spelled => (9..=11).contains(&number.len),
@@ -772,6 +840,8 @@ struct Number {
     groups: [usize; 3],
     /// Digits written as Korean number words.
     korean_words: usize,
+    /// Words read between digit groups (`010 하고 1234`, `and`).
+    connectors: usize,
     /// Bytes from the start to the end of the last digit.
     end: usize,
     /// Bytes the scan consumed (digits and separators).
@@ -789,12 +859,14 @@ fn scan_number(text: &str, english: bool) -> Number {
         last: None,
         groups: [0; 3],
         korean_words: 0,
+        connectors: 0,
         end: 0,
         taken: 0,
     };
     // Separators since the last digit: marks and spaces, two of each at
     // most (`(555) 123`, `010 - 1234`, `010 ㅡ 1234`).
     let (mut group, mut group_count, mut marks, mut spaces) = (0, 0, 0, 0);
+    let mut connectors = 0;
     let mut close_group = |group: &mut usize, groups: &mut [usize; 3]| {
         if *group > 0 {
             if let Some(slot) = groups.get_mut(group_count) {
@@ -807,7 +879,22 @@ fn scan_number(text: &str, english: bool) -> Number {
     let mut prev = None;
     for (offset, c) in text.char_indices() {
         if offset < number.taken {
-            continue; // the rest of a number word
+            continue; // the rest of a number word or a connector
+        }
+        // A word between two groups of a number said aloud (`010 하고
+        // 1234 하고 5678`), read before the digits (`이랑` starts with 이).
+        let after_group = prev.is_some_and(|p: char| p == ' ' || p.is_ascii_digit());
+        if number.len > 0 && after_group && marks < 2 {
+            if let Some(width) = connector(&text[offset..]) {
+                close_group(&mut group, &mut number.groups);
+                // Counted once a digit follows (`call 0909... and join`
+                // ends the number at its last digit).
+                connectors += 1;
+                (marks, spaces) = (marks + 1, 0);
+                number.taken = offset + width;
+                prev = text[..number.taken].chars().next_back();
+                continue;
+            }
         }
         let read = digit_in(text, offset, prev, english);
         prev = Some(c);
@@ -826,6 +913,7 @@ fn scan_number(text: &str, english: bool) -> Number {
             number.len += 1;
             group += 1;
             number.korean_words += usize::from(digit.spelled);
+            number.connectors += std::mem::take(&mut connectors);
             (marks, spaces) = (0, 0);
             width = digit.width;
             number.end = offset + width;
@@ -874,6 +962,13 @@ mod tests {
                 || plain.contains("www")
                 || plain.as_bytes().windows(3).any(|w| {
                     w[1] == b'.' && w[0].is_ascii_alphanumeric() && w[2].is_ascii_alphabetic()
+                }),
+            spaced_link: plain.contains(" .")
+                || plain.as_bytes().windows(4).any(|w| {
+                    w[0] == b' '
+                        && w[1].is_ascii_alphanumeric()
+                        && w[2].is_ascii_alphanumeric()
+                        && w[3] == b'/'
                 }),
             ascii_word: plain.bytes().any(|b| b.is_ascii_alphanumeric()),
             id_marks: plain
@@ -935,6 +1030,14 @@ mod tests {
             "zero one zero one two three four five six seven eight",
             "oh one oh one two three four five six seven eight",
             "010*1234*5678",
+            // Words between the groups; a word after the number ends it.
+            "010 하고 1234 하고 5678 로 연락해",
+            "Call 09090204448 and join",
+            "call 555-123-4567 and ask",
+            "010에 1234에 5678",
+            "공일공 다음 일이삼사 다음 오육칠팔",
+            "010 이랑 1234 이랑 5678",
+            "my number is 010 and 1234 and 5678",
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
@@ -945,6 +1048,10 @@ mod tests {
         for text in [
             "2024-11-25 10:30",
             "my favorite number is 12122121221555512515",
+            // Joined by words, but not like a mobile number.
+            "555 and 123 and 4567",
+            "3000원 하고 2000원 하고 5000원 냈어",
+            "2019 그리고 2020 그리고 2021",
             "이 사람 오늘 일 이상해",
             "18년형 받았대",
             "81.58.1",
@@ -988,6 +1095,11 @@ mod tests {
         // Short links, the ideographic full stop.
         assert_eq!(found("join t.me/freecoins now"), [Category::Spam]);
         assert_eq!(found("goo.gl/xyz"), [Category::Spam]);
+        // A space where the dot was.
+        assert_eq!(found("check casino . com for bonus"), [Category::Spam]);
+        assert_eq!(found("luckyslots . net has a bonus"), [Category::Spam]);
+        assert_eq!(found("bit ly/abc123"), [Category::Spam]);
+        assert_eq!(found("여기로 와 goo gl/xyz"), [Category::Spam]);
         // The longest messenger name, and words between it and the id.
         for text in [
             "kakaotalk minji99",
@@ -1029,6 +1141,13 @@ mod tests {
             "the 2000 dot com crash",
             // The letter o beside no digit is no zero.
             "call me or 1234 5678",
+            // Spaces around a full stop, a slash between words.
+            "ok . to be honest i forgot",
+            "wait . me too",
+            "it was fun . com on let's go again",
+            "and/or it me/you",
+            "just the ip without .com",
+            "50 / 50 chance",
         ] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
         }

@@ -82,6 +82,9 @@ const MESSENGERS: &[&str] = &[
     "페북",
     "아이디",
     "아디",
+    // A mail account named by its provider (`gmail sora77`).
+    "gmail",
+    "지메일",
 ];
 
 impl ContactDetector {
@@ -109,8 +112,7 @@ impl ContactDetector {
         // space for the dot only with their path (`bit ly/abc`).
         let spaced_url = r"(?-u:\b)[a-z0-9][a-z0-9-]{2,}\s+\.\s+(?:com|net|org|kr|xyz|biz|info|io|site|online|shop|club|gg)(?-u:\b)|(?-u:\b)(?:bit\s+ly|goo\s+gl|t\s+co|t\s+me|tinyurl\s+com|han\s+gl|me2\s+do|vo\s+la|url\s+kr|is\s+gd|ow\s+ly|cutt\s+ly)/[a-z0-9][^\s]*";
         // Group 1: what introduces the id (`: `, `id `, `@`); group 2: the id.
-        let handle =
-            r"^(\s*(?:(?:id|아이디|아디)(?-u:\b))?\s*[:=]?\s*@?)([a-z0-9][a-z0-9_.-]{2,29})";
+        let handle = r"^(\s*(?:(?:id|아이디|아디)(?-u:\b))?\s*[:=]?\s*@?)([a-z0-9][a-z0-9_.-]{2,29}(?:#[0-9]{4})?)";
         let compile = |pattern: &str| Regex::new(pattern).expect("built-in contact pattern");
         Self {
             email: compile(&email),
@@ -283,8 +285,13 @@ impl ContactDetector {
                         && id.len() >= 4
                         && id.as_str().contains(|c: char| c.is_ascii_alphabetic()))
             } else if everyday {
-                // `line: cool_kid99`, `line id dexter`, not `this line: dexter`.
-                named || (marked && id_like)
+                // `line: cool_kid99`, `line id dexter`, not `this line: dexter`;
+                // an id of letters and digits needs no introduction (`snap
+                // sora77`), a number alone does (`line 344`, `snap ps5`).
+                let letters_and_digits = id.len() >= 5
+                    && id.as_str().contains(|c: char| c.is_ascii_alphabetic())
+                    && id.as_str().contains(|c: char| c.is_ascii_digit());
+                named || (marked && id_like) || letters_and_digits
             } else {
                 marked || id_like || !ascii_name
             };
@@ -809,6 +816,9 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
             && match number.first {
                 [Some(0), Some(1), Some(0 | 1 | 6 | 7 | 8 | 9)] => (10..=11).contains(&number.len),
                 [Some(0), ..] if !spelled => (9..=11).contains(&number.len),
+                // A Korean mobile with the country code and no `+`
+                // (`82-10-1234-5678`, `82 010 ...`).
+                [Some(8), Some(2), Some(0 | 1)] if !spelled => (12..=13).contains(&number.len),
                 _ if plus && !spelled => (8..=15).contains(&number.len),
                 _ => !spelled && number.len == 10 && number.groups == [3, 3, 4],
             };
@@ -1038,6 +1048,8 @@ mod tests {
             "공일공 다음 일이삼사 다음 오육칠팔",
             "010 이랑 1234 이랑 5678",
             "my number is 010 and 1234 and 5678",
+            "82-10-4321-8765",
+            "82 10 4321 8765",
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
@@ -1112,6 +1124,12 @@ mod tests {
             "my snap is jennyx22",
             "snap me at jennyx22",
             "my ig is sunny_day",
+            "snap sora77",
+            "add my snap sora77",
+            "discord sora#7777",
+            "line sora77",
+            "gmail sora77",
+            "지메일 sora77",
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
@@ -1125,6 +1143,10 @@ mod tests {
             "my ig is dead lol",
             "tg is cool",
             "카톡 친추 해줘",
+            "snap ps5",
+            "line 344",
+            "gmail is down again",
+            "지메일 계정 있어?",
         ] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
         }

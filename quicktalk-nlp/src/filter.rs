@@ -37,6 +37,11 @@ pub const BUILTIN_SPAM_SIGNALS: (&str, &str) = (
 /// piece (cut at whitespace), so offsets always fit the view's `u32`s.
 const CHUNK: usize = 64 * 1024;
 
+/// How far each piece reaches into the next: a phrase across a cut
+/// (`kakao id minji99`, `f u c k`) is read whole by the piece before it; what
+/// both pieces find is merged.
+const OVERLAP: usize = 512;
+
 /// One thing the filter found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -525,31 +530,32 @@ impl Filter {
         let mut offset = 0;
         let mut context = false;
         while offset < text.len() {
-            let end = chunk_end(text, offset);
+            let end = chunk_end(text, offset, CHUNK);
+            let reach = chunk_end(text, offset, CHUNK + OVERLAP);
             SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                context |= self.find(&text[offset..end], offset, &mut scratch, &mut findings);
+                context |= self.find(&text[offset..reach], offset, &mut scratch, &mut findings);
             });
             offset = end;
         }
         findings.sort_by_key(|f| (f.span.start, f.span.end));
-        findings.dedup();
         // One finding per span and category, the most severe: an entry and
-        // another spelling of it can both match one word (`시1발`).
-        let mut index = 0;
-        while index < findings.len() {
-            let finding = &findings[index];
-            let outranked = findings.iter().any(|other| {
-                other.span == finding.span
-                    && other.category == finding.category
-                    && other.severity > finding.severity
-            });
-            if outranked {
-                findings.remove(index);
-            } else {
-                index += 1;
+        // another spelling of it can both match one word (`시1발`). Findings
+        // of one span are adjacent, so each looks back over its own span
+        // only (a line of thousands of findings stays linear).
+        let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
+        for finding in findings {
+            let same = merged
+                .iter_mut()
+                .rev()
+                .take_while(|kept| kept.span == finding.span)
+                .find(|kept| kept.category == finding.category);
+            match same {
+                Some(kept) => kept.severity = kept.severity.max(finding.severity),
+                None => merged.push(finding),
             }
         }
+        let findings = merged;
         let mut check = self.decide(findings);
         // A line about harm (news, a medical visit, an incident reported)
         // is shown to moderators, not stopped: a block of sexual, hate or
@@ -607,12 +613,17 @@ impl Filter {
         }
         // Allowed: inside an allowed word, or ending inside one that starts
         // within the match and runs on past it (`my ass` in `my
-        // assumptions`: the last word is `assumptions`).
+        // assumptions`: the last word is `assumptions`). The allowed words
+        // are few; a line can have thousands of hits (`ㅅㅂㅅㅂ...`).
+        let allows: Vec<(usize, usize)> = hits
+            .iter()
+            .filter(|&&(_, _, kind)| kind == Kind::Allow)
+            .map(|&(a, b, _)| (a, b))
+            .collect();
         let allowed = |first: usize, last: usize| {
-            hits.iter().any(|&(a, b, kind)| {
-                kind == Kind::Allow
-                    && ((a <= first && last <= b) || (first < a && a <= last && last < b))
-            })
+            allows
+                .iter()
+                .any(|&(a, b)| (a <= first && last <= b) || (first < a && a <= last && last < b))
         };
         for &(first, last, kind) in hits.iter() {
             if let Kind::Danger(category, severity) = kind
@@ -859,13 +870,13 @@ fn pieces(units: &[Unit]) -> Pieces {
     }
 }
 
-/// Where the chunk starting at `offset` ends: at most [`CHUNK`] bytes, cut
+/// Where the chunk starting at `offset` ends: at most `size` bytes, cut
 /// after whitespace when there is some, always on a char boundary.
-fn chunk_end(text: &str, offset: usize) -> usize {
-    if text.len() - offset <= CHUNK {
+fn chunk_end(text: &str, offset: usize, size: usize) -> usize {
+    if text.len() - offset <= size {
         return text.len();
     }
-    let mut end = offset + CHUNK;
+    let mut end = offset + size;
     while !text.is_char_boundary(end) {
         end -= 1;
     }

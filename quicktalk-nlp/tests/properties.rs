@@ -9,6 +9,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
+use quicktalk_core::ports::moderator::Action;
 use quicktalk_nlp::{Filter, View};
 
 fn filter() -> &'static Filter {
@@ -121,4 +122,32 @@ fn very_long_lines_are_checked_piece_by_piece_without_panic() {
     let check = filter().check(&text);
     let finding = check.findings.last().expect("the word at the end is found");
     assert_eq!(&text[finding.span.clone()], "씨발");
+}
+
+#[test]
+fn a_phrase_across_the_cut_between_pieces_is_found_once() {
+    // The first piece is cut at whitespace before 64 KiB; each phrase is
+    // placed so that it starts before that cut and ends after it.
+    for phrase in ["kakao id minji99", "f u c k", "0 1 0 1 2 3 4 5 6 7 8"] {
+        for before in [3, 7, 12, 20] {
+            let fill = 65_536 - before;
+            let mut text = "a ".repeat(fill / 2);
+            text.push(' ');
+            text.push_str(phrase);
+            let check = filter().check(&text);
+            assert!(
+                matches!(check.action, Action::Block | Action::Mask),
+                "{phrase:?} {before} bytes before the cut: {:?}",
+                check.findings
+            );
+            let spans: Vec<_> = check
+                .findings
+                .iter()
+                .map(|f| (f.span.clone(), f.category))
+                .collect();
+            let mut unique = spans.clone();
+            unique.dedup();
+            assert_eq!(spans, unique, "found once: {phrase:?}");
+        }
+    }
 }

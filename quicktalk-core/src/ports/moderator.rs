@@ -149,10 +149,18 @@ impl Verdict {
                 && text.is_char_boundary(span.start)
                 && text.is_char_boundary(span.end)
         };
-        let spans: Vec<&Range<usize>> = self.spans.iter().filter(valid).collect();
+        let mut spans: Vec<&Range<usize>> = self.spans.iter().filter(valid).collect();
+        // One sweep in order of start: a line with thousands of spans stays
+        // linear.
+        spans.sort_unstable_by_key(|span| span.start);
+        let mut next = spans.iter().peekable();
+        let mut covered_until = 0;
         let mut out = String::with_capacity(text.len());
         for (index, ch) in text.char_indices() {
-            if spans.iter().any(|span| span.contains(&index)) {
+            while let Some(span) = next.next_if(|span| span.start <= index) {
+                covered_until = covered_until.max(span.end);
+            }
+            if index < covered_until {
                 out.push('*');
             } else {
                 out.push(ch);
@@ -258,6 +266,17 @@ mod tests {
         };
         // "씨발" is two 3-byte characters: two stars, not six.
         assert_eq!(verdict.mask("씨발 뭐야"), "** 뭐야");
+    }
+
+    #[test]
+    fn masking_covers_overlapping_spans_in_any_order() {
+        let verdict = Verdict {
+            action: Action::Mask,
+            category: Some(Category::Profanity),
+            severity: Severity::Low,
+            spans: vec![5..7, 0..3, 2..4, 9..10],
+        };
+        assert_eq!(verdict.mask("abcdefghij"), "****e**hi*");
     }
 
     #[test]

@@ -833,12 +833,16 @@ fn is_call(token: &[Atom], index: usize) -> bool {
 /// The first and last index of the run of atoms around `index` that all
 /// satisfy `member` (`index` itself when it does not).
 fn run_around(token: &[Atom], index: usize, member: impl Fn(&Atom) -> bool) -> (usize, usize) {
-    let start = (0..=index)
+    // Looked for at most this far each way: the rules that ask need a run's
+    // ends only for runs a word can hold, and a token of thousands of `*`
+    // asked at each of them would take time growing with its square.
+    const REACH: usize = 64;
+    let start = (index.saturating_sub(REACH)..=index)
         .rev()
         .take_while(|&i| member(&token[i]))
         .last()
         .unwrap_or(index);
-    let end = (index..token.len())
+    let end = (index..token.len().min(index + REACH + 1))
         .take_while(|&i| member(&token[i]))
         .last()
         .unwrap_or(index);

@@ -235,7 +235,9 @@ impl ContactDetector {
             // An English name must be a word of its own: `installed` is not
             // `insta` + `lled`.
             let ascii_name = plain.as_bytes()[name.start()].is_ascii();
-            if ascii_name && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            // A product is no id: `insta360`, `line6` (an id follows a space
+            // or a mark).
+            if ascii_name && rest.starts_with(|c: char| c.is_ascii_alphanumeric()) {
                 continue;
             }
             // The id may follow after a particle (카톡은, 인스타는) or a colon,
@@ -1145,6 +1147,7 @@ mod tests {
             "카톡 친추 해줘",
             "snap ps5",
             "line 344",
+            "insta360 camera is cool",
             "gmail is down again",
             "지메일 계정 있어?",
         ] {

@@ -778,7 +778,20 @@ fn digit_run_reads_as_letters(token: &[Atom], index: usize) -> bool {
 fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
     let at = |i: usize| token.get(i).map_or('\0', |a| a.ch);
     let before = if index > 0 { at(index - 1) } else { '\0' };
+    // Code pasted into a chat (an outside review: `for (int i=0;i<n;i++)`,
+    // `List<T>`, `vec![0; n]`): a token with a statement's `;`, an
+    // assignment's `=` or a closing `>` after the `<` is code, where `<` and
+    // brackets are no letters. `fu<k` and `di<k` have none of them.
+    let code = || {
+        token.iter().any(|a| matches!(a.ch, ';' | '='))
+            || token[index..].iter().any(|a| a.ch == '>')
+    };
     match at(index) {
+        // A macro call: `println!(`, `vec![`, `matches!(`.
+        '!' => before.is_ascii_alphabetic() && matches!(at(index + 1), '(' | '[' | '{'),
+        '<' => code(),
+        '[' => before == '!' || code(),
+        '+' if at(index + 1) == '=' => true,
         '+' => {
             let orig = |i: usize| token.get(i).map_or('\0', |a| a.orig);
             // `Function+SomeKey`: two capitalised words.
@@ -786,7 +799,7 @@ fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
             key_combo || capitalised || at(index + 1) == '+' || before == '+'
         }
         '$' => matches!(at(index + 1), '(' | '{'),
-        '(' | '{' => before == '$' || is_call(token, index),
+        '(' | '{' => before == '$' || before == '!' || is_call(token, index) || code(),
         // An exponent (`a**2`, `x^2`, `y = x**3`): marks right before a
         // number that does not read as letters (`sh*1t` still hides one).
         '*' | '^' => {

@@ -337,6 +337,25 @@ async fn typing_reaches_the_partner_only_when_it_changes() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_partner_toggling_typing_as_fast_as_it_can_is_told_at_most_four_starts_a_second() {
+    let (engine, _) = engine();
+    let (a, mut b) = matched_pair(&engine).await;
+    // 300 toggles in one burst used to reach b as 300 frames and close it
+    // (4002, its queue full).
+    for n in 0..300 {
+        a.handle().typing(n % 2 == 0);
+    }
+    let frames = b.drain();
+    assert_eq!(frames.len(), 8, "{frames:?}");
+    assert_eq!(frames.last(), Some(&ServerFrame::Typing { active: false }));
+    assert!(b.closed.is_none());
+    // A second later it may start again.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    a.handle().typing(true);
+    assert_eq!(b.drain(), [ServerFrame::Typing { active: true }]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn next_tells_the_partner_skipped_and_never_rematches_the_same_pair_within_the_cooldown() {
     let (engine, _) = engine();
     let (mut a, mut b) = matched_pair(&engine).await;

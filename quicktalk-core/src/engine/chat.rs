@@ -1,11 +1,15 @@
 //! Chat inside a room: `send`, `typing` and `report`.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use crate::engine::feed::StoreRecord;
+
+/// How many times a second a partner is told `typing {active: true}` at most
+/// (a person starts typing a few times a minute).
+pub(crate) const TYPING_STARTS: u8 = 4;
 use crate::engine::hub::{ConnId, Hub, Phase};
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::{ModerationFlag, Report, StoredMessage, unix_ms};
@@ -222,12 +226,25 @@ impl Hub {
         };
         let session = self.sessions.get_mut(&id).expect("session exists");
         // Typing outside a room is a harmless race (the partner just left):
-        // ignore it. Only changes are forwarded, so toggling cannot flood.
+        // ignore it. Only changes are forwarded, and a start at most
+        // `TYPING_STARTS` times a second: a client toggling as fast as it
+        // can must not fill its partner's queue (which closes it, 4002).
         let Phase::Chatting(room) = session.phase else {
             return;
         };
         if session.typing == active {
             return;
+        }
+        if active {
+            let (since, count) = session.typing_starts;
+            if now.saturating_duration_since(since) >= Duration::from_secs(1) {
+                session.typing_starts = (now, 1);
+            } else if count < TYPING_STARTS {
+                session.typing_starts.1 += 1;
+            } else {
+                // The partner keeps seeing `not typing`; nothing is lost.
+                return;
+            }
         }
         session.typing = active;
         self.tell_typing(room, id, active);

@@ -72,7 +72,11 @@ pub(crate) struct Session {
     pub(crate) last_activity: Instant,
     pub(crate) bucket: TokenBucket,
     pub(crate) strikes: Strikes,
+    /// The partner has been told `typing {active: true}` (and not false).
     pub(crate) typing: bool,
+    /// When the current second of typing began, and how many times the
+    /// partner was told `active: true` in it (see `chat::TYPING_STARTS`).
+    pub(crate) typing_starts: (Instant, u8),
     /// Its interests while waiting (cluster mode announces them again).
     pub(crate) interests: Vec<Arc<str>>,
     /// Cluster mode: identifies the current wait.
@@ -108,6 +112,7 @@ impl Session {
             bucket: TokenBucket::new(config.rate_per_sec, config.rate_burst, now),
             strikes: Strikes::new(config.flood_window, now),
             typing: false,
+            typing_starts: (now, 0),
             interests: Vec::new(),
             ticket: 0,
             pending: None,

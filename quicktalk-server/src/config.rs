@@ -165,6 +165,11 @@ pub struct ServeConfig {
     /// Open WebSocket connections per client IP.
     #[arg(long, env = "QUICKTALK_MAX_CONNECTIONS_PER_IP", default_value_t = 20)]
     pub max_connections_per_ip: u32,
+    /// New WebSocket connections per second per client IP (a burst of twice
+    /// --max-connections-per-ip first): a client that drops and reopens
+    /// connections cannot pile up the sessions held for its resumes.
+    #[arg(long, env = "QUICKTALK_CONNECT_RATE_PER_IP", default_value_t = 5.0)]
+    pub connect_rate_per_ip: f64,
     /// Open WebSocket connections in all.
     #[arg(long, env = "QUICKTALK_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
@@ -343,6 +348,13 @@ impl ServeConfig {
                     format!("{origin:?} is not an origin like https://chat.example.com (or *)"),
                 ));
             }
+        }
+        if !(self.connect_rate_per_ip.is_finite() && self.connect_rate_per_ip >= 0.01) {
+            return Err(invalid(
+                "connect-rate-per-ip",
+                "QUICKTALK_CONNECT_RATE_PER_IP",
+                "must be a number of at least 0.01",
+            ));
         }
         if self.max_connections_per_ip == 0 {
             return Err(invalid(
@@ -531,7 +543,7 @@ impl ServeConfig {
         format!(
             "bind={} {} store_queue={} store_writer_nice={} store_linger_ms={} {} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
              retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \
-             max_connections_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
+             max_connections_per_ip={} connect_rate_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
              shutdown_timeout_secs={} moderation={:?} moderation_lexicons={:?} moderation_actions={:?} \
              moderation_low_severity={} moderation_learned={:?} allow_bots={} log_format={:?}",
@@ -551,6 +563,7 @@ impl ServeConfig {
             self.rate_per_sec,
             self.rate_burst,
             self.max_connections_per_ip,
+            self.connect_rate_per_ip,
             self.max_connections,
             self.send_queue,
             self.idle_timeout_secs,

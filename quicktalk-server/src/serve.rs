@@ -70,6 +70,10 @@ pub(crate) async fn serve(
             max_frame_bytes: config.max_frame_bytes,
             ping_interval: Duration::from_secs(config.ping_interval_secs),
             max_connections_per_ip: config.max_connections_per_ip,
+            connect_rate: config.connect_rate_per_ip,
+            // A page, its reloads and a few tabs at once; a browser behind
+            // a busy NAT reconnecting after a network drop.
+            connect_burst: f64::from(config.max_connections_per_ip) * 2.0,
             max_connections: config.max_connections,
             connections: AtomicUsize::new(0),
             per_ip: Default::default(),

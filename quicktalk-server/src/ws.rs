@@ -54,10 +54,15 @@ pub(crate) async fn upgrade(
         Err(refused) => {
             let reason = match refused {
                 SlotRefused::PerIp => "per_ip",
+                SlotRefused::PerIpRate => "per_ip_rate",
                 SlotRefused::Total => "total",
             };
             metrics::counter!("quicktalk_upgrades_refused_total", "reason" => reason).increment(1);
-            return (StatusCode::TOO_MANY_REQUESTS, "too many connections").into_response();
+            let text = match refused {
+                SlotRefused::PerIpRate => "too many new connections: wait a moment",
+                _ => "too many connections",
+            };
+            return (StatusCode::TOO_MANY_REQUESTS, text).into_response();
         }
     };
     let key = state.inner.hasher.client_key(ip);

@@ -438,6 +438,32 @@ async fn the_per_ip_connection_cap_refuses_with_429() {
 }
 
 #[tokio::test]
+async fn new_connections_from_one_ip_faster_than_the_rate_are_refused_with_429() {
+    // A burst of twice the per-IP cap, then 0.01 a second: a client that
+    // drops and reopens cannot pile up sessions held for resume.
+    let server = Server::start(config(&[
+        "--max-connections-per-ip",
+        "2",
+        "--connect-rate-per-ip",
+        "0.01",
+    ]))
+    .await;
+    for _ in 0..4 {
+        let client = Client::connect(&server).await;
+        drop(client);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    match Client::connect_with_origin(&server, None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
+            assert!(body.contains("too many new connections"), "{body}");
+        }
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
 async fn shutdown_closes_every_client_with_1001() {
     let server = Server::start(config(&[])).await;
     let (mut a, mut b) = pair(&server).await;

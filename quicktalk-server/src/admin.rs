@@ -32,13 +32,24 @@ pub(crate) async fn require_token(
     let Some(token) = &state.inner.admin_token else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // The scheme's name is case-insensitive (RFC 9110): `bearer` too.
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, given)| given.trim_start());
     match given {
-        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        Some(given) if same(given.as_bytes(), token.as_bytes()) => {
+            // Chat lines and client keys: never kept by a cache on the way.
+            let mut response = next.run(request).await;
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
         _ => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -145,6 +156,15 @@ pub(crate) async fn add_ban(State(state): State<AppState>, Json(ban): Json<NewBa
         return (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": "client_key and reason are required"})),
+        )
+            .into_response();
+    }
+    if ban.duration_s == Some(0) {
+        // A ban over before it began; leave `duration_s` out for a
+        // permanent one.
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "duration_s must be at least 1 (leave it out for a permanent ban)"})),
         )
             .into_response();
     }

@@ -288,6 +288,8 @@ impl ServeConfig {
     /// # Errors
     /// [`ConfigError`] naming the first bad setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        /// The longest time any `*-secs` setting may be.
+        const MAX_SECS: u64 = 365 * 24 * 3600;
         self.storage.validate()?;
         if self.store_queue == 0 {
             return Err(invalid(
@@ -386,10 +388,99 @@ impl ServeConfig {
                 "QUICKTALK_HEADER_READ_TIMEOUT_SECS",
                 self.header_read_timeout_secs,
             ),
+            (
+                "resume-grace-secs",
+                "QUICKTALK_RESUME_GRACE_SECS",
+                self.resume_grace_secs,
+            ),
+            (
+                "shutdown-timeout-secs",
+                "QUICKTALK_SHUTDOWN_TIMEOUT_SECS",
+                self.shutdown_timeout_secs,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(flag, env, "must be at least 1"));
             }
+        }
+        // A time beyond any clock's reach overflowed when added to now, and
+        // every connection then panicked: a year is the most any of these
+        // means.
+        for (flag, env, value) in [
+            (
+                "idle-timeout-secs",
+                "QUICKTALK_IDLE_TIMEOUT_SECS",
+                self.idle_timeout_secs,
+            ),
+            (
+                "ping-interval-secs",
+                "QUICKTALK_PING_INTERVAL_SECS",
+                self.ping_interval_secs,
+            ),
+            (
+                "header-read-timeout-secs",
+                "QUICKTALK_HEADER_READ_TIMEOUT_SECS",
+                self.header_read_timeout_secs,
+            ),
+            (
+                "resume-grace-secs",
+                "QUICKTALK_RESUME_GRACE_SECS",
+                self.resume_grace_secs,
+            ),
+            (
+                "interest-wait-secs",
+                "QUICKTALK_INTEREST_WAIT_SECS",
+                self.interest_wait_secs,
+            ),
+            (
+                "rematch-cooldown-secs",
+                "QUICKTALK_REMATCH_COOLDOWN_SECS",
+                self.rematch_cooldown_secs,
+            ),
+            (
+                "shutdown-timeout-secs",
+                "QUICKTALK_SHUTDOWN_TIMEOUT_SECS",
+                self.shutdown_timeout_secs,
+            ),
+        ] {
+            if value > MAX_SECS {
+                return Err(invalid(
+                    flag,
+                    env,
+                    format!("must be at most {MAX_SECS} (a year)"),
+                ));
+            }
+        }
+        for (flag, env, value, max) in [
+            (
+                "store-queue",
+                "QUICKTALK_STORE_QUEUE",
+                self.store_queue,
+                10_000_000,
+            ),
+            (
+                "send-queue",
+                "QUICKTALK_SEND_QUEUE",
+                self.send_queue,
+                1_000_000,
+            ),
+            (
+                "max-frame-bytes",
+                "QUICKTALK_MAX_FRAME_BYTES",
+                self.max_frame_bytes,
+                16 << 20,
+            ),
+        ] {
+            if value > max {
+                return Err(invalid(flag, env, format!("must be at most {max}")));
+            }
+        }
+        if !(0.01..=1e6).contains(&self.rate_per_sec) {
+            return Err(invalid(
+                "rate-per-sec",
+                "QUICKTALK_RATE_PER_SEC",
+                "must be between 0.01 and 1000000",
+            ));
         }
         if self.ping_interval_secs >= self.idle_timeout_secs {
             return Err(invalid(
@@ -662,6 +753,24 @@ mod tests {
             (&["--send-queue", "1"], "--send-queue"),
             (&["--max-text-chars", "5000"], "--max-text-chars"),
             (&["--ping-interval-secs", "90"], "--ping-interval-secs"),
+            // Beyond any clock (each used to panic at every connection), a
+            // queue past the semaphore's reach (a panic at start-up), zeros.
+            (
+                &["--idle-timeout-secs", "18446744073709551615"],
+                "--idle-timeout-secs (QUICKTALK_IDLE_TIMEOUT_SECS)",
+            ),
+            (
+                &["--rematch-cooldown-secs", "18446744073709551615"],
+                "--rematch-cooldown-secs",
+            ),
+            (
+                &["--store-queue", "18446744073709551615"],
+                "--store-queue (QUICKTALK_STORE_QUEUE)",
+            ),
+            (&["--resume-grace-secs", "0"], "--resume-grace-secs"),
+            (&["--shutdown-timeout-secs", "0"], "--shutdown-timeout-secs"),
+            (&["--rate-per-sec", "1e-300"], "--rate-per-sec"),
+            (&["--connect-rate-per-ip", "0"], "--connect-rate-per-ip"),
         ];
         for (args, expected) in cases {
             let error = parse(args).validate().unwrap_err().to_string();

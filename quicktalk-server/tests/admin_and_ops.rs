@@ -59,6 +59,29 @@ async fn the_admin_api_is_absent_without_a_token_and_closed_without_the_right_on
             .0,
         200
     );
+    // The scheme's name in any case (RFC 9110).
+    let lower = format!("bearer {TOKEN}");
+    assert_eq!(
+        http(
+            &server,
+            "GET",
+            "/api/admin/reports",
+            &[("Authorization", &lower)],
+            ""
+        )
+        .await
+        .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_ban_of_zero_seconds_is_refused() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    let ban = json!({"client_key": "abc", "reason": "x", "duration_s": 0}).to_string();
+    let (status, body) = admin(&server, "POST", "/api/admin/bans", &ban).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("duration_s"));
 }
 
 #[tokio::test]

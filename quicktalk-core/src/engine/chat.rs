@@ -10,6 +10,11 @@ use crate::engine::feed::StoreRecord;
 /// How many times a second a partner is told `typing {active: true}` at most
 /// (a person starts typing a few times a minute).
 pub(crate) const TYPING_STARTS: u8 = 4;
+
+/// Frames other than delivered lines (join, next, leave, report, typing, a
+/// line outside a chat) a session may send in a second; each one past them
+/// is a flood strike, as a rate-limited line is.
+pub(crate) const ACTIONS_PER_SEC: u8 = 10;
 use crate::engine::hub::{ConnId, Hub, Phase};
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::{ModerationFlag, Report, StoredMessage, unix_ms};
@@ -46,6 +51,30 @@ impl Hub {
         );
     }
 
+    /// Counts one frame other than a delivered line; `false` when the session
+    /// was closed for flooding (the caller stops there).
+    pub(crate) fn spend_action(&mut self, id: SessionId, now: Instant) -> bool {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return false;
+        };
+        let (since, count) = session.actions;
+        if now.saturating_duration_since(since) >= Duration::from_secs(1) {
+            session.actions = (now, 1);
+            return true;
+        }
+        if count < ACTIONS_PER_SEC {
+            session.actions.1 += 1;
+            return true;
+        }
+        let strikes = session.strikes.hit(now);
+        if strikes >= self.config.flood_strikes {
+            tracing::info!(session = %id, strikes, "closing a session flooding with frames");
+            self.remove_by_moderation(id, CloseReason::Flooding, now);
+            return false;
+        }
+        true
+    }
+
     pub(crate) fn send(&mut self, conn: ConnId, line: Incoming<'_>, now: Instant) {
         let Some(id) = self.session_of(conn, now) else {
             return;
@@ -53,6 +82,9 @@ impl Hub {
         self.mark_used(id);
         self.metrics.lines_in.increment(1);
         let Phase::Chatting(room_id) = self.sessions[&id].phase else {
+            if !self.spend_action(id, now) {
+                return;
+            }
             self.reject(id, line.cid, RejectReason::NotInRoom, None);
             return;
         };
@@ -224,6 +256,9 @@ impl Hub {
         let Some(id) = self.session_of(conn, now) else {
             return;
         };
+        if !self.spend_action(id, now) {
+            return;
+        }
         let session = self.sessions.get_mut(&id).expect("session exists");
         // Typing outside a room is a harmless race (the partner just left):
         // ignore it. Only changes are forwarded, and a start at most
@@ -272,6 +307,9 @@ impl Hub {
         now: Instant,
     ) -> Option<(SessionId, Report)> {
         let id = self.session_of(conn, now)?;
+        if !self.spend_action(id, now) {
+            return None;
+        }
         self.mark_used(id);
         let Some(room) = self.sessions[&id]
             .last_room

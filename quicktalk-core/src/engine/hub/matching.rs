@@ -39,6 +39,9 @@ impl Hub {
         let Some(id) = self.session_of(conn, now) else {
             return;
         };
+        if !self.spend_action(id, now) {
+            return;
+        }
         if !self.bot_allowed(id, &request) {
             return;
         }
@@ -59,6 +62,9 @@ impl Hub {
         let Some(id) = self.session_of(conn, now) else {
             return;
         };
+        if !self.spend_action(id, now) {
+            return;
+        }
         // Refused before anything changes: a refused `next` keeps the chat.
         if !self.bot_allowed(id, &request) {
             return;
@@ -92,6 +98,9 @@ impl Hub {
         let Some(id) = self.session_of(conn, now) else {
             return;
         };
+        if !self.spend_action(id, now) {
+            return;
+        }
         self.mark_used(id);
         match self.sessions[&id].phase {
             Phase::Chatting(room) => self.end_room(room, id, PartnerLeftReason::Left, now),

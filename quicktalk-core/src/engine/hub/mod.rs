@@ -77,6 +77,9 @@ pub(crate) struct Session {
     /// When the current second of typing began, and how many times the
     /// partner was told `active: true` in it (see `chat::TYPING_STARTS`).
     pub(crate) typing_starts: (Instant, u8),
+    /// When the current second of other frames began, and how many came in
+    /// it (see `Hub::spend_action`).
+    pub(crate) actions: (Instant, u8),
     /// Its interests while waiting (cluster mode announces them again).
     pub(crate) interests: Vec<Arc<str>>,
     /// Cluster mode: identifies the current wait.
@@ -113,6 +116,7 @@ impl Session {
             strikes: Strikes::new(config.flood_window, now),
             typing: false,
             typing_starts: (now, 0),
+            actions: (now, 0),
             interests: Vec::new(),
             ticket: 0,
             pending: None,

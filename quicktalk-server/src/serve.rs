@@ -2,7 +2,8 @@
 //! `axum::serve` does not enforce), WebSocket upgrades, and the graceful
 //! shutdown sequence.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
+use parking_lot::Mutex;
 use quicktalk_core::Engine;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -99,6 +101,16 @@ pub(crate) async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(config.header_read_timeout_secs));
     let graceful = GracefulShutdown::new();
+    // Open TCP connections per peer address (a trusted proxy carries many
+    // clients and is not counted): slow requests that trickle their headers
+    // would otherwise use up the file descriptors every client needs. Room
+    // for each WebSocket the per-IP cap allows, and as many page and API
+    // requests again.
+    let peer_cap = config
+        .max_connections_per_ip
+        .saturating_mul(2)
+        .saturating_add(16);
+    let open_per_peer: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -112,6 +124,24 @@ pub(crate) async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let peer_ip = crate::state::limit_key(peer.ip().to_canonical());
+        let held = if state.inner.resolver.is_trusted(peer.ip().to_canonical()) {
+            None
+        } else {
+            let mut open = open_per_peer.lock();
+            let count = open.entry(peer_ip).or_insert(0);
+            if *count >= peer_cap {
+                metrics::counter!("quicktalk_tcp_refused_total").increment(1);
+                drop(open);
+                drop(stream);
+                continue;
+            }
+            *count += 1;
+            Some(PeerHold {
+                table: open_per_peer.clone(),
+                ip: peer_ip,
+            })
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
@@ -129,6 +159,7 @@ pub(crate) async fn serve(
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(held);
         });
     }
 
@@ -160,4 +191,22 @@ pub(crate) async fn serve(
     upkeep.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One open TCP connection of a peer address, counted until dropped.
+struct PeerHold {
+    table: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: IpAddr,
+}
+
+impl Drop for PeerHold {
+    fn drop(&mut self) {
+        let mut table = self.table.lock();
+        if let Some(count) = table.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                table.remove(&self.ip);
+            }
+        }
+    }
 }

@@ -464,6 +464,40 @@ async fn new_connections_from_one_ip_faster_than_the_rate_are_refused_with_429()
 }
 
 #[tokio::test]
+async fn one_address_cannot_hold_more_tcp_connections_than_its_share() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // --max-connections-per-ip 1: room for 2 + 16 connections from one
+    // address. Connections that never finish their headers (slowloris)
+    // used to pile up until the process ran out of file descriptors.
+    let server = Server::start(config(&["--max-connections-per-ip", "1"])).await;
+    let mut held = Vec::new();
+    for _ in 0..18 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(b"GET /livez HTTP/1.1\r\nHo")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _ = extra
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), extra.read_to_end(&mut answer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the 19th connection is closed unanswered: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = http(&server, "GET", "/livez", &[], "").await;
+    assert_eq!(status, 200, "served again once they are gone");
+}
+
+#[tokio::test]
 async fn shutdown_closes_every_client_with_1001() {
     let server = Server::start(config(&[])).await;
     let (mut a, mut b) = pair(&server).await;

@@ -209,10 +209,8 @@ impl BusArgs {
     /// # Errors
     /// [`ConfigError`] naming the wrong setting.
     pub fn kafka_config(&self) -> Result<Option<KafkaConfig>, ConfigError> {
-        if self.bus == "memory" {
-            return Ok(None);
-        }
-        let brokers = KafkaConfig::brokers_from_url(&self.bus).map_err(kafka_error)?;
+        // The node id is checked with either bus: it names the node in logs
+        // and heartbeats.
         if let Some(id) = &self.node_id
             && (id.is_empty()
                 || !id
@@ -225,6 +223,10 @@ impl BusArgs {
                 "letters, digits, '-', '_' and '.' only, not empty",
             ));
         }
+        if self.bus == "memory" {
+            return Ok(None);
+        }
+        let brokers = KafkaConfig::brokers_from_url(&self.bus).map_err(kafka_error)?;
         let mut config = KafkaConfig::new(brokers, self.node_id());
         config.topic_prefix = self.kafka_topic_prefix.clone();
         config.partitions = self.kafka_partitions;

@@ -331,6 +331,15 @@ impl ServeConfig {
                     "must be at least 16 characters",
                 ));
             }
+            // It travels in an `Authorization` header: a space or control
+            // character there could never be sent.
+            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid(
+                    "admin-token",
+                    "QUICKTALK_ADMIN_TOKEN",
+                    "must have no spaces or control characters (it is sent in a header)",
+                ));
+            }
         }
         if let Some(key) = &self.ip_hash_key {
             if key.len() < 16 {
@@ -343,6 +352,15 @@ impl ServeConfig {
         }
         self.trusted_proxy_nets()?;
         for origin in self.origins() {
+            if origin != "*" && origin.contains('*') {
+                return Err(invalid(
+                    "allowed-origins",
+                    "QUICKTALK_ALLOWED_ORIGINS",
+                    format!(
+                        "{origin:?}: a wildcard inside an origin is not supported; list each origin, or give * alone"
+                    ),
+                ));
+            }
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
                 return Err(invalid(
                     "allowed-origins",
@@ -771,6 +789,15 @@ mod tests {
             (&["--shutdown-timeout-secs", "0"], "--shutdown-timeout-secs"),
             (&["--rate-per-sec", "1e-300"], "--rate-per-sec"),
             (&["--connect-rate-per-ip", "0"], "--connect-rate-per-ip"),
+            (
+                &["--admin-token", "sixteen chars with spaces"],
+                "--admin-token",
+            ),
+            (
+                &["--allowed-origins", "https://*.example.com"],
+                "--allowed-origins",
+            ),
+            (&["--node-id", "a b/c"], "--node-id (QUICKTALK_NODE_ID)"),
         ];
         for (args, expected) in cases {
             let error = parse(args).validate().unwrap_err().to_string();

@@ -62,6 +62,15 @@ pub(crate) async fn serve(
     control: Option<Arc<quicktalk_kafka::ControlChannel>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    for net in config.trusted_proxy_nets()? {
+        if net.prefix_len() == 0 {
+            tracing::warn!(
+                %net,
+                "--trusted-proxies trusts every address: anyone can set X-Forwarded-For and \
+                 choose the address bans, report blocks and the per-IP caps see"
+            );
+        }
+    }
     let state = AppState {
         inner: Arc::new(Inner {
             engine: engine.clone(),

@@ -11,9 +11,13 @@ use crate::engine::feed::StoreRecord;
 /// (a person starts typing a few times a minute).
 pub(crate) const TYPING_STARTS: u8 = 4;
 
-/// Frames other than delivered lines (join, next, leave, report, typing, a
-/// line outside a chat) a session may send in a second; each one past them
-/// is a flood strike, as a rate-limited line is.
+/// Typing starts in a second beyond [`TYPING_STARTS`] that are only not
+/// forwarded; each one past them is a flood strike.
+pub(crate) const TYPING_STARTS_BEFORE_STRIKES: u8 = 20;
+
+/// Frames other than delivered lines (join, next, leave, report, a line
+/// outside a chat) a session may send in a second; each one past them is a
+/// flood strike, as a rate-limited line is.
 pub(crate) const ACTIONS_PER_SEC: u8 = 10;
 use crate::engine::hub::{ConnId, Hub, Phase};
 use crate::ids::{ClientKey, RoomId, SessionId};
@@ -256,9 +260,6 @@ impl Hub {
         let Some(id) = self.session_of(conn, now) else {
             return;
         };
-        if !self.spend_action(id, now) {
-            return;
-        }
         let session = self.sessions.get_mut(&id).expect("session exists");
         // Typing outside a room is a harmless race (the partner just left):
         // ignore it. Only changes are forwarded, and a start at most
@@ -277,7 +278,18 @@ impl Hub {
             } else if count < TYPING_STARTS {
                 session.typing_starts.1 += 1;
             } else {
-                // The partner keeps seeing `not typing`; nothing is lost.
+                // The partner keeps seeing `not typing`; nothing is lost. A
+                // page that sends a start before each of many quick lines
+                // stays well under the flood line; a client toggling as
+                // fast as it can does not (each start past it is a strike).
+                session.typing_starts.1 = count.saturating_add(1);
+                if count >= TYPING_STARTS + TYPING_STARTS_BEFORE_STRIKES {
+                    let strikes = session.strikes.hit(now);
+                    if strikes >= self.config.flood_strikes {
+                        tracing::info!(session = %id, strikes, "closing a session flooding with typing");
+                        self.remove_by_moderation(id, CloseReason::Flooding, now);
+                    }
+                }
                 return;
             }
         }

@@ -595,17 +595,14 @@ impl Hub {
         let line = room.append(writer, text, ts, cid.clone(), masked);
         let (seq, ts) = (line.seq, line.ts);
         let text = line.text.clone();
-        self.send_in_order(room_id, false);
+        self.send_in_order(room_id);
         self.record_line(room_id, seq, from, key, text, ts, masked, cid);
     }
 
     /// A room numbered here across nodes: sends the local member every line
     /// that is on the bus, in `seq` order (its own lines as echoes once they
-    /// came back, the partner's as soon as they are numbered). With `all`
-    /// (the room is ending), every numbered line, on the bus or not: the
-    /// partner's lines were echoed to it, and the member's own have their
-    /// `seq`, so none may be left without an answer.
-    pub(super) fn send_in_order(&mut self, room_id: RoomId, all: bool) {
+    /// came back, the partner's as soon as they are numbered).
+    fn send_in_order(&mut self, room_id: RoomId) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -624,7 +621,7 @@ impl Hub {
         }
         let mut frames = Vec::new();
         while let Some(line) = room.line_at(room.sent + 1) {
-            if !line.on_bus && !all {
+            if !line.on_bus {
                 break;
             }
             frames.push(line.frame_for(local));
@@ -660,7 +657,7 @@ impl Hub {
             let local = 1 - remote;
             if room.member_index(from) == Some(local) && !room.ended {
                 room.set_on_bus(seq, true);
-                self.send_in_order(room_id, false);
+                self.send_in_order(room_id);
             }
             return;
         }

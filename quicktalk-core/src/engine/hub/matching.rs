@@ -306,23 +306,21 @@ impl Hub {
         }
         room.ended = true;
         let members = room.members;
-        // Cluster mode: the member who stays gets an answer for every line
-        // before `partner_left`: the lines numbered here that it has not
-        // been sent, or a `rejected` for each line the numbering node never
-        // numbered.
+        // Cluster mode, the partner's node numbers the room: the member who
+        // stays gets a `rejected` before `partner_left` for each line that
+        // node never numbered (an echo can no longer come). Lines numbered
+        // here keep their rule: echoed only once back from the bus, since an
+        // echo promises the line survives this node (echoing them at the
+        // end lost acknowledged lines in a rolling restart under load).
         let stays = room
             .remote_index()
             .map(|remote| room.members[1 - remote])
             .filter(|&local| local != leaver);
-        let numbers = room.numbers;
         let unanswered = match stays {
-            Some(_) if !numbers => std::mem::take(&mut room.unechoed),
+            Some(_) if !room.numbers => std::mem::take(&mut room.unechoed),
             _ => Vec::new(),
         };
         if let Some(local) = stays {
-            if numbers {
-                self.send_in_order(room_id, true);
-            }
             for cid in unanswered {
                 self.reject(local, cid.as_deref(), RejectReason::NotInRoom, None);
             }

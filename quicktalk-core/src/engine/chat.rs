@@ -336,8 +336,15 @@ impl Hub {
         let me = room
             .member_index(id)
             .expect("a session is a member of its last room");
+        let pair = [
+            (id, room.keys[me].clone()),
+            (room.members[1 - me], room.keys[1 - me].clone()),
+        ];
         if room.reported[me] {
-            // A second press of Report: the moderators have it already.
+            // A second press of Report: the moderators have it already. The
+            // pair's block runs from this press, as it did when each press
+            // was stored (found by the invariants test).
+            self.block_pair(pair, now);
             self.push(id, ServerFrame::Reported);
             return None;
         }
@@ -353,20 +360,30 @@ impl Hub {
             ts: unix_ms(SystemTime::now()),
             context: room.context(self.config.report_context_lines),
         };
+        self.block_pair(pair, now);
+        Some((id, report))
+    }
+
+    /// A report keeps the two apart for `report_block` from `now` (across
+    /// the cluster in cluster mode).
+    fn block_pair(
+        &mut self,
+        [(reporter, reporter_key), (reported, reported_key)]: [(SessionId, ClientKey); 2],
+        now: Instant,
+    ) {
         if self.cluster.is_some() {
             self.announce_exclusion(
-                [report.reporter, report.reported],
-                Some([report.reporter_key.clone(), report.reported_key.clone()]),
+                [reporter, reported],
+                Some([reporter_key, reported_key]),
                 now,
             );
         } else {
             self.matcher.add_report_block(
-                (report.reporter, &report.reporter_key),
-                (report.reported, &report.reported_key),
+                (reporter, &reporter_key),
+                (reported, &reported_key),
                 now,
             );
         }
-        Some((id, report))
     }
 
     /// The report `session` made in `room` is stored: a repeat is answered

@@ -390,77 +390,56 @@ impl ServeConfig {
                 "must be at least 1",
             ));
         }
-        for (flag, env, value) in [
+        // Times: none may be 0 but the waits that may be none, and none
+        // beyond a year (a time beyond any clock's reach overflowed when
+        // added to now, and every connection then panicked).
+        for (flag, env, value, zero_ok) in [
             (
                 "idle-timeout-secs",
                 "QUICKTALK_IDLE_TIMEOUT_SECS",
                 self.idle_timeout_secs,
+                false,
             ),
             (
                 "ping-interval-secs",
                 "QUICKTALK_PING_INTERVAL_SECS",
                 self.ping_interval_secs,
+                false,
             ),
             (
                 "header-read-timeout-secs",
                 "QUICKTALK_HEADER_READ_TIMEOUT_SECS",
                 self.header_read_timeout_secs,
+                false,
             ),
             (
                 "resume-grace-secs",
                 "QUICKTALK_RESUME_GRACE_SECS",
                 self.resume_grace_secs,
+                false,
             ),
             (
                 "shutdown-timeout-secs",
                 "QUICKTALK_SHUTDOWN_TIMEOUT_SECS",
                 self.shutdown_timeout_secs,
-            ),
-        ] {
-            if value == 0 {
-                return Err(invalid(flag, env, "must be at least 1"));
-            }
-        }
-        // A time beyond any clock's reach overflowed when added to now, and
-        // every connection then panicked: a year is the most any of these
-        // means.
-        for (flag, env, value) in [
-            (
-                "idle-timeout-secs",
-                "QUICKTALK_IDLE_TIMEOUT_SECS",
-                self.idle_timeout_secs,
-            ),
-            (
-                "ping-interval-secs",
-                "QUICKTALK_PING_INTERVAL_SECS",
-                self.ping_interval_secs,
-            ),
-            (
-                "header-read-timeout-secs",
-                "QUICKTALK_HEADER_READ_TIMEOUT_SECS",
-                self.header_read_timeout_secs,
-            ),
-            (
-                "resume-grace-secs",
-                "QUICKTALK_RESUME_GRACE_SECS",
-                self.resume_grace_secs,
+                false,
             ),
             (
                 "interest-wait-secs",
                 "QUICKTALK_INTEREST_WAIT_SECS",
                 self.interest_wait_secs,
+                true,
             ),
             (
                 "rematch-cooldown-secs",
                 "QUICKTALK_REMATCH_COOLDOWN_SECS",
                 self.rematch_cooldown_secs,
-            ),
-            (
-                "shutdown-timeout-secs",
-                "QUICKTALK_SHUTDOWN_TIMEOUT_SECS",
-                self.shutdown_timeout_secs,
+                true,
             ),
         ] {
+            if value == 0 && !zero_ok {
+                return Err(invalid(flag, env, "must be at least 1"));
+            }
             if value > MAX_SECS {
                 return Err(invalid(
                     flag,

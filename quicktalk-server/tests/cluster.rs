@@ -115,15 +115,7 @@ async fn try_http(server: &Server, path: &str) -> Result<(u16, String), std::io:
 async fn next_of(client: &mut Client, kind: &str, skip: &[&str], within: Duration) -> Value {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let message = tokio::time::timeout_at(deadline, client.socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} within {within:?}"))
-            .expect("open")
-            .expect("a valid frame");
-        let Message::Text(text) = message else {
-            continue;
-        };
-        let value: Value = serde_json::from_str(&text).unwrap();
+        let value = next_frame(client, deadline, kind).await;
         let got = value["type"].as_str().unwrap_or_default().to_owned();
         if got == "matched" {
             client.matched = Some(value.clone());
@@ -135,6 +127,36 @@ async fn next_of(client: &mut Client, kind: &str, skip: &[&str], within: Duratio
             got == "online" || skip.contains(&got.as_str()),
             "expected {kind}, got {value}"
         );
+    }
+}
+
+/// Two nodes on the test broker, `victim` started first; `None` without a
+/// broker.
+async fn victim_and_survivor() -> Option<(Node, Node)> {
+    let brokers = test_brokers()?;
+    let bus = format!("kafka://{brokers}");
+    let prefix = unique_prefix();
+    let victim = Node::start(&bus, &prefix, "victim").await;
+    let survivor = Node::start(&bus, &prefix, "survivor").await;
+    Some((victim, survivor))
+}
+
+/// The next text frame before `deadline`, parsed (`waiting_for` names it
+/// in the failure).
+async fn next_frame(
+    client: &mut Client,
+    deadline: tokio::time::Instant,
+    waiting_for: &str,
+) -> Value {
+    loop {
+        let message = tokio::time::timeout_at(deadline, client.socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {waiting_for} in time"))
+            .expect("open")
+            .expect("a valid frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
     }
 }
 
@@ -262,15 +284,11 @@ async fn an_admin_ban_on_one_node_closes_the_keys_sessions_on_every_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_ends_its_chats_elsewhere_its_clients_resume_elsewhere_and_matching_goes_on()
 {
-    let Some(brokers) = test_brokers() else {
-        return;
-    };
-    let bus = format!("kafka://{brokers}");
-    let prefix = unique_prefix();
     // The first node joins the matcher group first and usually runs the
     // matchmaking: killing it also tests the hand-over.
-    let mut victim = Node::start(&bus, &prefix, "victim").await;
-    let survivor = Node::start(&bus, &prefix, "survivor").await;
+    let Some((mut victim, survivor)) = victim_and_survivor().await else {
+        return;
+    };
     let (mut a, mut b) = cross_pair(&survivor, &victim, "go").await;
     chat_both_ways(&mut a, &mut b, 3).await;
     // b's connection drops (its session waits on the victim for a resume)
@@ -325,13 +343,9 @@ async fn a_killed_node_ends_its_chats_elsewhere_its_clients_resume_elsewhere_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_sent_as_its_numbering_node_is_killed_gets_one_answer_before_partner_left() {
-    let Some(brokers) = test_brokers() else {
+    let Some((mut victim, survivor)) = victim_and_survivor().await else {
         return;
     };
-    let bus = format!("kafka://{brokers}");
-    let prefix = unique_prefix();
-    let mut victim = Node::start(&bus, &prefix, "victim").await;
-    let survivor = Node::start(&bus, &prefix, "survivor").await;
     // The victim's member waits clearly longer, so the victim numbers the
     // room (a line from the survivor's member goes there to be numbered),
     // unless the matchmaking pools move meanwhile and the waits are heard
@@ -360,15 +374,7 @@ async fn a_line_sent_as_its_numbering_node_is_killed_gets_one_answer_before_part
     let mut answers = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
     let left = loop {
-        let message = tokio::time::timeout_at(deadline, stays.socket.next())
-            .await
-            .expect("partner_left within 8 s")
-            .expect("open")
-            .expect("a valid frame");
-        let Message::Text(text) = message else {
-            continue;
-        };
-        let frame: Value = serde_json::from_str(&text).unwrap();
+        let frame = next_frame(&mut stays, deadline, "partner_left").await;
         match frame["type"].as_str() {
             Some("partner_left") => break frame,
             Some("online" | "typing") => {}

@@ -1,7 +1,7 @@
 //! Chat inside a room: `send`, `typing` and `report`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tokio::time::Instant;
 
@@ -61,21 +61,21 @@ impl Hub {
         let Some(session) = self.sessions.get_mut(&id) else {
             return false;
         };
-        let (since, count) = session.actions;
-        if now.saturating_duration_since(since) >= Duration::from_secs(1) {
-            session.actions = (now, 1);
-            return true;
-        }
-        if count < ACTIONS_PER_SEC {
-            session.actions.1 += 1;
-            return true;
-        }
+        session.actions.tick(now) <= ACTIONS_PER_SEC || !self.strike(id, now, "frames")
+    }
+
+    /// A flood strike against `id` (`what` it flooded with, for the log);
+    /// true when it was the one that closed the session.
+    fn strike(&mut self, id: SessionId, now: Instant, what: &'static str) -> bool {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return false;
+        };
         let strikes = session.strikes.hit(now);
-        if strikes >= self.config.flood_strikes {
-            tracing::info!(session = %id, strikes, "closing a session flooding with frames");
-            self.remove_by_moderation(id, CloseReason::Flooding, now);
+        if strikes < self.config.flood_strikes {
             return false;
         }
+        tracing::info!(session = %id, strikes, what, "closing a flooding session");
+        self.remove_by_moderation(id, CloseReason::Flooding, now);
         true
     }
 
@@ -120,13 +120,9 @@ impl Hub {
         }
         let session = self.sessions.get_mut(&id).expect("session exists");
         if !session.bucket.try_take(now) {
-            let strikes = session.strikes.hit(now);
             self.reject(id, line.cid, RejectReason::RateLimited, None);
             self.end_typing_unsent(room_id, id);
-            if strikes >= self.config.flood_strikes {
-                tracing::info!(session = %id, strikes, "closing a flooding session");
-                self.remove_by_moderation(id, CloseReason::Flooding, now);
-            }
+            self.strike(id, now, "lines");
             return;
         }
         // Sending a line ends the sender's typing state; the partner's
@@ -272,23 +268,14 @@ impl Hub {
             return;
         }
         if active {
-            let (since, count) = session.typing_starts;
-            if now.saturating_duration_since(since) >= Duration::from_secs(1) {
-                session.typing_starts = (now, 1);
-            } else if count < TYPING_STARTS {
-                session.typing_starts.1 += 1;
-            } else {
+            let starts = session.typing_starts.tick(now);
+            if starts > TYPING_STARTS {
                 // The partner keeps seeing `not typing`; nothing is lost. A
                 // page that sends a start before each of many quick lines
                 // stays well under the flood line; a client toggling as
                 // fast as it can does not (each start past it is a strike).
-                session.typing_starts.1 = count.saturating_add(1);
-                if count >= TYPING_STARTS + TYPING_STARTS_BEFORE_STRIKES {
-                    let strikes = session.strikes.hit(now);
-                    if strikes >= self.config.flood_strikes {
-                        tracing::info!(session = %id, strikes, "closing a session flooding with typing");
-                        self.remove_by_moderation(id, CloseReason::Flooding, now);
-                    }
+                if starts > TYPING_STARTS + TYPING_STARTS_BEFORE_STRIKES {
+                    self.strike(id, now, "typing");
                 }
                 return;
             }

@@ -74,18 +74,42 @@ pub(crate) struct Session {
     pub(crate) strikes: Strikes,
     /// The partner has been told `typing {active: true}` (and not false).
     pub(crate) typing: bool,
-    /// When the current second of typing began, and how many times the
-    /// partner was told `active: true` in it (see `chat::TYPING_STARTS`).
-    pub(crate) typing_starts: (Instant, u8),
-    /// When the current second of other frames began, and how many came in
-    /// it (see `Hub::spend_action`).
-    pub(crate) actions: (Instant, u8),
+    /// Typing starts this second (see `chat::TYPING_STARTS`).
+    pub(crate) typing_starts: PerSecond,
+    /// Frames other than lines this second (see `Hub::spend_action`).
+    pub(crate) actions: PerSecond,
     /// Its interests while waiting (cluster mode announces them again).
     pub(crate) interests: Vec<Arc<str>>,
     /// Cluster mode: identifies the current wait.
     pub(crate) ticket: u64,
     /// Cluster mode: the proposed room this waiting session accepted.
     pub(crate) pending: Option<RoomId>,
+}
+
+/// Counts events in the current second: a second starts at the first event
+/// after the previous one ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PerSecond {
+    since: Instant,
+    count: u8,
+}
+
+impl PerSecond {
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            since: now,
+            count: 0,
+        }
+    }
+
+    /// Counts one event at `now`: how many this second, this one included.
+    pub(crate) fn tick(&mut self, now: Instant) -> u8 {
+        if now.saturating_duration_since(self.since) >= Duration::from_secs(1) {
+            *self = Self::new(now);
+        }
+        self.count = self.count.saturating_add(1);
+        self.count
+    }
 }
 
 impl Session {
@@ -115,8 +139,8 @@ impl Session {
             bucket: TokenBucket::new(config.rate_per_sec, config.rate_burst, now),
             strikes: Strikes::new(config.flood_window, now),
             typing: false,
-            typing_starts: (now, 0),
-            actions: (now, 0),
+            typing_starts: PerSecond::new(now),
+            actions: PerSecond::new(now),
             interests: Vec::new(),
             ticket: 0,
             pending: None,

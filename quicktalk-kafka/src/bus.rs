@@ -271,12 +271,7 @@ async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<S
                 .map_err(Error::kafka("creating a consumer"))?;
             wanted
                 .iter()
-                .map(|(topic, p)| {
-                    client
-                        .fetch_watermarks(topic, *p, timeout)
-                        .map(|(_, high)| high)
-                        .map_err(Error::kafka("reading partition ends"))
-                })
+                .map(|(topic, p)| partition_end(&client, topic, *p, timeout))
                 .collect()
         })
         .await
@@ -351,9 +346,7 @@ fn read_room(
     let Offset::Offset(start) = start else {
         return Ok(Vec::new());
     };
-    let (_, end) = consumer
-        .fetch_watermarks(topic, partition, timeout)
-        .map_err(Error::kafka("reading partition ends"))?;
+    let end = partition_end(&consumer, topic, partition, timeout)?;
     if start >= end {
         return Ok(Vec::new());
     }
@@ -390,4 +383,27 @@ fn read_room(
 
 fn config_timeout(ms: Option<&str>) -> Duration {
     Duration::from_millis(ms.and_then(|m| m.parse().ok()).unwrap_or(10_000))
+}
+
+/// Where a partition ends now (its high watermark). Right after the topics
+/// are created a broker may not lead the partition yet (`Not leader for
+/// partition`, seen in the test suite): asked again for a few seconds
+/// before giving up. Blocking: call from a blocking thread.
+fn partition_end<C: rdkafka::consumer::Consumer>(
+    client: &C,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Result<i64> {
+    let mut attempt = 0;
+    loop {
+        match client.fetch_watermarks(topic, partition, timeout) {
+            Ok((_, high)) => return Ok(high),
+            Err(_) if attempt < 20 => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(error) => return Err(Error::kafka("reading partition ends")(error)),
+        }
+    }
 }

@@ -542,20 +542,25 @@ impl Filter {
         // One finding per span and category, the most severe: an entry and
         // another spelling of it can both match one word (`시1발`). Findings
         // of one span are adjacent, so each looks back over its own span
-        // only (a line of thousands of findings stays linear).
-        let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
-        for finding in findings {
-            let same = merged
+        // only (a line of thousands of findings stays linear); kept in place.
+        let mut kept = 0;
+        for read in 0..findings.len() {
+            let (before, rest) = findings.split_at_mut(read);
+            let finding = &rest[0];
+            let same = before[..kept]
                 .iter_mut()
                 .rev()
-                .take_while(|kept| kept.span == finding.span)
-                .find(|kept| kept.category == finding.category);
+                .take_while(|k| k.span == finding.span)
+                .find(|k| k.category == finding.category);
             match same {
-                Some(kept) => kept.severity = kept.severity.max(finding.severity),
-                None => merged.push(finding),
+                Some(k) => k.severity = k.severity.max(finding.severity),
+                None => {
+                    findings.swap(kept, read);
+                    kept += 1;
+                }
             }
         }
-        let findings = merged;
+        findings.truncate(kept);
         let mut check = self.decide(findings);
         // A line about harm (news, a medical visit, an incident reported)
         // is shown to moderators, not stopped: a block of sexual, hate or

@@ -24,6 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicktalk/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Incremental compilation only pays off while editing; here it would add
+# gigabytes of cache per run that nothing reads again.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step_started=$SECONDS
 step() {
@@ -126,6 +129,24 @@ eval "$(scripts/services.sh up)"
 export QUICKTALK_REQUIRE_SERVICES=1
 
 step "toolchain: $(cargo --version), target dir: $CARGO_TARGET_DIR"
+# A shared target directory grows with every toolchain, lockfile and feature
+# set it has seen; a run needs about 15 GiB of it. When the disk holding it
+# has less than QUICKTALK_MIN_FREE_GIB (default 20) free, the stale parts go
+# first (incremental caches), then the whole cache (the run rebuilds it).
+free_gib() {
+    df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print int($4 / 1048576) }'
+}
+min_free_gib="${QUICKTALK_MIN_FREE_GIB:-20}"
+mkdir -p "$CARGO_TARGET_DIR"
+if [ "$(free_gib)" -lt "$min_free_gib" ]; then
+    echo "only $(free_gib) GiB free: removing incremental build caches"
+    rm -rf "$CARGO_TARGET_DIR"/*/incremental "$CARGO_TARGET_DIR"/*/*/incremental
+fi
+if [ "$(free_gib)" -lt "$min_free_gib" ]; then
+    echo "only $(free_gib) GiB free: removing the build cache $CARGO_TARGET_DIR"
+    cargo clean
+fi
+echo "$(free_gib) GiB free on the disk of the build cache"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

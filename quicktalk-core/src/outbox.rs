@@ -4,7 +4,10 @@
 //! `outbox_capacity` frames behind, the queue is dropped and the stream
 //! yields [`Event::Close`]`(`[`CloseReason::TooSlow`]`)`. The session then
 //! behaves like a dropped connection: the client resumes and gets every
-//! missed line from the room's replay buffer, so nothing is lost.
+//! missed line from the room's replay buffer, so nothing is lost. Only a
+//! resume's own frames still unread (`resumed`, which carries the new token,
+//! and its replay) are kept and go out before the close: without them the
+//! client could not resume again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -32,6 +35,9 @@ struct State {
     /// capacity does not leave the resumed reader one frame from a close
     /// (which would throw away `resumed` and its new token).
     over: usize,
+    /// Frames queued ahead of those (the connection's `hello`) and not yet
+    /// read: they count against the capacity, and a slow close keeps them.
+    ahead: usize,
     close: Option<CloseReason>,
     /// The close event was handed out (or the connection ended with nothing
     /// left to read); the stream is finished.
@@ -58,6 +64,7 @@ impl Outbox {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 over: 0,
+                ahead: 0,
                 close: None,
                 finished: false,
                 ended: false,
@@ -78,8 +85,17 @@ impl Outbox {
             return true;
         }
         if state.queue.len() >= self.capacity + state.over {
-            state.queue = VecDeque::new();
-            state.over = 0;
+            // A resume's frames not yet read go out before the close: a
+            // resumed reader closed before it read `resumed` would be left
+            // holding a token that no longer exists (a loaded server can
+            // queue a whole capacity of new lines before the connection's
+            // writer runs once).
+            let keep = state.ahead + state.over;
+            if keep == 0 {
+                state.queue = VecDeque::new();
+            } else {
+                state.queue.truncate(keep);
+            }
             state.close = Some(CloseReason::TooSlow);
             drop(state);
             self.notify.notify_one();
@@ -98,6 +114,9 @@ impl Outbox {
         let mut state = self.state.lock();
         if state.close.is_some() || state.ended {
             return;
+        }
+        if state.over == 0 {
+            state.ahead = state.queue.len();
         }
         state.queue.push_back(frame);
         state.over += 1;
@@ -173,9 +192,14 @@ impl Outbox {
         if state.finished {
             return None;
         }
-        // A too-slow reader gets the close at once: its queue was discarded.
+        // A too-slow reader gets the close once the resume frames it was
+        // still owed are read: the rest of its queue was discarded.
         if let Some(frame) = state.queue.pop_front() {
-            state.over = state.over.saturating_sub(1);
+            if state.ahead > 0 {
+                state.ahead -= 1;
+            } else {
+                state.over = state.over.saturating_sub(1);
+            }
             if state.reader_waits && state.queue.len() - state.over < self.low_water() {
                 state.reader_waits = false;
                 self.drained.notify_one();
@@ -302,6 +326,52 @@ mod tests {
             "later pushes are dropped quietly"
         );
         assert_eq!(stream.try_recv(), None);
+    }
+
+    #[tokio::test]
+    async fn a_slow_close_still_delivers_the_resume_frames_not_yet_read() {
+        let outbox = Outbox::new(2);
+        let mut stream = EventStream::new(outbox.clone());
+        // `hello`, then `resumed` and a replay of two lines.
+        assert!(outbox.push(ServerFrame::Waiting));
+        for _ in 0..3 {
+            outbox.push_unbounded(ServerFrame::Typing { active: true });
+        }
+        assert!(outbox.push(ServerFrame::Pong));
+        assert!(!outbox.push(ServerFrame::Pong), "this push overflowed");
+        assert_eq!(
+            stream.recv().await,
+            Some(Event::Frame(ServerFrame::Waiting))
+        );
+        for _ in 0..3 {
+            assert_eq!(
+                stream.recv().await,
+                Some(Event::Frame(ServerFrame::Typing { active: true }))
+            );
+        }
+        assert_eq!(
+            stream.recv().await,
+            Some(Event::Close(CloseReason::TooSlow)),
+            "the frames after the replay were dropped"
+        );
+        assert_eq!(stream.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_resumed_reader_keeps_its_whole_capacity_after_reading_its_hello() {
+        let outbox = Outbox::new(2);
+        let mut stream = EventStream::new(outbox.clone());
+        assert!(outbox.push(ServerFrame::Waiting));
+        for _ in 0..3 {
+            outbox.push_unbounded(ServerFrame::Typing { active: true });
+        }
+        assert_eq!(
+            stream.recv().await,
+            Some(Event::Frame(ServerFrame::Waiting))
+        );
+        assert!(outbox.push(ServerFrame::Pong));
+        assert!(outbox.push(ServerFrame::Pong));
+        assert!(!outbox.push(ServerFrame::Pong), "the third overflows");
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -59,6 +60,17 @@ pub(crate) async fn require_token(
     }
 }
 
+/// A request the API cannot read (a bad `?limit=`, a body that is not the
+/// JSON asked for): the extractor's status and text, as JSON like every
+/// other admin answer.
+fn unreadable(status: StatusCode, text: String) -> Response {
+    (status, Json(json!({"error": text}))).into_response()
+}
+
+fn query_error(rejection: &QueryRejection) -> Response {
+    unreadable(rejection.status(), rejection.body_text())
+}
+
 fn store_error(error: quicktalk_core::Error) -> Response {
     tracing::error!(%error, "admin API: store failed");
     (
@@ -81,7 +93,14 @@ impl Limit {
 }
 
 /// `GET /api/admin/reports`: newest first, each with its chat context.
-pub(crate) async fn reports(State(state): State<AppState>, Query(limit): Query<Limit>) -> Response {
+pub(crate) async fn reports(
+    State(state): State<AppState>,
+    limit: Result<Query<Limit>, QueryRejection>,
+) -> Response {
+    let limit = match limit {
+        Ok(Query(limit)) => limit,
+        Err(rejection) => return query_error(&rejection),
+    };
     match state.inner.engine.store().reports(limit.get()).await {
         Ok(reports) => Json(reports).into_response(),
         Err(error) => store_error(error),
@@ -89,7 +108,14 @@ pub(crate) async fn reports(State(state): State<AppState>, Query(limit): Query<L
 }
 
 /// `GET /api/admin/flags`: moderation flags, newest first.
-pub(crate) async fn flags(State(state): State<AppState>, Query(limit): Query<Limit>) -> Response {
+pub(crate) async fn flags(
+    State(state): State<AppState>,
+    limit: Result<Query<Limit>, QueryRejection>,
+) -> Response {
+    let limit = match limit {
+        Ok(Query(limit)) => limit,
+        Err(rejection) => return query_error(&rejection),
+    };
     match state.inner.engine.store().flags(limit.get()).await {
         Ok(flags) => Json(flags).into_response(),
         Err(error) => store_error(error),
@@ -151,7 +177,14 @@ pub(crate) struct NewBan {
 }
 
 /// `POST /api/admin/bans`: bans a client key and removes its live sessions.
-pub(crate) async fn add_ban(State(state): State<AppState>, Json(ban): Json<NewBan>) -> Response {
+pub(crate) async fn add_ban(
+    State(state): State<AppState>,
+    ban: Result<Json<NewBan>, JsonRejection>,
+) -> Response {
+    let ban = match ban {
+        Ok(Json(ban)) => ban,
+        Err(rejection) => return unreadable(rejection.status(), rejection.body_text()),
+    };
     if ban.client_key.is_empty() || ban.reason.trim().is_empty() {
         return (
             StatusCode::BAD_REQUEST,

@@ -50,6 +50,7 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(http::readyz))
         .route("/metrics", get(http::metrics))
         .nest("/api/admin", admin_api)
+        .layer(middleware::map_response(http::nosniff))
         .with_state(state)
 }
 

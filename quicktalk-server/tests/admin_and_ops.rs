@@ -85,6 +85,48 @@ async fn a_ban_of_zero_seconds_is_refused() {
 }
 
 #[tokio::test]
+async fn admin_requests_it_cannot_read_get_json_errors() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    for path in ["/api/admin/reports?limit=lots", "/api/admin/flags?limit=-1"] {
+        let (status, body) = admin(&server, "GET", path, "").await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("limit"), "{body}");
+    }
+    let (status, body) = admin(&server, "POST", "/api/admin/bans", "{not json").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    let wrong_type = json!({"client_key": 5, "reason": "spam"}).to_string();
+    let (status, body) = admin(&server, "POST", "/api/admin/bans", &wrong_type).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("client_key"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn every_answer_forbids_type_sniffing() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    let auth = bearer();
+    for path in [
+        "/",
+        "/api/stats",
+        "/livez",
+        "/readyz",
+        "/metrics",
+        "/no/such/page",
+        "/api/admin/reports",
+    ] {
+        let (_, head, _) = http_full(&server, "GET", path, &[("Authorization", &auth)], "").await;
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("x-content-type-options: nosniff"),
+            "{path}: {head}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_report_is_stored_and_visible_in_the_admin_api_with_its_context() {
     let server = Server::start(config(&["--admin-token", TOKEN])).await;
     let (mut a, mut b) = pair(&server).await;

@@ -267,6 +267,19 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_full(server, method, path, headers, body).await;
+    (status, body)
+}
+
+/// A plain HTTP request; returns status, the response's head (status line
+/// and headers) and body.
+pub async fn http_full(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
@@ -291,11 +304,10 @@ pub async fn http(
         .unwrap();
     let response = String::from_utf8_lossy(&response).to_string();
     let status = response[9..12].parse().unwrap();
-    let body = response
+    let (head, body) = response
         .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, dechunk(&body))
+        .unwrap_or((response.as_str(), ""));
+    (status, head.to_owned(), dechunk(body))
 }
 
 /// Undoes chunked transfer encoding when present.

@@ -167,6 +167,18 @@ try {
       await page.click('#start');
     }
     check((await phone.textContent('#banner-text')).includes('Left out 1'), 'an interest left out is named');
+    // The header stays one row on a small phone, in both languages.
+    await phone.setViewportSize({ width: 360, height: 667 });
+    for (const lang of ['ko', 'en']) {
+      await phone.click(`#lang-${lang}`);
+      const { height, overflow } = await phone.evaluate(() => ({
+        height: document.querySelector('header').getBoundingClientRect().height,
+        overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      }));
+      check(height < 70 && overflow <= 0,
+        `the header is one row on a 360 px phone in ${lang} (${Math.round(height)} px high, ${overflow} px too wide)`);
+    }
+    await phone.setViewportSize({ width: 375, height: 667 });
     await waitState(phone, 'chatting');
     await waitState(other, 'chatting');
     const long = '긴 줄 '.repeat(60);

@@ -63,6 +63,11 @@ const CAUGHT: &[(&str, Category)] = &[
     ("씨8발", Profanity),
     ("병1신", Profanity),
     ("개!새!끼", Profanity),
+    // One laughing or sighing jamo as filler.
+    ("시ㅋ발", Profanity),
+    ("씨ㅡ발 뭐야", Profanity),
+    ("병ㅠ신", Profanity),
+    ("존ㅋ나 웃기네", Profanity),
     // Variant spellings.
     ("씨팔", Profanity),
     ("시팔", Profanity),
@@ -543,6 +548,11 @@ const CLEAN: &[&str] = &[
     "살며시 발라",
     "살며시 발라 주세요",
     "시 발라",
+    // Laughter and sighs between words, without a space.
+    "아ㅋ진짜 웃기다",
+    "하필ㅡ구원파 교회?",
+    "웃겨ㅋㅋ진짜",
+    "나라는 죽어가는데ㅜ진심 최악",
     "this hit was great",
     "as salam alaikum",
     "Kal Penn is an actor",

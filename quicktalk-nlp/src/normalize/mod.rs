@@ -332,6 +332,19 @@ impl View {
                     self.push_syllable(atom.ch, atom.start, atom.end);
                     index += 1;
                 }
+                // One laughing or sighing jamo between two syllables is
+                // a filler put there to break the word up (시ㅋ발, 씨ㅡ발).
+                // A longer run (ㅋㅋ) is laughter between words, and a
+                // consonant that could stand for a syllable (개ㅅ끼) stays.
+                Class::Jamo
+                    if index > first
+                        && index < last
+                        && is_filler_jamo(atom.ch)
+                        && self.atoms[index - 1].class == Class::Hangul
+                        && self.atoms[index + 1].class == Class::Hangul =>
+                {
+                    index += 1;
+                }
                 Class::Jamo => {
                     let mut stop = index;
                     self.jamo.clear();
@@ -994,6 +1007,12 @@ fn is_hangul_mask(atom: &Atom) -> bool {
             | '☆'
             | '★'
     )
+}
+
+/// Jamo typed as laughter or a sigh (`ㅋ`, `ㅎ`, `ㅡ`, `ㅜ`, `ㅠ`): inside a
+/// word, alone between two syllables, they are filler.
+fn is_filler_jamo(ch: char) -> bool {
+    matches!(ch, 'ㅋ' | 'ㅎ' | 'ㅡ' | 'ㅜ' | 'ㅠ')
 }
 
 #[cfg(test)]

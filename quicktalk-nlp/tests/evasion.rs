@@ -42,6 +42,8 @@ const CAUGHT: &[(&str, Category)] = &[
     ("shhhhiiiit", Profanity),
     ("씨이이발", Profanity),
     ("씨이이이이발", Profanity),
+    ("씨빠아아알", Profanity),
+    ("조오온나 웃기네", Profanity),
     // Separators and spaces between letters.
     ("s.h.i.t", Profanity),
     ("f u c k", Profanity),
@@ -551,6 +553,10 @@ const CLEAN: &[&str] = &[
     // Laughter and sighs between words, without a space.
     "아ㅋ진짜 웃기다",
     "하필ㅡ구원파 교회?",
+    // A syllable after one with the same vowel is not a stretch.
+    "이익이 났다",
+    "소액결제 했어",
+    "시인이 되고 싶어",
     "웃겨ㅋㅋ진짜",
     "나라는 죽어가는데ㅜ진심 최악",
     "this hit was great",

@@ -46,7 +46,8 @@ pub(crate) fn split(c: char) -> Option<(u32, u32, u32)> {
     ))
 }
 
-fn join(initial: u32, vowel: u32, last: u32) -> char {
+/// The syllable of (initial, vowel, final) indices.
+pub(crate) fn join(initial: u32, vowel: u32, last: u32) -> char {
     char::from_u32(SYLLABLE_BASE + (initial * VOWELS + vowel) * FINALS + last).unwrap_or('\0')
 }
 

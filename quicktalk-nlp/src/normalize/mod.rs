@@ -39,6 +39,8 @@ pub(crate) const SHADOW: u8 = 8;
 pub(crate) const SPLIT: u8 = 16;
 /// The shadow reading is a keyboard-layout one.
 pub(crate) const KEYBOARD: u8 = 32;
+/// The syllable's vowel was stretched (`조오`).
+const STRETCHED: u8 = 64;
 
 /// The wildcard that masking symbols become.
 pub(crate) const WILDCARD: char = '*';
@@ -400,13 +402,20 @@ impl View {
     }
 
     /// A syllable, merged into the previous one when it only stretches its
-    /// vowel (`씨이이발`: the `이`s repeat the `ㅣ` of `씨`).
+    /// vowel (`씨이이발`: the `이`s repeat the `ㅣ` of `씨`), or, once it was
+    /// stretched, closes it (`조오온나`: `온` gives `조` its `ㄴ`). An
+    /// unstretched syllable keeps the next one: `이익`, `애액`, `또라이인가`.
     fn push_syllable(&mut self, ch: char, start: u32, end: u32) {
-        if let (Some(prev), Some((initial, vowel, 0))) = (self.raw.last_mut(), hangul::split(ch))
-            && initial == 11
+        if let (Some(prev), Some((11, vowel, last))) = (self.raw.last_mut(), hangul::split(ch))
             && !prev.has(STARTS | ENDS)
-            && hangul::split(prev.ch).is_some_and(|(_, v, last)| v == vowel && last == 0)
+            && let Some((initial, v, 0)) = hangul::split(prev.ch)
+            && v == vowel
+            && (last == 0 || prev.has(STRETCHED))
         {
+            if last != 0 {
+                prev.ch = hangul::join(initial, vowel, last);
+            }
+            prev.flags |= STRETCHED;
             prev.end = end;
             return;
         }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -67,10 +68,6 @@ fn unreadable(status: StatusCode, text: String) -> Response {
     (status, Json(json!({"error": text}))).into_response()
 }
 
-fn query_error(rejection: &QueryRejection) -> Response {
-    unreadable(rejection.status(), rejection.body_text())
-}
-
 fn store_error(error: quicktalk_core::Error) -> Response {
     tracing::error!(%error, "admin API: store failed");
     (
@@ -80,43 +77,39 @@ fn store_error(error: quicktalk_core::Error) -> Response {
         .into_response()
 }
 
-/// `?limit=` for list endpoints (default 50, at most 1000).
 #[derive(Debug, Deserialize)]
-pub(crate) struct Limit {
+struct LimitQuery {
     limit: Option<usize>,
 }
 
-impl Limit {
-    fn get(&self) -> usize {
-        self.limit.unwrap_or(50).clamp(1, 1000)
+/// `?limit=` for list endpoints (default 50, at most 1000); a value that is
+/// not a number gets a JSON 400.
+pub(crate) struct Limit(usize);
+
+impl<S: Send + Sync> FromRequestParts<S> for Limit {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Query(query) = Query::<LimitQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection: QueryRejection| {
+                unreadable(rejection.status(), rejection.body_text())
+            })?;
+        Ok(Self(query.limit.unwrap_or(50).clamp(1, 1000)))
     }
 }
 
 /// `GET /api/admin/reports`: newest first, each with its chat context.
-pub(crate) async fn reports(
-    State(state): State<AppState>,
-    limit: Result<Query<Limit>, QueryRejection>,
-) -> Response {
-    let limit = match limit {
-        Ok(Query(limit)) => limit,
-        Err(rejection) => return query_error(&rejection),
-    };
-    match state.inner.engine.store().reports(limit.get()).await {
+pub(crate) async fn reports(State(state): State<AppState>, Limit(limit): Limit) -> Response {
+    match state.inner.engine.store().reports(limit).await {
         Ok(reports) => Json(reports).into_response(),
         Err(error) => store_error(error),
     }
 }
 
 /// `GET /api/admin/flags`: moderation flags, newest first.
-pub(crate) async fn flags(
-    State(state): State<AppState>,
-    limit: Result<Query<Limit>, QueryRejection>,
-) -> Response {
-    let limit = match limit {
-        Ok(Query(limit)) => limit,
-        Err(rejection) => return query_error(&rejection),
-    };
-    match state.inner.engine.store().flags(limit.get()).await {
+pub(crate) async fn flags(State(state): State<AppState>, Limit(limit): Limit) -> Response {
+    match state.inner.engine.store().flags(limit).await {
         Ok(flags) => Json(flags).into_response(),
         Err(error) => store_error(error),
     }

@@ -388,3 +388,59 @@ async fn dropping_the_handle_ends_the_event_stream_after_what_was_queued() {
         "{frames:?}"
     );
 }
+
+/// A client on the bare contract (no `room` in `resume`) whose connection
+/// dropped with `matched` unread still counts `last_seq` in the room before.
+#[tokio::test(start_paused = true)]
+async fn a_resume_without_room_after_a_lost_match_replays_the_new_room() {
+    let (engine, _) = engine();
+    let (mut a, b) = matched_pair(&engine).await;
+    for n in 1..=6 {
+        b.send(&format!("first room {n}"), &format!("b{n}"));
+    }
+    a.drain();
+    assert_eq!(a.last_seq(), 6);
+    let token = a.token();
+    let mut c = Client::connect(&engine, "key-c").await;
+    c.join(&[], None);
+    a.handle().next(request(&[], None));
+    // The connection drops before `a` reads `matched` (with `c`).
+    a.handle = None;
+    for n in 1..=3 {
+        c.send(&format!("new room {n}"), &format!("c{n}"));
+    }
+    let echoes: Vec<u64> = Client::messages(&c.drain()).iter().map(|m| m.seq).collect();
+    assert_eq!(echoes, [1, 2, 3], "c's lines were acknowledged");
+    let (handle, events) = engine.connect(a.key.clone()).await.unwrap();
+    a.events = events;
+    handle.resume(&token, 6);
+    a.handle = Some(handle);
+    let frames = a.drain();
+    assert_eq!(resumed(&frames).expect("resumed").replayed, 3);
+    let texts: Vec<String> = Client::messages(&frames)
+        .into_iter()
+        .map(|m| m.text.to_string())
+        .collect();
+    assert_eq!(texts, ["new room 1", "new room 2", "new room 3"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_last_seq_the_room_never_reached_replays_the_whole_room() {
+    let (engine, _) = engine();
+    let (a, mut b) = matched_pair(&engine).await;
+    a.send("one", "a1");
+    a.send("two", "a2");
+    b.drop_connection();
+    a.send("three", "a3");
+    let token = b.token();
+    let (handle, events) = engine.connect(b.key.clone()).await.unwrap();
+    b.events = events;
+    handle.resume(&token, 9_999);
+    b.handle = Some(handle);
+    let seqs: Vec<u64> = Client::messages(&b.drain()).iter().map(|m| m.seq).collect();
+    assert_eq!(
+        seqs,
+        [1, 2, 3],
+        "nothing skipped; the client tells repeats by seq"
+    );
+}

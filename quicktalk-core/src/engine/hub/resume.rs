@@ -90,9 +90,13 @@ impl Hub {
         });
         let mut replay = Vec::new();
         if let Some(room) = room.and_then(|id| self.rooms.get_mut(&id)) {
-            // The client counted seqs of another room: replay all of this one.
+            // The client counted seqs of another room: replay all of this
+            // one. A count this room never reached cannot be this room's
+            // either: a client without `room` (the bare contract) that lost
+            // `matched` with its connection counts in the room before.
             let last_seq = match client_room {
                 Some(client_room) if client_room != room.id => 0,
+                _ if last_seq > room.last_seq() => 0,
                 _ => last_seq,
             };
             if let Some(me) = room.member_index(old) {

@@ -212,6 +212,16 @@ try {
     check((await state(other)) === 'chatting' && !(await other.textContent('#log')).includes('끊어'),
       'the stranger chats on and never hears of the reload');
 
+    // A hidden tab stores each line it receives: a phone may discard it
+    // without another chance to save.
+    await phone.evaluate(() => Object.defineProperty(document, 'hidden', { value: true, configurable: true }));
+    await other.fill('#input', 'while you were away');
+    await other.keyboard.press('Enter');
+    await phone.waitForFunction(() => (sessionStorage.getItem('qt.chat') || '').includes('while you were away'),
+      null, { timeout: 5_000 });
+    check(true, 'a hidden tab stores each line it receives');
+    await phone.evaluate(() => delete document.hidden);
+
     // The browser going offline is shown at once (not after a ping goes
     // unanswered), and coming back resumes.
     await phone.context().setOffline(true);

@@ -14,9 +14,9 @@
 //!   leetspeak (`sh1t`, `@ss`, `f()()k`), stretched letters (`fuuuck`,
 //!   `씨이이발`), letters spaced or dotted apart (`s.h.i.t`, `시 발`) without
 //!   gluing real words together (`살며시 발라`), noise inside Korean words
-//!   (`시1발`, `시@발`, one laughing jamo: `시ㅋ발`), spelled-out jamo (`ㅅㅣㅂㅏㄹ`), masking (`f*ck`,
-//!   `씨X`), Korean typed on an English keyboard (`tlqkf`) and hanja
-//!   look-alikes (`始發`). Every normalised character remembers the bytes of
+//!   (`시1발`, `시@발`, one laughing jamo: `시ㅋ발`), spelled-out jamo
+//!   (`ㅅㅣㅂㅏㄹ`), masking (`f*ck`, `씨X`), Korean typed on an English
+//!   keyboard (`tlqkf`) and hanja look-alikes (`始發`). Every normalised character remembers the bytes of
 //!   the original it came from, so findings are spans of *your* text.
 //! - **Lexicons**: Korean, English and other languages' words by category
 //!   (profanity, sexual, hate, threat, self-harm, spam) and severity, with an

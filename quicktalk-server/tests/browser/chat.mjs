@@ -80,8 +80,8 @@ try {
   check((await a.textContent('#log [data-from="stranger"]')).includes('반가워요'), 'lines go both ways');
 
   // Too fast: lines over the rate limit are marked, never put back into the
-  // box by themselves (that glued them to the next line typed), and a
-  // click on one hands its text back.
+  // box by themselves (that glued them to the next line typed), and the
+  // line's button (a real one: keyboard users reach it) hands its text back.
   for (let n = 1; n <= 14; n++) {
     await a.fill('#input', `fast ${n}`);
     await a.keyboard.press('Enter');
@@ -93,8 +93,13 @@ try {
     nodes.some((node) => (node.textContent.match(/fast \d+/g) || []).length > 1));
   check(!glued, 'no two lines arrive glued together');
   const retryText = await a.$eval('#log .line.failed.retry', (node) => node.querySelector('.text').textContent);
-  await a.click('#log .line.failed.retry');
-  check((await a.inputValue('#input')) === retryText, 'a click on a line that was too fast puts it back');
+  await a.click('#log .line.failed.retry button.retry');
+  check((await a.inputValue('#input')) === retryText, 'a click on a too-fast line\'s button puts it back');
+  await a.fill('#input', '');
+  await a.focus('#log .line.failed.retry button.retry');
+  await a.keyboard.press('Enter');
+  check((await a.inputValue('#input')) === retryText && (await a.evaluate(() => document.activeElement.id)) === 'input',
+    'the button works from the keyboard and leaves the cursor in the box');
   await a.fill('#input', '');
 
   // Switch language live.
@@ -205,12 +210,39 @@ try {
     check(count('before the reload') === 1 && count('short 1') === 1,
       'a reloaded page shows the chat it had, once');
     check(count('while you reloaded') === 1, 'a reloaded page gets the line sent meanwhile, once');
+    check((await phone.textContent('#log')).includes('reloading'), 'a reloaded page still names the common interests');
+    check((await phone.evaluate(() => document.activeElement.id)) === 'input', 'a reloaded chat has the cursor in the box');
     await phone.fill('#input', 'after the reload');
     await phone.keyboard.press('Enter');
     await other.waitForFunction(() => [...document.querySelectorAll('#log [data-from="stranger"] .text')]
       .some((node) => node.textContent === 'after the reload'), null, { timeout: 5_000 });
     check((await state(other)) === 'chatting' && !(await other.textContent('#log')).includes('끊어'),
       'the stranger chats on and never hears of the reload');
+
+    // Dark mode: the send button and the armed skip read at 4.5:1 or more.
+    await phone.emulateMedia({ colorScheme: 'dark' });
+    const contrast = await phone.evaluate(() => {
+      const lum = (color) => {
+        const [r, g, b] = color.match(/[\d.]+/g).slice(0, 3).map((v) => {
+          const c = Number(v) / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const ratio = (node) => {
+        const style = getComputedStyle(node);
+        const [hi, lo] = [lum(style.color), lum(style.backgroundColor)].sort((x, y) => y - x);
+        return (hi + 0.05) / (lo + 0.05);
+      };
+      const next = document.querySelector('#next');
+      next.classList.add('armed');
+      const armed = ratio(next);
+      next.classList.remove('armed');
+      return { send: ratio(document.querySelector('#send')), armed };
+    });
+    check(contrast.send >= 4.5 && contrast.armed >= 4.5,
+      `dark mode buttons are readable (send ${contrast.send.toFixed(2)}:1, armed skip ${contrast.armed.toFixed(2)}:1)`);
+    await phone.emulateMedia({ colorScheme: 'light' });
 
     // A hidden tab stores each line it receives: a phone may discard it
     // without another chance to save.

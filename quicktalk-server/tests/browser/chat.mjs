@@ -259,9 +259,11 @@ try {
     await phone.context().setOffline(true);
     await phone.waitForFunction(() => document.body.dataset.state === 'reconnecting', null, { timeout: 3_000 });
     check(true, 'going offline is shown at once');
+    check((await phone.textContent('#online')) === 'Connecting...', 'no stale online count while the link is down');
     await phone.context().setOffline(false);
     await waitState(phone, 'chatting');
     check(true, 'coming back online resumes the chat');
+    check(/^\d+ online$/.test(await phone.textContent('#online')), 'the online count is back after the resume');
 
     // On a phone the report dialog's buttons are on screen.
     await phone.click('#report');

@@ -145,6 +145,7 @@ fi
 if [ "$(free_gib)" -lt "$min_free_gib" ]; then
     echo "only $(free_gib) GiB free: removing the build cache $CARGO_TARGET_DIR"
     cargo clean
+    mkdir -p "$CARGO_TARGET_DIR"
 fi
 echo "$(free_gib) GiB free on the disk of the build cache"
 

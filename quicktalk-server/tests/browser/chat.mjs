@@ -102,6 +102,17 @@ try {
     'the button works from the keyboard and leaves the cursor in the box');
   await a.fill('#input', '');
 
+  // A line over the limit is said right above the box, and not sent.
+  const limit = await a.evaluate(() => S.limits.max_text_chars);
+  await a.fill('#input', '가'.repeat(limit + 1));
+  await a.keyboard.press('Enter');
+  check(await a.isVisible('#too-long') && (await a.textContent('#too-long')).includes(String(limit))
+    && (await a.inputValue('#input')).length === limit + 1,
+    'a line over the limit is explained above the box and stays there, unsent');
+  await a.fill('#input', '가'.repeat(limit));
+  check(await a.isHidden('#too-long'), 'the explanation goes once the line fits');
+  await a.fill('#input', '');
+
   // Switch language live.
   await a.click('#lang-ko');
   check((await a.getAttribute('html', 'lang')) === 'ko', 'the language can be switched');

@@ -281,6 +281,15 @@ try {
     const submit = await phone.$eval('#report-submit', (button) => button.getBoundingClientRect().bottom);
     check(submit <= 667, `the report button is on a phone's screen (bottom at ${Math.round(submit)} px)`);
     await phone.click('#report-cancel');
+
+    // A tap on Next asks first (a thumb slipping off the box must not end
+    // a chat); a second tap skips.
+    await phone.click('#next');
+    check((await state(phone)) === 'chatting' && (await phone.textContent('#next')) === 'Really?'
+      && (await phone.textContent('#status')).includes('Next again'), 'a first tap on Next only asks');
+    await phone.click('#next');
+    await phone.waitForFunction(() => document.body.dataset.view === 'waiting', null, { timeout: 5_000 });
+    check(true, 'a second tap on Next skips');
     await phone.context().close();
     await other.context().close();
   }

@@ -204,7 +204,7 @@ impl Bot {
         let max = self.config.max_chats?;
         (self.chats >= max).then(|| Step::Stop {
             ok: true,
-            message: format!("done after {max} chats"),
+            message: "done".into(),
         })
     }
 }

@@ -80,6 +80,15 @@ async fn main() -> ExitCode {
             }
         },
     };
+    // A URL the bot could never dial is a start-up error, not a reconnect loop.
+    if !(args.url.starts_with("ws://") || args.url.starts_with("wss://")) {
+        eprintln!(
+            "error: --url {:?}: a WebSocket URL starts with ws:// or wss:// \
+             (for example ws://127.0.0.1:8080/ws)",
+            args.url
+        );
+        return ExitCode::from(2);
+    }
     if args.lines == 0 {
         eprintln!("error: --lines must be at least 1");
         return ExitCode::from(2);
@@ -93,13 +102,18 @@ async fn main() -> ExitCode {
         reply_delay: Duration::from_millis(args.reply_delay_ms),
         max_chats: args.chats,
     });
+    // Ctrl-C: a chat in progress is left first (its stranger is told at
+    // once, not when the resume grace runs out), then the bot exits.
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
     // Reconnects with a growing pause while the server is away.
     let mut backoff = Duration::from_millis(500);
     loop {
-        let ended = tokio::select! {
-            ended = run_connection(&args.url, &mut bot) => ended,
-            _ = tokio::signal::ctrl_c() => Ended::Stop { ok: true, message: "stopped".into() },
-        };
+        let ended = run_connection(&args.url, &mut bot, &mut stop).await;
         match ended {
             Ended::Stop { ok, message } => {
                 eprintln!("quicktalk-bot: {message} ({} chats)", bot.chats());
@@ -111,24 +125,63 @@ async fn main() -> ExitCode {
             }
             Ended::Lost(reason) => {
                 eprintln!("quicktalk-bot: {reason}; reconnecting in {backoff:?}");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stopped(&mut stop) => {
+                        eprintln!("quicktalk-bot: stopped ({} chats)", bot.chats());
+                        return ExitCode::SUCCESS;
+                    }
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
     }
 }
 
-/// One connection: feeds every server frame to the bot and carries out its steps.
-async fn run_connection(url: &str, bot: &mut Bot) -> Ended {
+/// Returns once a stop was asked for.
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|&stop| stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// One connection: feeds every server frame to the bot and carries out its
+/// steps, until the connection ends or a stop is asked for.
+async fn run_connection(
+    url: &str,
+    bot: &mut Bot,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Ended {
+    let stop_message = || Ended::Stop {
+        ok: true,
+        message: "stopped".into(),
+    };
     // Nagle off, as browsers have it: a reply written just after the
     // automatic pong would otherwise wait for that pong's ACK.
-    let (mut socket, _) = match tokio_tungstenite::connect_async_with_config(url, None, true).await
-    {
-        Ok(connected) => connected,
-        Err(error) => return Ended::Lost(format!("cannot connect to {url}: {error}")),
+    let connect = tokio_tungstenite::connect_async_with_config(url, None, true);
+    let (mut socket, _) = tokio::select! {
+        connected = connect => match connected {
+            Ok(connected) => connected,
+            Err(error) => return Ended::Lost(format!("cannot connect to {url}: {error}")),
+        },
+        () = stopped(stop) => return stop_message(),
     };
     eprintln!("quicktalk-bot: connected to {url}");
-    while let Some(message) = socket.next().await {
+    loop {
+        let message = tokio::select! {
+            message = socket.next() => message,
+            () = stopped(stop) => {
+                // `leave` outside a chat is answered with an error, which
+                // nobody reads: the close follows at once.
+                let leave = r#"{"type":"leave"}"#;
+                let _ = socket.send(Message::Text(leave.into())).await;
+                let _ = socket.close(None).await;
+                return stop_message();
+            }
+        };
+        let Some(message) = message else {
+            break;
+        };
         let text = match message {
             Ok(Message::Text(text)) => text,
             Ok(Message::Close(frame)) => {

@@ -72,6 +72,14 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     // A URL the client could never dial is a start-up error, not a reconnect loop.
+    if !(args.url.starts_with("ws://") || args.url.starts_with("wss://")) {
+        eprintln!(
+            "quicktalk-cli: invalid --url {:?}: a WebSocket URL starts with ws:// or wss:// \
+             (for example ws://127.0.0.1:8080/ws)",
+            args.url
+        );
+        return ExitCode::from(2);
+    }
     if let Err(error) = args.url.as_str().into_client_request() {
         eprintln!("quicktalk-cli: invalid --url {:?}: {error}", args.url);
         return ExitCode::from(2);

@@ -157,6 +157,14 @@ impl Client {
             }
             Event::Quit => {
                 self.quitting = true;
+                // The partner is told at once, not when the resume grace
+                // runs out; a search is given up the same way.
+                if matches!(
+                    self.view.activity,
+                    Activity::Waiting | Activity::Chatting(_)
+                ) {
+                    out.push(Action::Send(ClientFrame::Leave));
+                }
                 out.push(Action::Exit);
             }
         }

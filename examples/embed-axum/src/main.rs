@@ -2,7 +2,7 @@
 
 const USAGE: &str = "Usage: quicktalk-example-embed-axum [ADDRESS]
 
-Runs the example app (a login, the chat at /ws, a SQLite store in
+Runs the example app (a login, the chat at /community/chat/ws, a SQLite store in
 ./embed-axum.db) on ADDRESS, default 127.0.0.1:3000. See
 examples/embed-axum/README.md.";
 

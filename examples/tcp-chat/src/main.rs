@@ -52,7 +52,16 @@ async fn main() -> std::io::Result<()> {
         .moderator(std::sync::Arc::new(quicktalk_nlp::Filter::new()))
         .build()
         .map_err(std::io::Error::other)?;
-    let listener = TcpListener::bind(args.bind).await?;
+    let listener = match TcpListener::bind(args.bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "quicktalk-tcp-chat: cannot listen on {}: {error}",
+                args.bind
+            );
+            std::process::exit(1);
+        }
+    };
     // The first line tells scripts (and the test) where we listen.
     println!("listening on {}", listener.local_addr()?);
     loop {

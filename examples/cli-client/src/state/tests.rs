@@ -96,6 +96,17 @@ fn drop_and_reconnect(client: &mut Client, code: Option<u16>) -> Vec<Action> {
 }
 
 #[test]
+fn quitting_in_a_chat_leaves_it_first() {
+    let mut client = chatting();
+    assert_eq!(
+        client.handle(Event::Quit),
+        [Action::Send(ClientFrame::Leave), Action::Exit]
+    );
+    let mut idle = Client::new(search());
+    assert_eq!(idle.handle(Event::Quit), [Action::Exit]);
+}
+
+#[test]
 fn own_line_is_pending_until_the_echo_with_its_cid() {
     let mut client = chatting();
     let actions = client.handle(Event::Submit("hello".into()));

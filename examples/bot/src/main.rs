@@ -171,8 +171,8 @@ async fn run_connection(
         let message = tokio::select! {
             message = socket.next() => message,
             () = stopped(stop) => {
-                // `leave` outside a chat is answered with an error, which
-                // nobody reads: the close follows at once.
+                // `leave` outside a chat changes nothing; the close
+                // follows at once.
                 let leave = r#"{"type":"leave"}"#;
                 let _ = socket.send(Message::Text(leave.into())).await;
                 let _ = socket.close(None).await;

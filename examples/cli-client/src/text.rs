@@ -37,13 +37,12 @@ impl Ui {
             (Ui::En, false) => "stranger".into(),
             (Ui::En, true) => "stranger (bot)".into(),
             (Ui::Ko, false) => "상대".into(),
-            (Ui::Ko, true) => "상대 (bot)".into(),
+            (Ui::Ko, true) => "상대 (봇)".into(),
         }
     }
 
     /// The online counter.
-    pub fn online(self, count: Option<u64>) -> String {
-        let count = count.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    pub fn online(self, count: u64) -> String {
         match self {
             Ui::En => format!("{count} online"),
             Ui::Ko => format!("{count}명 접속 중"),

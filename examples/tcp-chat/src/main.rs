@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use quicktalk_core::protocol::{
-    JoinRequest, RejectReason, ReportReason, ReportRequest, Sender, ServerFrame,
+    JoinRequest, PartnerLeftReason, RejectReason, ReportReason, ReportRequest, Sender, ServerFrame,
 };
 use quicktalk_core::{ClientKey, Engine, EngineConfig, Event, SessionHandle};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -236,10 +236,14 @@ fn render(frame: &ServerFrame) -> Option<String> {
         ServerFrame::Typing { active: true } => "* stranger is typing...".into(),
         ServerFrame::Typing { active: false } => return None,
         ServerFrame::PartnerLeft { reason } => {
-            format!(
-                "* the stranger left ({}); /join to find another",
-                reason.as_str()
-            )
+            let how = match reason {
+                PartnerLeftReason::Left => "left",
+                PartnerLeftReason::Skipped => "skipped to someone new",
+                PartnerLeftReason::Disconnected => "lost their connection",
+                PartnerLeftReason::Timeout => "went quiet for too long",
+                PartnerLeftReason::Removed => "was removed by moderation",
+            };
+            format!("* the stranger {how}; /join to find another")
         }
         ServerFrame::Rejected(rejected) => match (rejected.reason, &rejected.category) {
             (RejectReason::Moderation, Some(category)) => {

@@ -32,10 +32,15 @@ pub struct EngineConfig {
     /// How long a session with interests waits for a common-interest partner
     /// before it may be matched with anyone. Default 5 s.
     pub interest_wait: Duration,
-    /// How long a dropped session can be resumed. Default 30 s.
+    /// How long a dropped session can be resumed. Default 30 s. Zero turns
+    /// resume off: a drop ends the chat at once (`partner_left
+    /// {reason: "disconnected"}`).
     pub resume_grace: Duration,
     /// A session that does nothing (no frame, no pong) for this long is closed
-    /// with 4001 and treated like a drop. Default 60 s.
+    /// with 4001 and treated like a drop. Default 60 s. A transport without
+    /// pings (in-process sessions, bots) calls
+    /// [`SessionHandle::touch`](crate::SessionHandle::touch) while its user
+    /// is present but quiet.
     pub idle_timeout: Duration,
     /// How long a report keeps the two client keys apart. Session-level blocks
     /// last as long as the sessions. Default 24 h.
@@ -75,7 +80,9 @@ pub struct EngineConfig {
     pub store_batch: usize,
     /// How long the store writer waits for more records before writing a
     /// batch that is not full, so a quiet server does not commit once per
-    /// line. Zero writes at once. Default 20 ms.
+    /// line. Zero writes at once; at most 10 s (lines wait that long before
+    /// they are stored). Default 20 ms. A shutdown or a full batch ends the
+    /// wait early.
     pub store_linger: Duration,
     /// Run the store writer on a thread of its own instead of a task of the
     /// caller's runtime. Under a saturated runtime the writer's turns wait
@@ -143,6 +150,9 @@ impl Default for EngineConfig {
     }
 }
 
+/// The longest [`EngineConfig::store_linger`].
+const MAX_STORE_LINGER: Duration = Duration::from_secs(10);
+
 fn at_least<T: PartialOrd + std::fmt::Display>(
     setting: &'static str,
     value: T,
@@ -208,6 +218,18 @@ impl EngineConfig {
     pub fn validate(&self) -> Result<()> {
         at_least("max_text_chars", self.max_text_chars, 1)?;
         at_least("max_frame_bytes", self.max_frame_bytes, 256)?;
+        // A line of `max_text_chars` characters of up to 4 UTF-8 bytes each,
+        // in its JSON frame, must fit the frame limit that clients are told.
+        let needed = self.max_text_chars.saturating_mul(4).saturating_add(256);
+        if needed > self.max_frame_bytes {
+            return Err(Error::Config {
+                setting: "max_text_chars",
+                reason: format!(
+                    "{} characters may need {needed} bytes, more than the frame limit (max_frame_bytes) {}",
+                    self.max_text_chars, self.max_frame_bytes
+                ),
+            });
+        }
         if !(self.rate_per_sec.is_finite() && self.rate_per_sec > 0.0) {
             return Err(Error::Config {
                 setting: "rate_per_sec",
@@ -236,6 +258,16 @@ impl EngineConfig {
         )?;
         at_least("store_queue", self.store_queue, 1)?;
         at_least("store_batch", self.store_batch, 1)?;
+        if self.store_linger > MAX_STORE_LINGER {
+            return Err(Error::Config {
+                setting: "store_linger",
+                reason: format!(
+                    "must be at most {} ms (lines wait that long before they are stored), got {} ms",
+                    MAX_STORE_LINGER.as_millis(),
+                    self.store_linger.as_millis()
+                ),
+            });
+        }
         at_least("bus_queue", self.bus_queue, 1)?;
         Ok(())
     }

@@ -601,6 +601,60 @@ fn building_in_a_runtime_without_timers_is_an_error_not_a_broken_engine() {
 }
 
 #[tokio::test]
+async fn shutdown_stores_lines_at_once_without_waiting_out_the_store_linger() {
+    // A writer gathering a batch for 9 s must not hold a 2-s shutdown past
+    // its timeout with the line unstored (it slept the whole linger).
+    for store_writer_thread in [false, true] {
+        let config = EngineConfig {
+            store_linger: Duration::from_secs(9),
+            store_writer_thread,
+            ..EngineConfig::default()
+        };
+        let (engine, store) = engine_with(config);
+        let (a, _b) = matched_pair(&engine).await;
+        a.send("hello", "c1");
+        // Let the writer take the line and start gathering.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            engine.shutdown(Duration::from_secs(2)).await,
+            "shutdown drained the store queue in time (thread: {store_writer_thread})"
+        );
+        assert_eq!(store.all_messages().len(), 1);
+    }
+}
+
+#[test]
+fn a_store_linger_over_ten_seconds_and_a_text_limit_beyond_the_frame_limit_are_refused() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let long_linger = EngineConfig {
+            store_linger: Duration::from_secs(3600),
+            ..EngineConfig::default()
+        };
+        let built = Engine::builder().config(long_linger).build();
+        assert!(matches!(
+            built,
+            Err(Error::Config {
+                setting: "store_linger",
+                ..
+            })
+        ));
+        let long_text = EngineConfig {
+            max_text_chars: 2000,
+            ..EngineConfig::default()
+        };
+        let built = Engine::builder().config(long_text).build();
+        assert!(matches!(
+            built,
+            Err(Error::Config {
+                setting: "max_text_chars",
+                ..
+            })
+        ));
+    });
+}
+
+#[tokio::test]
 async fn a_store_writer_on_its_own_thread_stores_every_line_and_flushes_on_shutdown() {
     let config = EngineConfig {
         store_writer_thread: true,

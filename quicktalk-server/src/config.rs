@@ -486,18 +486,8 @@ impl ServeConfig {
                 "must be shorter than --idle-timeout-secs, or idle clients are closed between pings",
             ));
         }
-        if self.max_text_chars * 4 + 256 > self.max_frame_bytes {
-            return Err(invalid(
-                "max-text-chars",
-                "QUICKTALK_MAX_TEXT_CHARS",
-                format!(
-                    "{} characters may need {} bytes, more than --max-frame-bytes {}",
-                    self.max_text_chars,
-                    self.max_text_chars * 4 + 256,
-                    self.max_frame_bytes
-                ),
-            ));
-        }
+        // The engine checks the rest (the text limit against the frame
+        // limit among them) and names its setting; mapped to the flag.
         self.engine_config()
             .validate()
             .map_err(|error| match error {
@@ -681,6 +671,7 @@ fn engine_setting_flag(setting: &str) -> (&'static str, &'static str) {
         "outbox_capacity" => ("send-queue", "QUICKTALK_SEND_QUEUE"),
         "idle_timeout" => ("idle-timeout-secs", "QUICKTALK_IDLE_TIMEOUT_SECS"),
         "max_sessions" => ("max-connections", "QUICKTALK_MAX_CONNECTIONS"),
+        "store_linger" => ("store-linger-ms", "QUICKTALK_STORE_LINGER_MS"),
         _ => ("engine", "-"),
     }
 }

@@ -259,14 +259,18 @@ pub(crate) async fn run_store_writer(
     let mut flags = Vec::new();
     let mut room_events = Vec::new();
     while receiver.recv_many(&mut records, batch).await > 0 {
-        if records.len() < batch && !linger.is_zero() && !receiver.is_closed() {
-            // A commit per line is what makes a store slow: wait a moment
-            // for more, then take whatever came.
-            tokio::time::sleep(linger).await;
+        if records.len() < batch && !linger.is_zero() {
+            // A commit per line is what makes a store slow: gather more for
+            // a moment. A full batch, or the queue closing (a shutdown: it
+            // must not wait out the linger), ends the wait at once.
+            let deadline = tokio::time::Instant::now() + linger;
             while records.len() < batch {
-                match receiver.try_recv() {
-                    Ok(record) => records.push(record),
-                    Err(_) => break,
+                let room = batch - records.len();
+                match tokio::time::timeout_at(deadline, receiver.recv_many(&mut records, room))
+                    .await
+                {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
                 }
             }
         }

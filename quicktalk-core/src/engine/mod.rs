@@ -176,7 +176,10 @@ impl EngineBuilder {
     /// # Errors
     /// [`Error::Config`] naming the first invalid setting;
     /// [`Error::NoRuntime`] outside a Tokio runtime, or in one built
-    /// without timers (`enable_time` or `enable_all`).
+    /// without timers (`enable_time` or `enable_all`). Tokio has no query
+    /// for its timer, so the check catches the panic of a timer call: the
+    /// panic message is printed by the panic hook, and a program built with
+    /// `panic = "abort"` aborts there instead of getting the error.
     pub fn build(self) -> Result<Engine> {
         self.config.validate()?;
         if tokio::runtime::Handle::try_current().is_err() {

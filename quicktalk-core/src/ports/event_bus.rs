@@ -367,11 +367,18 @@ pub trait EventBus: Send + Sync + 'static {
     /// [`crate::Error::Bus`] when the backend fails; the batch may be retried.
     async fn publish(&self, events: &[BusEvent]) -> Result<()>;
 
-    /// Starts receiving events published from now on.
+    /// Starts receiving events published from now on. Only cluster mode
+    /// (and a worker reading the bus) subscribes; the default, for a bus
+    /// that only publishes (to an audit log, a metrics pipe), refuses.
     ///
     /// # Errors
-    /// [`crate::Error::Bus`] when the backend fails.
-    async fn subscribe(&self) -> Result<Subscription>;
+    /// [`crate::Error::Bus`] when the backend fails, or (the default) when
+    /// the bus does not deliver events.
+    async fn subscribe(&self) -> Result<Subscription> {
+        Err(crate::Error::bus(
+            "this event bus only publishes; it cannot be subscribed to",
+        ))
+    }
 
     /// Cluster mode: the events of `room` published since `since_ms` (Unix
     /// milliseconds, a little before the room opened), in order. A node

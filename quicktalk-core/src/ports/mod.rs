@@ -15,7 +15,7 @@ pub use chat_store::{
     Ban, ChatStore, ContextLine, ExportCursor, ExportQuery, ForgetStats, ModerationFlag,
     PurgeStats, Report, RoomEvent, StoredMessage,
 };
-pub use event_bus::{BusEvent, EventBus, Subscription};
+pub use event_bus::{BusEvent, ClusterMember, ClusterSeat, EventBus, Route, Subscription};
 pub use moderator::{
     Action, Category, ModerationPolicy, Moderator, NoopModerator, Severity, Verdict,
 };

@@ -5,6 +5,13 @@
 //! of the text it was given, on `char` boundaries; the engine ignores a span
 //! that is not, rather than panic. Slow, deeper analysis belongs in a worker
 //! that reads the event bus, not here.
+//!
+//! The engine calls it inline, in the caller of `SessionHandle::send` (or
+//! `handle_text`), outside its own locks: a panicking moderator unwinds into
+//! that caller (the transport's task for that connection) and the line is
+//! not sent; other sessions and the engine's state are not affected. Return
+//! a verdict instead (for example [`Action::Block`] for a line it cannot
+//! judge).
 
 use std::ops::Range;
 

@@ -101,6 +101,25 @@ fn filter_lines(c: &mut Criterion) {
         b.iter(|| filter.check(black_box(evasion)))
     });
     single.finish();
+
+    // Long lines of one repeated piece (the CLI and an embedder may check
+    // more than the server's 500 characters): the time per byte must not
+    // grow with the length. Each ran in time growing with its square once
+    // (`(` 2.8 s at 60,000 characters, `*`, `ㅅㅂ`).
+    let mut long = c.benchmark_group("moderation_long_line");
+    long.sample_size(10);
+    for (name, piece) in [
+        ("parens", "("),
+        ("call_parens", "a("),
+        ("stars", "*"),
+        ("jamo_curse", "ㅅㅂ"),
+        ("words", "hello "),
+    ] {
+        let line = piece.repeat(60_000 / piece.chars().count());
+        long.throughput(Throughput::Bytes(line.len() as u64));
+        long.bench_function(name, |b| b.iter(|| filter.check(black_box(&line))));
+    }
+    long.finish();
 }
 
 /// The datasets' own lines (issue 12: >= 50 MB/s on each): every line of a

@@ -148,6 +148,23 @@ const CAUGHT: &[(&str, Category)] = &[
     ("check casino . com", Spam),
     ("bit ly/abc123", Spam),
     ("바카라 고수익 보장 카톡 문의 kim99", Spam),
+    // A sixth outside review's misses (2026-12-07).
+    ("rope yourself", Threat),
+    ("rope urself", Threat),
+    ("go commit toaster bath", Threat),
+    ("i will bomb ur house", Threat),
+    ("i'll grape you", Threat),
+    ("raep", Sexual),
+    ("vag pic?", Sexual),
+    ("shjt", Profanity),
+    ("slvt", Profanity),
+    ("sl00t", Profanity),
+    ("fggt", Hate),
+    ("nibba", Hate),
+    ("개쉐이", Profanity),
+    ("엠생", Profanity),
+    ("대딸 해줄게", Sexual),
+    ("허벌보지", Sexual),
 ];
 
 /// Everyday lines that once were masked or blocked (issue 12): they may be
@@ -380,10 +397,32 @@ const NEVER_VISIBLE: &[&str] = &[
     "crap i forgot my keys",
     // A history lesson is talking about hate: a flag.
     "nazi germany in history class",
+    // A sixth outside review (2026-12-07): places and waters holding
+    // `twat`, surnames, a Paju district and its school, Chivas Regal, a
+    // unit of rain.
+    "my aunt lives in Lightwater, Surrey",
+    "meltwater from the glacier",
+    "flatwater kayaking this weekend",
+    "Sweetwater, Texas is small",
+    "Dikshit is a common Indian surname",
+    "my classmate Kumar Shitole",
+    "Ibrahim Shittu scored",
+    "we watched the match at Wankhede Stadium",
+    "Chris Cockerell invented the hovercraft",
+    "Sam Cockett plays guitar",
+    "파주 야동동에 살아",
+    "야동초등학교 졸업했어",
+    "씨바스 리갈 한 병 선물 받았어",
+    "보지락이 뭔지 알아?",
 ];
 
 /// What the fixes for [`NEVER_VISIBLE`] must still catch.
 const STILL_CAUGHT: &[(&str, Category)] = &[
+    ("what a twat", Profanity),
+    ("you twat water is wet", Profanity),
+    ("야동 보자", Sexual),
+    ("씨바 뭐야", Profanity),
+    ("grapes are tasty you twat", Profanity),
     ("지나 놈들", Hate),
     ("이 지나새끼야", Hate),
     ("sh1t", Profanity),

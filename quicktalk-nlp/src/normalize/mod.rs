@@ -494,7 +494,7 @@ impl View {
         // Korean words typed on an English keyboard are short: a syllable
         // is two to four keys.
         let pure_ascii_letters = latin_count == token.len() && (2..=12).contains(&token.len());
-        let key_combo = token.iter().any(|a| a.ch == '+') && is_key_combo(token);
+        let syntax = Syntax::of(token);
         let mut piece = raw.len();
         let mut split_next = false;
         let mut index = 0;
@@ -523,12 +523,12 @@ impl View {
                     Some(atom.latin)
                 }
                 Class::Digit => Some(atom.ch),
-                Class::Leet if is_syntax(token, index, key_combo) => None,
+                Class::Leet if is_syntax(token, index, &syntax) => None,
                 Class::Leet if wordy && leet_counts(&atom, index, first_core, last_core) => {
                     Some(atom.latin)
                 }
                 Class::Mask if is_placeholder(token, index) => None,
-                Class::Mask if is_syntax(token, index, key_combo) => None,
+                Class::Mask if is_syntax(token, index, &syntax) => None,
                 Class::Mask if inside || masked_tail(token, index, last_core) => Some(WILDCARD),
                 Class::Sep if inside && is_dash_mask(token, index) => Some(WILDCARD),
                 _ => None,
@@ -572,8 +572,7 @@ impl View {
                 .unwrap_or(first);
             let token = &self.atoms[begin..end];
             let symbols_inside = (first..last_letter).any(|i| {
-                matches!(token[i].class, Class::Leet | Class::Mask)
-                    && !is_syntax(token, i, key_combo)
+                matches!(token[i].class, Class::Leet | Class::Mask) && !is_syntax(token, i, &syntax)
             });
             if symbols_inside {
                 // A symbol inside a word may hide a letter (`fu@k`, `P@rn`)
@@ -794,20 +793,48 @@ fn digit_run_reads_as_letters(token: &[Atom], index: usize) -> bool {
         && ((start > 0 && letterish(start - 1)) || (end + 1 < token.len() && letterish(end + 1)))
 }
 
+/// What [`is_syntax`] asks of a whole token, found once per token (asked
+/// at each symbol, a token of thousands of `(` took time growing with its
+/// square).
+struct Syntax {
+    /// The token is a key combination (`Alt+Tab`).
+    key_combo: bool,
+    /// It has a statement's `;` or an assignment's `=`.
+    statement: bool,
+    /// The index of its last `>`.
+    last_close: Option<usize>,
+}
+
+impl Syntax {
+    fn of(token: &[Atom]) -> Self {
+        let (mut plus, mut statement, mut last_close) = (false, false, None);
+        for (index, atom) in token.iter().enumerate() {
+            match atom.ch {
+                '+' => plus = true,
+                ';' | '=' => statement = true,
+                '>' => last_close = Some(index),
+                _ => {}
+            }
+        }
+        Self {
+            key_combo: plus && is_key_combo(token),
+            statement,
+            last_close,
+        }
+    }
+}
+
 /// Symbols that are syntax, not letters: a key combination's `+`
 /// (`Alt+Tab`), a run of `+` (`c++`, `libstdc++6`), and a shell's `$(` and
 /// `${` (`$(uname -r)`, `${PATH}`).
-fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
+fn is_syntax(token: &[Atom], index: usize, syntax: &Syntax) -> bool {
     let at = |i: usize| token.get(i).map_or('\0', |a| a.ch);
     let before = if index > 0 { at(index - 1) } else { '\0' };
     // Code pasted into a chat (an outside review: `for (int i=0;i<n;i++)`,
     // `List<T>`, `vec![0; n]`): a token with a statement's `;`, an
     // assignment's `=` or a closing `>` after the `<` is code, where `<` and
     // brackets are no letters. `fu<k` and `di<k` have none of them.
-    let code = || {
-        token.iter().any(|a| matches!(a.ch, ';' | '='))
-            || token[index..].iter().any(|a| a.ch == '>')
-    };
+    let code = || syntax.statement || syntax.last_close.is_some_and(|last| last >= index);
     match at(index) {
         // A macro call: `println!(`, `vec![`, `matches!(`.
         '!' => before.is_ascii_alphabetic() && matches!(at(index + 1), '(' | '[' | '{'),
@@ -818,7 +845,7 @@ fn is_syntax(token: &[Atom], index: usize, key_combo: bool) -> bool {
             let orig = |i: usize| token.get(i).map_or('\0', |a| a.orig);
             // `Function+SomeKey`: two capitalised words.
             let capitalised = orig(index + 1).is_uppercase() && orig(index + 2).is_lowercase();
-            key_combo || capitalised || at(index + 1) == '+' || before == '+'
+            syntax.key_combo || capitalised || at(index + 1) == '+' || before == '+'
         }
         '$' => matches!(at(index + 1), '(' | '{'),
         '(' | '{' => before == '$' || before == '!' || is_call(token, index) || code(),

@@ -8,15 +8,19 @@
 //   CARGO_TARGET_DIR default $HOME/.cache/quicktalk/target (only without QUICKTALK_BIN)
 //   CHROMIUM         default /usr/bin/chromium
 //   E2E_SKIP_BUILD=1 use the existing dist/ instead of running `npm run build`
+//   E2E_SERVER_PORT, E2E_PREVIEW_PORT  fixed ports (default: free ones)
 //   SCREENSHOT_DIR   optional: where to save screenshots
 //
 // Flow: two pages (English and Korean) start with a common interest, get
 // matched, exchange lines both ways (own lines acknowledged by their echo),
 // see the typing indicator; page B is dropped with the test hook
 // window.__quicktalkDrop(), page A sends two lines while B is away, B resumes
-// and shows each exactly once while A never hears of the drop; A presses
-// next and B sees the partner-left text. Then a raw-protocol bot joins (the
-// server runs with --allow-bots) and A must show the bot badge.
+// and shows each exactly once while A never hears of the drop; B reloads
+// the page mid-chat and resumes from sessionStorage (A hears nothing of it
+// either); A presses next, B sees the partner-left text and keyboard focus
+// moves to "New chat". Then a raw-protocol bot joins (the server runs with
+// --allow-bots) and A must show the bot badge; A leaves with the keyboard and
+// focus lands in the interests field.
 //
 // Exits non-zero on any failed check; the last line is "e2e: N passed, M failed".
 import { spawn, spawnSync } from 'node:child_process';
@@ -174,8 +178,8 @@ try {
   const bin = serverBinary();
   must(existsSync(bin), `the server binary exists (${bin})`);
 
-  const serverPort = await freePort();
-  const previewPort = await freePort();
+  const serverPort = Number(process.env.E2E_SERVER_PORT) || (await freePort());
+  const previewPort = Number(process.env.E2E_PREVIEW_PORT) || (await freePort());
   const origin = `http://127.0.0.1:${previewPort}`;
   const serverArgs = [
     '--bind', `127.0.0.1:${serverPort}`,
@@ -228,7 +232,10 @@ try {
   await a.waitForFunction(() => /\d/.test(document.querySelector('#online')?.textContent || ''), null, { timeout: WAIT });
   check(true, 'both pages connect and show the online count');
 
-  await a.fill('#interests', 'Music, e2e');
+  await a.fill('#interests', 'Music, e2e  Test');
+  const chips = await a.$$eval('#chips li', (els) => els.map((e) => e.textContent));
+  check(JSON.stringify(chips) === JSON.stringify(['music', 'e2e test']),
+    `interests are split on commas only (chips ${JSON.stringify(chips)})`);
   await b.fill('#interests', 'music');
   await a.click('#start');
   await waitAttr(a, 'data-phase', 'waiting');
@@ -298,6 +305,24 @@ try {
     "A's view is unaffected by B's drop");
   check((await attr(b, 'data-phase')) === 'chatting', 'B is back in the same chat');
 
+  // ------------------------------------------------ reload B mid-chat
+  check(await b.evaluate(() => sessionStorage.getItem('qt.react.chat') !== null && localStorage.getItem('qt.react.chat') === null),
+    'B keeps its chat in sessionStorage (not localStorage)');
+  await b.reload();
+  await waitAttr(b, 'data-status', 'open', 20_000);
+  check((await attr(b, 'data-phase')) === 'chatting', 'B reloads mid-chat and is back in the same chat');
+  const reloadedSeqs = await b.$$eval('#log [data-seq]', (els) => els.map((e) => Number(e.getAttribute('data-seq'))));
+  check(JSON.stringify(reloadedSeqs) === JSON.stringify([1, 2, 3, 4, 5]),
+    `B shows its transcript again after the reload, each line once (seqs ${reloadedSeqs})`);
+  const afterReload = 'sent after the reload';
+  await sendLine(b, afterReload);
+  await waitLine(a, 'stranger', afterReload);
+  await waitLine(b, 'you', afterReload, 'sent');
+  const afterSeq = await b.$$eval('#log [data-from="you"][data-status="sent"]', (els, text) =>
+    els.filter((e) => e.querySelector('.text')?.textContent === text).map((e) => e.getAttribute('data-seq')), afterReload);
+  check(JSON.stringify(afterSeq) === '["6"]', `B sends after the reload, acknowledged once with seq 6 (${afterSeq})`);
+  check((await a.$$('#log [data-notice="partner_left"]')).length === 0, 'A never saw a partner_left for the reload');
+
   if (process.env.SCREENSHOT_DIR) {
     mkdirSync(process.env.SCREENSHOT_DIR, { recursive: true });
     await a.screenshot({ path: path.join(process.env.SCREENSHOT_DIR, 'react-chat-en-phone.png') });
@@ -311,6 +336,9 @@ try {
   const leftText = (await b.textContent('#log [data-notice="partner_left"]'))?.trim();
   check(leftText === '상대방이 다음 상대로 넘어갔습니다.', `B sees the partner-left text in Korean ("${leftText}")`);
   check((await attr(b, 'data-phase')) === 'ended', 'the chat has ended for B');
+  check((await b.evaluate(() => document.activeElement?.id)) === 'next',
+    'focus moves from the disabled message field to "New chat"');
+  check(await b.evaluate(() => sessionStorage.getItem('qt.react.chat') === null), "B's stored chat is cleared when it ends");
 
   // ------------------------------------------------------------- a bot
   {
@@ -343,6 +371,10 @@ try {
     await a.click('#ui-ko');
     check((await a.getAttribute('html', 'lang')) === 'ko', 'the UI language can be switched');
     check((await a.textContent('#bot-badge'))?.includes('봇'), 'the Korean bot badge says 봇');
+    check(await a.evaluate(() => {
+      const log = document.querySelector('#log');
+      return log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+    }), 'the log stays at its end after the language switch');
 
     // Report the bot, and skip to the next stranger afterwards.
     await a.click('#report');
@@ -357,6 +389,14 @@ try {
     check(true, 'the report is confirmed (reported)');
     await waitAttr(a, 'data-phase', 'waiting');
     check(true, '"also skip" moves on to the next stranger');
+
+    // Leave (here "Cancel") with the keyboard: focus must not fall to <body>.
+    await a.focus('#leave');
+    await a.keyboard.press('Enter');
+    await waitAttr(a, 'data-phase', 'idle');
+    await a.waitForFunction(() => document.activeElement?.id === 'interests', null, { timeout: 2000 }).catch(() => {});
+    check((await a.evaluate(() => document.activeElement?.id)) === 'interests',
+      'after leaving with the keyboard, focus is in the interests field');
   }
 
   check(pageErrors.length === 0, `no script errors on the pages${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { JoinPrefs } from './client';
 import { Composer } from './components/Composer';
 import { ChatLog } from './components/ChatLog';
@@ -6,6 +6,7 @@ import { Header } from './components/Header';
 import { ReportDialog } from './components/ReportDialog';
 import { Setup } from './components/Setup';
 import { StatusBanner } from './components/StatusBanner';
+import { rescueFocus, type FocusTarget } from './focus';
 import { detectUiLang, languageName, translate, type UiLang } from './i18n';
 import { I18nContext } from './i18nContext';
 import type { ReportReason } from './protocol';
@@ -56,7 +57,9 @@ export function App({ serverUrl }: { serverUrl: string }) {
 
   const { client, state, banner, dismissBanner } = useQuickTalk(serverUrl);
   const [prefsForm, setPrefsForm] = useState(loadPrefs);
-  const prefs = useRef<JoinPrefs>({ interests: [], lang: prefsForm.lang });
+  // The search started on this page; null after a reload, where the client
+  // restored the search it resumes (next() then reuses that one).
+  const prefs = useRef<JoinPrefs | null>(null);
   const [reportOpen, setReportOpen] = useState(false);
   const skipAfterReport = useRef(false);
 
@@ -64,7 +67,7 @@ export function App({ serverUrl }: { serverUrl: string }) {
   useEffect(() => {
     if (!client) return;
     return client.on('reported', () => {
-      if (skipAfterReport.current) client.next(prefs.current);
+      if (skipAfterReport.current) client.next(prefs.current ?? undefined);
       skipAfterReport.current = false;
     });
   }, [client]);
@@ -72,13 +75,30 @@ export function App({ serverUrl }: { serverUrl: string }) {
   const ready = state.status === 'open';
   const { phase } = state;
 
+  // Keyboard focus must not fall to <body> when the control that had it is
+  // removed (Leave pressed with Enter) or disabled (the partner left while
+  // you typed, a drop): it moves to the control that makes sense next.
+  const lastFocused = useRef<FocusTarget | null>(null);
+  useEffect(() => {
+    const onFocusIn = (event: FocusEvent) => {
+      if (event.target instanceof HTMLElement) lastFocused.current = event.target;
+    };
+    document.addEventListener('focusin', onFocusIn);
+    return () => document.removeEventListener('focusin', onFocusIn);
+  }, []);
+  useLayoutEffect(() => {
+    rescueFocus(phase, lastFocused.current, document.activeElement, document.body, (id) =>
+      document.getElementById(id) as (HTMLElement & { disabled?: boolean }) | null,
+    );
+  });
+
   const start = (p: JoinPrefs, interestsText: string) => {
     prefs.current = p;
     setPrefsForm({ interestsText, lang: p.lang });
     store('qt.react.prefs', JSON.stringify({ interestsText, lang: p.lang }));
     client?.join(p);
   };
-  const next = () => client?.next(prefs.current);
+  const next = () => client?.next(prefs.current ?? undefined);
   const leave = () => client?.leave();
   const submitReport = (reason: ReportReason, note: string, skip: boolean) => {
     skipAfterReport.current = skip;

@@ -678,3 +678,271 @@ describe('report and ping', () => {
     expect(client.getState().online).toBe(42);
   });
 });
+
+describe('dead link detection', () => {
+  it('gives the socket up when nothing arrives within 10 s of a ping, then reconnects and resumes', () => {
+    const { client, ws } = connected({ pingIntervalMs: 25_000 });
+    client.join({ interests: [], lang: '' });
+    ws.receive({ type: 'matched', room: 'rD', common_interests: [] });
+    ws.receive(msg(1, 'stranger', 'hi'));
+    vi.advanceTimersByTime(25_000);
+    expect(ws.frames.at(-1)).toEqual({ type: 'ping' });
+    vi.advanceTimersByTime(9_999);
+    expect(client.getState().status).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(ws.closedByClient).not.toBeNull();
+    expect(client.getState().status).toBe('reconnecting');
+    // The dead socket's late events change nothing.
+    ws.receive(msg(2, 'stranger', 'too late'));
+    ws.serverClose(1006);
+    const ws2 = reconnect();
+    expect(ws2.frames[0]).toEqual({ type: 'resume', token: 'tok1', last_seq: 1, room: 'rD' });
+    expect(texts(client.getState().lines)).toEqual(['hi']);
+  });
+
+  it('keeps a link on which anything arrives after the ping', () => {
+    const { client, ws } = connected({ pingIntervalMs: 25_000 });
+    vi.advanceTimersByTime(25_000);
+    vi.advanceTimersByTime(3_000);
+    ws.receive({ type: 'online', count: 3 }); // not a pong, but the link is alive
+    vi.advanceTimersByTime(20_000);
+    expect(client.getState().status).toBe('open');
+    expect(ws.closedByClient).toBeNull();
+    vi.advanceTimersByTime(2_000); // the next ping at 50 s
+    ws.receive({ type: 'pong' });
+    vi.advanceTimersByTime(10_000);
+    expect(client.getState().status).toBe('open');
+    expect(FakeWebSocket.instances).toHaveLength(1);
+  });
+
+  it('checkAlive() pings at once (tab visible again) and detects a dead link', () => {
+    const { client, ws } = connected(); // no interval pings
+    client.checkAlive();
+    client.checkAlive(); // one check at a time
+    expect(ws.frames).toEqual([{ type: 'ping' }]);
+    vi.advanceTimersByTime(10_000);
+    expect(ws.closedByClient).not.toBeNull();
+    expect(client.getState().status).toBe('reconnecting');
+  });
+
+  it('checkAlive() sends nothing before hello (resume must be the first frame)', () => {
+    const client = makeClient();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    client.checkAlive();
+    expect(ws.sent).toEqual([]);
+  });
+});
+
+describe('retry countdown', () => {
+  it('says when the scheduled reconnect runs, and clears it once connected', () => {
+    vi.setSystemTime(1_000_000);
+    const { client, ws } = connected();
+    ws.serverClose(1006);
+    expect(client.getState().retryInMs).toBe(500);
+    expect(client.getState().retryAt).toBe(1_000_500);
+    reconnect();
+    FakeWebSocket.last.receive({ type: 'resumed', replayed: 0, resume_token: 't2' });
+    expect(client.getState().retryAt).toBeNull();
+  });
+});
+
+// ------------------------------------------------------- reload and resume
+
+class MemoryStorage {
+  readonly map = new Map<string, string>();
+  writes = 0;
+  getItem(key: string): string | null {
+    return this.map.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.writes += 1;
+    this.map.set(key, value);
+  }
+  removeItem(key: string): void {
+    this.map.delete(key);
+  }
+}
+
+describe('reload and resume (sessionStorage)', () => {
+  /** A chat in room `rR` with lines 1..3 and one own line still pending, kept in `storage`. */
+  function chatBeforeReload(storage: MemoryStorage) {
+    const { client, ws } = connected({ storage });
+    client.join({ interests: ['rock music'], lang: 'en' });
+    ws.receive({ type: 'waiting' });
+    ws.receive({ type: 'matched', room: 'rR', common_interests: ['rock music'], partner_lang: 'en' });
+    ws.receive(msg(1, 'stranger', 'one'));
+    client.send('two'); // t-1
+    ws.receive(msg(2, 'you', 'two', { cid: 't-1' }));
+    ws.receive(msg(3, 'stranger', 'three'));
+    client.send('unacked'); // t-2: its echo is lost in the reload
+    return { client, ws };
+  }
+
+  /** The page reloads: the old client is gone (its socket closes), a new one starts in the same tab. */
+  function reload(storage: MemoryStorage, old: QuickTalkClient) {
+    old.saveSession(); // pagehide
+    const fresh = makeClient({ storage });
+    return fresh;
+  }
+
+  it('keeps what a resume needs in sessionStorage while chatting', () => {
+    const storage = new MemoryStorage();
+    chatBeforeReload(storage);
+    const saved = JSON.parse(storage.getItem('qt.react.chat')!);
+    expect(saved).toMatchObject({ token: 'tok1', phase: 'chatting', room: 'rR', lastSeq: 3 });
+    expect(saved.lines.filter((l: { kind: string }) => l.kind !== 'system').map((l: { text: string }) => l.text)).toEqual([
+      'one',
+      'two',
+      'three',
+      'unacked',
+    ]);
+  });
+
+  it('restores the chat after a reload and sends resume as the first frame, without doubling or losing a line', () => {
+    const storage = new MemoryStorage();
+    const before = chatBeforeReload(storage);
+    const client = reload(storage, before.client);
+    // The transcript is back at once, before the server answered.
+    let state = client.getState();
+    expect(state.phase).toBe('chatting');
+    expect(state.room).toBe('rR');
+    expect(state.commonInterests).toEqual(['rock music']);
+    expect(texts(state.lines)).toEqual(['one', 'two', 'three', 'unacked']);
+    expect(new Set(state.lines.map((l) => l.key)).size).toBe(state.lines.length);
+
+    const ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive(hello('s-new', 'tok-new'));
+    expect(ws.frames).toEqual([{ type: 'resume', token: 'tok1', last_seq: 3, room: 'rR' }]);
+    expect(client.getState().status).toBe('resuming');
+
+    // The server replays from 0 (e.g. it took last_seq as 0): known lines are skipped.
+    ws.receive({ type: 'resumed', room: 'rR', replayed: 4, resume_token: 'tok2' });
+    ws.receive(msg(1, 'stranger', 'one'));
+    ws.receive(msg(2, 'you', 'two', { cid: 't-1' }));
+    ws.receive(msg(3, 'stranger', 'three'));
+    ws.receive(msg(4, 'stranger', 'four, sent during the reload'));
+    // The line without an echo goes out again with the same cid; a new line gets a new cid.
+    expect(ws.frames.slice(1)).toEqual([{ type: 'send', text: 'unacked', cid: 't-2' }]);
+    ws.receive(msg(5, 'you', 'unacked', { cid: 't-2' }));
+    expect(client.send('after reload')).toBe('t-3');
+
+    state = client.getState();
+    expect(state.status).toBe('open');
+    const lines = chatLines(state.lines);
+    expect(texts(lines)).toEqual(['one', 'two', 'three', 'four, sent during the reload', 'unacked', 'after reload']);
+    expect(lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5, undefined]);
+
+    // The new token is what a second reload would use.
+    expect(JSON.parse(storage.getItem('qt.react.chat')!)).toMatchObject({ token: 'tok2', lastSeq: 5 });
+  });
+
+  it('takes the echo of a line still pending after a reload even when its seq is below the last one seen', () => {
+    const storage = new MemoryStorage();
+    const { client: old, ws: first } = connected({ storage });
+    old.join({ interests: [], lang: '' });
+    first.receive({ type: 'matched', room: 'rQ', common_interests: [] });
+    first.receive(msg(1, 'stranger', 'one'));
+    old.send('mine'); // t-1: the server numbers it 2, but its echo is lost
+    first.receive(msg(3, 'stranger', 'three'));
+    const client = reload(storage, old);
+    const ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive(hello('s-new', 'tok-new'));
+    expect(ws.frames).toEqual([{ type: 'resume', token: 'tok1', last_seq: 3, room: 'rQ' }]);
+    ws.receive({ type: 'resumed', room: 'rQ', replayed: 1, resume_token: 'tok2' });
+    ws.receive(msg(2, 'you', 'mine', { cid: 't-1' }));
+    const lines = chatLines(client.getState().lines);
+    expect(texts(lines)).toEqual(['one', 'three', 'mine']); // where it was typed, as without a reload
+    expect(lines.find((l) => l.text === 'mine')).toMatchObject({ status: 'sent', seq: 2 });
+    expect(ws.frames).toHaveLength(1); // acknowledged by the replay: not sent again
+  });
+
+  it('starts fresh cleanly when the resume fails', () => {
+    const storage = new MemoryStorage();
+    const before = chatBeforeReload(storage);
+    const client = reload(storage, before.client);
+    const ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive(hello('s-new', 'tok-new'));
+    ws.receive({ type: 'error', code: 'resume_failed', message: 'unknown or expired resume token' });
+    const state = client.getState();
+    expect(state.status).toBe('open');
+    expect(state.session).toBe('s-new');
+    expect(state.phase).toBe('ended');
+    expect(state.lines.at(-1)).toMatchObject({ kind: 'system', notice: { kind: 'resume_failed' } });
+    expect(chatLines(state.lines).at(-1)).toMatchObject({ text: 'unacked', status: 'rejected' });
+    expect(ws.frames).toHaveLength(1); // nothing re-sent into nowhere
+    expect(storage.getItem('qt.react.chat')).toBeNull();
+    // A new chat from here is a plain join of the fresh session.
+    client.next();
+    expect(ws.frames.at(-1)).toEqual({ type: 'next', interests: ['rock music'], lang: 'en' });
+  });
+
+  it('resumes a search after a reload and queues again', () => {
+    const storage = new MemoryStorage();
+    const first = connected({ storage });
+    first.client.join({ interests: ['jazz'], lang: '' });
+    first.ws.receive({ type: 'waiting' });
+    const client = reload(storage, first.client);
+    expect(client.getState().phase).toBe('waiting');
+    const ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive(hello('s2', 'tok-x'));
+    expect(ws.frames).toEqual([{ type: 'resume', token: 'tok1', last_seq: 0 }]);
+    ws.receive({ type: 'resumed', replayed: 0, resume_token: 'tok2' });
+    expect(ws.frames.slice(1)).toEqual([{ type: 'join', interests: ['jazz'] }]);
+  });
+
+  it('clears the stored state when the user leaves or the chat ends', () => {
+    const storage = new MemoryStorage();
+    const a = chatBeforeReload(storage);
+    a.client.leave();
+    expect(storage.getItem('qt.react.chat')).toBeNull();
+
+    FakeWebSocket.reset();
+    const b = chatBeforeReload(storage);
+    b.ws.receive({ type: 'partner_left', reason: 'left' });
+    expect(storage.getItem('qt.react.chat')).toBeNull();
+    // Nothing to resume: a new page starts fresh.
+    const fresh = makeClient({ storage });
+    expect(fresh.getState().phase).toBe('idle');
+    FakeWebSocket.last.open();
+    FakeWebSocket.last.receive(hello('s9', 'tok9'));
+    expect(FakeWebSocket.last.sent).toEqual([]);
+  });
+
+  it('clears it when the session is closed for good', () => {
+    const storage = new MemoryStorage();
+    const { ws } = chatBeforeReload(storage);
+    ws.serverClose(4003);
+    expect(storage.getItem('qt.react.chat')).toBeNull();
+  });
+
+  it('does not resume a stored chat older than the grace period', () => {
+    vi.setSystemTime(5_000_000);
+    const storage = new MemoryStorage();
+    chatBeforeReload(storage);
+    vi.setSystemTime(5_000_000 + 31_000);
+    const client = makeClient({ storage });
+    expect(client.getState().phase).toBe('idle');
+    expect(client.getState().lines).toEqual([]);
+    expect(storage.getItem('qt.react.chat')).toBeNull();
+    FakeWebSocket.last.open();
+    FakeWebSocket.last.receive(hello('s3', 'tok3'));
+    expect(FakeWebSocket.last.sent).toEqual([]);
+  });
+
+  it('ignores a broken stored value', () => {
+    const storage = new MemoryStorage();
+    storage.setItem('qt.react.chat', '{not json');
+    expect(makeClient({ storage }).getState().phase).toBe('idle');
+    expect(storage.getItem('qt.react.chat')).toBeNull();
+  });
+
+  it('keeps nothing without storage', () => {
+    const { client } = chatting();
+    expect(client.getState().phase).toBe('chatting'); // no sessionStorage in this environment: nothing breaks
+  });
+});

@@ -17,6 +17,14 @@
 //   elsewhere) and 1000 end the session for good: no reconnect loop, the UI
 //   offers "connect again". 1001 (server shutting down) and every other
 //   close reconnect.
+// - A dead link is noticed: every ping (25 s apart, or one at once through
+//   `checkAlive()` when the tab becomes visible again) must be followed by
+//   some frame within 10 s, else the socket is given up and the client
+//   reconnects and resumes.
+// - A reload resumes too: while a search or a chat is in progress the
+//   client keeps its resume token, room, last seq, search preferences and
+//   lines in the tab's sessionStorage (src/sessionStore.ts); a new client in
+//   the same tab restores them and sends `resume` as its first frame.
 //
 // The WebSocket constructor, the random source and the timings are
 // injectable, so the whole state machine runs under unit tests with a fake
@@ -42,6 +50,14 @@ import {
   type ResumedFrame,
   type ServerFrame,
 } from './protocol';
+import {
+  clearSavedChat,
+  defaultSessionStorage,
+  readSavedChat,
+  writeSavedChat,
+  type SavedChat,
+  type StorageLike,
+} from './sessionStore';
 
 // -------------------------------------------------------------- socket type
 
@@ -143,6 +159,8 @@ export interface QuickTalkState {
   lastError: ErrorCode | null;
   /** Delay of the scheduled reconnect, in ms. */
   retryInMs: number | null;
+  /** When the scheduled reconnect runs (ms since epoch, `Date.now()` clock), for a countdown. */
+  retryAt: number | null;
   /**
    * (addition) The last few connection attempts in a row all ended before the
    * server said hello: it is down, or refuses this address or network
@@ -173,6 +191,7 @@ export function initialState(): QuickTalkState {
     dropCode: null,
     lastError: null,
     retryInMs: null,
+    retryAt: null,
     unreachable: false,
   };
 }
@@ -227,6 +246,13 @@ export interface QuickTalkClientOptions {
   random?: () => number;
   /** Application-level ping interval while connected; 0 disables it. Default 25 s. */
   pingIntervalMs?: number;
+  /** When nothing at all arrives within this long after a ping, the link counts as dead. Default 10 s. */
+  pongTimeoutMs?: number;
+  /**
+   * Where a search or chat in progress is kept for a reload: defaults to the
+   * tab's `sessionStorage`; `null` keeps nothing.
+   */
+  storage?: StorageLike | null;
   /** Prefix of our `cid`s; random per client by default, so cids stay unique across reloads. */
   cidPrefix?: string;
 }
@@ -241,7 +267,11 @@ export class QuickTalkClient {
   private readonly backoff: BackoffOptions;
   private readonly random: () => number;
   private readonly pingIntervalMs: number;
-  private readonly cidPrefix: string;
+  private readonly pongTimeoutMs: number;
+  private cidPrefix: string;
+  private readonly storage: StorageLike | null;
+  private stored = false; // an entry of ours is in storage
+  private lastSaved: unknown[] = [];
 
   private state: QuickTalkState;
   private readonly stateListeners = new Set<Listener>();
@@ -258,6 +288,10 @@ export class QuickTalkClient {
   private failedInRow = 0; // attempts in a row that ended before a hello
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  private heard = 0; // frames received on the current socket: a ping with nothing after it means a dead link
+  /** Messages of the restored room up to this seq were shown before the reload. */
+  private seenFloor: { room: string; seq: number } | null = null;
   /** A test hook asked for the network to stay "down" until then (ms since epoch). */
   private offlineUntil = 0;
 
@@ -280,8 +314,90 @@ export class QuickTalkClient {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.random = options.random ?? Math.random;
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
+    this.pongTimeoutMs = options.pongTimeoutMs ?? 10_000;
     this.cidPrefix = options.cidPrefix ?? Math.random().toString(36).slice(2, 8);
+    this.storage = options.storage === undefined ? defaultSessionStorage() : options.storage;
     this.state = initialState();
+    if (this.storage) {
+      const saved = readSavedChat(this.storage, Date.now());
+      if (saved) this.restore(saved);
+    }
+  }
+
+  /** Takes over a search or chat a previous page of this tab left (see sessionStore.ts). */
+  private restore(saved: SavedChat): void {
+    this.token = saved.token;
+    this.prefs = saved.prefs;
+    // Our cids go on where the old page stopped: a repeated cid would be taken for a resend.
+    this.cidPrefix = saved.cidPrefix;
+    this.cidCounter = saved.cidCounter;
+    const lines = saved.lines.map((line) => ({ ...line, key: this.nextKey() }));
+    for (const line of lines) {
+      if (line.kind === 'you' && line.status === 'pending' && line.cid !== undefined) this.pending.set(line.cid, line.text);
+    }
+    if (saved.room !== null) {
+      this.seenFloor = { room: saved.room, seq: saved.lastSeq };
+      for (const line of lines) if (line.kind !== 'system' && line.seq !== undefined) this.seen.add(`${saved.room}#${line.seq}`);
+    }
+    this.stored = true;
+    this.state = {
+      ...this.state,
+      phase: saved.phase,
+      room: saved.room,
+      lastSeq: saved.lastSeq,
+      commonInterests: saved.commonInterests,
+      partnerLang: saved.partnerLang,
+      partnerBot: saved.partnerBot,
+      canReport: saved.phase === 'chatting',
+      lines,
+    };
+  }
+
+  /**
+   * Writes what a reload needs to resume, or removes it when there is
+   * nothing to resume (start screen, a chat that is over, a closed session).
+   * Called after every state change; `force` rewrites it even when nothing
+   * changed, to renew its time (page hidden or unloading).
+   */
+  private persist(force = false): void {
+    if (!this.storage || this.disposed) return;
+    const { phase, room, lastSeq, lines, commonInterests, partnerLang, partnerBot, status } = this.state;
+    const keep = this.token !== null && status !== 'closed' && (phase === 'waiting' || phase === 'chatting');
+    if (!keep) {
+      if (this.stored) clearSavedChat(this.storage);
+      this.stored = false;
+      this.lastSaved = [];
+      return;
+    }
+    const parts = [this.token, phase, room, lastSeq, lines, commonInterests, partnerLang, partnerBot, this.prefs, this.cidCounter];
+    if (!force && this.stored && parts.every((p, i) => p === this.lastSaved[i])) return;
+    this.lastSaved = parts;
+    this.stored = true;
+    writeSavedChat(this.storage, {
+      v: 1,
+      at: Date.now(),
+      graceMs: (this.state.limits.resume_grace_s ?? DEFAULT_LIMITS.resume_grace_s) * 1000,
+      token: this.token!,
+      phase: phase as 'waiting' | 'chatting',
+      room: phase === 'chatting' ? room : null,
+      lastSeq: phase === 'chatting' ? lastSeq : 0,
+      prefs: this.prefs,
+      commonInterests,
+      partnerLang,
+      partnerBot,
+      cidPrefix: this.cidPrefix,
+      cidCounter: this.cidCounter,
+      lines: phase === 'chatting' ? [...lines] : [],
+    });
+  }
+
+  /**
+   * Renews the stored chat's time. Call it when the page is hidden or
+   * unloaded (`visibilitychange`, `pagehide`): the resume grace counts from
+   * the moment the connection goes away, not from the last line.
+   */
+  saveSession(): void {
+    this.persist(true);
   }
 
   // ------------------------------------------------------- subscriptions
@@ -310,6 +426,7 @@ export class QuickTalkClient {
 
   private update(patch: Partial<QuickTalkState>): void {
     this.state = { ...this.state, ...patch };
+    this.persist();
     for (const listener of [...this.stateListeners]) listener();
   }
 
@@ -363,6 +480,11 @@ export class QuickTalkClient {
     const ws = this.ws;
     if (!ws) return;
     this.offlineUntil = Date.now() + Math.max(0, offlineMs);
+    this.abandon(ws);
+  }
+
+  /** Gives a socket up as dead: its late events are ignored, and the client reconnects and resumes. */
+  private abandon(ws: WebSocketLike): void {
     detach(ws);
     try {
       ws.close();
@@ -370,6 +492,29 @@ export class QuickTalkClient {
       /* ignore */
     }
     this.onClose(ws, CloseCode.ABNORMAL);
+  }
+
+  /**
+   * Checks a connection that looks open (call it when the tab becomes
+   * visible again or the network comes back): sends a ping, and when nothing
+   * at all arrives within the pong timeout, gives the socket up, reconnects
+   * and resumes. Does nothing while a check is already running or before the
+   * `hello` is handled (a resume must be the connection's first frame).
+   */
+  checkAlive(): void {
+    if (this.pongTimer === null) this.ping();
+  }
+
+  private ping(): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WS_OPEN || !(this.ready || this.resuming)) return;
+    this.sendFrame({ type: 'ping' });
+    if (this.pongTimer !== null) return; // the earlier ping's deadline is still running
+    const heard = this.heard;
+    this.pongTimer = setTimeout(() => {
+      this.pongTimer = null;
+      if (this.ws === ws && this.heard === heard) this.abandon(ws);
+    }, this.pongTimeoutMs);
   }
 
   private open(): void {
@@ -388,10 +533,12 @@ export class QuickTalkClient {
     this.greeted = false;
     this.ready = false;
     this.resuming = false;
-    if (this.state.status !== 'connecting') this.update({ status: 'reconnecting', retryInMs: null });
+    if (this.state.status !== 'connecting') this.update({ status: 'reconnecting', retryInMs: null, retryAt: null });
     // Events of a socket we already gave up on must not touch the state.
     ws.onmessage = (event) => {
-      if (ws === this.ws) this.onData(event.data);
+      if (ws !== this.ws) return;
+      this.heard += 1;
+      this.onData(event.data);
     };
     ws.onclose = (event) => {
       if (ws === this.ws) this.onClose(ws, event.code);
@@ -432,6 +579,7 @@ export class QuickTalkClient {
         canReport: false,
         reportPending: false,
         retryInMs: null,
+        retryAt: null,
       });
       this.emit({ type: 'closed', code, kind });
       return;
@@ -459,7 +607,7 @@ export class QuickTalkClient {
       this.retryTimer = null;
       this.open();
     }, delay);
-    this.update({ status: 'reconnecting', retryInMs: delay });
+    this.update({ status: 'reconnecting', retryInMs: delay, retryAt: Date.now() + delay });
     this.emit({ type: 'disconnected', code, retryInMs: delay });
   }
 
@@ -471,6 +619,8 @@ export class QuickTalkClient {
   private stopPing(): void {
     if (this.pingTimer !== null) clearInterval(this.pingTimer);
     this.pingTimer = null;
+    if (this.pongTimer !== null) clearTimeout(this.pongTimer);
+    this.pongTimer = null;
   }
 
   private clearTimers(): void {
@@ -565,7 +715,7 @@ export class QuickTalkClient {
 
   private onResumed(f: ResumedFrame): void {
     if (!this.resuming) return;
-    this.token = f.resume_token;
+    this.token = f.resume_token; // the old one is spent: persist() stores the new one below
     this.resuming = false;
     this.fresh = null;
     const { phase, room } = this.state;
@@ -620,7 +770,7 @@ export class QuickTalkClient {
       this.queued = this.sendFrame(this.joinFrame('join'));
     }
     if (this.resendAfterReplay && this.replayLeft === 0) this.flushResend();
-    this.update({ status: 'open', dropCode: null, lastError: null, retryInMs: null });
+    this.update({ status: 'open', dropCode: null, lastError: null, retryInMs: null, retryAt: null });
   }
 
   /** Sends every line still without an echo again, with its original cid. */
@@ -640,6 +790,7 @@ export class QuickTalkClient {
   private startChat(room: string, common: string[] | null, partnerLang: string | null, partnerBot: boolean): void {
     this.failPending('lost');
     this.seen.clear(); // keys carry the room; only the current room's matter
+    this.seenFloor = null;
     this.queued = false;
     this.typingOut = false;
     this.addNotice(common === null ? { kind: 'matched_resumed' } : { kind: 'matched', common });
@@ -660,7 +811,13 @@ export class QuickTalkClient {
     if (room === null || (phase !== 'chatting' && phase !== 'ended')) return;
     if (this.replayLeft > 0) this.replayLeft -= 1;
     const key = `${room}#${f.seq}`;
-    if (!this.seen.has(key)) {
+    // A line of ours still pending is never "shown": its echo may have a
+    // seq below the last one seen (a later line of the partner's arrived
+    // before the reload, the echo did not).
+    const ownPending = f.from === 'you' && f.cid !== undefined && this.pending.has(f.cid);
+    const shownBeforeReload =
+      !ownPending && this.seenFloor !== null && this.seenFloor.room === room && f.seq <= this.seenFloor.seq;
+    if (!shownBeforeReload && !this.seen.has(key)) {
       this.seen.add(key);
       this.applyMessage(f);
     }
@@ -734,7 +891,7 @@ export class QuickTalkClient {
   private startPing(): void {
     this.stopPing();
     if (this.pingIntervalMs > 0) {
-      this.pingTimer = setInterval(() => this.sendFrame({ type: 'ping' }), this.pingIntervalMs);
+      this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
     }
   }
 
@@ -823,6 +980,7 @@ export class QuickTalkClient {
   private search(type: 'join' | 'next'): void {
     this.pending.clear();
     this.seen.clear();
+    this.seenFloor = null;
     this.typingOut = false;
     this.update({
       phase: 'waiting',

@@ -5,6 +5,7 @@ import {
   encodeClientFrame,
   parseInterests,
   parseServerFrame,
+  splitInterests,
   type ClientFrame,
 } from './protocol';
 
@@ -191,5 +192,23 @@ describe('parseInterests', () => {
     );
     expect(parseInterests('a, b, c', { max_text_chars: 500, max_interests: 2 })).toEqual(['a', 'b']);
     expect(parseInterests('')).toEqual([]);
+  });
+
+  it('splits on commas only: an interest may hold spaces', () => {
+    expect(parseInterests('rock music, K  Pop ,  board\tgames')).toEqual(['rock music', 'k pop', 'board games']);
+    expect(parseInterests('rock music')).toEqual(['rock music']);
+    expect(parseInterests('Rock  Music, rock music')).toEqual(['rock music']);
+    expect(parseInterests('한국 음악，영화 음악、게임')).toEqual(['한국 음악', '영화 음악', '게임']);
+  });
+
+  it('says what had to be left out instead of dropping it silently', () => {
+    const limits = { max_text_chars: 500, max_interests: 2, max_interest_chars: 8 };
+    expect(splitInterests('a, b, c, d, a', limits)).toEqual({ tags: ['a', 'b'], overLimit: ['c', 'd'], tooLong: [] });
+    expect(splitInterests('music, far too long one, ok', limits)).toEqual({
+      tags: ['music', 'ok'],
+      overLimit: [],
+      tooLong: ['far too long one'],
+    });
+    expect(splitInterests('music, movies')).toEqual({ tags: ['music', 'movies'], overLimit: [], tooLong: [] });
   });
 });

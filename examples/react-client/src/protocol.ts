@@ -395,20 +395,37 @@ export function parseServerFrame(data: unknown): ServerFrame | null {
 /** Counts Unicode code points, as the server does (not UTF-16 units). */
 export const charLength = (s: string): number => Array.from(s).length;
 
+/** What the interests field holds, split and normalised, and what had to be left out. */
+export interface InterestsInput {
+  /** What will be sent: trimmed, inner whitespace collapsed, lower-cased, de-duplicated, within the limits. */
+  tags: string[];
+  /** Distinct interests beyond `max_interests` (only the first ones are sent). */
+  overLimit: string[];
+  /** Interests longer than `max_interest_chars` (left out). */
+  tooLong: string[];
+}
+
 /**
- * Splits a comma (or space) separated interest list the way the server
- * normalises it: trimmed, lower-cased, de-duplicated, within the limits.
+ * Splits a comma separated interest list (`,`, and the full-width `，` and
+ * `、` of Korean and CJK keyboards) the way the server normalises it. Spaces
+ * belong to an interest: "rock music" is one interest; runs of whitespace in
+ * it become one space.
  */
-export function parseInterests(text: string, limits: Limits = DEFAULT_LIMITS): string[] {
+export function splitInterests(text: string, limits: Limits = DEFAULT_LIMITS): InterestsInput {
   const max = limits.max_interests ?? DEFAULT_LIMITS.max_interests;
   const maxChars = limits.max_interest_chars ?? DEFAULT_LIMITS.max_interest_chars;
-  const tags: string[] = [];
-  for (const raw of text.split(/[\s,，、]+/)) {
-    const tag = raw.trim().toLowerCase();
-    const n = charLength(tag);
-    if (n < 1 || n > maxChars || tags.includes(tag)) continue;
-    if (tags.length >= max) break;
-    tags.push(tag);
+  const out: InterestsInput = { tags: [], overLimit: [], tooLong: [] };
+  for (const raw of text.split(/[,，、]/)) {
+    const tag = raw.trim().replace(/\s+/g, ' ').toLowerCase();
+    if (!tag || out.tags.includes(tag) || out.overLimit.includes(tag) || out.tooLong.includes(tag)) continue;
+    if (charLength(tag) > maxChars) out.tooLong.push(tag);
+    else if (out.tags.length >= max) out.overLimit.push(tag);
+    else out.tags.push(tag);
   }
-  return tags;
+  return out;
+}
+
+/** The interests to send for what the user typed (see `splitInterests`). */
+export function parseInterests(text: string, limits: Limits = DEFAULT_LIMITS): string[] {
+  return splitInterests(text, limits).tags;
 }

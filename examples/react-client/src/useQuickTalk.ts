@@ -56,20 +56,28 @@ export function useQuickTalk(url: string) {
     window.__quicktalkDrop = (offlineMs?: number) => c.dropForTest(offlineMs ?? 0);
     window.__quicktalkState = c.getState;
     // Phones freeze background tabs and networks come back: retry at once
-    // instead of waiting out the backoff.
+    // instead of waiting out the backoff, and check a connection that looks
+    // open (it may have died unseen while the tab slept).
     const retryNow = () => {
       if (c.getState().status === 'reconnecting') c.reconnect();
+      c.checkAlive();
     };
-    const onVisible = () => {
-      if (!document.hidden) retryNow();
+    // A hidden tab may be discarded, and a reload resumes from what was
+    // saved: renew the saved chat's time when the page goes away.
+    const onVisibility = () => {
+      if (document.hidden) c.saveSession();
+      else retryNow();
     };
+    const onPageHide = () => c.saveSession();
     window.addEventListener('online', retryNow);
-    document.addEventListener('visibilitychange', onVisible);
+    window.addEventListener('pagehide', onPageHide);
+    document.addEventListener('visibilitychange', onVisibility);
     c.connect();
     return () => {
       offs.forEach((off) => off());
       window.removeEventListener('online', retryNow);
-      document.removeEventListener('visibilitychange', onVisible);
+      window.removeEventListener('pagehide', onPageHide);
+      document.removeEventListener('visibilitychange', onVisibility);
       if (window.__quicktalkState === c.getState) {
         delete window.__quicktalkDrop;
         delete window.__quicktalkState;

@@ -2,6 +2,7 @@ import { useLayoutEffect, useRef } from 'react';
 import type { ChatLine, LineRejection, Notice } from '../client';
 import { hasText, type TextKey } from '../i18n';
 import { useI18n, type I18n } from '../i18nContext';
+import { BottomPin } from '../scrollPin';
 
 interface Props {
   lines: readonly ChatLine[];
@@ -59,60 +60,82 @@ export function ChatLog({ lines, partnerBot }: Props) {
   const i18n = useI18n();
   const { t, lang } = i18n;
   const ref = useRef<HTMLDivElement>(null);
-  const stick = useRef(true);
+  const content = useRef<HTMLDivElement>(null);
+  const pin = useRef<BottomPin | null>(null);
 
-  // Follow the conversation unless the reader scrolled up.
+  // Stay at the end when the log or its content changes size (a language
+  // switch re-wraps every line, a phone keyboard or a banner shrinks the
+  // log), unless the reader scrolled up.
   useLayoutEffect(() => {
     const el = ref.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [lines]);
+    if (!el) return;
+    const p = new BottomPin(el);
+    pin.current = p;
+    p.keep();
+    p.observe([el, content.current]);
+    return () => {
+      p.disconnect();
+      pin.current = null;
+    };
+  }, []);
 
-  const onScroll = () => {
-    const el = ref.current;
-    if (el) stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
-  };
+  // Follow the conversation (and re-pin after a language switch).
+  useLayoutEffect(() => {
+    pin.current?.keep();
+  }, [lines, lang, partnerBot]);
 
   return (
-    <div id="log" className="log" role="log" aria-live="polite" tabIndex={0} ref={ref} onScroll={onScroll}>
-      {lines.map((line) => {
-        if (line.kind === 'system') {
+    <div
+      id="log"
+      className="log"
+      role="log"
+      aria-live="polite"
+      aria-label={t('logTitle')}
+      tabIndex={0}
+      ref={ref}
+      onScroll={() => pin.current?.onScroll()}
+    >
+      <div className="log-lines" ref={content}>
+        {lines.map((line) => {
+          if (line.kind === 'system') {
+            return (
+              <div key={line.key} className="line system" data-from="system" data-notice={line.notice.kind}>
+                {noticeText(i18n, line.notice, partnerBot)}
+              </div>
+            );
+          }
+          const time = line.ts ? new Date(line.ts).toLocaleTimeString(lang) : undefined;
+          if (line.kind === 'stranger') {
+            return (
+              <div key={line.key} className="line stranger" data-from="stranger" data-seq={line.seq} title={time}>
+                <span className="sr-only">{t('whoStranger')} </span>
+                <span className="text">{line.text}</span>
+                {partnerBot && <span className="tag bot">{t('botBadge')}</span>}
+                {line.masked && <span className="tag">{t('filtered')}</span>}
+              </div>
+            );
+          }
           return (
-            <div key={line.key} className="line system" data-from="system" data-notice={line.notice.kind}>
-              {noticeText(i18n, line.notice, partnerBot)}
-            </div>
-          );
-        }
-        const time = line.ts ? new Date(line.ts).toLocaleTimeString(lang) : undefined;
-        if (line.kind === 'stranger') {
-          return (
-            <div key={line.key} className="line stranger" data-from="stranger" data-seq={line.seq} title={time}>
-              <span className="sr-only">{t('whoStranger')} </span>
+            <div
+              key={line.key}
+              className={`line you ${line.status}`}
+              data-from="you"
+              data-status={line.status}
+              data-seq={line.seq}
+              data-cid={line.cid}
+              title={time}
+            >
+              <span className="sr-only">{t('whoYou')} </span>
               <span className="text">{line.text}</span>
-              {partnerBot && <span className="tag bot">{t('botBadge')}</span>}
               {line.masked && <span className="tag">{t('filtered')}</span>}
+              {line.status === 'pending' && <span className="sr-only"> ({t('sending')})</span>}
+              {line.status === 'rejected' && line.rejection && (
+                <span className="note">{rejectionText(i18n, line.rejection)}</span>
+              )}
             </div>
           );
-        }
-        return (
-          <div
-            key={line.key}
-            className={`line you ${line.status}`}
-            data-from="you"
-            data-status={line.status}
-            data-seq={line.seq}
-            data-cid={line.cid}
-            title={time}
-          >
-            <span className="sr-only">{t('whoYou')} </span>
-            <span className="text">{line.text}</span>
-            {line.masked && <span className="tag">{t('filtered')}</span>}
-            {line.status === 'pending' && <span className="sr-only"> ({t('sending')})</span>}
-            {line.status === 'rejected' && line.rejection && (
-              <span className="note">{rejectionText(i18n, line.rejection)}</span>
-            )}
-          </div>
-        );
-      })}
+        })}
+      </div>
     </div>
   );
 }

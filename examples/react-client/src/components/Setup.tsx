@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { Limits } from '../protocol';
-import { DEFAULT_LIMITS, parseInterests } from '../protocol';
+import { DEFAULT_LIMITS, splitInterests } from '../protocol';
 import type { JoinPrefs } from '../client';
 import { useI18n } from '../i18nContext';
 
@@ -15,7 +15,9 @@ export function Setup({ limits, initial, onStart }: Props) {
   const { t } = useI18n();
   const [interestsText, setInterestsText] = useState(initial.interestsText);
   const [lang, setLang] = useState(initial.lang);
-  const tags = parseInterests(interestsText, limits);
+  const { tags, overLimit, tooLong } = splitInterests(interestsText, limits);
+  const max = limits.max_interests ?? DEFAULT_LIMITS.max_interests;
+  const chars = limits.max_interest_chars ?? DEFAULT_LIMITS.max_interest_chars;
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -36,18 +38,21 @@ export function Setup({ limits, initial, onStart }: Props) {
           autoCapitalize="none"
           spellCheck={false}
           placeholder={t('interestsPh')}
-          aria-describedby="interests-help"
+          aria-describedby="interests-help interests-hint"
+          aria-invalid={overLimit.length > 0 || tooLong.length > 0}
           value={interestsText}
           onChange={(e) => setInterestsText(e.target.value)}
         />
         <p id="interests-help" className="help">
-          {t('interestsHelp', {
-            max: limits.max_interests ?? DEFAULT_LIMITS.max_interests,
-            chars: limits.max_interest_chars ?? DEFAULT_LIMITS.max_interest_chars,
-          })}
+          {t('interestsHelp', { max, chars })}
         </p>
+        {/* What was typed but will not be sent, said instead of dropped silently (a live region, so it is read out). */}
+        <div id="interests-hint" className="hint" aria-live="polite">
+          {overLimit.length > 0 && <p>{t('interestsOverLimit', { max, list: overLimit.join(', ') })}</p>}
+          {tooLong.length > 0 && <p>{t('interestsTooLong', { chars, list: tooLong.join(', ') })}</p>}
+        </div>
         {tags.length > 0 && (
-          <ul className="chips" aria-hidden="true">
+          <ul id="chips" className="chips" aria-label={t('interestsChips')}>
             {tags.map((tag) => (
               <li key={tag}>{tag}</li>
             ))}

@@ -1,4 +1,6 @@
+import { useEffect, useState } from 'react';
 import type { QuickTalkState } from '../client';
+import { retrySeconds } from '../countdown';
 import { hasText } from '../i18n';
 import { useI18n } from '../i18nContext';
 import type { Banner } from '../useQuickTalk';
@@ -16,7 +18,19 @@ interface Props {
  */
 export function StatusBanner({ state, banner, onDismiss, onReconnect }: Props) {
   const { t } = useI18n();
+  // A clock for the retry countdown, ticking only while a reconnect is scheduled.
+  const [now, setNow] = useState(() => Date.now());
+  const counting = state.status === 'reconnecting' && state.retryAt !== null;
+  useEffect(() => {
+    if (!counting) return;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(timer);
+  }, [counting, state.retryAt]);
+
   let text: string | null = null;
+  // Said to screen readers instead of `text` when `text` changes every second.
+  let spoken: string | null = null;
   let tone: 'info' | 'warn' | 'error' = 'info';
   let action: 'reconnect' | 'dismiss' | null = null;
 
@@ -29,7 +43,11 @@ export function StatusBanner({ state, banner, onDismiss, onReconnect }: Props) {
     if (state.dropCode === 1001 || state.lastError === 'shutting_down') text = t('err_shutting_down');
     else if (state.lastError === 'server_busy') text = t('err_server_busy');
     else if (state.unreachable) text = t('unreachable');
-    else text = t('reconnecting');
+    else {
+      const secs = retrySeconds(state.retryAt, now);
+      text = secs === null ? t('reconnecting') : t('reconnectingIn', { s: secs });
+      spoken = t('reconnecting');
+    }
   } else if (state.status === 'resuming') {
     tone = 'warn';
     text = t('statusResuming');
@@ -62,7 +80,16 @@ export function StatusBanner({ state, banner, onDismiss, onReconnect }: Props) {
   if (text === null) return <div id="banner" className="banner" hidden />;
   return (
     <div id="banner" className={`banner show ${tone}`} data-tone={tone}>
-      <span role="status">{text}</span>
+      <span role="status">
+        {spoken === null ? (
+          text
+        ) : (
+          <>
+            <span aria-hidden="true">{text}</span>
+            <span className="sr-only">{spoken}</span>
+          </>
+        )}
+      </span>
       {action === 'reconnect' && (
         <button type="button" id="reconnect" onClick={onReconnect}>
           {t('reconnectNow')}

@@ -113,6 +113,10 @@ try {
   check(await a.isHidden('#too-long'), 'the explanation goes once the line fits');
   await a.fill('#input', '');
 
+  // A right-to-left line and the box take their own direction.
+  check(await a.$eval('#log .line .text', (node) => node.dir) === 'auto' && (await a.getAttribute('#input', 'dir')) === 'auto',
+    'lines and the box take the direction of their text (Hebrew, Arabic)');
+
   // Switch language live.
   await a.click('#lang-ko');
   check((await a.getAttribute('html', 'lang')) === 'ko', 'the language can be switched');
@@ -167,6 +171,10 @@ try {
   await b.waitForFunction(() => document.querySelector('#banner-text').textContent.includes('신고가 접수'), null, { timeout: 5_000 });
   check(true, 'the report is acknowledged when the page skips to the next stranger');
   check(await b.isHidden('#report'), 'the Report button is gone once that stranger is reported');
+  check(await b.evaluate(() => document.activeElement !== document.body && document.activeElement.id !== 'report'),
+    'focus moves to a control after a report instead of falling to the page (outside review)');
+  check(await b.$eval('#typing', (node) => node.getAttribute('role')) === 'status',
+    "the partner's typing is announced to screen readers");
   await english.close();
   await korean.close();
 

@@ -214,7 +214,9 @@ pub async fn check_chat_store(store: &dyn ChatStore) {
     check_room_events(store, now_ms, old_ms).await;
     check_export_and_forget(store, now_ms).await;
 
-    // Settings keep their first value.
+    // Settings keep their first value, and reading one writes nothing.
+    assert_eq!(store.setting("ip_key").await.expect("setting"), None);
+    assert_eq!(store.setting("ip_key").await.expect("setting"), None);
     assert_eq!(
         store
             .setting_or_insert("ip_key", "first")
@@ -228,6 +230,10 @@ pub async fn check_chat_store(store: &dyn ChatStore) {
             .await
             .expect("setting"),
         "first"
+    );
+    assert_eq!(
+        store.setting("ip_key").await.expect("setting").as_deref(),
+        Some("first")
     );
 }
 

@@ -237,6 +237,10 @@ impl ChatStore for GatedStore {
     async fn setting_or_insert(&self, name: &str, init: &str) -> quicktalk_core::Result<String> {
         self.inner.setting_or_insert(name, init).await
     }
+
+    async fn setting(&self, name: &str) -> quicktalk_core::Result<Option<String>> {
+        self.inner.setting(name).await
+    }
 }
 
 /// An engine whose store writes lines only as `gate` gives permits (one

@@ -444,6 +444,13 @@ impl ChatStore for MongoChatStore {
         })
     }
 
+    async fn setting(&self, name: &str) -> quicktalk_core::Result<Option<String>> {
+        let stored: Vec<SettingDoc> = self
+            .find_all(SETTINGS, doc! {"_id": name}, doc! {}, Some(1))
+            .await?;
+        Ok(stored.into_iter().next().map(|s| s.value))
+    }
+
     async fn ping(&self) -> quicktalk_core::Result<()> {
         let ping = self.database.run_command(doc! {"ping": 1});
         let result = match tokio::time::timeout(self.timeout, ping).await {

@@ -43,8 +43,27 @@ fn tune_allocator() {
     }
 }
 
+/// The log filter `spec` asks for, with the libraries that would log chat
+/// text, report notes or tokens held at `debug`: at `trace` the WebSocket
+/// library writes every frame and the MongoDB driver every command (the
+/// docs promise logs never hold message text).
+fn log_filter(spec: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
+    let mut filter = EnvFilter::try_new(spec)?;
+    for quiet in [
+        "tungstenite=debug",
+        "tokio_tungstenite=debug",
+        "hyper=debug",
+        "hyper_util=debug",
+        "h2=debug",
+        "mongodb=info",
+    ] {
+        filter = filter.add_directive(quiet.parse()?);
+    }
+    Ok(filter)
+}
+
 fn init_logging(config: &ServeConfig) -> Result<(), String> {
-    let filter = EnvFilter::try_new(&config.log)
+    let filter = log_filter(&config.log)
         .map_err(|error| format!("invalid setting --log (QUICKTALK_LOG): {error}"))?;
     // Colours only on a terminal: log files and journald get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -133,6 +152,16 @@ async fn export_main(args: &quicktalk_server::tools::ExportArgs) -> ExitCode {
 async fn forget_main(args: &quicktalk_server::tools::ForgetArgs) -> ExitCode {
     match quicktalk_server::tools::forget(args).await {
         Ok((key, removed)) => {
+            if removed.messages == 0 && removed.flags == 0 {
+                eprintln!(
+                    "quicktalk forget: nothing stored under client key {key}{}",
+                    if args.ip.is_some() {
+                        " (with --ip: is --ip-hash-key the one the server used?)"
+                    } else {
+                        ""
+                    }
+                );
+            }
             println!(
                 "{}",
                 serde_json::json!({
@@ -150,7 +179,7 @@ async fn forget_main(args: &quicktalk_server::tools::ForgetArgs) -> ExitCode {
 /// Workers log like the server, with the defaults (`QUICKTALK_LOG` applies).
 fn init_worker_logging() -> Result<(), ExitCode> {
     let filter = std::env::var("QUICKTALK_LOG").unwrap_or_else(|_| "info".into());
-    match EnvFilter::try_new(&filter) {
+    match log_filter(&filter) {
         Ok(filter) => {
             tracing_subscriber::fmt()
                 .with_env_filter(filter)

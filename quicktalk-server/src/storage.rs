@@ -164,8 +164,33 @@ impl StoreArgs {
         )
     }
 
+    /// Opens the store a server wrote, for the tools (`export`, `forget`):
+    /// a SQLite file that does not exist is an error, not a new empty
+    /// store (a mistyped path answered "0 lines" and left a file behind),
+    /// and `memory` holds nothing outside a running server.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `--store`.
+    pub async fn open_existing(&self) -> Result<Arc<dyn ChatStore>, ConfigError> {
+        match self.store_url()? {
+            StoreUrl::Memory => {
+                return Err(store_invalid(
+                    "`memory` keeps nothing outside a running server: name the server's store",
+                ));
+            }
+            StoreUrl::Sqlite(path) if !path.is_file() => {
+                return Err(store_invalid(format!(
+                    "no store at {} (the tools read a store the server wrote; they do not create one)",
+                    path.display()
+                )));
+            }
+            _ => {}
+        }
+        self.open(None).await
+    }
+
     /// Opens the store. `retention` is the serving retention (it keeps
-    /// MongoDB's TTL indexes in step); tools pass `None`.
+    /// MongoDB's TTL indexes in step).
     ///
     /// # Errors
     /// [`ConfigError`] naming `--store` when the store cannot be opened or

@@ -176,7 +176,7 @@ pub async fn export_to(
 pub async fn export(args: &ExportArgs) -> Result<u64, Error> {
     args.storage.validate()?;
     let query = args.query(SystemTime::now())?;
-    let store = args.storage.open(None).await?;
+    let store = args.storage.open_existing().await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -204,17 +204,22 @@ pub async fn forget(args: &ForgetArgs) -> Result<(ClientKey, ForgetStats), Error
             .into());
         }
     }
-    let store = args.storage.open(None).await?;
+    let store = args.storage.open_existing().await?;
     let key = match (&args.client_key, args.ip) {
         (Some(key), _) => ClientKey::from(key.as_str()),
         (None, Some(ip)) => {
+            // The key the server hashed with: given, or the one it kept in
+            // the store. Never a new one: that would hash to nobody and
+            // report a privacy request as done with nothing deleted.
             let secret = match &args.ip_hash_key {
                 Some(secret) => secret.clone(),
-                None => {
-                    store
-                        .setting_or_insert("ip_hash_key", &crate::random_secret())
-                        .await?
-                }
+                None => store.setting("ip_hash_key").await?.ok_or_else(|| {
+                    invalid(
+                        "ip-hash-key",
+                        "QUICKTALK_IP_HASH_KEY",
+                        "the store keeps no IP-hash key (the server was given one): pass the server's --ip-hash-key",
+                    )
+                })?,
             };
             IpHasher::new(secret.as_bytes()).client_key(ip)
         }

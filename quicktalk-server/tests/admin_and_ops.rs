@@ -286,3 +286,64 @@ fn help_lists_every_setting_with_its_variable() {
         assert!(help.contains(variable), "{variable} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn even_trace_logs_hold_no_chat_text_or_report_note() {
+    // At `trace` the WebSocket library logs every frame it reads; the
+    // binary holds such libraries at `debug` (an operator's review found
+    // lines and notes in a trace log).
+    let port = free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quicktalk"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("QUICKTALK_") {
+            command.env_remove(name);
+        }
+    }
+    let child = command
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--store",
+            "memory",
+            "--log",
+            "trace",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = Server::at(format!("127.0.0.1:{port}").parse().unwrap());
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(server.addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (mut a, mut b) = pair(&server).await;
+    b.send(json!({"type": "send", "text": "secret-line-text-42", "cid": "b1"}))
+        .await;
+    a.expect("message").await;
+    a.send(json!({"type": "report", "reason": "spam", "note": "secret-note-text-43"}))
+        .await;
+    a.expect("reported").await;
+    // SIGKILL: the logs so far are written (the subscriber writes each line).
+    let pid = child.id();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    let output = child.wait_with_output().unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(logs.contains("QuickTalk serving"), "the server ran: {logs}");
+    assert!(
+        !logs.contains("secret-line-text-42"),
+        "a chat line was logged"
+    );
+    assert!(
+        !logs.contains("secret-note-text-43"),
+        "a report note was logged"
+    );
+}

@@ -106,6 +106,13 @@ async fn exercise(store_url: &str, extra: &[&str], store: &dyn ChatStore) {
     ));
     assert_eq!(day_two.len(), 2, "time and room filters");
 
+    // Without the server's key (it was configured, so the store keeps
+    // none) forgetting by IP is refused, and no key is made up and stored.
+    let keyless = quicktalk(&[&["forget"][..], &base, &["--ip", "203.0.113.7"]].concat());
+    assert_eq!(keyless.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&keyless.stderr).contains("--ip-hash-key"));
+    assert_eq!(store.setting("ip_hash_key").await.unwrap(), None);
+
     let forgotten = json_lines(&quicktalk(
         &[
             &["forget"][..],
@@ -143,6 +150,28 @@ async fn export_and_forget_work_on_a_mongodb_store() {
     .unwrap();
     exercise(&uri, &["--mongo-database", &database], &store).await;
     let _ = store.database().drop().await;
+}
+
+#[test]
+fn the_tools_refuse_a_store_that_does_not_exist_instead_of_creating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mistyped.db");
+    let url = format!("sqlite://{}", path.display());
+    for args in [
+        &["export", "--store", url.as_str()][..],
+        &["forget", "--store", url.as_str(), "--client-key", "k"][..],
+        &["forget", "--store", url.as_str(), "--ip", "203.0.113.7"][..],
+        &["export", "--store", "memory"][..],
+    ] {
+        let output = quicktalk(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--store"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(!path.exists(), "no empty store was left behind");
 }
 
 #[test]

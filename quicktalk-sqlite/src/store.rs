@@ -379,11 +379,19 @@ impl ChatStore for SqliteChatStore {
     async fn forget_client(&self, client_key: &ClientKey) -> quicktalk_core::Result<ForgetStats> {
         let key = client_key.as_str().to_owned();
         self.run(move |connection| {
+            // A privacy request: the deleted text is overwritten with zeros
+            // in the file (SQLite otherwise leaves it in free pages), and
+            // the write-ahead log that still holds it is emptied when no
+            // other connection is reading at that moment (a checkpoint that
+            // cannot finish is redone by the next one; docs/storage.md).
+            connection.pragma_update(None, "secure_delete", "ON")?;
             let transaction = connection.transaction()?;
             let messages =
                 transaction.execute("DELETE FROM messages WHERE client_key = ?1", [&key])?;
             let flags = transaction.execute("DELETE FROM flags WHERE client_key = ?1", [&key])?;
             transaction.commit()?;
+            connection.pragma_update(None, "secure_delete", "FAST")?;
+            connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             Ok(ForgetStats {
                 messages: messages as u64,
                 flags: flags as u64,
@@ -536,6 +544,20 @@ impl ChatStore for SqliteChatStore {
                 [name],
                 |row| row.get(0),
             )?)
+        })
+        .await
+    }
+
+    async fn setting(&self, name: &str) -> quicktalk_core::Result<Option<String>> {
+        let name = name.to_owned();
+        self.run(move |connection| {
+            Ok(connection
+                .query_row(
+                    "SELECT value FROM settings WHERE name = ?1",
+                    [name],
+                    |row| row.get(0),
+                )
+                .optional()?)
         })
         .await
     }

@@ -112,3 +112,45 @@ fn many_processes_opening_a_new_file_at_once_all_succeed() {
         });
     }
 }
+
+#[tokio::test]
+async fn a_forgotten_persons_text_is_gone_from_the_files_not_only_the_tables() {
+    use quicktalk_core::ports::StoredMessage;
+    use quicktalk_core::{RoomId, SessionId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    let store = SqliteChatStore::open(&path).unwrap();
+    let line = |seq: u64, key: &str, text: &str| StoredMessage {
+        room: RoomId::from_raw(7),
+        seq,
+        session: SessionId::from_raw(1),
+        client_key: ClientKey::from(key),
+        text: text.to_owned(),
+        ts: 1_000 + seq as i64,
+        masked: false,
+    };
+    let mut lines = Vec::new();
+    for seq in 1..=40 {
+        lines.push(line(
+            seq * 2,
+            "gone",
+            &format!("secret-{seq:02}-forget-me@example.com"),
+        ));
+        lines.push(line(seq * 2 + 1, "kept", &format!("kept-{seq:02}-line")));
+    }
+    store.append_messages(&lines).await.unwrap();
+    let removed = store.forget_client(&ClientKey::from("gone")).await.unwrap();
+    assert_eq!(removed.messages, 40);
+    let files: Vec<u8> = ["q.db", "q.db-wal"]
+        .iter()
+        .filter_map(|name| std::fs::read(dir.path().join(name)).ok())
+        .flatten()
+        .collect();
+    let holds = |needle: &str| files.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(holds("kept-17-line"), "the other person's lines stay");
+    assert!(
+        !holds("forget-me@example.com"),
+        "no forgotten text left in the files"
+    );
+}

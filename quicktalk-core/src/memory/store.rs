@@ -246,6 +246,11 @@ impl ChatStore for MemoryChatStore {
             .clone())
     }
 
+    async fn setting(&self, name: &str) -> Result<Option<String>> {
+        self.check()?;
+        Ok(self.tables.lock().settings.get(name).cloned())
+    }
+
     async fn ping(&self) -> Result<()> {
         self.check()
     }

@@ -380,6 +380,19 @@ pub trait ChatStore: Send + Sync + 'static {
     /// [`crate::Error::Store`] when the backend fails.
     async fn setting_or_insert(&self, name: &str, init: &str) -> Result<String>;
 
+    /// The stored value of a named setting, if there is one; never writes
+    /// (the `forget` tool reads the IP-hash key this way and must not make
+    /// one up). The default, for a store written before this method, says
+    /// it cannot tell.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] when the backend fails or cannot read
+    /// settings back.
+    async fn setting(&self, name: &str) -> Result<Option<String>> {
+        let _ = name;
+        Err(crate::Error::store("this store cannot read a setting back"))
+    }
+
     /// Whether the store is reachable; `/readyz` asks this.
     ///
     /// # Errors

@@ -54,7 +54,10 @@ pub(crate) async fn require_token(
         }
         _ => (
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
+            [
+                (header::WWW_AUTHENTICATE, "Bearer"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
             Json(json!({"error": "missing or wrong admin token"})),
         )
             .into_response(),
@@ -82,8 +85,8 @@ struct LimitQuery {
     limit: Option<usize>,
 }
 
-/// `?limit=` for list endpoints (default 50, at most 1000); a value that is
-/// not a number gets a JSON 400.
+/// `?limit=` for list endpoints (default 50, 1 to 1000); a value that is
+/// not a number or out of that range gets a JSON 400.
 pub(crate) struct Limit(usize);
 
 impl<S: Send + Sync> FromRequestParts<S> for Limit {
@@ -95,7 +98,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Limit {
             .map_err(|rejection: QueryRejection| {
                 unreadable(rejection.status(), rejection.body_text())
             })?;
-        Ok(Self(query.limit.unwrap_or(50).clamp(1, 1000)))
+        match query.limit.unwrap_or(50) {
+            limit @ 1..=1000 => Ok(Self(limit)),
+            other => Err(unreadable(
+                StatusCode::BAD_REQUEST,
+                format!("limit must be 1 to 1000, got {other}"),
+            )),
+        }
     }
 }
 
@@ -152,13 +161,22 @@ pub(crate) async fn room_events(
     }
 }
 
-/// `GET /api/admin/bans`.
+/// `GET /api/admin/bans`: the bans in force (expired ones are left out).
 pub(crate) async fn bans(State(state): State<AppState>) -> Response {
+    let now = quicktalk_core::ports::chat_store::unix_ms(std::time::SystemTime::now());
     match state.inner.engine.store().bans().await {
-        Ok(bans) => Json(bans).into_response(),
+        Ok(mut bans) => {
+            bans.retain(|ban| ban.until.is_none_or(|until| until > now));
+            Json(bans).into_response()
+        }
         Err(error) => store_error(error),
     }
 }
+
+/// The longest ban reason (it is shown to the banned client).
+const MAX_BAN_REASON_CHARS: usize = 500;
+/// The longest timed ban: ten years (longer is permanent: leave it out).
+const MAX_BAN_SECS: u64 = 10 * 365 * 24 * 3600;
 
 /// Body of `POST /api/admin/bans`.
 #[derive(Debug, Deserialize)]
@@ -178,22 +196,37 @@ pub(crate) async fn add_ban(
         Ok(Json(ban)) => ban,
         Err(rejection) => return unreadable(rejection.status(), rejection.body_text()),
     };
+    let refused =
+        |text: &str| (StatusCode::BAD_REQUEST, Json(json!({"error": text}))).into_response();
     if ban.client_key.is_empty() || ban.reason.trim().is_empty() {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "client_key and reason are required"})),
-        )
-            .into_response();
+        return refused("client_key and reason are required");
     }
-    if ban.duration_s == Some(0) {
+    // This server's keys are 32 hex digits (an HMAC of the address): a typo
+    // would ban nobody and look done.
+    if ban.client_key.len() != 32 || !ban.client_key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return refused("client_key must be a key as the admin API shows it (32 hex digits)");
+    }
+    if ban.reason.chars().count() > MAX_BAN_REASON_CHARS {
+        return refused("reason must be at most 500 characters");
+    }
+    match ban.duration_s {
         // A ban over before it began; leave `duration_s` out for a
         // permanent one.
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "duration_s must be at least 1 (leave it out for a permanent ban)"})),
-        )
-            .into_response();
+        Some(0) => {
+            return refused("duration_s must be at least 1 (leave it out for a permanent ban)");
+        }
+        Some(seconds) if seconds > MAX_BAN_SECS => {
+            return refused(
+                "duration_s must be at most 315360000 (10 years; leave it out for a permanent ban)",
+            );
+        }
+        _ => {}
     }
+    let ban = NewBan {
+        client_key: ban.client_key.to_ascii_lowercase(),
+        ..ban
+    };
+    let key_text = ban.client_key.clone();
     let key = ClientKey::new(ban.client_key);
     let duration = ban.duration_s.map(Duration::from_secs);
     let removed = match state.inner.engine.ban(&key, &ban.reason, duration).await {
@@ -220,6 +253,7 @@ pub(crate) async fn add_ban(
             }
         });
     }
+    tracing::info!(client_key = %key_text, duration_s = ?duration.map(|d| d.as_secs()), removed, "admin: client key banned");
     let mut body = json!({"removed_sessions": removed});
     if let Some(published) = published {
         // Whether the other nodes were told (false: ban again to retry).
@@ -230,9 +264,21 @@ pub(crate) async fn add_ban(
 
 /// `DELETE /api/admin/bans/{client_key}`.
 pub(crate) async fn remove_ban(State(state): State<AppState>, Path(key): Path<String>) -> Response {
-    match state.inner.engine.unban(&ClientKey::new(key)).await {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+    match state
+        .inner
+        .engine
+        .unban(&ClientKey::new(key.to_ascii_lowercase()))
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(client_key = %key, "admin: ban lifted");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no ban for this client key"})),
+        )
+            .into_response(),
         Err(error) => store_error(error),
     }
 }

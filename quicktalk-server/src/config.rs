@@ -617,7 +617,11 @@ impl ServeConfig {
 
     /// One line per setting for the start-up log, secrets redacted.
     pub fn redacted(&self) -> String {
-        let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
+        // An empty value is no value (an unset variable in a Compose file).
+        let secret = |value: &Option<String>| match value.as_deref() {
+            Some(value) if !value.is_empty() => "<set>",
+            _ => "<unset>",
+        };
         format!(
             "bind={} {} store_queue={} store_writer_nice={} store_linger_ms={} {} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
              retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \

@@ -10,6 +10,8 @@ use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "test-admin-token-0123456789";
+/// A client key as this server makes them (32 hex digits), of nobody here.
+const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn bearer() -> String {
     format!("Bearer {TOKEN}")
@@ -78,10 +80,63 @@ async fn the_admin_api_is_absent_without_a_token_and_closed_without_the_right_on
 #[tokio::test]
 async fn a_ban_of_zero_seconds_is_refused() {
     let server = Server::start(config(&["--admin-token", TOKEN])).await;
-    let ban = json!({"client_key": "abc", "reason": "x", "duration_s": 0}).to_string();
+    let ban = json!({"client_key": KEY, "reason": "x", "duration_s": 0}).to_string();
     let (status, body) = admin(&server, "POST", "/api/admin/bans", &ban).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("duration_s"));
+}
+
+#[tokio::test]
+async fn bans_the_api_cannot_carry_out_are_refused_and_expired_ones_are_not_listed() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    let long_reason = "x".repeat(501);
+    for (ban, what) in [
+        (
+            json!({"client_key": "not a key!", "reason": "x"}),
+            "client_key",
+        ),
+        (json!({"client_key": KEY, "reason": long_reason}), "reason"),
+        (
+            json!({"client_key": KEY, "reason": "x", "duration_s": u64::MAX}),
+            "duration_s",
+        ),
+    ] {
+        let (status, body) = admin(&server, "POST", "/api/admin/bans", &ban.to_string()).await;
+        assert_eq!(status, 400, "{ban}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(what), "{body}");
+    }
+    for path in ["/api/admin/reports?limit=0", "/api/admin/flags?limit=5000"] {
+        let (status, body) = admin(&server, "GET", path, "").await;
+        assert_eq!(status, 400, "{path}: {body}");
+    }
+    let (status, body) = admin(&server, "DELETE", &format!("/api/admin/bans/{KEY}"), "").await;
+    assert_eq!(status, 404);
+    assert!(body["error"].is_string(), "{body}");
+    // A one-second ban is listed, then not once it is over.
+    let ban = json!({"client_key": KEY, "reason": "x", "duration_s": 1}).to_string();
+    assert_eq!(admin(&server, "POST", "/api/admin/bans", &ban).await.0, 201);
+    assert_eq!(
+        admin(&server, "GET", "/api/admin/bans", "")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(
+        admin(&server, "GET", "/api/admin/bans", "").await.1,
+        json!([])
+    );
+    // A refused token is not cached either.
+    let (status, head, _) = http_full(&server, "GET", "/api/admin/bans", &[], "").await;
+    assert_eq!(status, 401);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("cache-control: no-store"),
+        "{head}"
+    );
 }
 
 #[tokio::test]
@@ -188,7 +243,7 @@ async fn reports_and_bans_survive_a_restart() {
     let server = Server::start(config(&flags)).await;
     let (mut a, mut b) = pair(&server).await;
     say_then_report(&mut a, &mut b, "before restart", "other").await;
-    let ban = json!({"client_key": "some-other-key", "reason": "test"}).to_string();
+    let ban = json!({"client_key": KEY, "reason": "test"}).to_string();
     assert_eq!(admin(&server, "POST", "/api/admin/bans", &ban).await.0, 201);
     drop((a, b));
     server.stop().await;
@@ -197,7 +252,7 @@ async fn reports_and_bans_survive_a_restart() {
     let (_, reports) = admin(&server, "GET", "/api/admin/reports", "").await;
     assert_eq!(reports[0]["context"][0]["text"], "before restart");
     let (_, bans) = admin(&server, "GET", "/api/admin/bans", "").await;
-    assert_eq!(bans[0]["client_key"], "some-other-key");
+    assert_eq!(bans[0]["client_key"], KEY);
 }
 
 #[tokio::test]

@@ -180,6 +180,8 @@ struct GatedStore {
     inner: MemoryChatStore,
     gate: Arc<tokio::sync::Semaphore>,
     explode: bool,
+    /// `ping` never answers (a connection held by a writer stuck on a lock).
+    hang_ping: bool,
 }
 
 #[async_trait]
@@ -241,6 +243,13 @@ impl ChatStore for GatedStore {
     async fn setting(&self, name: &str) -> quicktalk_core::Result<Option<String>> {
         self.inner.setting(name).await
     }
+
+    async fn ping(&self) -> quicktalk_core::Result<()> {
+        if self.hang_ping {
+            std::future::pending::<()>().await;
+        }
+        self.inner.ping().await
+    }
 }
 
 /// An engine whose store writes lines only as `gate` gives permits (one
@@ -252,6 +261,7 @@ fn gated_engine(config: EngineConfig) -> (Engine, MemoryChatStore, Arc<tokio::sy
         inner: inner.clone(),
         gate: gate.clone(),
         explode: false,
+        hang_ping: false,
     };
     let engine = Engine::builder()
         .config(config)
@@ -357,6 +367,28 @@ async fn a_stuck_store_holds_a_sender_briefly_at_most_and_chat_goes_on() {
     );
     assert_eq!(Client::messages(&b.drain()).len(), 20, "chat went on");
     assert!(engine.health().await.store_overflowed > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_answers_in_time_when_the_store_does_not() {
+    let store = GatedStore {
+        inner: MemoryChatStore::new(),
+        gate: Arc::new(tokio::sync::Semaphore::new(1000)),
+        explode: false,
+        hang_ping: true,
+    };
+    let engine = Engine::builder().store(Arc::new(store)).build().unwrap();
+    let asked = tokio::time::Instant::now();
+    let health = engine.health().await;
+    assert!(asked.elapsed() <= Duration::from_secs(3));
+    assert!(!health.ready);
+    assert!(
+        health
+            .store_error
+            .as_deref()
+            .is_some_and(|why| why.contains("did not answer")),
+        "{health:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -548,6 +580,7 @@ async fn a_panicking_store_is_reported(store_writer_thread: bool) {
         inner: MemoryChatStore::new(),
         gate: Arc::new(tokio::sync::Semaphore::new(100)),
         explode: true,
+        hang_ping: false,
     };
     let engine = Engine::builder()
         .config(EngineConfig {

@@ -121,6 +121,11 @@ impl FeedHealth {
         self.failed.load(Ordering::Relaxed)
     }
 
+    /// The backend's last write failed (the writer is retrying).
+    pub(crate) fn failing(&self) -> bool {
+        self.backend_down.load(Ordering::Relaxed)
+    }
+
     /// Not ready: the queue overflowed and has not drained yet, or the
     /// backend is failing.
     pub(crate) fn degraded(&self) -> bool {

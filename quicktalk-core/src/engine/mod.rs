@@ -31,6 +31,21 @@ use crate::ports::chat_store::{Ban, ChatStore, unix_ms};
 use crate::ports::event_bus::{BusEvent, EventBus};
 use crate::ports::moderator::{Moderator, NoopModerator};
 use feed::{Feed, FeedHealth};
+
+/// How long [`Engine::health`] waits for the store or the bus to answer.
+const HEALTH_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A ping's answer within [`HEALTH_PING_TIMEOUT`]: `None` when healthy,
+/// else why not.
+async fn probe(ping: impl std::future::Future<Output = Result<()>>) -> Option<String> {
+    match tokio::time::timeout(HEALTH_PING_TIMEOUT, ping).await {
+        Ok(answer) => answer.err().map(|e| e.to_string()),
+        Err(_) => Some(format!(
+            "did not answer within {} s",
+            HEALTH_PING_TIMEOUT.as_secs()
+        )),
+    }
+}
 pub use handle::SessionHandle;
 use hub::Hub;
 pub use hub::Stats;
@@ -404,11 +419,17 @@ impl Engine {
         &self.shared.store
     }
 
-    /// Whether the engine is ready: asks the store and checks the queues.
+    /// Whether the engine is ready: asks the store (and the bus), each
+    /// given 2 s to answer, and checks the queues and writers. Not ready
+    /// comes with a reason (a failed ping, no answer in time, a writer
+    /// retrying a failed write or stopped).
     pub async fn health(&self) -> Health {
-        let store_error = self.shared.store.ping().await.err().map(|e| e.to_string());
+        // A health check answers within its own time: a store whose
+        // connection is held by a writer waiting on a lock would keep a
+        // probe waiting as long (9 s seen on a locked SQLite file).
+        let store_error = probe(self.shared.store.ping()).await;
         let bus_error = match &self.shared.bus {
-            Some(bus) => bus.ping().await.err().map(|e| e.to_string()),
+            Some(bus) => probe(bus.ping()).await,
             None => None,
         };
         // The writers run until shutdown takes them: one that finished
@@ -421,10 +442,18 @@ impl Engine {
                 .is_some_and(JoinHandle::is_finished)
                 .then(|| "its writer stopped (a panic); records are not being written".to_owned())
         };
-        let store_error = store_error.or_else(|| stopped(0));
-        let bus_error = bus_error.or_else(|| stopped(1));
         let store = &self.shared.store_health;
         let bus = &self.shared.bus_health;
+        // Not ready says why: a failing writer is a reason too.
+        let failing = |health: &FeedHealth| {
+            health
+                .failing()
+                .then(|| "the last write failed; retrying".to_owned())
+        };
+        let store_error = store_error
+            .or_else(|| stopped(0))
+            .or_else(|| failing(store));
+        let bus_error = bus_error.or_else(|| stopped(1)).or_else(|| failing(bus));
         Health {
             ready: store_error.is_none()
                 && bus_error.is_none()

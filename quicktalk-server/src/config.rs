@@ -239,11 +239,14 @@ pub struct ServeConfig {
 
 /// A setting that is out of range.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid setting --{flag} ({env}): {reason}")]
+#[error(
+    "invalid setting --{flag}{}: {reason}",
+    if env.starts_with("QUICKTALK_") { format!(" ({env})") } else { String::new() }
+)]
 pub struct ConfigError {
     /// The flag, without dashes.
     pub flag: &'static str,
-    /// The environment variable.
+    /// The environment variable (`-` for a flag that has none).
     pub env: &'static str,
     /// What is wrong.
     pub reason: String,

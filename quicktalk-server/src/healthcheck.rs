@@ -48,9 +48,18 @@ pub fn check(args: &HealthcheckArgs) -> Result<String, String> {
         .write_all(request.as_bytes())
         .map_err(|error| format!("cannot send the request: {error}"))?;
     let mut head = [0u8; 256];
-    let read = stream
-        .read(&mut head)
-        .map_err(|error| format!("no answer from {address}: {error}"))?;
+    let read = stream.read(&mut head).map_err(|error| {
+        // A read timeout is `WouldBlock` on Unix ("resource temporarily
+        // unavailable"), which says nothing to an operator.
+        if matches!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            format!("no answer from {address} within {} s", timeout.as_secs())
+        } else {
+            format!("no answer from {address}: {error}")
+        }
+    })?;
     let status_line = String::from_utf8_lossy(&head[..read])
         .lines()
         .next()
@@ -136,5 +145,20 @@ mod tests {
         });
         drop(listener);
         assert!(check(&args).unwrap_err().contains("cannot connect"));
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_reported_as_such() {
+        // Accepted by the kernel's backlog, never read or answered.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let args = HealthcheckArgs {
+            url: format!("http://{}/livez", listener.local_addr().unwrap()),
+            timeout_secs: 1,
+        };
+        let error = check(&args).unwrap_err();
+        assert!(
+            error.contains("no answer") && error.contains("within 1 s"),
+            "{error}"
+        );
     }
 }

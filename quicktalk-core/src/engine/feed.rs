@@ -49,6 +49,10 @@ pub(crate) struct FeedHealth {
     since: Option<Instant>,
     /// Signalled when the writer takes records or the backend fails.
     drained: Notify,
+    /// The queue was closed (a shutdown): the writer stops gathering.
+    closed: AtomicBool,
+    /// Signalled when it is closed.
+    closing: Notify,
 }
 
 impl FeedHealth {
@@ -199,6 +203,8 @@ impl<T> Feed<T> {
     /// Closes the queue: the writer drains what is left and stops.
     pub(crate) fn close(&mut self) {
         self.sender = None;
+        self.health.closed.store(true, Ordering::SeqCst);
+        self.health.closing.notify_waiters();
     }
 }
 
@@ -265,17 +271,24 @@ pub(crate) async fn run_store_writer(
     let mut room_events = Vec::new();
     while receiver.recv_many(&mut records, batch).await > 0 {
         if records.len() < batch && !linger.is_zero() {
-            // A commit per line is what makes a store slow: gather more for
-            // a moment. A full batch, or the queue closing (a shutdown: it
-            // must not wait out the linger), ends the wait at once.
-            let deadline = tokio::time::Instant::now() + linger;
+            // A commit per line is what makes a store slow: wait a moment
+            // for more, then take whatever came. One wake-up per batch (a
+            // wake-up per arriving line costs the writer more than the
+            // commit saves); the queue closing (a shutdown) cuts the wait
+            // short, or a long linger would hold the shutdown past its time.
+            let closing = health.closing.notified();
+            tokio::pin!(closing);
+            closing.as_mut().enable();
+            if !health.closed.load(Ordering::SeqCst) {
+                tokio::select! {
+                    () = tokio::time::sleep(linger) => {}
+                    () = closing => {}
+                }
+            }
             while records.len() < batch {
-                let room = batch - records.len();
-                match tokio::time::timeout_at(deadline, receiver.recv_many(&mut records, room))
-                    .await
-                {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                match receiver.try_recv() {
+                    Ok(record) => records.push(record),
+                    Err(_) => break,
                 }
             }
         }

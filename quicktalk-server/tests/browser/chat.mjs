@@ -215,9 +215,27 @@ try {
     const gap = await phone.$eval('#log', (log) => log.scrollHeight - log.scrollTop - log.clientHeight);
     check(gap < 2, `the log follows incoming lines, long ones too (${gap} px from the end)`);
 
+    // A phone on its side keeps room for the log.
+    await phone.setViewportSize({ width: 740, height: 360 });
+    const logHeight = await phone.$eval('#log', (log) => log.clientHeight);
+    check(logHeight >= 170, `a phone on its side keeps the log ${logHeight} px of its 360 px`);
+    await phone.setViewportSize({ width: 375, height: 667 });
+    await phone.$eval('#log', (log) => { log.scrollTop = log.scrollHeight; });
+
+    // A reader scrolled up stays where they are and is told a line came.
+    await phone.$eval('#log', (log) => { log.scrollTop = 0; log.dispatchEvent(new Event('scroll')); });
+    await other.fill('#input', 'while you read back');
+    await other.keyboard.press('Enter');
+    await phone.waitForSelector('#new-lines:not([hidden])', { timeout: 5_000 });
+    check(await phone.$eval('#log', (log) => log.scrollTop) === 0,
+      'a reader scrolled up is not moved by a new line, and a "new message" button shows');
+    await phone.click('#new-lines');
+    const after = await phone.$eval('#log', (log) => log.scrollHeight - log.scrollTop - log.clientHeight);
+    check(after < 2 && await phone.isHidden('#new-lines'), 'the button takes the reader down to the new line');
+
     await phone.fill('#input', 'before the reload');
     await phone.keyboard.press('Enter');
-    await phone.waitForSelector('#log [data-from="you"][data-seq="9"]', { timeout: 5_000 });
+    await phone.waitForSelector('#log [data-from="you"][data-seq="10"]', { timeout: 5_000 });
     await phone.reload();
     await other.fill('#input', 'while you reloaded');
     await other.keyboard.press('Enter');

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use quicktalk_server::{Cli, Command, LogFormat, ServeConfig};
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 // The static (musl) build of the container image: musl's allocator is slow
 // under many threads.
@@ -43,39 +47,50 @@ fn tune_allocator() {
     }
 }
 
-/// The log filter `spec` asks for, with the libraries that would log chat
-/// text, report notes or tokens held at `debug`: at `trace` the WebSocket
-/// library writes every frame and the MongoDB driver every command (the
-/// docs promise logs never hold message text).
-fn log_filter(spec: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
-    let mut filter = EnvFilter::try_new(spec)?;
-    for quiet in [
-        "tungstenite=debug",
-        "tokio_tungstenite=debug",
-        "hyper=debug",
-        "hyper_util=debug",
-        "h2=debug",
-        "mongodb=info",
-    ] {
-        filter = filter.add_directive(quiet.parse()?);
+/// The libraries that would log chat text, report notes or tokens, held at
+/// most at `debug` (`info` for the MongoDB driver) whatever `--log` asks:
+/// at `trace` the WebSocket library writes every frame and the MongoDB
+/// driver every command (the docs promise logs never hold message text).
+/// A cap only lowers: `--log warn` still hides their debug lines.
+fn quiet_libraries() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("tungstenite", Level::DEBUG)
+        .with_target("tokio_tungstenite", Level::DEBUG)
+        .with_target("hyper", Level::DEBUG)
+        .with_target("hyper_util", Level::DEBUG)
+        .with_target("h2", Level::DEBUG)
+        .with_target("mongodb", Level::INFO)
+}
+
+/// Starts logging to standard output with the filter `spec` (capped by
+/// [`quiet_libraries`]).
+fn start_logging(
+    spec: &str,
+    json: bool,
+    ansi: bool,
+) -> Result<(), tracing_subscriber::filter::ParseError> {
+    let filter = EnvFilter::try_new(spec)?.and(quiet_libraries());
+    let layer = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(ansi);
+    if json {
+        tracing_subscriber::registry()
+            .with(layer.json().with_filter(filter))
+            .init();
+    } else {
+        tracing_subscriber::registry()
+            .with(layer.with_filter(filter))
+            .init();
     }
-    Ok(filter)
+    Ok(())
 }
 
 fn init_logging(config: &ServeConfig) -> Result<(), String> {
-    let filter = log_filter(&config.log)
-        .map_err(|error| format!("invalid setting --log (QUICKTALK_LOG): {error}"))?;
     // Colours only on a terminal: log files and journald get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi);
-    match config.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
-    }
-    Ok(())
+    start_logging(&config.log, config.log_format == LogFormat::Json, ansi)
+        .map_err(|error| format!("invalid setting --log (QUICKTALK_LOG): {error}"))
 }
 
 async fn shutdown_signal() {
@@ -179,19 +194,11 @@ async fn forget_main(args: &quicktalk_server::tools::ForgetArgs) -> ExitCode {
 /// Workers log like the server, with the defaults (`QUICKTALK_LOG` applies).
 fn init_worker_logging() -> Result<(), ExitCode> {
     let filter = std::env::var("QUICKTALK_LOG").unwrap_or_else(|_| "info".into());
-    match log_filter(&filter) {
-        Ok(filter) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_target(false)
-                .init();
-            Ok(())
-        }
-        Err(error) => {
-            eprintln!("quicktalk: invalid setting QUICKTALK_LOG: {error}");
-            Err(ExitCode::from(2))
-        }
-    }
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    start_logging(&filter, false, ansi).map_err(|error| {
+        eprintln!("quicktalk: invalid setting QUICKTALK_LOG: {error}");
+        ExitCode::from(2)
+    })
 }
 
 async fn moderate_main(args: &quicktalk_server::moderate::ModerateArgs) -> ExitCode {

@@ -725,6 +725,28 @@ describe('dead link detection', () => {
     expect(client.getState().status).toBe('reconnecting');
   });
 
+  it('gives up a reconnect that never says hello (the network still down) and tries again', () => {
+    const { client, ws } = connected();
+    client.join({ interests: [], lang: '' });
+    ws.receive({ type: 'matched', room: 'rE', common_interests: [] });
+    ws.serverClose(1006);
+    // The first retry (after its backoff): a socket that never says hello.
+    for (let i = 0; i < 6_000 && FakeWebSocket.last === ws; i++) vi.advanceTimersByTime(10);
+    const hanging = FakeWebSocket.last;
+    hanging.open();
+    const before = FakeWebSocket.instances.length;
+    vi.advanceTimersByTime(9_999);
+    expect(hanging.closedByClient).toBeNull();
+    vi.advanceTimersByTime(1);
+    expect(hanging.closedByClient).not.toBeNull();
+    expect(client.getState().status).toBe('reconnecting');
+    for (let i = 0; i < 6_000 && FakeWebSocket.instances.length === before; i++) vi.advanceTimersByTime(10); // the backoff
+    const ws3 = FakeWebSocket.last;
+    ws3.open();
+    ws3.receive(hello('s-3', 'tok-3'));
+    expect(ws3.frames[0]).toEqual({ type: 'resume', token: 'tok1', last_seq: 0, room: 'rE' });
+  });
+
   it('checkAlive() sends nothing before hello (resume must be the first frame)', () => {
     const client = makeClient();
     const ws = FakeWebSocket.last;

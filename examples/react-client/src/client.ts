@@ -249,6 +249,12 @@ export interface QuickTalkClientOptions {
   /** When nothing at all arrives within this long after a ping, the link counts as dead. Default 10 s. */
   pongTimeoutMs?: number;
   /**
+   * A connection that has not said `hello` within this long is given up and
+   * tried again (a reconnect made while the network is still down would
+   * otherwise wait out the browser's own handshake timeout, minutes). Default 10 s.
+   */
+  connectTimeoutMs?: number;
+  /**
    * Where a search or chat in progress is kept for a reload: defaults to the
    * tab's `sessionStorage`; `null` keeps nothing.
    */
@@ -268,6 +274,8 @@ export class QuickTalkClient {
   private readonly random: () => number;
   private readonly pingIntervalMs: number;
   private readonly pongTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private cidPrefix: string;
   private readonly storage: StorageLike | null;
   private stored = false; // an entry of ours is in storage
@@ -315,6 +323,7 @@ export class QuickTalkClient {
     this.random = options.random ?? Math.random;
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
     this.pongTimeoutMs = options.pongTimeoutMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.cidPrefix = options.cidPrefix ?? Math.random().toString(36).slice(2, 8);
     this.storage = options.storage === undefined ? defaultSessionStorage() : options.storage;
     this.state = initialState();
@@ -546,6 +555,16 @@ export class QuickTalkClient {
     ws.onerror = () => {
       /* a close event always follows */
     };
+    this.clearConnectTimer();
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      if (this.ws === ws && !this.greeted) this.abandon(ws);
+    }, this.connectTimeoutMs);
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 
   private onClose(ws: WebSocketLike, code: number): void {
@@ -626,6 +645,7 @@ export class QuickTalkClient {
   private clearTimers(): void {
     this.clearRetry();
     this.stopPing();
+    this.clearConnectTimer();
   }
 
   private sendFrame(frame: ClientFrame): boolean {
@@ -687,6 +707,7 @@ export class QuickTalkClient {
 
   private onHello(f: HelloFrame): void {
     this.greeted = true;
+    this.clearConnectTimer();
     this.failedInRow = 0;
     this.update({
       limits: { ...DEFAULT_LIMITS, ...f.limits },

@@ -264,11 +264,20 @@ pub(crate) async fn add_ban(
 
 /// `DELETE /api/admin/bans/{client_key}`.
 pub(crate) async fn remove_ban(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+    let key = ClientKey::new(key.to_ascii_lowercase());
+    // An expired ban is removed too, but it was no ban: 404 like a key with
+    // none (the list already leaves it out).
+    let now = quicktalk_core::ports::chat_store::unix_ms(std::time::SystemTime::now());
+    let in_force = match state.inner.engine.store().ban(&key).await {
+        Ok(ban) => ban.is_some_and(|ban| ban.until.is_none_or(|until| until > now)),
+        Err(error) => return store_error(error),
+    };
     match state
         .inner
         .engine
-        .unban(&ClientKey::new(key.to_ascii_lowercase()))
+        .unban(&key)
         .await
+        .map(|removed| removed && in_force)
     {
         Ok(true) => {
             tracing::info!(client_key = %key, "admin: ban lifted");

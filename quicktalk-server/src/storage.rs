@@ -178,7 +178,11 @@ impl StoreArgs {
                     "`memory` keeps nothing outside a running server: name the server's store",
                 ));
             }
-            StoreUrl::Sqlite(path) if !path.is_file() => {
+            // An empty file is no store either: opening it would write the
+            // schema into it.
+            StoreUrl::Sqlite(path)
+                if std::fs::metadata(&path).map_or(true, |m| !m.is_file() || m.len() == 0) =>
+            {
                 return Err(store_invalid(format!(
                     "no store at {} (the tools read a store the server wrote; they do not create one)",
                     path.display()

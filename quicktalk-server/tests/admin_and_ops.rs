@@ -129,6 +129,9 @@ async fn bans_the_api_cannot_carry_out_are_refused_and_expired_ones_are_not_list
         admin(&server, "GET", "/api/admin/bans", "").await.1,
         json!([])
     );
+    // ... and lifting it is lifting no ban.
+    let (status, _) = admin(&server, "DELETE", &format!("/api/admin/bans/{KEY}"), "").await;
+    assert_eq!(status, 404);
     // A refused token is not cached either.
     let (status, head, _) = http_full(&server, "GET", "/api/admin/bans", &[], "").await;
     assert_eq!(status, 401);

@@ -157,11 +157,15 @@ fn the_tools_refuse_a_store_that_does_not_exist_instead_of_creating_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mistyped.db");
     let url = format!("sqlite://{}", path.display());
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let empty_url = format!("sqlite://{}", empty.display());
     for args in [
         &["export", "--store", url.as_str()][..],
         &["forget", "--store", url.as_str(), "--client-key", "k"][..],
         &["forget", "--store", url.as_str(), "--ip", "203.0.113.7"][..],
         &["export", "--store", "memory"][..],
+        &["export", "--store", empty_url.as_str()][..],
     ] {
         let output = quicktalk(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -172,6 +176,11 @@ fn the_tools_refuse_a_store_that_does_not_exist_instead_of_creating_it() {
         );
     }
     assert!(!path.exists(), "no empty store was left behind");
+    assert_eq!(
+        std::fs::metadata(&empty).unwrap().len(),
+        0,
+        "an empty file stays empty"
+    );
 }
 
 #[test]

@@ -102,8 +102,9 @@ pub struct EngineConfig {
     /// a server saturated by chat stores about 7% fewer lines per second.
     /// Default 10.
     pub store_writer_nice: u8,
-    /// How long chat lines and flags are kept. Zero keeps no chat lines at all
-    /// (reports and their context are always kept). Default 30 days.
+    /// How long chat lines, moderation flags and room events are kept. Zero
+    /// keeps none of them (reports and their context are always kept).
+    /// Default 30 days.
     pub retention: Duration,
     /// How often the retention purge runs. Default 1 h.
     pub purge_interval: Duration,

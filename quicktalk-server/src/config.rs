@@ -146,8 +146,8 @@ pub struct ServeConfig {
     /// the hash, never the IP). Default: generated once and kept in the store.
     #[arg(long, env = "QUICKTALK_IP_HASH_KEY", hide_env_values = true)]
     pub ip_hash_key: Option<String>,
-    /// Days chat lines are kept; 0 keeps no chat lines (reports and their
-    /// context are always kept).
+    /// Days chat lines, moderation flags and room events are kept; 0 keeps
+    /// none of them (reports and their context are always kept).
     #[arg(long, env = "QUICKTALK_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
     /// Largest WebSocket frame in bytes; a larger one closes the connection (1009).

@@ -26,7 +26,8 @@ pub enum StoreUrl {
 /// The `--store` flag and the MongoDB settings that go with it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
-    /// Chat store: `sqlite://PATH` (a file, created if missing),
+    /// Chat store: `sqlite://PATH` (a file the server creates if missing;
+    /// `export` and `forget` need one it wrote),
     /// `mongodb://...` or `mongodb+srv://...` (MongoDB, Atlas, FerretDB), or
     /// `memory`.
     #[arg(long, env = "QUICKTALK_STORE", default_value = "sqlite://quicktalk.db")]

@@ -71,6 +71,11 @@ fn unreadable(status: StatusCode, text: String) -> Response {
     (status, Json(json!({"error": text}))).into_response()
 }
 
+/// Now, in the store's unix milliseconds.
+fn now_ms() -> i64 {
+    quicktalk_core::ports::chat_store::unix_ms(std::time::SystemTime::now())
+}
+
 fn store_error(error: quicktalk_core::Error) -> Response {
     tracing::error!(%error, "admin API: store failed");
     (
@@ -163,7 +168,7 @@ pub(crate) async fn room_events(
 
 /// `GET /api/admin/bans`: the bans in force (expired ones are left out).
 pub(crate) async fn bans(State(state): State<AppState>) -> Response {
-    let now = quicktalk_core::ports::chat_store::unix_ms(std::time::SystemTime::now());
+    let now = now_ms();
     match state.inner.engine.store().bans().await {
         Ok(mut bans) => {
             bans.retain(|ban| ban.until.is_none_or(|until| until > now));
@@ -203,7 +208,7 @@ pub(crate) async fn add_ban(
     }
     // This server's keys are 32 hex digits (an HMAC of the address): a typo
     // would ban nobody and look done.
-    if ban.client_key.len() != 32 || !ban.client_key.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !crate::client_ip::IpHasher::is_client_key(&ban.client_key) {
         return refused("client_key must be a key as the admin API shows it (32 hex digits)");
     }
     if ban.reason.chars().count() > MAX_BAN_REASON_CHARS {
@@ -238,7 +243,7 @@ pub(crate) async fn add_ban(
     // the moderation worker's do, and every node carries it out.
     let mut published = None;
     if let Some(control) = &state.inner.control {
-        let now = quicktalk_core::ports::chat_store::unix_ms(std::time::SystemTime::now());
+        let now = now_ms();
         let event = quicktalk_kafka::ControlEvent::Ban {
             client_key: key,
             reason: ban.reason,
@@ -267,7 +272,7 @@ pub(crate) async fn remove_ban(State(state): State<AppState>, Path(key): Path<St
     let key = ClientKey::new(key.to_ascii_lowercase());
     // An expired ban is removed too, but it was no ban: 404 like a key with
     // none (the list already leaves it out).
-    let now = quicktalk_core::ports::chat_store::unix_ms(std::time::SystemTime::now());
+    let now = now_ms();
     let in_force = match state.inner.engine.store().ban(&key).await {
         Ok(ban) => ban.is_some_and(|ban| ban.until.is_none_or(|until| until > now)),
         Err(error) => return store_error(error),

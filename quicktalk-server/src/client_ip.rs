@@ -81,13 +81,34 @@ impl IpHasher {
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(&bytes);
         let digest = mac.finalize().into_bytes();
-        ClientKey::new(hex::encode(&digest[..16]))
+        ClientKey::new(hex::encode(&digest[..KEY_BYTES]))
+    }
+
+    /// Whether `text` has the shape of a key [`IpHasher::client_key`] makes
+    /// (lowercase or uppercase hex of its bytes).
+    pub fn is_client_key(text: &str) -> bool {
+        text.len() == 2 * KEY_BYTES && text.bytes().all(|b| b.is_ascii_hexdigit())
     }
 }
+
+/// Bytes of the HMAC a client key keeps.
+const KEY_BYTES: usize = 16;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_keys_it_makes_have_the_shape_it_checks() {
+        let hasher = IpHasher::new(b"a key for the shape test");
+        for ip in ["203.0.113.7", "2001:db8::1"] {
+            let key = hasher.client_key(ip.parse().unwrap());
+            assert!(IpHasher::is_client_key(key.as_str()), "{key:?}");
+        }
+        for text in ["", "xyz", "not a key!", &"a".repeat(31), &"g".repeat(32)] {
+            assert!(!IpHasher::is_client_key(text), "{text:?}");
+        }
+    }
     use axum::http::HeaderValue;
 
     fn peer(ip: &str) -> SocketAddr {

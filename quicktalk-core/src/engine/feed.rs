@@ -49,9 +49,8 @@ pub(crate) struct FeedHealth {
     since: Option<Instant>,
     /// Signalled when the writer takes records or the backend fails.
     drained: Notify,
-    /// The queue was closed (a shutdown): the writer stops gathering.
-    closed: AtomicBool,
-    /// Signalled when it is closed.
+    /// Signalled when the queue is closed (a shutdown): the writer stops
+    /// gathering.
     closing: Notify,
 }
 
@@ -203,7 +202,6 @@ impl<T> Feed<T> {
     /// Closes the queue: the writer drains what is left and stops.
     pub(crate) fn close(&mut self) {
         self.sender = None;
-        self.health.closed.store(true, Ordering::SeqCst);
         self.health.closing.notify_waiters();
     }
 }
@@ -279,7 +277,7 @@ pub(crate) async fn run_store_writer(
             let closing = health.closing.notified();
             tokio::pin!(closing);
             closing.as_mut().enable();
-            if !health.closed.load(Ordering::SeqCst) {
+            if !receiver.is_closed() {
                 tokio::select! {
                     () = tokio::time::sleep(linger) => {}
                     () = closing => {}

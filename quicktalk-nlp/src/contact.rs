@@ -758,6 +758,13 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     // Enough digit characters settle it at once; only a line short of them
     // counts what reads as digits (number words, letters beside digits).
     let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
+    // Short of eight ASCII digits, a phone has a digit read from a word or
+    // a letter, and such a number is a phone only when it starts with a
+    // zero (see `is_phone` below): a line with no character that can read
+    // as one has none (most Korean lines, whose 이, 사 and 오 are digits).
+    if ascii_digits < 8 && !english && !plain.contains(['0', 'o', '공', '영', '빵']) {
+        return;
+    }
     let digits = if ascii_digits >= 8 || (ascii && !english) {
         ascii_digits
     } else {
@@ -1021,6 +1028,7 @@ mod tests {
             "내 번호 01012345678",
             "010 1234 5678 연락해",
             "공일공 일이삼사 오육칠팔",
+            "영일영 일이삼사 오육칠팔",
             "call +44 20 7946 0958",
             "555-123-4567",
             "02-123-4567",

@@ -52,6 +52,15 @@ pub struct EngineConfig {
     /// members have received (see [`crate::delivery`]) are dropped sooner,
     /// beyond the last `report_context_lines`.
     pub replay_capacity: usize,
+    /// How long a connection must stay open after a delivery mark (see
+    /// [`crate::delivery`]) before the lines the mark confirmed may be
+    /// dropped. A pong proves the client's socket read the lines, not that
+    /// the client kept them: browsers and WebSocket libraries answer pings
+    /// themselves, ahead of the application. A client that crashes,
+    /// reloads or loses its link within this time sends no later mark, and
+    /// its `resume` gets every line it had not kept. Default 5 s; zero
+    /// trusts the next mark at once.
+    pub delivery_settle: Duration,
     /// Lines before and at a report stored as its context, and the fewest
     /// lines a room keeps. Default 20.
     pub report_context_lines: usize,
@@ -133,6 +142,7 @@ impl Default for EngineConfig {
             report_block: Duration::from_secs(24 * 3600),
             replay_capacity: 256,
             report_context_lines: 20,
+            delivery_settle: Duration::from_secs(5),
             outbox_capacity: 256,
             max_sessions: 100_000,
             max_interests: 10,
@@ -153,6 +163,8 @@ impl Default for EngineConfig {
 
 /// The longest [`EngineConfig::store_linger`].
 const MAX_STORE_LINGER: Duration = Duration::from_secs(10);
+/// The longest [`EngineConfig::delivery_settle`].
+const MAX_DELIVERY_SETTLE: Duration = Duration::from_secs(60);
 
 fn at_least<T: PartialOrd + std::fmt::Display>(
     setting: &'static str,
@@ -200,11 +212,12 @@ impl EngineConfig {
     /// when a resume could need more under the other limits. A member that
     /// comes back may have missed a whole send queue thrown away by a
     /// slow-reader close (`outbox_capacity` frames), the lines written but not
-    /// yet confirmed by a delivery mark (both members for about two seconds),
-    /// and everything its partner sent during the grace (the burst, then
-    /// `rate_per_sec`). With the defaults: 256 + 30 + 5 x 34 = 456.
+    /// yet confirmed by a settled delivery mark (both members for about two
+    /// seconds and `delivery_settle`), and everything its partner sent
+    /// during the grace (the burst, then `rate_per_sec`). With the
+    /// defaults: 256 + 30 + 5 x 39 = 481.
     pub fn replay_lines(&self) -> usize {
-        let seconds = self.resume_grace.as_secs_f64() + 4.0;
+        let seconds = self.resume_grace.as_secs_f64() + 4.0 + self.delivery_settle.as_secs_f64();
         let lines = 3.0 * f64::from(self.rate_burst) + self.rate_per_sec * seconds;
         // `as` saturates: an unlimited rate keeps lines for as long as they come.
         let lines = lines.ceil() as usize;
@@ -269,6 +282,16 @@ impl EngineConfig {
                 ),
             });
         }
+        if self.delivery_settle > MAX_DELIVERY_SETTLE {
+            return Err(Error::Config {
+                setting: "delivery_settle",
+                reason: format!(
+                    "must be at most {} s (rooms keep that much more chat for resumes), got {} s",
+                    MAX_DELIVERY_SETTLE.as_secs(),
+                    self.delivery_settle.as_secs_f64()
+                ),
+            });
+        }
         at_least("bus_queue", self.bus_queue, 1)?;
         Ok(())
     }
@@ -291,14 +314,14 @@ mod tests {
     #[test]
     fn a_room_keeps_what_a_resume_may_need_under_the_limits() {
         let config = EngineConfig::default();
-        assert_eq!(config.replay_lines(), 256 + 30 + 5 * 34);
+        assert_eq!(config.replay_lines(), 256 + 30 + 5 * 39);
         // A faster rate or a longer grace keeps more lines, never fewer
         // than asked for.
         let faster = EngineConfig {
             rate_per_sec: 50.0,
             ..EngineConfig::default()
         };
-        assert_eq!(faster.replay_lines(), 256 + 30 + 50 * 34);
+        assert_eq!(faster.replay_lines(), 256 + 30 + 50 * 39);
         let roomy = EngineConfig {
             replay_capacity: 5_000,
             ..EngineConfig::default()

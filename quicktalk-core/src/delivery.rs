@@ -9,8 +9,12 @@
 //! ping: the pong comes back only after every frame written before the
 //! ping was read) can do better: it follows the frames it writes with a
 //! [`DeliveryTracker`], puts the [`DeliveryMark`] in the ping, and hands the
-//! mark from the pong to [`SessionHandle::delivered`]. Lines both members
-//! have received are then dropped from the room (beyond the last
+//! mark from the pong to [`SessionHandle::delivered`]. A pong proves the
+//! client's socket read the lines, not that the client kept them (browsers
+//! and libraries answer pings ahead of the application), so a mark counts
+//! once a later one, [`EngineConfig::delivery_settle`] or more after it,
+//! shows the connection still open. Lines both members have received are
+//! then dropped from the room (beyond the last
 //! [`EngineConfig::report_context_lines`], kept for a report's context),
 //! and a busy room holds seconds of chat instead of hundreds of lines.
 //!
@@ -32,6 +36,7 @@
 //!
 //! [`EngineConfig::replay_lines`]: crate::EngineConfig::replay_lines
 //! [`EngineConfig::report_context_lines`]: crate::EngineConfig::report_context_lines
+//! [`EngineConfig::delivery_settle`]: crate::EngineConfig::delivery_settle
 //! [`SessionHandle::delivered`]: crate::SessionHandle::delivered
 
 use crate::ids::RoomId;

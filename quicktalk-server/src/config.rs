@@ -185,6 +185,13 @@ pub struct ServeConfig {
     /// Seconds a dropped session can be resumed.
     #[arg(long, env = "QUICKTALK_RESUME_GRACE_SECS", default_value_t = 30)]
     pub resume_grace_secs: u64,
+    /// Seconds a connection must stay open after a delivery mark (the pong
+    /// to the server's ping) before the lines it confirmed are dropped from
+    /// the room: browsers and WebSocket libraries answer pings before the
+    /// page has taken the lines, so a client that crashes or reloads sooner
+    /// gets them again on resume. 0 drops them at the next mark; at most 60.
+    #[arg(long, env = "QUICKTALK_DELIVERY_SETTLE_SECS", default_value_t = 5)]
+    pub delivery_settle_secs: u64,
     /// Seconds to wait for a common-interest partner before any partner.
     #[arg(long, env = "QUICKTALK_INTEREST_WAIT_SECS", default_value_t = 5)]
     pub interest_wait_secs: u64,
@@ -422,6 +429,12 @@ impl ServeConfig {
                 false,
             ),
             (
+                "delivery-settle-secs",
+                "QUICKTALK_DELIVERY_SETTLE_SECS",
+                self.delivery_settle_secs,
+                true,
+            ),
+            (
                 "shutdown-timeout-secs",
                 "QUICKTALK_SHUTDOWN_TIMEOUT_SECS",
                 self.shutdown_timeout_secs,
@@ -550,6 +563,7 @@ impl ServeConfig {
             rematch_cooldown: Duration::from_secs(self.rematch_cooldown_secs),
             interest_wait: Duration::from_secs(self.interest_wait_secs),
             resume_grace: Duration::from_secs(self.resume_grace_secs),
+            delivery_settle: Duration::from_secs(self.delivery_settle_secs),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             outbox_capacity: self.send_queue,
             max_sessions: self.max_connections.saturating_mul(2).max(1),
@@ -629,7 +643,7 @@ impl ServeConfig {
             "bind={} {} store_queue={} store_writer_nice={} store_linger_ms={} {} admin_token={} allowed_origins={:?} trusted_proxies={:?} ip_hash_key={} \
              retention_days={} max_frame_bytes={} max_text_chars={} rate_per_sec={} rate_burst={} \
              max_connections_per_ip={} connect_rate_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
-             resume_grace_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
+             resume_grace_secs={} delivery_settle_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
              shutdown_timeout_secs={} moderation={:?} moderation_lexicons={:?} moderation_actions={:?} \
              moderation_low_severity={} moderation_learned={:?} allow_bots={} log_format={:?}",
             self.bind,
@@ -654,6 +668,7 @@ impl ServeConfig {
             self.idle_timeout_secs,
             self.ping_interval_secs,
             self.resume_grace_secs,
+            self.delivery_settle_secs,
             self.interest_wait_secs,
             self.rematch_cooldown_secs,
             self.header_read_timeout_secs,
@@ -679,6 +694,7 @@ fn engine_setting_flag(setting: &str) -> (&'static str, &'static str) {
         "idle_timeout" => ("idle-timeout-secs", "QUICKTALK_IDLE_TIMEOUT_SECS"),
         "max_sessions" => ("max-connections", "QUICKTALK_MAX_CONNECTIONS"),
         "store_linger" => ("store-linger-ms", "QUICKTALK_STORE_LINGER_MS"),
+        "delivery_settle" => ("delivery-settle-secs", "QUICKTALK_DELIVERY_SETTLE_SECS"),
         _ => ("engine", "-"),
     }
 }

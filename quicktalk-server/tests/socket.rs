@@ -321,6 +321,8 @@ async fn lines_both_clients_confirmed_by_pong_are_not_kept_and_missed_ones_still
     let server = Server::start(config(&[
         "--ping-interval-secs",
         "1",
+        "--delivery-settle-secs",
+        "1",
         "--rate-per-sec",
         "1000",
         "--rate-burst",
@@ -336,11 +338,12 @@ async fn lines_both_clients_confirmed_by_pong_are_not_kept_and_missed_ones_still
         a.expect("message").await;
         b.expect("message").await;
     }
-    // A ping goes out after the lines on both sockets; the pongs carry the
-    // delivery marks back.
+    // Pings go out after the lines on both sockets; the pongs carry the
+    // delivery marks back, and a mark counts once a later one shows the
+    // connection open a second (the settle time) after it.
     tokio::join!(
-        read_quietly(&mut a, Duration::from_millis(2500)),
-        read_quietly(&mut b, Duration::from_millis(2500))
+        read_quietly(&mut a, Duration::from_millis(3500)),
+        read_quietly(&mut b, Duration::from_millis(3500))
     );
     a.send(json!({"type": "send", "text": "after", "cid": "after"}))
         .await;
@@ -384,6 +387,51 @@ async fn lines_both_clients_confirmed_by_pong_are_not_kept_and_missed_ones_still
         let line = b.expect("message").await;
         assert_eq!(line["seq"], lines + 2 + n);
         assert_eq!(line["text"], format!("missed {n}"));
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_drops_soon_after_its_socket_read_lines_it_never_kept_gets_them_on_resume() {
+    // The outside review's case: a WebSocket library reads a burst and
+    // answers the server's ping by itself, the application has taken only
+    // the first lines, and the connection is cut. The pong said every line
+    // was read; the resume must still bring the ones the client never kept.
+    let server = Server::start(config(&[
+        "--ping-interval-secs",
+        "1",
+        "--rate-per-sec",
+        "1000",
+        "--rate-burst",
+        "1000",
+    ]))
+    .await;
+    let keep = quicktalk_core::EngineConfig::default().report_context_lines as u64;
+    let (mut a, mut b) = pair(&server).await;
+    let lines = keep + 25;
+    for n in 1..=lines {
+        a.send(json!({"type": "send", "text": format!("line {n}"), "cid": n.to_string()}))
+            .await;
+        a.expect("message").await;
+        b.expect("message").await;
+    }
+    // B's socket reads on and pongs the pings (marks up to the last line),
+    // for less than the settle time.
+    tokio::join!(
+        read_quietly(&mut a, Duration::from_millis(2500)),
+        read_quietly(&mut b, Duration::from_millis(2500))
+    );
+    let kept = 10;
+    let token = b.hello["resume_token"].as_str().unwrap().to_owned();
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut b = Client::connect(&server).await;
+    b.send(json!({"type": "resume", "token": token, "last_seq": kept}))
+        .await;
+    assert_eq!(b.expect("resumed").await["replayed"], lines - kept);
+    for seq in kept + 1..=lines {
+        let line = b.expect("message").await;
+        assert_eq!(line["seq"], seq);
+        assert_eq!(line["text"], format!("line {seq}"));
     }
 }
 

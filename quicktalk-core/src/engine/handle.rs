@@ -236,9 +236,10 @@ impl SessionHandle {
     }
 
     /// The client has received every line up to `mark` (it came back in a
-    /// WebSocket pong, say): the room may drop what both members have. Also
-    /// counts as activity, like [`SessionHandle::touch`]. See
-    /// [`crate::delivery`].
+    /// WebSocket pong, say): once a later mark shows the connection stayed
+    /// open [`EngineConfig::delivery_settle`](crate::EngineConfig::delivery_settle)
+    /// longer, the room may drop what both members have. Also counts as
+    /// activity, like [`SessionHandle::touch`]. See [`crate::delivery`].
     pub fn delivered(&self, mark: DeliveryMark) {
         let mut hub = self.shared.hub.lock();
         hub.delivered(self.conn, mark, tokio::time::Instant::now());

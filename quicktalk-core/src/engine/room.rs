@@ -3,6 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use std::hash::BuildHasher;
 
@@ -82,9 +85,16 @@ pub(crate) struct Room {
     cid_keys: VecDeque<u32>,
     capacity: usize,
     /// Per member: every line up to this `seq` has certainly reached it (a
-    /// delivery mark came back, or its `resume` said so). Lines both members
+    /// delivery mark settled, or its `resume` said so). Lines both members
     /// have are dropped from `replay`, beyond the last `keep`.
     received: [u64; 2],
+    /// Per member: the newest delivery mark not yet settled, and when it
+    /// came. A pong proves the client's socket read the lines, not that the
+    /// client kept them (libraries and browsers answer pings on their own,
+    /// ahead of the application): a mark counts once a later one, at least
+    /// the settle time after it, shows the connection still open. A client
+    /// that crashed or reloaded with lines unread sends no later mark.
+    unsettled: [Option<(u64, Instant)>; 2],
     /// Per member: its report of the other is stored; a repeat is answered
     /// without storing it again.
     pub(crate) reported: [bool; 2],
@@ -117,6 +127,7 @@ impl Room {
             cid_keys: VecDeque::new(),
             capacity,
             received: [0; 2],
+            unsettled: [None; 2],
             reported: [false; 2],
             keep,
         }
@@ -214,8 +225,32 @@ impl Room {
         self.replay.back_mut().expect("just pushed")
     }
 
-    /// Member `member` has certainly received every line up to `seq`.
-    pub(crate) fn delivered(&mut self, member: usize, seq: u64) {
+    /// A delivery mark from member `member`'s connection at `now`: its
+    /// socket has read every line up to `seq`. Trusted once a later mark,
+    /// `settle` or more after it, shows the connection stayed open; until
+    /// then the lines stay for a resume.
+    pub(crate) fn delivered(&mut self, member: usize, seq: u64, now: Instant, settle: Duration) {
+        match self.unsettled[member] {
+            Some((earlier, at)) if now.saturating_duration_since(at) >= settle => {
+                self.unsettled[member] = Some((seq, now));
+                self.confirmed(member, earlier);
+            }
+            // Too soon: a later mark covers this one's lines.
+            Some(_) => {}
+            None => self.unsettled[member] = Some((seq, now)),
+        }
+    }
+
+    /// Member `member`'s connection ended or was replaced: its marks not
+    /// yet settled say nothing about what the client kept (its `resume`
+    /// says that).
+    pub(crate) fn unsettle(&mut self, member: usize) {
+        self.unsettled[member] = None;
+    }
+
+    /// Member `member` has certainly received every line up to `seq` (its
+    /// `resume` said so, or its delivery mark settled).
+    pub(crate) fn confirmed(&mut self, member: usize, seq: u64) {
         let seq = seq.min(self.last_seq);
         if seq <= self.received[member] {
             return;
@@ -382,8 +417,8 @@ mod tests {
             let cid = (n % 3 != 0).then(|| Arc::from(format!("c{n}")));
             room.append(member, "x".into(), 0, cid, false);
             if n % 7 == 6 {
-                room.delivered(0, n - 3);
-                room.delivered(1, n - 3);
+                room.confirmed(0, n - 3);
+                room.confirmed(1, n - 3);
             }
             let first = room.first_seq().unwrap();
             for m in 0..=n {
@@ -421,8 +456,8 @@ mod tests {
         for _ in 0..200 {
             room.append(0, "x".into(), 0, None, false);
         }
-        room.delivered(0, 240);
-        room.delivered(1, 240);
+        room.confirmed(0, 240);
+        room.confirmed(1, 240);
         assert_eq!(room.buffered(), 2);
         assert!(room.replay.capacity() <= 24, "{}", room.replay.capacity());
     }
@@ -454,9 +489,9 @@ mod tests {
         for n in 0..10 {
             room.append(n % 2, "x".into(), 0, Some(format!("c{n}").into()), false);
         }
-        room.delivered(0, 8);
+        room.confirmed(0, 8);
         assert_eq!(buffered(&room).len(), 10, "member 1 has not received them");
-        room.delivered(1, 6);
+        room.confirmed(1, 6);
         assert_eq!(buffered(&room), [7, 8, 9, 10], "up to 6 dropped");
         assert!(
             room.line_by_cid(0, "c0").is_none(),
@@ -466,23 +501,71 @@ mod tests {
             room.line_by_cid(0, "c6").is_some(),
             "seq 7 is still buffered"
         );
-        room.delivered(1, 50);
+        room.confirmed(1, 50);
         assert_eq!(buffered(&room), [9, 10], "the last `keep` lines stay");
-        room.delivered(0, 3);
+        room.confirmed(0, 3);
         assert_eq!(buffered(&room), [9, 10], "a mark never goes backwards");
         room.append(0, "y".into(), 0, None, false);
         assert_eq!(buffered(&room), [9, 10, 11], "member 0 has up to 8");
-        room.delivered(0, 10);
+        room.confirmed(0, 10);
         assert_eq!(buffered(&room), [10, 11]);
+    }
+
+    #[test]
+    fn a_delivery_mark_counts_only_once_a_later_one_shows_the_connection_stayed_open() {
+        let settle = Duration::from_secs(5);
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut room = room(100);
+        for _ in 0..10 {
+            room.append(0, "x".into(), 0, None, false);
+        }
+        room.confirmed(1, 10);
+        room.delivered(0, 8, at(0), settle);
+        assert_eq!(
+            buffered(&room).len(),
+            10,
+            "the socket read them; the client may not have kept them"
+        );
+        room.delivered(0, 10, at(4), settle);
+        assert_eq!(buffered(&room).len(), 10, "4 s later is too soon");
+        room.delivered(0, 10, at(6), settle);
+        assert_eq!(
+            buffered(&room),
+            [9, 10],
+            "open 6 s after the first mark: up to 8 settled"
+        );
+        // The connection drops with its newest mark unsettled; the resume
+        // says what the client kept, and the old mark never settles.
+        for _ in 0..10 {
+            room.append(0, "x".into(), 0, None, false);
+        }
+        room.confirmed(1, 20);
+        room.delivered(0, 20, at(12), settle);
+        room.unsettle(0);
+        room.confirmed(0, 14);
+        assert_eq!(
+            buffered(&room),
+            [15, 16, 17, 18, 19, 20],
+            "what it had not kept stays"
+        );
+        room.delivered(0, 20, at(30), settle);
+        assert_eq!(
+            buffered(&room).len(),
+            6,
+            "a mark of the new connection starts over"
+        );
+        room.delivered(0, 20, at(35), settle);
+        assert_eq!(buffered(&room), [19, 20]);
     }
 
     #[test]
     fn a_member_that_stops_confirming_keeps_up_to_the_capacity() {
         let mut room = room(5);
-        room.delivered(1, 0);
+        room.confirmed(1, 0);
         for _ in 0..8 {
             let seq = room.append(0, "x".into(), 0, None, false).seq;
-            room.delivered(0, seq);
+            room.confirmed(0, seq);
         }
         assert_eq!(buffered(&room), [4, 5, 6, 7, 8]);
     }
@@ -494,8 +577,8 @@ mod tests {
             local.append(0, "x".into(), 0, None, false);
         }
         local.set_on_bus(2, false);
-        local.delivered(0, 6);
-        local.delivered(1, 6);
+        local.confirmed(0, 6);
+        local.confirmed(1, 6);
         assert_eq!(
             buffered(&local),
             [2, 3, 4, 5, 6],
@@ -506,7 +589,7 @@ mod tests {
         for _ in 0..6 {
             across.append(0, "x".into(), 0, None, false);
         }
-        across.delivered(0, 6);
+        across.confirmed(0, 6);
         across.append(0, "x".into(), 0, None, false);
         assert_eq!(
             buffered(&across),
@@ -515,7 +598,7 @@ mod tests {
              its lines stay until it says what it has"
         );
         // Its resume here says it has every line up to 6.
-        across.delivered(1, 6);
+        across.confirmed(1, 6);
         assert_eq!(buffered(&across), [6, 7]);
     }
 }

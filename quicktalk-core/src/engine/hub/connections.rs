@@ -95,7 +95,7 @@ impl Hub {
         }
         if let Some(room) = self.rooms.get_mut(&mark.room) {
             if let Some(me) = room.member_index(id) {
-                room.delivered(me, mark.seq);
+                room.delivered(me, mark.seq, now, self.config.delivery_settle);
             }
         }
     }

@@ -102,7 +102,10 @@ impl Hub {
             if let Some(me) = room.member_index(old) {
                 replay.extend(room.lines_after(last_seq).map(|line| line.frame_for(me)));
                 // It says it has these: the room need not keep them for it.
-                room.delivered(me, last_seq);
+                // What its old connection's socket read but the client may
+                // not have kept is the replay's business now.
+                room.unsettle(me);
+                room.confirmed(me, last_seq);
             }
         }
         outbox.push_unbounded(ServerFrame::Resumed(Resumed {

@@ -266,10 +266,17 @@ fn check_chars(field: &str, value: &str, min: usize, max: usize) -> Result<(), P
 
 fn describe_json_error(error: &serde_json::Error) -> String {
     use serde_json::error::Category;
+    // serde names the Rust type it expected; a client knows the protocol's
+    // words (`expected internally tagged enum ClientFrame` is a frame that is
+    // not an object).
+    let said = error.to_string().replace(
+        "internally tagged enum ClientFrame",
+        "a JSON object with a \"type\"",
+    );
     match error.classify() {
-        Category::Syntax | Category::Eof => format!("malformed JSON: {error}"),
-        Category::Data => format!("invalid frame: {error}"),
-        Category::Io => format!("unreadable frame: {error}"),
+        Category::Syntax | Category::Eof => format!("malformed JSON: {said}"),
+        Category::Data => format!("invalid frame: {said}"),
+        Category::Io => format!("unreadable frame: {said}"),
     }
 }
 
@@ -371,11 +378,25 @@ mod tests {
             r#"{"type":"report","reason":"boring"}"#,
             r#"{"type":"resume","token":"abc","last_seq":-1}"#,
             r#"{"type":"resume","token":"","last_seq":0}"#,
+            r#"{"type":"resume"}"#,
+            r#"{"type":"report"}"#,
+            r#"{"type":"join","interests":[1]}"#,
+            r#"{"type":"send","text":"x","cid":7}"#,
+            "null",
+            r#""send""#,
         ];
         for json in cases {
             let error = ClientFrame::parse(json).unwrap_err();
             assert_eq!(error.code, ErrorCode::BadRequest, "{json}");
             assert!(!error.message.is_empty());
+            // Said in the protocol's words, not the parser's Rust types.
+            for internal in ["ClientFrame", "Request", "struct", "enum"] {
+                assert!(
+                    !error.message.contains(internal),
+                    "{json}: {}",
+                    error.message
+                );
+            }
         }
     }
 

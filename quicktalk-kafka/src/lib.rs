@@ -50,5 +50,5 @@ pub use config::{KafkaConfig, SecurityProtocol};
 pub use control::{ControlChannel, ControlEvent};
 pub use error::{Error, Result};
 pub use matching::MatchReader;
-pub use reader::{GroupReader, Record};
+pub use reader::{GroupReader, IDLE_WAIT, Record};
 pub use topics::ensure_topics;

@@ -21,6 +21,10 @@ use crate::envelope;
 use crate::error::{Error, Result};
 use crate::topics::ensure_topics;
 
+/// How long [`GroupReader::next_batch`] waits for a first event before it
+/// returns an empty batch.
+pub const IDLE_WAIT: Duration = Duration::from_secs(1);
+
 /// One event read from the topic, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -107,18 +111,19 @@ impl GroupReader {
         self.skipped.load(Ordering::Relaxed)
     }
 
-    /// Waits for at least one event, then takes what else arrives within
-    /// `linger`, up to `max` events, in partition order.
+    /// Waits for a first event, then takes what else arrives within
+    /// `linger`, up to `max` events, in partition order. With nothing to
+    /// read for [`IDLE_WAIT`] it returns an empty batch, so a worker's loop
+    /// (and its `/livez` heartbeat) comes round while the chat is quiet.
     ///
     /// # Errors
     /// [`Error::Kafka`] when reading fails (the caller retries).
     pub async fn next_batch(&self, max: usize, linger: Duration) -> Result<Vec<Record>> {
         let mut batch = Vec::new();
-        let first = self
-            .consumer
-            .recv()
-            .await
-            .map_err(Error::kafka("reading"))?;
+        let Ok(first) = tokio::time::timeout(IDLE_WAIT, self.consumer.recv()).await else {
+            return Ok(batch);
+        };
+        let first = first.map_err(Error::kafka("reading"))?;
         self.take(&first, &mut batch);
         let deadline = tokio::time::Instant::now() + linger;
         while batch.len() < max {

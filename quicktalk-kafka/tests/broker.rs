@@ -6,7 +6,7 @@ use std::time::Duration;
 use quicktalk_core::ports::event_bus::{BusEvent, EventBus};
 use quicktalk_core::{ClientKey, RoomId, SessionId};
 use quicktalk_kafka::testing::{test_brokers, unique_config};
-use quicktalk_kafka::{Error, GroupReader, KafkaConfig, KafkaEventBus, ensure_topics};
+use quicktalk_kafka::{Error, GroupReader, IDLE_WAIT, KafkaConfig, KafkaEventBus, ensure_topics};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -110,14 +110,45 @@ async fn a_group_reader_resumes_after_its_last_commit() {
         "resumes after the commit, nothing twice"
     );
 
-    // Uncommitted work is read again by the next owner.
+    // Uncommitted work is read again by the next owner (once its group has
+    // settled; until then its batches are empty).
     drop(reader);
     let reader = GroupReader::join(&config, "archive").await.unwrap();
-    let batch = tokio::time::timeout(WAIT, reader.next_batch(100, Duration::from_millis(200)))
-        .await
-        .expect("the uncommitted batch again")
-        .unwrap();
+    let batch = tokio::time::timeout(WAIT, async {
+        loop {
+            let batch = reader
+                .next_batch(100, Duration::from_millis(200))
+                .await
+                .unwrap();
+            if !batch.is_empty() {
+                return batch;
+            }
+        }
+    })
+    .await
+    .expect("the uncommitted batch again");
     assert_eq!(seq_of(&batch[0].event).1, 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_with_nothing_to_read_comes_back_with_an_empty_batch() {
+    // A worker's loop (and its /livez heartbeat) must come round while the
+    // chat is quiet: an idle worker is not a stuck one.
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let config = unique_config(&brokers, "node-idle");
+    let reader = GroupReader::join(&config, "archive").await.unwrap();
+    for _ in 0..3 {
+        let batch = tokio::time::timeout(
+            IDLE_WAIT * 5,
+            reader.next_batch(100, Duration::from_millis(20)),
+        )
+        .await
+        .expect("an idle reader answers within a few seconds")
+        .unwrap();
+        assert!(batch.is_empty());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

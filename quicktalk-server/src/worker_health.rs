@@ -1,6 +1,7 @@
 //! `/livez` for the workers (`archive`, `moderate`), which serve no HTTP
 //! otherwise: healthy while the worker's read loop keeps coming round (it
-//! wakes at least every few milliseconds, with or without records), so a
+//! wakes at least every second, with or without records: a read with
+//! nothing to take returns an empty batch), so a
 //! container's HEALTHCHECK (`quicktalk healthcheck --url
 //! http://127.0.0.1:8081/livez`) sees a stuck or broken worker.
 

@@ -204,6 +204,7 @@ impl EventBus for KafkaEventBus {
         let (sender, subscription) = Subscription::channel(SUBSCRIPTION_BUFFER);
         let topic = self.topic.clone();
         tokio::spawn(async move {
+            let mut failures = crate::ReadFailures::new("the rooms topic");
             loop {
                 let message = tokio::select! {
                     () = sender.closed() => return,
@@ -211,6 +212,7 @@ impl EventBus for KafkaEventBus {
                 };
                 match message {
                     Ok(message) => {
+                        failures.recovered();
                         let Some(payload) = message.payload() else {
                             continue;
                         };
@@ -229,10 +231,7 @@ impl EventBus for KafkaEventBus {
                             ),
                         }
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, "kafka subscription read failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
+                    Err(error) => failures.failed(&error).await,
                 }
             }
         });

@@ -149,16 +149,19 @@ impl ControlChannel {
             .map_err(Error::kafka("assigning the control topic"))?;
         let (sender, receiver) = mpsc::channel(256);
         tokio::spawn(async move {
+            let mut failures = crate::ReadFailures::new("the control topic");
             loop {
                 let message = tokio::select! {
                     () = sender.closed() => return,
                     message = consumer.recv() => message,
                 };
                 let message = match message {
-                    Ok(message) => message,
+                    Ok(message) => {
+                        failures.recovered();
+                        message
+                    }
                     Err(error) => {
-                        tracing::warn!(%error, "reading the control topic failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        failures.failed(&error).await;
                         continue;
                     }
                 };

@@ -39,6 +39,7 @@ mod config;
 mod control;
 pub mod envelope;
 mod error;
+mod failures;
 mod matching;
 mod reader;
 #[cfg(feature = "testing")]
@@ -49,6 +50,7 @@ pub use bus::KafkaEventBus;
 pub use config::{KafkaConfig, SecurityProtocol};
 pub use control::{ControlChannel, ControlEvent};
 pub use error::{Error, Result};
+pub use failures::ReadFailures;
 pub use matching::MatchReader;
 pub use reader::{GroupReader, IDLE_WAIT, Record};
 pub use topics::ensure_topics;

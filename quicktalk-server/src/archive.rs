@@ -120,6 +120,7 @@ pub async fn archive(
     tracing::info!(group = reader.group(), store = %args.storage.redacted(), "archiving room events");
     let mut total = ArchiveStats::default();
     let mut window = (Instant::now(), 0u64);
+    let mut failures = quicktalk_kafka::ReadFailures::new("the rooms topic");
     tokio::pin!(shutdown);
     loop {
         let batch = tokio::select! {
@@ -129,11 +130,11 @@ pub async fn archive(
         let batch = match batch {
             Ok(batch) => {
                 heartbeat.beat();
+                failures.recovered();
                 batch
             }
             Err(error) => {
-                tracing::warn!(%error, "reading Kafka failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                failures.failed(&error).await;
                 continue;
             }
         };

@@ -62,6 +62,7 @@ async fn run_matcher(
     // that asks every node for its waits again.
     let mut owned: Vec<i32> = Vec::new();
     let mut check = tokio::time::interval(Duration::from_millis(100));
+    let mut failures = quicktalk_kafka::ReadFailures::new("the match topic");
     loop {
         let deadline = matcher
             .as_ref()
@@ -71,14 +72,14 @@ async fn run_matcher(
         let out = tokio::select! {
             read = reader.recv() => match read {
                 Ok(Some(event)) => {
+                    failures.recovered();
                     tracing::debug!(?event, "matcher reads");
                     let owner = matcher.get_or_insert_with(|| Owner::new(config));
                     owner.matcher.apply(&event, now)
                 }
                 Ok(None) => Vec::new(),
                 Err(error) => {
-                    tracing::warn!(%error, "matcher stream read failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    failures.failed(&error).await;
                     Vec::new()
                 }
             },

@@ -348,6 +348,7 @@ pub async fn moderate(
     let heartbeat = crate::worker_health::serve(&args.health).await?;
     tracing::info!(group = reader.group(), "second moderation pass running");
     let (mut flags_total, mut bans_total) = (0u64, 0u64);
+    let mut failures = quicktalk_kafka::ReadFailures::new("the rooms topic");
     tokio::pin!(shutdown);
     loop {
         let batch = tokio::select! {
@@ -357,11 +358,11 @@ pub async fn moderate(
         let batch = match batch {
             Ok(batch) => {
                 heartbeat.beat();
+                failures.recovered();
                 batch
             }
             Err(error) => {
-                tracing::warn!(%error, "reading Kafka failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                failures.failed(&error).await;
                 continue;
             }
         };

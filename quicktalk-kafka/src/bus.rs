@@ -1,5 +1,6 @@
 //! [`KafkaEventBus`]: the engine's `EventBus` port over a Kafka topic.
 
+use crate::context::Quiet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,7 +32,7 @@ const SUBSCRIPTION_BUFFER: usize = 4096;
 /// every in-sync replica. `linger.ms=1` lets a burst share a request
 /// without adding more than a millisecond to a quiet room.
 pub struct KafkaEventBus {
-    producer: FutureProducer,
+    producer: FutureProducer<Quiet>,
     config: KafkaConfig,
     topic: String,
     match_topic: String,
@@ -59,7 +60,7 @@ impl KafkaEventBus {
     pub async fn connect(config: KafkaConfig) -> Result<Self> {
         config.validate()?;
         let partitions = ensure_topics(&config).await?;
-        let producer: FutureProducer = config
+        let producer: FutureProducer<Quiet> = config
             .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -68,7 +69,7 @@ impl KafkaEventBus {
             // A send the brokers cannot take for 30 s fails, so the engine's
             // publisher sees the outage, reports not ready and retries.
             .set("message.timeout.ms", "30000")
-            .create()
+            .create_with_context(Quiet::default())
             .map_err(Error::kafka("creating the producer"))?;
         Ok(Self {
             producer,
@@ -240,8 +241,11 @@ impl EventBus for KafkaEventBus {
 }
 
 /// A consumer positioned at the current end of every partition of `topic`.
-async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<StreamConsumer> {
-    let consumer: StreamConsumer = config
+async fn tail_consumer(
+    config: &KafkaConfig,
+    topics: &[(&str, i32)],
+) -> Result<StreamConsumer<Quiet>> {
+    let consumer: StreamConsumer<Quiet> = config
         .client_config()
         // Required by the client, never joined or committed: partitions are
         // assigned directly.
@@ -254,7 +258,7 @@ async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<S
         // Deliver as soon as anything arrives (the default waits up to 500 ms).
         .set("fetch.wait.max.ms", "10")
         .set("auto.offset.reset", "earliest")
-        .create()
+        .create_with_context(Quiet::default())
         .map_err(Error::kafka("creating a consumer"))?;
     let wanted: Vec<(String, i32)> = topics
         .iter()
@@ -265,8 +269,8 @@ async fn tail_consumer(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<S
         let wanted = wanted.clone();
         let timeout = config_timeout(config.get("socket.timeout.ms"));
         tokio::task::spawn_blocking(move || -> Result<Vec<i64>> {
-            let client: BaseConsumer = config
-                .create()
+            let client: BaseConsumer<Quiet> = config
+                .create_with_context(Quiet::default())
                 .map_err(Error::kafka("creating a consumer"))?;
             wanted
                 .iter()
@@ -322,7 +326,7 @@ fn read_room(
     since_ms: i64,
 ) -> Result<Vec<BusEvent>> {
     let timeout = config.connect_timeout;
-    let consumer: BaseConsumer = config
+    let consumer: BaseConsumer<Quiet> = config
         .client_config()
         .set(
             "group.id",
@@ -330,7 +334,7 @@ fn read_room(
         )
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .create()
+        .create_with_context(Quiet::default())
         .map_err(Error::kafka("creating a consumer"))?;
     let mut times = TopicPartitionList::new();
     times
@@ -388,7 +392,7 @@ fn config_timeout(ms: Option<&str>) -> Duration {
 /// are created a broker may not lead the partition yet (`Not leader for
 /// partition`, seen in the test suite): asked again for a few seconds
 /// before giving up. Blocking: call from a blocking thread.
-fn partition_end<C: rdkafka::consumer::Consumer>(
+fn partition_end<C: rdkafka::consumer::Consumer<Quiet>>(
     client: &C,
     topic: &str,
     partition: i32,

@@ -5,6 +5,7 @@
 //! follows the topic and closes the banned key's live sessions, so a ban
 //! takes effect cluster-wide within a fetch (tens of milliseconds).
 
+use crate::context::Quiet;
 use std::time::Duration;
 
 use quicktalk_core::ClientKey;
@@ -46,7 +47,7 @@ struct Envelope {
 
 /// Publishes and follows `{prefix}.control`.
 pub struct ControlChannel {
-    producer: FutureProducer,
+    producer: FutureProducer<Quiet>,
     config: KafkaConfig,
     topic: String,
 }
@@ -67,11 +68,11 @@ impl ControlChannel {
     pub async fn connect(config: &KafkaConfig) -> Result<Self> {
         config.validate()?;
         ensure_topics(config).await?;
-        let producer: FutureProducer = config
+        let producer: FutureProducer<Quiet> = config
             .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .create()
+            .create_with_context(Quiet::default())
             .map_err(Error::kafka("creating the producer"))?;
         Ok(Self {
             producer,
@@ -109,7 +110,7 @@ impl ControlChannel {
     /// # Errors
     /// [`Error::Kafka`] when the consumer cannot be set up.
     pub async fn follow(&self) -> Result<mpsc::Receiver<ControlEvent>> {
-        let consumer: StreamConsumer = self
+        let consumer: StreamConsumer<Quiet> = self
             .config
             .client_config()
             .set(
@@ -122,15 +123,15 @@ impl ControlChannel {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "50")
-            .create()
+            .create_with_context(Quiet::default())
             .map_err(Error::kafka("creating a consumer"))?;
         let end = {
             let client_config = self.config.client_config();
             let topic = self.topic.clone();
             let timeout = self.config.connect_timeout;
             tokio::task::spawn_blocking(move || -> Result<i64> {
-                let client: BaseConsumer = client_config
-                    .create()
+                let client: BaseConsumer<Quiet> = client_config
+                    .create_with_context(Quiet::default())
                     .map_err(Error::kafka("creating a consumer"))?;
                 client
                     .fetch_watermarks(&topic, 0, timeout)

@@ -36,6 +36,7 @@
 
 mod bus;
 mod config;
+mod context;
 mod control;
 pub mod envelope;
 mod error;

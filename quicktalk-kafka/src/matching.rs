@@ -11,6 +11,7 @@
 //! `lang`; its node accepts one proposal per wait, so nobody is matched
 //! twice.
 
+use crate::context::Quiet;
 use std::time::Duration;
 
 use quicktalk_core::ports::event_bus::BusEvent;
@@ -24,7 +25,7 @@ use crate::topics::ensure_topics;
 
 /// The matcher's stream as one member of the matcher group.
 pub struct MatchReader {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<Quiet>,
     topic: String,
 }
 
@@ -45,7 +46,7 @@ impl MatchReader {
         config.validate()?;
         ensure_topics(config).await?;
         let topic = config.match_topic();
-        let consumer: StreamConsumer = config
+        let consumer: StreamConsumer<Quiet> = config
             .client_config()
             .set("group.id", format!("{}.matcher", config.topic_prefix))
             // The position is all a new owner takes over: committed every
@@ -63,7 +64,7 @@ impl MatchReader {
             // A dead owner's partition moves after 6 s; heartbeats every 2 s.
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "2000")
-            .create()
+            .create_with_context(Quiet::default())
             .map_err(Error::kafka("creating the matcher consumer"))?;
         consumer
             .subscribe(&[&topic])

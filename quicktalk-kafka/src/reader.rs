@@ -6,6 +6,7 @@
 //! hands the batch to the next owner of its partitions. Workers make their
 //! writes idempotent (by room and `seq`) and the repeats cost nothing.
 
+use crate::context::Quiet;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -40,7 +41,7 @@ pub struct Record {
 
 /// Reads the rooms topic as member `group` of a consumer group.
 pub struct GroupReader {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<Quiet>,
     topic: String,
     group: String,
     /// What `next_batch` returned and `commit` has not committed yet:
@@ -71,7 +72,7 @@ impl GroupReader {
         ensure_topics(config).await?;
         let topic = config.rooms_topic();
         let group = format!("{}.{worker}", config.topic_prefix);
-        let consumer: StreamConsumer = config
+        let consumer: StreamConsumer<Quiet> = config
             .client_config()
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
@@ -87,7 +88,7 @@ impl GroupReader {
             // Rebalances move only the partitions that must move; the
             // others keep being read.
             .set("partition.assignment.strategy", "cooperative-sticky")
-            .create()
+            .create_with_context(Quiet::default())
             .map_err(Error::kafka("creating a group consumer"))?;
         consumer
             .subscribe(&[&topic])

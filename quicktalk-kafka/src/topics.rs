@@ -1,8 +1,8 @@
 //! Creating the topics at start-up, and refusing a layout that would break
 //! the guarantees (a room's events must stay on one partition, in order).
 
+use crate::context::Quiet;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -21,9 +21,9 @@ use crate::error::{Error, Result};
 /// break their order).
 pub async fn ensure_topics(config: &KafkaConfig) -> Result<i32> {
     let topic = config.rooms_topic();
-    let admin: AdminClient<DefaultClientContext> = config
+    let admin: AdminClient<Quiet> = config
         .client_config()
-        .create()
+        .create_with_context(Quiet::default())
         .map_err(Error::kafka("creating the admin client"))?;
     let retention = config.retention.as_millis().to_string();
     let new_topic = NewTopic::new(
@@ -134,8 +134,8 @@ pub(crate) async fn describe(config: &KafkaConfig, topic: String) -> Result<Layo
     let client_config = config.client_config();
     let timeout = config.connect_timeout;
     let read = move || -> Result<Layout> {
-        let consumer: BaseConsumer = client_config
-            .create()
+        let consumer: BaseConsumer<Quiet> = client_config
+            .create_with_context(Quiet::default())
             .map_err(Error::kafka("creating a metadata client"))?;
         // A topic created a moment ago may not be in every broker's
         // metadata yet: ask again until it is, within the timeout.

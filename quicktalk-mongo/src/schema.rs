@@ -154,7 +154,8 @@ fn bson_int(value: &mongodb::bson::Bson) -> Option<i64> {
 /// indexes (FerretDB v1 answers `NotImplemented`, code 238) is left to the
 /// engine's periodic purge, which runs either way.
 async fn ensure_ttl(database: &Database, retention: Duration) -> bool {
-    let mut all = true;
+    let mut missing = Vec::new();
+    let mut reason = String::new();
     for collection in RETAINED {
         let collection = database.collection::<Document>(collection);
         let model = || {
@@ -179,15 +180,35 @@ async fn ensure_ttl(database: &Database, retention: Duration) -> bool {
             other => other.map(|_| ()),
         };
         if let Err(error) = result {
-            all = false;
-            tracing::info!(
-                collection = collection.name(),
-                %error,
-                "no TTL index here; retention relies on the periodic purge"
-            );
+            if reason.is_empty() {
+                reason = short(&error);
+            }
+            missing.push(collection.name().to_owned());
         }
     }
-    all
+    if missing.is_empty() {
+        return true;
+    }
+    // One line, in words: the driver's own error carries the server's reply
+    // as a hex dump.
+    tracing::info!(
+        collections = %missing.join(", "),
+        %reason,
+        "no TTL indexes on this server; retention relies on the periodic purge"
+    );
+    false
+}
+
+/// A driver error as the server put it (code name, code and message),
+/// without the raw reply document the driver's own text includes.
+fn short(error: &mongodb::error::Error) -> String {
+    match &*error.kind {
+        mongodb::error::ErrorKind::Command(command) => format!(
+            "{} ({}): {}",
+            command.code_name, command.code, command.message
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn is_index_conflict(error: &mongodb::error::Error) -> bool {

@@ -392,7 +392,7 @@ fn config_timeout(ms: Option<&str>) -> Duration {
 /// are created a broker may not lead the partition yet (`Not leader for
 /// partition`, seen in the test suite): asked again for a few seconds
 /// before giving up. Blocking: call from a blocking thread.
-fn partition_end<C: rdkafka::consumer::Consumer<Quiet>>(
+pub(crate) fn partition_end<C: rdkafka::consumer::Consumer<Quiet>>(
     client: &C,
     topic: &str,
     partition: i32,

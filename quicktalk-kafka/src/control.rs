@@ -133,10 +133,10 @@ impl ControlChannel {
                 let client: BaseConsumer<Quiet> = client_config
                     .create_with_context(Quiet::default())
                     .map_err(Error::kafka("creating a consumer"))?;
-                client
-                    .fetch_watermarks(&topic, 0, timeout)
-                    .map(|(_, high)| high)
-                    .map_err(Error::kafka("reading the control topic's end"))
+                // Asked again for a while: right after the topics are made
+                // (another node starting at the same moment) the broker may
+                // not lead the partition yet.
+                crate::bus::partition_end(&client, &topic, 0, timeout)
             })
             .await
             .unwrap_or_else(|join| Err(Error::config("bus", format!("task failed: {join}"))))?

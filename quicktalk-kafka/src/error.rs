@@ -29,7 +29,7 @@ pub enum Error {
         found: i64,
     },
     /// The brokers could not be reached or refused a request.
-    #[error("kafka ({action}): {source}")]
+    #[error("kafka ({action}): {source}{}", unreachable_hint(source))]
     Kafka {
         /// What was being done.
         action: &'static str,
@@ -64,5 +64,57 @@ impl Error {
     }
 }
 
+/// For the errors that mean no broker answered (a timeout, a refused or
+/// unresolvable address), what to check: the client's own words
+/// (`OperationTimedOut` while creating topics) read like a topic problem.
+fn unreachable_hint(source: &rdkafka::error::KafkaError) -> &'static str {
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let code = match source {
+        // Admin errors keep their code to themselves.
+        KafkaError::AdminOp(code) => Some(*code),
+        other => other.rdkafka_error_code(),
+    };
+    match code {
+        Some(
+            Code::OperationTimedOut
+            | Code::RequestTimedOut
+            | Code::AllBrokersDown
+            | Code::BrokerTransportFailure
+            | Code::Resolve
+            | Code::TimedOutQueue,
+        ) => {
+            " (no broker answered: check the broker addresses and that a broker is up and reachable)"
+        }
+        _ => "",
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    use super::*;
+
+    #[test]
+    fn an_unanswered_request_says_to_check_the_brokers() {
+        let timed_out = Error::kafka("creating topics")(KafkaError::AdminOp(
+            RDKafkaErrorCode::OperationTimedOut,
+        ));
+        assert!(
+            timed_out.to_string().contains("no broker answered"),
+            "{timed_out}"
+        );
+        let refused = Error::kafka("publishing")(KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageSizeTooLarge,
+        ));
+        assert!(
+            !refused.to_string().contains("no broker answered"),
+            "{refused}"
+        );
+    }
+}

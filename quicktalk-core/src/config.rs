@@ -196,6 +196,34 @@ fn at_most<T: PartialOrd + std::fmt::Display>(
     }
 }
 
+/// The unit a duration setting is written in, for its error message.
+enum Unit {
+    Millis,
+    Secs,
+}
+
+/// `value` may not exceed `max`; the error gives `why` and both values in
+/// the setting's own unit.
+fn duration_at_most(
+    setting: &'static str,
+    value: Duration,
+    max: Duration,
+    unit: Unit,
+    why: &str,
+) -> Result<()> {
+    if value <= max {
+        return Ok(());
+    }
+    let say = |time: Duration| match unit {
+        Unit::Millis => format!("{} ms", time.as_millis()),
+        Unit::Secs => format!("{} s", time.as_secs_f64()),
+    };
+    Err(Error::Config {
+        setting,
+        reason: format!("must be at most {} ({why}), got {}", say(max), say(value)),
+    })
+}
+
 fn positive_duration(setting: &'static str, value: Duration) -> Result<()> {
     if value.is_zero() {
         Err(Error::Config {
@@ -272,26 +300,20 @@ impl EngineConfig {
         )?;
         at_least("store_queue", self.store_queue, 1)?;
         at_least("store_batch", self.store_batch, 1)?;
-        if self.store_linger > MAX_STORE_LINGER {
-            return Err(Error::Config {
-                setting: "store_linger",
-                reason: format!(
-                    "must be at most {} ms (lines wait that long before they are stored), got {} ms",
-                    MAX_STORE_LINGER.as_millis(),
-                    self.store_linger.as_millis()
-                ),
-            });
-        }
-        if self.delivery_settle > MAX_DELIVERY_SETTLE {
-            return Err(Error::Config {
-                setting: "delivery_settle",
-                reason: format!(
-                    "must be at most {} s (rooms keep that much more chat for resumes), got {} s",
-                    MAX_DELIVERY_SETTLE.as_secs(),
-                    self.delivery_settle.as_secs_f64()
-                ),
-            });
-        }
+        duration_at_most(
+            "store_linger",
+            self.store_linger,
+            MAX_STORE_LINGER,
+            Unit::Millis,
+            "lines wait that long before they are stored",
+        )?;
+        duration_at_most(
+            "delivery_settle",
+            self.delivery_settle,
+            MAX_DELIVERY_SETTLE,
+            Unit::Secs,
+            "rooms keep that much more chat for resumes",
+        )?;
         at_least("bus_queue", self.bus_queue, 1)?;
         Ok(())
     }
@@ -356,5 +378,22 @@ mod tests {
                 ..
             })
         ));
+
+        let config = EngineConfig {
+            delivery_settle: Duration::from_secs(61),
+            ..EngineConfig::default()
+        };
+        let error = config.validate().unwrap_err();
+        assert!(
+            error.to_string().contains("delivery_settle")
+                && error.to_string().contains("at most 60 s"),
+            "{error}"
+        );
+        let config = EngineConfig {
+            store_linger: Duration::from_millis(10_001),
+            ..EngineConfig::default()
+        };
+        let error = config.validate().unwrap_err();
+        assert!(error.to_string().contains("at most 10000 ms"), "{error}");
     }
 }

@@ -316,28 +316,36 @@ async fn connections_opened_together_get_their_first_ping_at_different_times() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn lines_both_clients_confirmed_by_pong_are_not_kept_and_missed_ones_still_are() {
-    let server = Server::start(config(&[
+/// A server that pings every second and takes lines as fast as they come
+/// (plus `extra` flags), and a pair on it after A sent `lines` lines, each
+/// echoed to A and read by B.
+async fn pinged_pair_after_lines(extra: &[&str], lines: u64) -> (Server, Client, Client) {
+    let mut flags = vec![
         "--ping-interval-secs",
-        "1",
-        "--delivery-settle-secs",
         "1",
         "--rate-per-sec",
         "1000",
         "--rate-burst",
         "1000",
-    ]))
-    .await;
-    let keep = quicktalk_core::EngineConfig::default().report_context_lines as u64;
+    ];
+    flags.extend_from_slice(extra);
+    let server = Server::start(config(&flags)).await;
     let (mut a, mut b) = pair(&server).await;
-    let lines = keep + 10;
     for n in 1..=lines {
         a.send(json!({"type": "send", "text": format!("line {n}"), "cid": n.to_string()}))
             .await;
         a.expect("message").await;
         b.expect("message").await;
     }
+    (server, a, b)
+}
+
+#[tokio::test]
+async fn lines_both_clients_confirmed_by_pong_are_not_kept_and_missed_ones_still_are() {
+    let keep = quicktalk_core::EngineConfig::default().report_context_lines as u64;
+    let lines = keep + 10;
+    let (server, mut a, mut b) =
+        pinged_pair_after_lines(&["--delivery-settle-secs", "1"], lines).await;
     // Pings go out after the lines on both sockets; the pongs carry the
     // delivery marks back, and a mark counts once a later one shows the
     // connection open a second (the settle time) after it.
@@ -396,24 +404,9 @@ async fn a_client_that_drops_soon_after_its_socket_read_lines_it_never_kept_gets
     // answers the server's ping by itself, the application has taken only
     // the first lines, and the connection is cut. The pong said every line
     // was read; the resume must still bring the ones the client never kept.
-    let server = Server::start(config(&[
-        "--ping-interval-secs",
-        "1",
-        "--rate-per-sec",
-        "1000",
-        "--rate-burst",
-        "1000",
-    ]))
-    .await;
     let keep = quicktalk_core::EngineConfig::default().report_context_lines as u64;
-    let (mut a, mut b) = pair(&server).await;
     let lines = keep + 25;
-    for n in 1..=lines {
-        a.send(json!({"type": "send", "text": format!("line {n}"), "cid": n.to_string()}))
-            .await;
-        a.expect("message").await;
-        b.expect("message").await;
-    }
+    let (server, mut a, mut b) = pinged_pair_after_lines(&[], lines).await;
     // B's socket reads on and pongs the pings (marks up to the last line),
     // for less than the settle time.
     tokio::join!(

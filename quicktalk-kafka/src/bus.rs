@@ -1,6 +1,5 @@
 //! [`KafkaEventBus`]: the engine's `EventBus` port over a Kafka topic.
 
-use crate::context::Quiet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,6 +12,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
+use crate::context::Quiet;
 use crate::envelope;
 use crate::error::{Error, Result};
 use crate::topics::ensure_topics;
@@ -232,7 +232,7 @@ impl EventBus for KafkaEventBus {
                             ),
                         }
                     }
-                    Err(error) => failures.failed(&error).await,
+                    Err(error) => failures.failed(&Error::kafka("reading")(error)).await,
                 }
             }
         });

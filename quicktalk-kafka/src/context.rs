@@ -13,8 +13,12 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::failures::LOG_EVERY;
+
+/// The kind shared by every report of an unreachable broker.
+const BROKER: &str = "broker";
 
 /// Kinds of line remembered per client (librdkafka's facilities and error
 /// codes are a few dozen).
@@ -54,7 +58,10 @@ impl Quiet {
 
 impl ClientContext for Quiet {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        let Some(held_back) = self.due(fac) else {
+        // A failed connection comes as a log line (`FAIL`) and as an error
+        // (below) with the same text: one turn for both.
+        let kind = if fac == "FAIL" { BROKER } else { fac };
+        let Some(held_back) = self.due(kind) else {
             return;
         };
         match level {
@@ -77,9 +84,21 @@ impl ClientContext for Quiet {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        let kind = error
-            .rdkafka_error_code()
-            .map_or_else(|| "error".to_owned(), |code| format!("{code:?}"));
+        let code = error.rdkafka_error_code();
+        if code == Some(RDKafkaErrorCode::AllBrokersDown) && reason.starts_with("0/") {
+            // `0/2 brokers are down`: librdkafka saying they are back.
+            tracing::info!(target: "librdkafka", "{reason}");
+            return;
+        }
+        let kind = match code {
+            Some(
+                RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve,
+            ) => BROKER.to_owned(),
+            Some(code) => format!("{code:?}"),
+            None => "error".to_owned(),
+        };
         if let Some(held_back) = self.due(&kind) {
             tracing::error!(target: "librdkafka", %error, held_back, "{reason}");
         }
@@ -108,5 +127,22 @@ mod tests {
         quiet.seen.lock().get_mut("FAIL").unwrap().0 -= LOG_EVERY;
         assert_eq!(quiet.due("FAIL"), Some(30));
         assert_eq!(quiet.due("FAIL"), None);
+    }
+
+    #[test]
+    fn a_failed_connection_logged_and_reported_as_an_error_takes_one_turn() {
+        let quiet = Quiet::default();
+        quiet.log(RDKafkaLogLevel::Error, "FAIL", "Connect to ... failed");
+        quiet.error(
+            KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure),
+            "Connect to ... failed",
+        );
+        quiet.error(
+            KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "2/2 brokers are down",
+        );
+        let seen = quiet.seen.lock();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[BROKER].1, 2, "two held back");
     }
 }

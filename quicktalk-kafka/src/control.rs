@@ -5,7 +5,6 @@
 //! follows the topic and closes the banned key's live sessions, so a ban
 //! takes effect cluster-wide within a fetch (tens of milliseconds).
 
-use crate::context::Quiet;
 use std::time::Duration;
 
 use quicktalk_core::ClientKey;
@@ -18,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::config::KafkaConfig;
+use crate::context::Quiet;
 use crate::error::{Error, Result};
 use crate::topics::ensure_topics;
 
@@ -162,7 +162,7 @@ impl ControlChannel {
                         message
                     }
                     Err(error) => {
-                        failures.failed(&error).await;
+                        failures.failed(&Error::kafka("reading")(error)).await;
                         continue;
                     }
                 };

@@ -11,7 +11,6 @@
 //! `lang`; its node accepts one proposal per wait, so nobody is matched
 //! twice.
 
-use crate::context::Quiet;
 use std::time::Duration;
 
 use quicktalk_core::ports::event_bus::BusEvent;
@@ -19,6 +18,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 
 use crate::config::KafkaConfig;
+use crate::context::Quiet;
 use crate::envelope;
 use crate::error::{Error, Result};
 use crate::topics::ensure_topics;

@@ -6,7 +6,6 @@
 //! hands the batch to the next owner of its partitions. Workers make their
 //! writes idempotent (by room and `seq`) and the repeats cost nothing.
 
-use crate::context::Quiet;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,6 +17,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
+use crate::context::Quiet;
 use crate::envelope;
 use crate::error::{Error, Result};
 use crate::topics::ensure_topics;

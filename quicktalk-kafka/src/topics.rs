@@ -1,12 +1,12 @@
 //! Creating the topics at start-up, and refusing a layout that would break
 //! the guarantees (a room's events must stay on one partition, in order).
 
-use crate::context::Quiet;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::KafkaConfig;
+use crate::context::Quiet;
 use crate::error::{Error, Result};
 
 /// Creates the rooms topic if it is missing (with the configured partitions,

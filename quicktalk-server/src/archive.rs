@@ -117,7 +117,7 @@ pub async fn archive(
     let store = args.storage.open(None).await?;
     let (_, reader) = args.bus.join_worker_group("archive", "archive").await?;
     let heartbeat = crate::worker_health::serve(&args.health).await?;
-    tracing::info!(group = reader.group(), store = %args.storage.redacted(), "archiving room events");
+    tracing::info!(group = reader.group(), storage = %args.storage.redacted(), "archiving room events");
     let mut total = ArchiveStats::default();
     let mut window = (Instant::now(), 0u64);
     let mut failures = quicktalk_kafka::ReadFailures::new("the rooms topic");
@@ -127,9 +127,13 @@ pub async fn archive(
             () = &mut shutdown => break,
             batch = reader.next_batch(args.batch, Duration::from_millis(20)) => batch,
         };
+        // The loop came round: a broker outage is not a stuck worker
+        // (restarting it would not bring the broker back).
+        heartbeat.beat();
         let batch = match batch {
+            // An empty batch only says the wait ran out: not that reading works.
+            Ok(batch) if batch.is_empty() => continue,
             Ok(batch) => {
-                heartbeat.beat();
                 failures.recovered();
                 batch
             }
@@ -154,7 +158,7 @@ pub async fn archive(
         total.lines += lines.len() as u64;
         total.room_events += rooms.len() as u64;
         window.1 += lines.len() as u64;
-        if window.0.elapsed() >= Duration::from_secs(10) {
+        if window.0.elapsed() >= Duration::from_secs(10) && window.1 > 0 {
             let rate = window.1 as f64 / window.0.elapsed().as_secs_f64();
             tracing::info!(
                 lines = total.lines,

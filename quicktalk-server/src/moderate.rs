@@ -355,9 +355,12 @@ pub async fn moderate(
             () = &mut shutdown => break,
             batch = reader.next_batch(1024, Duration::from_millis(20)) => batch,
         };
+        // The loop came round: a broker outage is not a stuck worker.
+        heartbeat.beat();
         let batch = match batch {
+            // An empty batch only says the wait ran out: not that reading works.
+            Ok(batch) if batch.is_empty() => continue,
             Ok(batch) => {
-                heartbeat.beat();
                 failures.recovered();
                 batch
             }
@@ -398,6 +401,11 @@ pub async fn moderate(
         flags_total += flags.len() as u64;
         bans_total += bans.len() as u64;
     }
+    tracing::info!(
+        flags = flags_total,
+        bans = bans_total,
+        "second moderation pass stopped"
+    );
     Ok((flags_total, bans_total))
 }
 

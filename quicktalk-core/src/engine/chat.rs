@@ -184,6 +184,9 @@ impl Hub {
         // line is back from the bus (an echo means the partner's node can
         // have it, even if this node dies right after).
         let across = room.remote.is_some();
+        // A client that sends is alive: what its socket read a settle time
+        // ago, it has.
+        room.active(me, now, self.config.delivery_settle);
         let stored = room.append(me, text, ts, line.cid.map(Arc::from), masked);
         stored.on_bus = !across;
         let (seq, ts) = (stored.seq, stored.ts);

@@ -241,6 +241,19 @@ impl Room {
         }
     }
 
+    /// Member `member` did something at `now` (sent a line): its client is
+    /// running, so a mark `settle` or more before now counts, as a later
+    /// mark would make it count. A room whose members both talk then keeps
+    /// about `settle` of chat beyond its marks, not a whole mark interval.
+    pub(crate) fn active(&mut self, member: usize, now: Instant, settle: Duration) {
+        if let Some((seq, at)) = self.unsettled[member]
+            && now.saturating_duration_since(at) >= settle
+        {
+            self.unsettled[member] = None;
+            self.confirmed(member, seq);
+        }
+    }
+
     /// Member `member`'s connection ended or was replaced: its marks not
     /// yet settled say nothing about what the client kept (its `resume`
     /// says that).
@@ -557,6 +570,20 @@ mod tests {
         );
         room.delivered(0, 20, at(35), settle);
         assert_eq!(buffered(&room), [19, 20]);
+        // A line sent settles a mark as a later mark would, not sooner.
+        for _ in 0..6 {
+            room.append(0, "x".into(), 0, None, false);
+        }
+        room.confirmed(1, 26);
+        room.delivered(0, 24, at(40), settle);
+        room.active(0, at(43), settle);
+        assert_eq!(
+            buffered(&room),
+            [21, 22, 23, 24, 25, 26],
+            "3 s after the mark is too soon"
+        );
+        room.active(0, at(45), settle);
+        assert_eq!(buffered(&room), [25, 26]);
     }
 
     #[test]

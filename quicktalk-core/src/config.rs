@@ -58,8 +58,11 @@ pub struct EngineConfig {
     /// the client kept them: browsers and WebSocket libraries answer pings
     /// themselves, ahead of the application. A client that crashes,
     /// reloads or loses its link within this time sends no later mark, and
-    /// its `resume` gets every line it had not kept. Default 5 s; zero
-    /// trusts the next mark at once.
+    /// its `resume` gets every line it had not kept. A line the member
+    /// sends that long after a mark settles it too. Default 2 s (a client
+    /// takes the frames its socket read in milliseconds; each second more
+    /// keeps a second more of every busy room's chat); zero trusts the next
+    /// mark or line at once.
     pub delivery_settle: Duration,
     /// Lines before and at a report stored as its context, and the fewest
     /// lines a room keeps. Default 20.
@@ -142,7 +145,7 @@ impl Default for EngineConfig {
             report_block: Duration::from_secs(24 * 3600),
             replay_capacity: 256,
             report_context_lines: 20,
-            delivery_settle: Duration::from_secs(5),
+            delivery_settle: Duration::from_secs(2),
             outbox_capacity: 256,
             max_sessions: 100_000,
             max_interests: 10,
@@ -243,7 +246,7 @@ impl EngineConfig {
     /// yet confirmed by a settled delivery mark (both members for about two
     /// seconds and `delivery_settle`), and everything its partner sent
     /// during the grace (the burst, then `rate_per_sec`). With the
-    /// defaults: 256 + 30 + 5 x 39 = 481.
+    /// defaults: 256 + 30 + 5 x 36 = 466.
     pub fn replay_lines(&self) -> usize {
         let seconds = self.resume_grace.as_secs_f64() + 4.0 + self.delivery_settle.as_secs_f64();
         let lines = 3.0 * f64::from(self.rate_burst) + self.rate_per_sec * seconds;
@@ -336,14 +339,14 @@ mod tests {
     #[test]
     fn a_room_keeps_what_a_resume_may_need_under_the_limits() {
         let config = EngineConfig::default();
-        assert_eq!(config.replay_lines(), 256 + 30 + 5 * 39);
+        assert_eq!(config.replay_lines(), 256 + 30 + 5 * 36);
         // A faster rate or a longer grace keeps more lines, never fewer
         // than asked for.
         let faster = EngineConfig {
             rate_per_sec: 50.0,
             ..EngineConfig::default()
         };
-        assert_eq!(faster.replay_lines(), 256 + 30 + 50 * 39);
+        assert_eq!(faster.replay_lines(), 256 + 30 + 50 * 36);
         let roomy = EngineConfig {
             replay_capacity: 5_000,
             ..EngineConfig::default()

@@ -190,7 +190,7 @@ pub struct ServeConfig {
     /// the room: browsers and WebSocket libraries answer pings before the
     /// page has taken the lines, so a client that crashes or reloads sooner
     /// gets them again on resume. 0 drops them at the next mark; at most 60.
-    #[arg(long, env = "QUICKTALK_DELIVERY_SETTLE_SECS", default_value_t = 5)]
+    #[arg(long, env = "QUICKTALK_DELIVERY_SETTLE_SECS", default_value_t = 2)]
     pub delivery_settle_secs: u64,
     /// Seconds to wait for a common-interest partner before any partner.
     #[arg(long, env = "QUICKTALK_INTEREST_WAIT_SECS", default_value_t = 5)]

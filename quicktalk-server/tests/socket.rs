@@ -406,9 +406,11 @@ async fn a_client_that_drops_soon_after_its_socket_read_lines_it_never_kept_gets
     // was read; the resume must still bring the ones the client never kept.
     let keep = quicktalk_core::EngineConfig::default().report_context_lines as u64;
     let lines = keep + 25;
-    let (server, mut a, mut b) = pinged_pair_after_lines(&[], lines).await;
+    let (server, mut a, mut b) =
+        pinged_pair_after_lines(&["--delivery-settle-secs", "5"], lines).await;
     // B's socket reads on and pongs the pings (marks up to the last line),
-    // for less than the settle time.
+    // for less than the settle time (5 s here, so a slow test box cannot
+    // stretch the reading past it).
     tokio::join!(
         read_quietly(&mut a, Duration::from_millis(2500)),
         read_quietly(&mut b, Duration::from_millis(2500))

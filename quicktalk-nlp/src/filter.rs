@@ -114,6 +114,15 @@ struct Rule {
     runs: Box<[u16]>,
 }
 
+/// The context words a line has (see [`Kind::Context`] and [`Kind::Game`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Contexts {
+    /// News, medicine, a report: the line is about harm.
+    about: bool,
+    /// A game: threats are trash talk.
+    game: bool,
+}
+
 /// Per-thread scratch space, so a check allocates nothing in the steady state.
 #[derive(Default)]
 struct Scratch {
@@ -373,7 +382,7 @@ fn compile(entries: &[Entry], want_masked: bool) -> Literals {
         // `title` (as `titie`) cover `titties`.
         let spellings = match entry.kind {
             Kind::Danger(..) => l_variants(&units),
-            Kind::Allow | Kind::Signal(_) | Kind::Context => vec![units.clone()],
+            Kind::Allow | Kind::Signal(_) | Kind::Context | Kind::Game => vec![units.clone()],
         };
         for spelled in spellings {
             add(spelled.iter().map(|u| u.ch).collect(), rule(&spelled));
@@ -528,13 +537,15 @@ impl Filter {
     pub fn check(&self, text: &str) -> Check {
         let mut findings = Vec::new();
         let mut offset = 0;
-        let mut context = false;
+        let mut context = Contexts::default();
         while offset < text.len() {
             let end = chunk_end(text, offset, CHUNK);
             let reach = chunk_end(text, offset, CHUNK + OVERLAP);
             SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                context |= self.find(&text[offset..reach], offset, &mut scratch, &mut findings);
+                let found = self.find(&text[offset..reach], offset, &mut scratch, &mut findings);
+                context.about |= found.about;
+                context.game |= found.game;
             });
             offset = end;
         }
@@ -564,13 +575,25 @@ impl Filter {
         let mut check = self.decide(findings);
         // A line about harm (news, a medical visit, an incident reported)
         // is shown to moderators, not stopped: a block of sexual, hate or
-        // threat words becomes a flag. Contact details and spam stay blocked.
-        if context
-            && check.action == Action::Block
-            && matches!(
-                check.category,
-                Some(Category::Sexual | Category::Hate | Category::Threat)
-            )
+        // threat words becomes a flag, unless the harm is aimed at the
+        // reader (`i'll rape you, call the police` is a threat with a
+        // context word added, not a report). A game lowers a threat even
+        // when aimed (trash talk is), and nothing else. Contact details
+        // and spam stay blocked: every blocking finding must be lowered.
+        let lowered = |finding: &Finding| {
+            let about = context.about && !crate::address::aimed_at_reader(text, &finding.span);
+            match finding.category {
+                Category::Threat => context.game || about,
+                Category::Sexual | Category::Hate => about,
+                _ => false,
+            }
+        };
+        if check.action == Action::Block
+            && check
+                .findings
+                .iter()
+                .filter(|f| self.policy.action(f.category, f.severity) == Action::Block)
+                .all(lowered)
         {
             check.action = Action::Flag;
             check.mask_spans.clear();
@@ -592,15 +615,14 @@ impl Filter {
         view.as_str().to_owned()
     }
 
-    /// Pushes what the piece holds to `out`; returns whether it has a
-    /// context word.
+    /// Pushes what the piece holds to `out`; returns its context words.
     fn find(
         &self,
         text: &str,
         offset: usize,
         scratch: &mut Scratch,
         out: &mut Vec<Finding>,
-    ) -> bool {
+    ) -> Contexts {
         let Scratch {
             view,
             plain,
@@ -642,7 +664,10 @@ impl Filter {
                 });
             }
         }
-        let context = hits.iter().any(|&(_, _, kind)| kind == Kind::Context);
+        let context = Contexts {
+            about: hits.iter().any(|&(_, _, kind)| kind == Kind::Context),
+            game: hits.iter().any(|&(_, _, kind)| kind == Kind::Game),
+        };
         // The plain text only for lines the contact, art or number patterns
         // could match (most chat lines skip all three).
         let features = view.features();

@@ -16,6 +16,8 @@
 //! |classic
 //! [context]            # words of news, medicine, reporting: a block becomes a flag
 //! |hospital
+//! [game]               # games: a blocked threat becomes a flag
+//! |in the game|
 //! ```
 //!
 //! Entries are written plainly (lowercase, no leetspeak, no spacing tricks):
@@ -35,8 +37,12 @@ pub(crate) enum Kind {
     /// A spam signal (see the spam module), by its index.
     Signal(u16),
     /// A context word (news, medicine, reporting an incident): a line that
-    /// has one is talking *about* harm, so a block becomes a flag.
+    /// has one is talking *about* harm, so a block becomes a flag (unless
+    /// the harm is aimed at the reader, see the address module).
     Context,
+    /// A game (`in the game`, `high score`): a blocked threat becomes a flag
+    /// even when aimed at the reader (trash talk is); nothing else does.
+    Game,
 }
 
 /// One expanded lexicon entry.
@@ -73,7 +79,10 @@ pub(crate) fn parse(name: &str, source: &str, out: &mut Vec<Entry>) -> Result<()
         }
         if let Some(header) = line.strip_prefix('[').and_then(|h| h.strip_suffix(']'))
             && !header.contains(['[', ']'])
-            && (header == "allow" || header == "context" || header.contains(' '))
+            && (header == "allow"
+                || header == "context"
+                || header == "game"
+                || header.contains(' '))
         {
             kind = Some(parse_header(header).map_err(fail)?);
             continue;
@@ -107,6 +116,9 @@ fn parse_header(header: &str) -> Result<Kind, String> {
     }
     if header == "context" {
         return Ok(Kind::Context);
+    }
+    if header == "game" {
+        return Ok(Kind::Game);
     }
     let mut words = header.split_whitespace();
     let (Some(category), Some(severity), None) = (words.next(), words.next(), words.next()) else {

@@ -59,6 +59,7 @@
 //! # let _ = builder;
 //! ```
 
+mod address;
 mod art;
 mod contact;
 pub mod datasets;

@@ -580,13 +580,13 @@ impl Filter {
         // context word added, not a report). A game lowers a threat even
         // when aimed (trash talk is), and nothing else. Contact details
         // and spam stay blocked: every blocking finding must be lowered.
-        let lowered = |finding: &Finding| {
-            let about = context.about && !crate::address::aimed_at_reader(text, &finding.span);
-            match finding.category {
-                Category::Threat => context.game || about,
-                Category::Sexual | Category::Hate => about,
-                _ => false,
-            }
+        let about = |finding: &Finding| {
+            context.about && !crate::address::aimed_at_reader(text, &finding.span)
+        };
+        let lowered = |finding: &Finding| match finding.category {
+            Category::Threat => context.game || about(finding),
+            Category::Sexual | Category::Hate => about(finding),
+            _ => false,
         };
         if check.action == Action::Block
             && check

@@ -6,7 +6,6 @@
 //! since the last.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
@@ -14,8 +13,9 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
+use tokio::time::Instant;
 
-use crate::failures::LOG_EVERY;
+use crate::failures::LogTurn;
 
 /// The kind shared by every report of an unreachable broker.
 const BROKER: &str = "broker";
@@ -27,8 +27,8 @@ const KINDS: usize = 64;
 /// The context every client of this crate is created with.
 #[derive(Debug, Default)]
 pub struct Quiet {
-    /// Per kind: when a line was last written, and how many since.
-    seen: Mutex<HashMap<String, (Instant, u64)>>,
+    /// Per kind: its log line's turn.
+    seen: Mutex<HashMap<String, LogTurn>>,
 }
 
 impl Quiet {
@@ -37,20 +37,14 @@ impl Quiet {
         let now = Instant::now();
         let mut seen = self.seen.lock();
         match seen.get_mut(kind) {
-            Some((at, held)) if now.duration_since(*at) < LOG_EVERY => {
-                *held += 1;
-                None
-            }
-            Some((at, held)) => {
-                let count = std::mem::take(held);
-                *at = now;
-                Some(count)
-            }
+            Some(turn) => turn.due(now),
             None => {
+                let mut turn = LogTurn::default();
+                let due = turn.due(now);
                 if seen.len() < KINDS {
-                    seen.insert(kind.to_owned(), (now, 0));
+                    seen.insert(kind.to_owned(), turn);
                 }
-                Some(0)
+                due
             }
         }
     }
@@ -110,6 +104,7 @@ impl ConsumerContext for Quiet {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failures::LOG_EVERY;
 
     #[test]
     fn a_kind_is_written_once_per_interval_and_counts_what_it_held_back() {
@@ -124,7 +119,7 @@ mod tests {
             "another kind has its own turn"
         );
         // Once the interval has passed, the next line says how many waited.
-        quiet.seen.lock().get_mut("FAIL").unwrap().0 -= LOG_EVERY;
+        quiet.seen.lock().get_mut("FAIL").unwrap().at = Some(Instant::now() - LOG_EVERY);
         assert_eq!(quiet.due("FAIL"), Some(30));
         assert_eq!(quiet.due("FAIL"), None);
     }
@@ -143,6 +138,6 @@ mod tests {
         );
         let seen = quiet.seen.lock();
         assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(seen[BROKER].1, 2, "two held back");
+        assert_eq!(seen[BROKER].held, 2, "two held back");
     }
 }

@@ -19,16 +19,41 @@ pub const PAUSE: Duration = Duration::from_millis(5);
 /// At most one log line per this long while reads keep failing.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// One kind of log line's turn: written at most once per [`LOG_EVERY`], the
+/// ones in between counted. Shared by the read loops and librdkafka's own
+/// lines (see `context`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LogTurn {
+    /// When a line of this kind was last written.
+    pub(crate) at: Option<Instant>,
+    /// Lines held back since then.
+    pub(crate) held: u64,
+}
+
+impl LogTurn {
+    /// Whether a line is due at `now`; if so, how many were held back.
+    pub(crate) fn due(&mut self, now: Instant) -> Option<u64> {
+        match self.at {
+            Some(at) if now.saturating_duration_since(at) < LOG_EVERY => {
+                self.held += 1;
+                None
+            }
+            _ => {
+                self.at = Some(now);
+                Some(std::mem::take(&mut self.held))
+            }
+        }
+    }
+}
+
 /// Paces one read loop's failures: a short pause each time, the first
 /// failure logged, then one line per [`LOG_EVERY`] with how many came
 /// between, and one when reading works again.
 #[derive(Debug)]
 pub struct ReadFailures {
     what: &'static str,
-    /// When the last line was logged, while reads are failing.
-    logged: Option<Instant>,
-    /// Failures since then.
-    since: u64,
+    /// The failure log line's turn, while reads are failing.
+    turn: LogTurn,
     /// Failures since reading last worked.
     total: u64,
 }
@@ -38,8 +63,7 @@ impl ReadFailures {
     pub fn new(what: &'static str) -> Self {
         Self {
             what,
-            logged: None,
-            since: 0,
+            turn: LogTurn::default(),
             total: 0,
         }
     }
@@ -47,21 +71,13 @@ impl ReadFailures {
     /// A read failed: logs when due, then pauses for [`PAUSE`].
     pub async fn failed(&mut self, error: &(dyn Display + Sync)) {
         self.total += 1;
-        let now = Instant::now();
-        let due = self
-            .logged
-            .is_none_or(|at| now.saturating_duration_since(at) >= LOG_EVERY);
-        if due {
+        if let Some(held_back) = self.turn.due(Instant::now()) {
             tracing::warn!(
                 what = self.what,
                 %error,
-                failures_since_last_line = self.since,
+                failures_since_last_line = held_back,
                 "reading Kafka failed; retrying"
             );
-            self.logged = Some(now);
-            self.since = 0;
-        } else {
-            self.since += 1;
         }
         tokio::time::sleep(PAUSE).await;
     }
@@ -74,7 +90,7 @@ impl ReadFailures {
                 failures = self.total,
                 "reading Kafka again"
             );
-            (self.logged, self.since, self.total) = (None, 0, 0);
+            (self.turn, self.total) = (LogTurn::default(), 0);
         }
     }
 

@@ -91,9 +91,10 @@ pub(crate) struct Room {
     /// Per member: the newest delivery mark not yet settled, and when it
     /// came. A pong proves the client's socket read the lines, not that the
     /// client kept them (libraries and browsers answer pings on their own,
-    /// ahead of the application): a mark counts once a later one, at least
-    /// the settle time after it, shows the connection still open. A client
-    /// that crashed or reloaded with lines unread sends no later mark.
+    /// ahead of the application): a mark counts once a later one, or a line
+    /// the member sends, at least the settle time after it shows the client
+    /// still there. A client that crashed or reloaded with lines unread
+    /// sends neither.
     unsettled: [Option<(u64, Instant)>; 2],
     /// Per member: its report of the other is stored; a repeat is answered
     /// without storing it again.
@@ -230,15 +231,10 @@ impl Room {
     /// `settle` or more after it, shows the connection stayed open; until
     /// then the lines stay for a resume.
     pub(crate) fn delivered(&mut self, member: usize, seq: u64, now: Instant, settle: Duration) {
-        match self.unsettled[member] {
-            Some((earlier, at)) if now.saturating_duration_since(at) >= settle => {
-                self.unsettled[member] = Some((seq, now));
-                self.confirmed(member, earlier);
-            }
-            // Too soon: a later mark covers this one's lines.
-            Some(_) => {}
-            None => self.unsettled[member] = Some((seq, now)),
-        }
+        // The mark is itself a sign of life for the one before it.
+        self.active(member, now, settle);
+        // While an earlier mark waits, a later one covers this one's lines.
+        self.unsettled[member].get_or_insert((seq, now));
     }
 
     /// Member `member` did something at `now` (sent a line): its client is

@@ -360,41 +360,29 @@ fn filler(text: &str) -> Option<usize> {
 /// space), and for each byte of it the byte of `plain` it came from. None
 /// unless at least four letters in a row were typed that way (`a b`, `ㅋ ㅋ`).
 fn squeeze_spelled(plain: &str) -> Option<(String, Vec<usize>)> {
-    // One walk over the words gives both passes what they need: a word,
-    // whether it is one character, and whether it is joined to the last.
-    let words = || {
-        let mut offset = 0;
-        let mut last: Option<(usize, bool)> = None; // end, single
-        plain.split(' ').filter_map(move |word| {
-            let start = offset;
-            offset += word.len() + 1;
-            if word.is_empty() {
-                return None;
-            }
-            let single = word.chars().nth(1).is_none();
-            let joined =
-                last.is_some_and(|(end, last_single)| last_single && single && start == end + 1);
-            let gap = last.map(|(end, _)| end);
-            last = Some((start + word.len(), single));
-            Some((start, word, single, joined, gap))
-        })
-    };
-    let mut run = 0;
-    let mut longest = 0;
-    for (_, _, single, joined, _) in words() {
-        run = match (single, joined) {
-            (true, true) => run + 1,
-            (true, false) => 1,
-            (false, _) => 0,
-        };
-        longest = longest.max(run);
-    }
-    if longest < 4 {
+    if !four_spelled_in_a_row(plain.as_bytes()) {
         return None;
     }
+    // Each word, whether it is joined to the last (both of one character,
+    // one space between), and where the last one ended.
+    let mut offset = 0;
+    let mut last: Option<(usize, bool)> = None; // end, single
+    let words = plain.split(' ').filter_map(move |word| {
+        let start = offset;
+        offset += word.len() + 1;
+        if word.is_empty() {
+            return None;
+        }
+        let single = word.chars().nth(1).is_none();
+        let joined =
+            last.is_some_and(|(end, last_single)| last_single && single && start == end + 1);
+        let gap = last.map(|(end, _)| end);
+        last = Some((start + word.len(), single));
+        Some((start, word, joined, gap))
+    });
     let mut squeezed = String::with_capacity(plain.len());
     let mut from = Vec::with_capacity(plain.len());
-    for (start, word, _, joined, gap) in words() {
+    for (start, word, joined, gap) in words {
         if let (Some(gap), false) = (gap, joined) {
             squeezed.push(' ');
             from.push(gap);
@@ -403,6 +391,48 @@ fn squeeze_spelled(plain: &str) -> Option<(String, Vec<usize>)> {
         from.extend(start..start + word.len());
     }
     Some((squeezed, from))
+}
+
+/// Whether four or more words of one character each follow each other with
+/// one space between them (what [`squeeze_spelled`] reads): a walk over the
+/// bytes, as most lines have no such run.
+fn four_spelled_in_a_row(bytes: &[u8]) -> bool {
+    let mut run = 0;
+    // Where the last word ended, when it was of one character.
+    let mut single_end = None;
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b' ' {
+            at += 1;
+            continue;
+        }
+        let width = match bytes[at] {
+            0..0x80 => 1,
+            0x80..0xE0 => 2,
+            0xE0..0xF0 => 3,
+            _ => 4,
+        };
+        let end = at + width;
+        if bytes.get(end).is_none_or(|&b| b == b' ') {
+            run = if single_end.is_some_and(|e: usize| e + 1 == at) {
+                run + 1
+            } else {
+                1
+            };
+            if run >= 4 {
+                return true;
+            }
+            single_end = Some(end);
+            at = end;
+        } else {
+            run = 0;
+            single_end = None;
+            while at < bytes.len() && bytes[at] != b' ' {
+                at += 1;
+            }
+        }
+    }
+    false
 }
 
 /// What the patterns need of a line, from one pass over its bytes (a
@@ -625,7 +655,9 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
             width,
         });
     }
-    if !c.is_ascii() {
+    // The first syllables of the words in NATIVE_DIGITS: most syllables
+    // start none, and need no search of the list.
+    if matches!(c, '하' | '둘' | '셋' | '넷' | '다' | '여' | '일' | '아') {
         if let Some(&(word, value)) = NATIVE_DIGITS
             .iter()
             .find(|(word, _)| rest.starts_with(word))
@@ -705,6 +737,7 @@ const ENGLISH_DIGITS: [(&str, u8); 11] = [
 /// `공일공 하나둘셋넷`). Alone they are everyday words (`하나도 없어`,
 /// `둘이서`): they make a phone only inside a number that starts like a
 /// mobile one.
+/// (Their first syllables are listed again in [`digit_in`].)
 const NATIVE_DIGITS: [(&str, u8); 9] = [
     ("하나", 1),
     ("둘", 2),
@@ -966,6 +999,33 @@ mod tests {
         let mut out = Vec::new();
         ContactDetector::new().find(text, &mut out);
         out.into_iter().map(|f| f.category).collect()
+    }
+
+    #[test]
+    fn every_native_number_word_reads_as_its_digit() {
+        for (word, value) in NATIVE_DIGITS {
+            let read = digit_in(word, 0, None, false).map(|d| (d.value, d.width));
+            assert_eq!(read, Some((value, word.len())), "{word}");
+        }
+    }
+
+    #[test]
+    fn four_spelled_words_need_one_space_between_each() {
+        for (text, run) in [
+            ("k a k a o", true),
+            ("id m i n j", true),
+            ("카 톡 아 이 디", true),
+            (" a b c d ", true),
+            ("a b c", false),
+            ("a b c de f", false),
+            ("a b  c d", false),
+            ("ㅋ ㅋ ㅋ", false),
+            ("", false),
+            ("hello world", false),
+        ] {
+            assert_eq!(four_spelled_in_a_row(text.as_bytes()), run, "{text:?}");
+            assert_eq!(squeeze_spelled(text).is_some(), run, "{text:?}");
+        }
     }
 
     /// The one-pass scan says what the `contains` tests it replaced said.

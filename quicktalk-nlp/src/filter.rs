@@ -130,6 +130,8 @@ struct Scratch {
     plain: String,
     plain_source: Vec<(u32, u32)>,
     hits: Vec<(usize, usize, Kind)>,
+    /// The allowed words among `hits`, as unit ranges.
+    allows: Vec<(usize, usize)>,
     found: Vec<Found>,
     art: Vec<(Category, Range<usize>)>,
     spam: Vec<Range<usize>>,
@@ -628,6 +630,7 @@ impl Filter {
             plain,
             plain_source,
             hits,
+            allows,
             found,
             art,
             spam,
@@ -642,11 +645,12 @@ impl Filter {
         // within the match and runs on past it (`my ass` in `my
         // assumptions`: the last word is `assumptions`). The allowed words
         // are few; a line can have thousands of hits (`ㅅㅂㅅㅂ...`).
-        let allows: Vec<(usize, usize)> = hits
-            .iter()
-            .filter(|&&(_, _, kind)| kind == Kind::Allow)
-            .map(|&(a, b, _)| (a, b))
-            .collect();
+        allows.clear();
+        allows.extend(
+            hits.iter()
+                .filter(|&&(_, _, kind)| kind == Kind::Allow)
+                .map(|&(a, b, _)| (a, b)),
+        );
         let allowed = |first: usize, last: usize| {
             allows
                 .iter()
@@ -671,11 +675,16 @@ impl Filter {
         // The plain text only for lines the contact, art or number patterns
         // could match (most chat lines skip all three).
         let features = view.features();
-        let contact_worth = features.digits
+        let contact_worth = (features.digits
             || features.marks
             || (features.hangul && (features.latin || features.zero_word))
             // Spelled out: `naver dot com`, `name at gmail`.
-            || (features.latin && self.contact().has_spelled_keyword(view.as_str()));
+            || (features.latin && self.contact().has_spelled_keyword(view.as_str())))
+            // What every pattern needs: an ASCII letter or digit (only Latin
+            // and digit atoms fold to one), but for a number in Korean words
+            // (`공일공...`) and `...닷컴`: a Korean line with only a full stop
+            // runs none.
+            && (features.latin || features.digits || features.zero_word || features.dat);
         let signals = hits
             .iter()
             .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));

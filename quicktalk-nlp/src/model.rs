@@ -33,6 +33,9 @@ pub struct Model {
     scale: f32,
     bias: f32,
     threshold: f32,
+    /// The least sum of weights that scores at or above the threshold, so
+    /// a check compares integers instead of taking an exponential.
+    flag_sum: i64,
 }
 
 /// Bytes before the weights: magic, dimension, bias, scale, threshold.
@@ -47,42 +50,82 @@ const HEADER: usize = 20;
 /// hash is stable across Rust versions and platforms: a model trained
 /// anywhere scores the same everywhere.
 pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
-    // The last MAX_N characters, newest last; at the start only the space
-    // before the line counts.
-    let mut window = [u32::from(' '); MAX_N];
-    let mut filled = 1;
-    let mut push = |c: char| {
-        window = [window[1], window[2], window[3], u32::from(c)];
-        filled = (filled + 1).min(MAX_N);
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for &c in window[MAX_N - filled..].iter().rev() {
-            hash ^= u64::from(c);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            each((hash as usize) & (DIM - 1));
-        }
+    let mut window = Window {
+        chars: [u32::from(' '); MAX_N],
+        filled: 1,
     };
     let mut last_space = true;
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        // Most characters are ASCII: read without UTF-8 decoding.
+        let byte = bytes[at];
+        let c = if byte.is_ascii() {
+            at += 1;
+            char::from(byte)
+        } else {
+            let Some(c) = text[at..].chars().next() else {
+                break; // not reached: `at` stays on a char boundary
+            };
+            at += c.len_utf8();
+            c
+        };
         let space = c.is_whitespace();
         if space && last_space {
             continue;
         }
         last_space = space;
         if space {
-            push(' ');
+            window.push(' ', &mut each);
         } else if c.is_ascii() {
             // The same character `to_lowercase` gives, without its iterator.
-            push(c.to_ascii_lowercase());
+            window.push(c.to_ascii_lowercase(), &mut each);
         } else if matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{3131}'..='\u{318E}') {
             // Hangul has no case: `to_lowercase` would search its tables
             // for every syllable of a Korean line to give it back as it is.
-            push(c);
+            window.push(c, &mut each);
         } else {
-            c.to_lowercase().for_each(&mut push);
+            c.to_lowercase().for_each(|c| window.push(c, &mut each));
         }
     }
     if !last_space {
-        push(' ');
+        window.push(' ', &mut each);
+    }
+}
+
+/// The last [`MAX_N`] characters of a line, newest last; at the start only
+/// the space before the line counts.
+struct Window {
+    chars: [u32; MAX_N],
+    filled: usize,
+}
+
+impl Window {
+    /// Adds `c` and calls `each` with the bucket of the 1- to 4-grams that
+    /// end at it.
+    #[inline(always)]
+    fn push(&mut self, c: char, each: &mut impl FnMut(usize)) {
+        let [_, a, b, d] = self.chars;
+        self.chars = [a, b, d, u32::from(c)];
+        self.filled = (self.filled + 1).min(MAX_N);
+        let step = |hash: u64, c: u32| (hash ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3);
+        let bucket = |hash: u64| (hash as usize) & (DIM - 1);
+        let mut hash = step(0xcbf2_9ce4_8422_2325, self.chars[3]);
+        each(bucket(hash));
+        if self.filled == MAX_N {
+            // Past the line's first characters: the four steps unrolled.
+            hash = step(hash, self.chars[2]);
+            each(bucket(hash));
+            hash = step(hash, self.chars[1]);
+            each(bucket(hash));
+            hash = step(hash, self.chars[0]);
+            each(bucket(hash));
+            return;
+        }
+        for k in 1..self.filled {
+            hash = step(hash, self.chars[MAX_N - 1 - k]);
+            each(bucket(hash));
+        }
     }
 }
 
@@ -112,7 +155,7 @@ impl Model {
         if u32::from_le_bytes(word(4)) as usize != DIM {
             return Err("wrong dimension".into());
         }
-        Ok(Model {
+        let mut model = Model {
             bias: f32::from_le_bytes(word(8)),
             scale: f32::from_le_bytes(word(12)),
             threshold: f32::from_le_bytes(word(16)),
@@ -122,7 +165,37 @@ impl Model {
                 .collect::<Box<[i8]>>()
                 .try_into()
                 .map_err(|_| "wrong dimension".to_string())?,
-        })
+            flag_sum: 0,
+        };
+        // Weights are quantised by a positive scale (`to_bytes`): a larger
+        // sum never scores lower, which `least_flagging_sum` relies on.
+        if !(model.scale > 0.0 && model.scale.is_finite()) {
+            return Err("the weights' scale is not a positive number".into());
+        }
+        model.flag_sum = model.least_flagging_sum();
+        Ok(model)
+    }
+
+    /// The probability of a sum of weights.
+    fn probability(&self, sum: i32) -> f32 {
+        sigmoid(self.bias + sum as f32 * self.scale)
+    }
+
+    /// The least `i32` sum whose probability reaches the threshold, found
+    /// with the same arithmetic as [`Model::score`] (the probability never
+    /// falls as the sum grows); one past `i32::MAX` when none does.
+    fn least_flagging_sum(&self) -> i64 {
+        let flags = |sum: i64| self.probability(sum as i32) >= self.threshold;
+        let (mut low, mut high) = (i64::from(i32::MIN), i64::from(i32::MAX) + 1);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if flags(middle) {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        low
     }
 
     /// The score from which a line is flagged.
@@ -132,7 +205,7 @@ impl Model {
 
     /// Whether the line scores at or above the threshold.
     pub fn flags(&self, text: &str) -> bool {
-        self.score(text) >= self.threshold
+        i64::from(self.sum(text)) >= self.flag_sum
     }
 
     /// The file form of float weights (quantised to 8 bits).
@@ -155,9 +228,14 @@ impl Model {
 
     /// The probability that the line is abusive.
     pub fn score(&self, text: &str) -> f32 {
+        self.probability(self.sum(text))
+    }
+
+    /// The sum of the weights of the line's features.
+    fn sum(&self, text: &str) -> i32 {
         let mut sum = 0i32;
         for_each_feature(text, |index| sum += i32::from(self.weights[index]));
-        sigmoid(self.bias + sum as f32 * self.scale)
+        sum
     }
 }
 
@@ -246,6 +324,36 @@ mod tests {
         let model = Model::from_bytes(&Model::to_bytes(&weights, bias, 0.5)).unwrap();
         assert!(model.score("what a stupid idiot") > 0.5);
         assert!(model.score("the weather is nice") < 0.5);
+    }
+
+    #[test]
+    fn flagging_compares_sums_exactly_as_scores_would() {
+        let model = Model::builtin();
+        let least = model.flag_sum as i32;
+        assert!(model.probability(least) >= model.threshold());
+        assert!(model.probability(least - 1) < model.threshold());
+        let lines = [
+            "안녕하세요 반가워요",
+            "you are a worthless idiot",
+            "nobody wants you here",
+            "머리가 텅 비었네",
+            "what time is the meeting",
+            "",
+        ];
+        for line in lines {
+            assert_eq!(
+                model.flags(line),
+                model.score(line) >= model.threshold(),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_model_file_with_a_scale_that_is_not_positive_is_refused() {
+        let mut bytes = Model::to_bytes(&vec![0.5; DIM], 0.0, 0.5);
+        bytes[12..16].copy_from_slice(&(-1.0f32).to_le_bytes());
+        assert!(Model::from_bytes(&bytes).is_err());
     }
 
     #[test]

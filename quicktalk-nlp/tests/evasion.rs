@@ -114,6 +114,9 @@ const CAUGHT: &[(&str, Category)] = &[
     ("010-1234-5678", Contact),
     ("내 번호 01012345678 연락해", Contact),
     ("공일공 일이삼사 오육칠팔", Contact),
+    // Korean only, with a full stop: the two contact patterns without ASCII.
+    ("공일공 일이삼사 오육칠팔.", Contact),
+    ("네이버닷컴.", Spam),
     ("call me +44 20 7946 0958", Contact),
     ("minji99@gmail.com", Contact),
     ("minji99 at gmail dot com", Contact),

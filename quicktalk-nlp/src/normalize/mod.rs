@@ -57,6 +57,8 @@ pub(crate) struct Features {
     pub zero_word: bool,
     /// `@ . : / _ =`: e-mails, links, ids.
     pub marks: bool,
+    /// `닷`, as in `닷컴`: the one contact pattern without ASCII.
+    pub dat: bool,
     /// Characters ASCII art is made of.
     pub art: bool,
     pub currency: bool,
@@ -122,6 +124,7 @@ impl View {
                 Class::Hangul | Class::Jamo => {
                     features.hangul = true;
                     features.zero_word |= matches!(atom.ch, '공' | '영' | '빵');
+                    features.dat |= atom.ch == '닷';
                 }
                 _ => {}
             }

@@ -106,3 +106,26 @@ fn word_gaps_are_kept_as_flags() {
     assert_eq!(s.run, 2);
     assert!(s.has(GAP_INSIDE) && s.has(ENDS));
 }
+
+/// The filter runs the contact patterns, which need an ASCII letter or
+/// digit, only on a line with a Latin or digit atom (or one of the Korean
+/// forms): no character of any class folds to an ASCII letter or digit
+/// without being one of those.
+#[test]
+fn only_latin_and_digit_atoms_fold_to_ascii_letters_and_digits() {
+    let mut atoms = Vec::new();
+    for c in (0..=char::MAX as u32).filter_map(char::from_u32) {
+        atoms.clear();
+        fold_char(c, 0, c.len_utf8() as u32, &mut atoms);
+        for atom in &atoms {
+            if atom.ch.is_ascii_alphanumeric() {
+                assert!(
+                    matches!(atom.class, Class::Latin | Class::Digit),
+                    "{c:?} folds to {:?} of class {:?}",
+                    atom.ch,
+                    atom.class
+                );
+            }
+        }
+    }
+}

@@ -58,19 +58,24 @@ pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
     let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
-        // Most characters are ASCII: read without UTF-8 decoding.
+        // Most characters are ASCII: read without UTF-8 decoding. Hangul
+        // is no space and has no case: `is_whitespace` and `to_lowercase`
+        // would search their tables for every syllable of a Korean line.
         let byte = bytes[at];
-        let c = if byte.is_ascii() {
+        let (c, hangul) = if byte.is_ascii() {
             at += 1;
-            char::from(byte)
+            (char::from(byte), false)
         } else {
             let Some(c) = text[at..].chars().next() else {
                 break; // not reached: `at` stays on a char boundary
             };
             at += c.len_utf8();
-            c
+            (
+                c,
+                matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{3131}'..='\u{318E}'),
+            )
         };
-        let space = c.is_whitespace();
+        let space = !hangul && c.is_whitespace();
         if space && last_space {
             continue;
         }
@@ -80,9 +85,7 @@ pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
         } else if c.is_ascii() {
             // The same character `to_lowercase` gives, without its iterator.
             window.push(c.to_ascii_lowercase(), &mut each);
-        } else if matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{3131}'..='\u{318E}') {
-            // Hangul has no case: `to_lowercase` would search its tables
-            // for every syllable of a Korean line to give it back as it is.
+        } else if hangul {
             window.push(c, &mut each);
         } else {
             c.to_lowercase().for_each(|c| window.push(c, &mut each));

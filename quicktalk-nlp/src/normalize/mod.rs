@@ -123,8 +123,14 @@ impl View {
                 Class::Latin => features.latin = true,
                 Class::Hangul | Class::Jamo => {
                     features.hangul = true;
-                    features.zero_word |= matches!(atom.ch, '공' | '영' | '빵');
-                    features.dat |= atom.ch == '닷';
+                    match atom.ch {
+                        '공' | '영' | '빵' => features.zero_word = true,
+                        '닷' => features.dat = true,
+                        '원' => features.currency = true,
+                        _ => {}
+                    }
+                    // None of the marks below is Hangul.
+                    continue;
                 }
                 _ => {}
             }
@@ -135,7 +141,7 @@ impl View {
                     features.art = true;
                 }
                 '(' | '🖕' | '╰' => features.art = true,
-                '£' | '$' | '€' | '원' => features.currency = true,
+                '£' | '$' | '€' => features.currency = true,
                 _ => {}
             }
         }
@@ -277,6 +283,21 @@ impl View {
 
     /// One whitespace-delimited token, atoms `begin..end`.
     fn token(&mut self, begin: usize, end: usize) {
+        if self.atoms[begin..end]
+            .iter()
+            .all(|a| a.class == Class::Hangul)
+        {
+            // A word of syllables only, most Korean words: what the general
+            // path below gives it, without its searches for jamo, digits
+            // and masks.
+            let piece = self.raw.len();
+            for index in begin..end {
+                let atom = self.atoms[index];
+                self.push_syllable(atom.ch, atom.start, atom.end);
+            }
+            self.close_piece(piece);
+            return;
+        }
         let is_hangul = |a: &Atom| matches!(a.class, Class::Hangul | Class::Jamo);
         let first = self.atoms[begin..end].iter().position(is_hangul);
         let Some(first) = first.map(|i| begin + i) else {

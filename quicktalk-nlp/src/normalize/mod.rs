@@ -464,16 +464,26 @@ impl View {
     /// A token with no Hangul, atoms `begin..end`.
     fn latin(&mut self, begin: usize, end: usize) {
         let (token, raw) = (&self.atoms[begin..end], &mut self.raw);
-        if token.iter().all(|a| a.class == Class::Latin) {
-            // A word of letters only, most words of a line: read as written
-            // (what the general path below gives such a word, without its
-            // leet, mask and shadow tests).
+        let letters = token.iter().take_while(|a| a.class == Class::Latin).count();
+        // Punctuation after the letters that the general path below drops
+        // (`hello,`, `ubuntu:`, `so...`): none of it is a leet or mask
+        // symbol, part of one (`\/`, `()`) or syntax.
+        let punctuated = letters > 0
+            && token[letters..]
+                .iter()
+                .all(|a| matches!(a.ch, ',' | '.' | ':' | ';' | '"' | ')'));
+        if punctuated {
+            // A word of letters, most words of a line: read as written (what
+            // the general path gives such a word, without its leet, mask
+            // and shadow tests).
             let piece = raw.len();
-            for atom in token {
+            for atom in &token[..letters] {
                 push_unit(raw, atom.ch, atom.start, atom.end);
             }
             close_piece(raw, piece);
-            let keys = (2..=12).contains(&token.len())
+            // Korean typed on an English keyboard: letters only.
+            let keys = letters == token.len()
+                && (2..=12).contains(&letters)
                 && token.iter().all(|a| a.orig.is_ascii_alphabetic());
             if keys && !self.no_shadow {
                 self.keyboard_shadow(begin, end);

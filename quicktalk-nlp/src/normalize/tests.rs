@@ -5,6 +5,8 @@ use super::*;
 /// `(input, view text)`: the view has no word gaps and one char per run.
 const VIEWS: &[(&str, &str)] = &[
     ("Hello World", "heloworld"),
+    ("Hello, World...", "heloworld"),
+    ("fuuuck.", "fuck"),
     ("f u c k", "fuck"),
     ("s.h.i.t", "shit"),
     ("F_u c_K", "fuck"),

@@ -638,7 +638,7 @@ impl Filter {
         view.build(text);
         hits.clear();
         self.words.find(view, hits);
-        if view.as_str().contains(WILDCARD) {
+        if view.has_wildcard() {
             self.masked_words().find(view, hits);
         }
         // Allowed: inside an allowed word, or ending inside one that starts

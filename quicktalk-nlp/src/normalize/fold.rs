@@ -64,8 +64,27 @@ impl Atom {
     }
 }
 
-/// Folds `c` (found at `start..end` in the source) into `out`.
+/// Folds `c` (found at `start..end` in the source) into `out`: a Hangul
+/// syllable, most characters of a Korean line, inline; the rest in
+/// [`fold_other_char`].
+#[inline]
 pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
+    if hangul::is_syllable(c) {
+        out.push(Atom {
+            ch: c,
+            latin: '\0',
+            orig: c,
+            class: Class::Hangul,
+            start,
+            end,
+        });
+    } else {
+        fold_other_char(c, start, end, out);
+    }
+}
+
+/// [`fold_char`] for every character but a Hangul syllable.
+fn fold_other_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
     let push = |out: &mut Vec<Atom>, ch: char, latin: char, class: Class| {
         out.push(Atom {
             class,
@@ -75,10 +94,6 @@ pub(crate) fn fold_char(c: char, start: u32, end: u32, out: &mut Vec<Atom>) {
     };
     if c.is_ascii() {
         fold_ascii(c, start, out);
-        return;
-    }
-    if hangul::is_syllable(c) {
-        push(out, c, '\0', Class::Hangul);
         return;
     }
     if let Some(jamo) = hangul::compat_jamo(c) {

@@ -99,6 +99,8 @@ pub struct View {
     pub(crate) text: String,
     /// For each byte of `text`, the index of its unit.
     pub(crate) unit_at: Vec<u32>,
+    /// Whether a unit is a masking wildcard (`f*ck`).
+    wildcard: bool,
 }
 
 impl View {
@@ -110,6 +112,12 @@ impl View {
     /// The normalised text: what the lexicon is matched against.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// Whether the text has a masking wildcard (`f*ck`, `씨X`): only then
+    /// can the masked variants of the entries match.
+    pub(crate) fn has_wildcard(&self) -> bool {
+        self.wildcard
     }
 
     /// What kinds of characters the line has, from one pass over its folded
@@ -223,7 +231,9 @@ impl View {
         // Each shadow reading starts with a sentinel (see `begin_shadow`),
         // so no match runs from the text into a reading or between two.
         self.units.append(&mut self.shadow);
+        self.wildcard = false;
         for (index, unit) in self.units.iter().enumerate() {
+            self.wildcard |= unit.ch == WILDCARD;
             self.text.push(unit.ch);
             if unit.ch.is_ascii() {
                 self.unit_at.push(index as u32);
@@ -430,7 +440,10 @@ impl View {
     /// stretched, closes it (`조오온나`: `온` gives `조` its `ㄴ`). An
     /// unstretched syllable keeps the next one: `이익`, `애액`, `또라이인가`.
     fn push_syllable(&mut self, ch: char, start: u32, end: u32) {
-        if let (Some(prev), Some((11, vowel, last))) = (self.raw.last_mut(), hangul::split(ch))
+        // Only a syllable that starts with ㅇ (아 to 잏) can: most are
+        // pushed without being taken apart.
+        if ('아'..='잏').contains(&ch)
+            && let (Some(prev), Some((11, vowel, last))) = (self.raw.last_mut(), hangul::split(ch))
             && !prev.has(STARTS | ENDS)
             && let Some((initial, v, 0)) = hangul::split(prev.ch)
             && v == vowel

@@ -131,3 +131,13 @@ fn only_latin_and_digit_atoms_fold_to_ascii_letters_and_digits() {
         }
     }
 }
+
+/// `push_syllable` asks a range, not the syllable's parts, whether it
+/// starts with ㅇ.
+#[test]
+fn the_syllables_that_start_with_ieung_are_one_range() {
+    for c in '가'..='힣' {
+        let initial = hangul::split(c).map(|(initial, _, _)| initial);
+        assert_eq!(('아'..='잏').contains(&c), initial == Some(11), "{c}");
+    }
+}

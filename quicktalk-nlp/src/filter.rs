@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, MatchKind};
 
 use quicktalk_core::ports::moderator::{Action, Category, Moderator, Severity, Verdict};
 
@@ -295,22 +297,24 @@ impl Literals {
 /// text can come from several entries).
 #[derive(Debug)]
 struct WordSet {
-    automaton: AhoCorasick,
+    /// The automaton itself, walked byte by byte (see [`WordSet::find`]).
+    automaton: contiguous::NFA,
     rules: Vec<Vec<Rule>>,
 }
 
 impl WordSet {
     fn empty() -> Self {
         Self {
-            automaton: AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton builds"),
+            automaton: contiguous::NFA::new(Vec::<String>::new())
+                .expect("an empty automaton builds"),
             rules: Vec::new(),
         }
     }
 
     fn new(literals: Literals) -> Result<Self, Error> {
-        // The default (contiguous NFA): a full DFA was measured at 62 MB and
-        // 220 ms to build for no gain in speed.
-        let automaton = AhoCorasick::builder()
+        // A contiguous NFA: a full DFA was measured at 62 MB and 220 ms to
+        // build for no gain in speed.
+        let automaton = contiguous::Builder::new()
             .match_kind(MatchKind::Standard)
             .build(&literals.texts)
             .map_err(|error| Error::Lexicon {
@@ -324,23 +328,51 @@ impl WordSet {
         })
     }
 
-    /// Every accepted match in `view`, pushed to `hits`.
+    /// Every accepted match in `view`, pushed to `hits`: each pattern that
+    /// ends at each byte, in the order an overlapping search reports them.
+    /// The walk is by hand: the crate's iterator costs a set-up per line
+    /// and a return per match, most of the search on a short line.
     fn find(&self, view: &View, hits: &mut Vec<(usize, usize, Kind)>) {
-        for hit in self.automaton.find_overlapping_iter(view.as_str()) {
-            let first = view.unit_at[hit.start()] as usize;
-            let last = view.unit_at[hit.end() - 1] as usize;
-            let pushed = hits.len();
-            for rule in &self.rules[hit.pattern().as_usize()] {
-                // Rules that differ only in what they require give the
-                // same hit once.
-                if !hits[pushed..].iter().any(|&(_, _, kind)| kind == rule.kind)
-                    && accepts(rule, &view.units[first..=last])
-                    && (!matches!(rule.kind, Kind::Danger(Category::Hate, _))
-                        || rule.multiword
-                        || short_korean_match_is_a_word(&view.units, first, last))
-                {
-                    hits.push((first, last, rule.kind));
-                }
+        let automaton = &self.automaton;
+        let Ok(mut state) = automaton.start_state(Anchored::No) else {
+            return; // not reached: an unanchored search always starts
+        };
+        for (at, &byte) in view.as_str().as_bytes().iter().enumerate() {
+            state = automaton.next_state(Anchored::No, state, byte);
+            if !automaton.is_match(state) {
+                continue;
+            }
+            for index in 0..automaton.match_len(state) {
+                let pattern = automaton.match_pattern(state, index);
+                let start = at + 1 - automaton.pattern_len(pattern);
+                self.accept(view, start, at + 1, pattern.as_usize(), hits);
+            }
+        }
+    }
+
+    /// Pushes the rules of `pattern`, found at bytes `start..end`, that
+    /// accept the units there.
+    fn accept(
+        &self,
+        view: &View,
+        start: usize,
+        end: usize,
+        pattern: usize,
+        hits: &mut Vec<(usize, usize, Kind)>,
+    ) {
+        let first = view.unit_at[start] as usize;
+        let last = view.unit_at[end - 1] as usize;
+        let pushed = hits.len();
+        for rule in &self.rules[pattern] {
+            // Rules that differ only in what they require give the same
+            // hit once.
+            if !hits[pushed..].iter().any(|&(_, _, kind)| kind == rule.kind)
+                && accepts(rule, &view.units[first..=last])
+                && (!matches!(rule.kind, Kind::Danger(Category::Hate, _))
+                    || rule.multiword
+                    || short_korean_match_is_a_word(&view.units, first, last))
+            {
+                hits.push((first, last, rule.kind));
             }
         }
     }

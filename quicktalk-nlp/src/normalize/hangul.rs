@@ -23,6 +23,21 @@ const FINAL_JAMO: [char; 28] = [
 const FIRST_VOWEL: u32 = 0x314F;
 const LAST_VOWEL: u32 = 0x3163;
 
+/// The Hangul syllable whose UTF-8 starts at byte `at` of `bytes` (a
+/// `str`'s bytes, so the sequence is whole), if one does: a syllable is
+/// three bytes, led by 0xEA to 0xED.
+pub(crate) fn syllable_at(bytes: &[u8], at: usize) -> Option<char> {
+    let [lead, second, third] = *bytes.get(at..at + 3)? else {
+        return None;
+    };
+    if !(0xEA..=0xED).contains(&lead) {
+        return None;
+    }
+    let code =
+        (u32::from(lead & 0x0F) << 12) | (u32::from(second & 0x3F) << 6) | u32::from(third & 0x3F);
+    char::from_u32(code).filter(|&c| is_syllable(c))
+}
+
 /// `true` for a precomposed Hangul syllable.
 pub(crate) fn is_syllable(c: char) -> bool {
     (SYLLABLE_BASE..=SYLLABLE_LAST).contains(&(c as u32))
@@ -296,6 +311,15 @@ pub(crate) fn hanja_reading(c: char) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_syllable_is_read_from_its_bytes_and_nothing_else_is() {
+        for c in (0..=char::MAX as u32).filter_map(char::from_u32) {
+            let text = format!("{c}");
+            let read = syllable_at(text.as_bytes(), 0);
+            assert_eq!(read, is_syllable(c).then_some(c), "{c:?}");
+        }
+    }
 
     /// The quick test never turns away keys that compose into two or more
     /// whole syllables: every string of up to six keys from a set that

@@ -202,6 +202,11 @@ impl View {
                 // Most characters: no UTF-8 decoding.
                 fold::fold_ascii(char::from(bytes[index]), start, &mut self.atoms);
                 index += 1;
+            } else if let Some(c) = hangul::syllable_at(bytes, index) {
+                // Most of the rest in a Korean line, without the general
+                // UTF-8 decoder.
+                fold_char(c, start, start + 3, &mut self.atoms);
+                index += 3;
             } else if let Some(c) = source[index..].chars().next() {
                 let width = c.len_utf8();
                 fold_char(c, start, start + width as u32, &mut self.atoms);
@@ -234,12 +239,15 @@ impl View {
         self.wildcard = false;
         for (index, unit) in self.units.iter().enumerate() {
             self.wildcard |= unit.ch == WILDCARD;
-            self.text.push(unit.ch);
             if unit.ch.is_ascii() {
+                self.text.push(unit.ch);
                 self.unit_at.push(index as u32);
             } else {
+                let mut bytes = [0; 4];
+                let encoded = unit.ch.encode_utf8(&mut bytes);
+                self.text.push_str(encoded);
                 self.unit_at
-                    .extend(std::iter::repeat_n(index as u32, unit.ch.len_utf8()));
+                    .extend(std::iter::repeat_n(index as u32, encoded.len()));
             }
         }
     }

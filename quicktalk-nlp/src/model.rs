@@ -65,6 +65,9 @@ pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
         let (c, hangul) = if byte.is_ascii() {
             at += 1;
             (char::from(byte), false)
+        } else if let Some(syllable) = crate::normalize::hangul::syllable_at(bytes, at) {
+            at += 3;
+            (syllable, true)
         } else {
             let Some(c) = text[at..].chars().next() else {
                 break; // not reached: `at` stays on a char boundary

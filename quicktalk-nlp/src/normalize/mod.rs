@@ -64,6 +64,43 @@ pub(crate) struct Features {
     pub currency: bool,
 }
 
+impl Features {
+    /// Notes a folded character.
+    fn add(&mut self, atom: &Atom) {
+        match atom.class {
+            Class::Digit => self.digits = true,
+            Class::Latin => self.latin = true,
+            Class::Hangul | Class::Jamo => {
+                // None of the marks below is Hangul.
+                self.add_hangul(atom.ch);
+                return;
+            }
+            _ => {}
+        }
+        match atom.ch {
+            '@' | '.' | ':' | '/' => self.marks = true,
+            '_' | '=' => {
+                self.marks = true;
+                self.art = true;
+            }
+            '(' | '🖕' | '╰' => self.art = true,
+            '£' | '$' | '€' => self.currency = true,
+            _ => {}
+        }
+    }
+
+    /// Notes a syllable or jamo.
+    fn add_hangul(&mut self, ch: char) {
+        self.hangul = true;
+        match ch {
+            '공' | '영' | '빵' => self.zero_word = true,
+            '닷' => self.dat = true,
+            '원' => self.currency = true,
+            _ => {}
+        }
+    }
+}
+
 /// One character of the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unit {
@@ -101,6 +138,8 @@ pub struct View {
     pub(crate) unit_at: Vec<u32>,
     /// Whether a unit is a masking wildcard (`f*ck`).
     wildcard: bool,
+    /// See [`View::features`].
+    features: Features,
 }
 
 impl View {
@@ -120,40 +159,11 @@ impl View {
         self.wildcard
     }
 
-    /// What kinds of characters the line has, from one pass over its folded
-    /// characters: enough to skip the contact, art and number patterns (and
-    /// building the plain text) for a line that cannot match them.
+    /// What kinds of characters the line has, noted as its characters
+    /// were folded: enough to skip the contact, art and number patterns
+    /// (and building the plain text) for a line that cannot match them.
     pub(crate) fn features(&self) -> Features {
-        let mut features = Features::default();
-        for atom in &self.atoms {
-            match atom.class {
-                Class::Digit => features.digits = true,
-                Class::Latin => features.latin = true,
-                Class::Hangul | Class::Jamo => {
-                    features.hangul = true;
-                    match atom.ch {
-                        '공' | '영' | '빵' => features.zero_word = true,
-                        '닷' => features.dat = true,
-                        '원' => features.currency = true,
-                        _ => {}
-                    }
-                    // None of the marks below is Hangul.
-                    continue;
-                }
-                _ => {}
-            }
-            match atom.ch {
-                '@' | '.' | ':' | '/' => features.marks = true,
-                '_' | '=' => {
-                    features.marks = true;
-                    features.art = true;
-                }
-                '(' | '🖕' | '╰' => features.art = true,
-                '£' | '$' | '€' => features.currency = true,
-                _ => {}
-            }
-        }
-        features
+        self.features
     }
 
     /// The folded source without word tricks undone: lowercase, NFKD, with
@@ -186,6 +196,7 @@ impl View {
     /// Normalises `source` into this view, replacing what was there.
     pub fn build(&mut self, source: &str) {
         self.atoms.clear();
+        self.features = Features::default();
         self.raw.clear();
         self.shadow.clear();
         self.units.clear();
@@ -201,15 +212,23 @@ impl View {
             if bytes[index].is_ascii() {
                 // Most characters: no UTF-8 decoding.
                 fold::fold_ascii(char::from(bytes[index]), start, &mut self.atoms);
+                if let Some(atom) = self.atoms.last() {
+                    self.features.add(atom);
+                }
                 index += 1;
             } else if let Some(c) = hangul::syllable_at(bytes, index) {
                 // Most of the rest in a Korean line, without the general
                 // UTF-8 decoder.
                 fold_char(c, start, start + 3, &mut self.atoms);
+                self.features.add_hangul(c);
                 index += 3;
             } else if let Some(c) = source[index..].chars().next() {
                 let width = c.len_utf8();
+                let folded = self.atoms.len();
                 fold_char(c, start, start + width as u32, &mut self.atoms);
+                for atom in &self.atoms[folded..] {
+                    self.features.add(atom);
+                }
                 index += width;
             } else {
                 break; // not reached: `index` stays on a char boundary

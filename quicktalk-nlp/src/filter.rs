@@ -714,8 +714,8 @@ impl Filter {
             || (features.latin && self.contact().has_spelled_keyword(view.as_str())))
             // What every pattern needs: an ASCII letter or digit (only Latin
             // and digit atoms fold to one), but for a number in Korean words
-            // (`공일공...`) and `...닷컴`: a Korean line with only a full stop
-            // runs none.
+            // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
+            // (`그래...`, `:)`) runs none.
             && (features.latin || features.digits || features.zero_word || features.dat);
         let signals = hits
             .iter()

@@ -57,7 +57,8 @@ pub(crate) struct Features {
     pub zero_word: bool,
     /// `@ . : / _ =`: e-mails, links, ids.
     pub marks: bool,
-    /// `닷`, as in `닷컴`: the one contact pattern without ASCII.
+    /// `닷`, as in `닷컴`: with a number in Korean words (`zero_word`), what
+    /// a contact pattern can match in a line without ASCII letters or digits.
     pub dat: bool,
     /// Characters ASCII art is made of.
     pub art: bool,

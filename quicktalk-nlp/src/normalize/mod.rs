@@ -259,15 +259,12 @@ impl View {
         self.wildcard = false;
         for (index, unit) in self.units.iter().enumerate() {
             self.wildcard |= unit.ch == WILDCARD;
+            self.text.push(unit.ch);
             if unit.ch.is_ascii() {
-                self.text.push(unit.ch);
                 self.unit_at.push(index as u32);
             } else {
-                let mut bytes = [0; 4];
-                let encoded = unit.ch.encode_utf8(&mut bytes);
-                self.text.push_str(encoded);
                 self.unit_at
-                    .extend(std::iter::repeat_n(index as u32, encoded.len()));
+                    .extend(std::iter::repeat_n(index as u32, unit.ch.len_utf8()));
             }
         }
     }

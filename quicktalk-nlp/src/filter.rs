@@ -707,16 +707,18 @@ impl Filter {
         // The plain text only for lines the contact, art or number patterns
         // could match (most chat lines skip all three).
         let features = view.features();
-        let contact_worth = (features.digits
-            || features.marks
-            || (features.hangul && (features.latin || features.zero_word))
-            // Spelled out: `naver dot com`, `name at gmail`.
-            || (features.latin && self.contact().has_spelled_keyword(view.as_str())))
-            // What every pattern needs: an ASCII letter or digit (only Latin
-            // and digit atoms fold to one), but for a number in Korean words
-            // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
-            // (`그래...`, `:)`) runs none.
-            && (features.latin || features.digits || features.zero_word || features.dat);
+        // Every contact pattern needs an ASCII letter or digit (only Latin and
+        // digit atoms fold to one), but for a number in Korean words
+        // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
+        // (`그래...`, `:)`) runs none.
+        let contact_worth = features.digits
+            || features.zero_word
+            || (features.latin
+                && (features.hangul
+                    || features.marks
+                    // Spelled out: `naver dot com`, `name at gmail`.
+                    || self.contact().has_spelled_keyword(view.as_str())))
+            || (features.marks && features.dat);
         let signals = hits
             .iter()
             .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));

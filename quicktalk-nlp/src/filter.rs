@@ -6,14 +6,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::nfa::contiguous;
-use aho_corasick::{Anchored, MatchKind};
-
 use quicktalk_core::ports::moderator::{Action, Category, Moderator, Severity, Verdict};
 
 use crate::Error;
 use crate::art::ArtDetector;
+use crate::chars::CharAutomaton;
 use crate::contact::{ContactDetector, Found};
 use crate::lexicon::{self, Entry, Kind};
 use crate::model::Model;
@@ -250,7 +247,7 @@ impl FilterBuilder {
     pub fn build(self) -> Result<Filter, Error> {
         let (entries, spam) = self.parse()?;
         Ok(Filter {
-            words: WordSet::new(compile(&entries, false))?,
+            words: WordSet::new(compile(&entries, false)),
             masked_words: std::sync::OnceLock::new(),
             entries,
             contact: std::sync::OnceLock::new(),
@@ -297,71 +294,46 @@ impl Literals {
 /// text can come from several entries).
 #[derive(Debug)]
 struct WordSet {
-    /// The automaton itself, walked byte by byte (see [`WordSet::find`]).
-    automaton: contiguous::NFA,
+    /// The automaton itself, walked one unit of the view at a time (see
+    /// [`WordSet::find`]).
+    automaton: CharAutomaton,
     rules: Vec<Vec<Rule>>,
 }
 
 impl WordSet {
-    fn empty() -> Self {
+    fn new(literals: Literals) -> Self {
         Self {
-            automaton: contiguous::NFA::new(Vec::<String>::new())
-                .expect("an empty automaton builds"),
-            rules: Vec::new(),
-        }
-    }
-
-    fn new(literals: Literals) -> Result<Self, Error> {
-        // A contiguous NFA: a full DFA was measured at 62 MB and 220 ms to
-        // build for no gain in speed.
-        let automaton = contiguous::Builder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&literals.texts)
-            .map_err(|error| Error::Lexicon {
-                file: "lexicons".into(),
-                line: 0,
-                reason: error.to_string(),
-            })?;
-        Ok(Self {
-            automaton,
+            automaton: CharAutomaton::new(&literals.texts),
             rules: literals.rules,
-        })
+        }
     }
 
     /// Every accepted match in `view`, pushed to `hits`: each pattern that
-    /// ends at each byte, in the order an overlapping search reports them.
-    /// The walk is by hand: the crate's iterator costs a set-up per line
-    /// and a return per match, most of the search on a short line.
+    /// ends at each unit, longest first, as an overlapping search reports
+    /// them. One step per unit: a Hangul syllable is one character, not
+    /// three bytes (see [`CharAutomaton`]).
     fn find(&self, view: &View, hits: &mut Vec<(usize, usize, Kind)>) {
         let automaton = &self.automaton;
-        let Ok(mut state) = automaton.start_state(Anchored::No) else {
-            return; // not reached: an unanchored search always starts
-        };
-        for (at, &byte) in view.as_str().as_bytes().iter().enumerate() {
-            state = automaton.next_state(Anchored::No, state, byte);
-            if !automaton.is_match(state) {
-                continue;
-            }
-            for index in 0..automaton.match_len(state) {
-                let pattern = automaton.match_pattern(state, index);
-                let start = at + 1 - automaton.pattern_len(pattern);
-                self.accept(view, start, at + 1, pattern.as_usize(), hits);
+        let mut state = automaton.start();
+        for (last, unit) in view.units.iter().enumerate() {
+            state = automaton.next(state, unit.ch);
+            for &pattern in automaton.matches(state) {
+                let first = last + 1 - automaton.pattern_len(pattern);
+                self.accept(view, first, last, pattern as usize, hits);
             }
         }
     }
 
-    /// Pushes the rules of `pattern`, found at bytes `start..end`, that
+    /// Pushes the rules of `pattern`, found at units `first..=last`, that
     /// accept the units there.
     fn accept(
         &self,
         view: &View,
-        start: usize,
-        end: usize,
+        first: usize,
+        last: usize,
         pattern: usize,
         hits: &mut Vec<(usize, usize, Kind)>,
     ) {
-        let first = view.unit_at[start] as usize;
-        let last = view.unit_at[end - 1] as usize;
         let pushed = hits.len();
         for rule in &self.rules[pattern] {
             // Rules that differ only in what they require give the same
@@ -549,13 +521,10 @@ impl Filter {
         )
     }
 
-    /// The masked-variant set, compiled on first use. Aho-Corasick fails
-    /// only past billions of states; should it ever, masked variants go
-    /// unmatched rather than the check panicking.
+    /// The masked-variant set, compiled on first use.
     fn masked_words(&self) -> &WordSet {
-        self.masked_words.get_or_init(|| {
-            WordSet::new(compile(&self.entries, true)).unwrap_or_else(|_| WordSet::empty())
-        })
+        self.masked_words
+            .get_or_init(|| WordSet::new(compile(&self.entries, true)))
     }
 
     fn contact(&self) -> &ContactDetector {

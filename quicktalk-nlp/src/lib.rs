@@ -61,6 +61,7 @@
 
 mod address;
 mod art;
+mod chars;
 mod contact;
 pub mod datasets;
 mod filter;

@@ -135,8 +135,6 @@ pub struct View {
     no_shadow: bool,
     /// The view as a string, one char per unit.
     pub(crate) text: String,
-    /// For each byte of `text`, the index of its unit.
-    pub(crate) unit_at: Vec<u32>,
     /// Whether a unit is a masking wildcard (`f*ck`).
     wildcard: bool,
     /// See [`View::features`].
@@ -202,7 +200,6 @@ impl View {
         self.shadow.clear();
         self.units.clear();
         self.text.clear();
-        self.unit_at.clear();
         // Offsets are u32: a chat line is a few KiB at most, and the filter
         // refuses nothing longer than u32::MAX anyway (see Filter::check).
         self.atoms.reserve(source.len());
@@ -257,15 +254,9 @@ impl View {
         // so no match runs from the text into a reading or between two.
         self.units.append(&mut self.shadow);
         self.wildcard = false;
-        for (index, unit) in self.units.iter().enumerate() {
+        for unit in &self.units {
             self.wildcard |= unit.ch == WILDCARD;
             self.text.push(unit.ch);
-            if unit.ch.is_ascii() {
-                self.unit_at.push(index as u32);
-            } else {
-                self.unit_at
-                    .extend(std::iter::repeat_n(index as u32, unit.ch.len_utf8()));
-            }
         }
     }
 

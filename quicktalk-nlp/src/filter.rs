@@ -126,6 +126,8 @@ struct Contexts {
 #[derive(Default)]
 struct Scratch {
     view: View,
+    /// The view's text, for the lines that need it (see `View::build_units`).
+    text: String,
     plain: String,
     plain_source: Vec<(u32, u32)>,
     hits: Vec<(usize, usize, Kind)>,
@@ -628,6 +630,7 @@ impl Filter {
     ) -> Contexts {
         let Scratch {
             view,
+            text: view_text,
             plain,
             plain_source,
             hits,
@@ -636,7 +639,7 @@ impl Filter {
             art,
             spam,
         } = scratch;
-        view.build(text);
+        view.build_units(text);
         hits.clear();
         self.words.find(view, hits);
         if view.has_wildcard() {
@@ -686,7 +689,10 @@ impl Filter {
                 && (features.hangul
                     || features.marks
                     // Spelled out: `naver dot com`, `name at gmail`.
-                    || self.contact().has_spelled_keyword(view.as_str())))
+                    || {
+                        view.write_text(view_text);
+                        self.contact().has_spelled_keyword(view_text)
+                    }))
             || (features.marks && features.dat);
         let signals = hits
             .iter()

@@ -194,6 +194,14 @@ impl View {
 
     /// Normalises `source` into this view, replacing what was there.
     pub fn build(&mut self, source: &str) {
+        self.build_units(source);
+        self.write_text_to_self();
+    }
+
+    /// [`View::build`] without the text (`as_str` stays empty): the filter
+    /// searches the units, and writes the text (three bytes for each
+    /// syllable) only for a line that needs it ([`View::write_text`]).
+    pub(crate) fn build_units(&mut self, source: &str) {
         self.atoms.clear();
         self.features = Features::default();
         self.raw.clear();
@@ -253,11 +261,19 @@ impl View {
         // Each shadow reading starts with a sentinel (see `begin_shadow`),
         // so no match runs from the text into a reading or between two.
         self.units.append(&mut self.shadow);
-        self.wildcard = false;
-        for unit in &self.units {
-            self.wildcard |= unit.ch == WILDCARD;
-            self.text.push(unit.ch);
-        }
+        self.wildcard = self.units.iter().any(|unit| unit.ch == WILDCARD);
+    }
+
+    fn write_text_to_self(&mut self) {
+        let mut text = std::mem::take(&mut self.text);
+        self.write_text(&mut text);
+        self.text = text;
+    }
+
+    /// The view's text, one char per unit, written to `out`.
+    pub(crate) fn write_text(&self, out: &mut String) {
+        out.clear();
+        out.extend(self.units.iter().map(|unit| unit.ch));
     }
 
     /// Jamo typed as words of one letter each, from atom `first` on

@@ -658,7 +658,7 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
     }
     // The first syllables of the words in NATIVE_DIGITS: most syllables
     // start none, and need no search of the list.
-    if matches!(c, '하' | '둘' | '셋' | '넷' | '다' | '여' | '일' | '아') {
+    if starts_native_digit(c) {
         if let Some(&(word, value)) = NATIVE_DIGITS
             .iter()
             .find(|(word, _)| rest.starts_with(word))
@@ -675,6 +675,18 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
         spelled,
         width: c.len_utf8(),
     })
+}
+
+/// Whether [`digit_in`] can read a digit at `c`: an ASCII letter or digit,
+/// or the first syllable of a number word. Most syllables of a Korean
+/// line are none of these, and need not be read.
+fn may_be_digit(c: char) -> bool {
+    c.is_ascii_alphanumeric() || digit(c).is_some() || starts_native_digit(c)
+}
+
+/// Whether `c` is the first syllable of a word in [`NATIVE_DIGITS`].
+fn starts_native_digit(c: char) -> bool {
+    matches!(c, '하' | '둘' | '셋' | '넷' | '다' | '여' | '일' | '아')
 }
 
 /// The length of the connector word `text` starts with, when one does and
@@ -738,7 +750,7 @@ const ENGLISH_DIGITS: [(&str, u8); 11] = [
 /// `공일공 하나둘셋넷`). Alone they are everyday words (`하나도 없어`,
 /// `둘이서`): they make a phone only inside a number that starts like a
 /// mobile one.
-/// (Their first syllables are listed again in [`digit_in`].)
+/// (Their first syllables are listed again in [`starts_native_digit`].)
 const NATIVE_DIGITS: [(&str, u8); 9] = [
     ("하나", 1),
     ("둘", 2),
@@ -804,7 +816,7 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     } else {
         plain
             .char_indices()
-            .filter(|&(at, _)| digit_in(plain, at, None, english).is_some())
+            .filter(|&(at, c)| may_be_digit(c) && digit_in(plain, at, None, english).is_some())
             .count()
     };
     if digits < 8 {
@@ -816,7 +828,9 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     let mut prev: Option<char> = None;
     while let Some(c) = plain[at..].chars().next() {
         let start = at;
-        if digit_in(plain, at, prev, english).is_none() || prev.is_some_and(|p| p.is_ascii_digit())
+        if !may_be_digit(c)
+            || digit_in(plain, at, prev, english).is_none()
+            || prev.is_some_and(|p| p.is_ascii_digit())
         {
             at += c.len_utf8();
             prev = Some(c);
@@ -1000,6 +1014,23 @@ mod tests {
         let mut out = Vec::new();
         ContactDetector::new().find(text, &mut out);
         out.into_iter().map(|f| f.category).collect()
+    }
+
+    #[test]
+    fn only_a_char_that_may_be_a_digit_reads_as_one() {
+        // What follows matters only to a char that may be a digit (a number
+        // word's first syllable, `o` beside a digit): two contexts suffice.
+        let mut text = String::new();
+        for c in ('\0'..='\u{10FFFF}').filter(|c| !may_be_digit(*c)) {
+            for rest in ["1", "나"] {
+                text.clear();
+                text.push(c);
+                text.push_str(rest);
+                for prev in [None, Some('1')] {
+                    assert_eq!(digit_in(&text, 0, prev, true), None, "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -680,11 +680,13 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
 /// Whether [`digit_in`] can read a digit at `c`: an ASCII letter or digit,
 /// or the first syllable of a number word. Most syllables of a Korean
 /// line are none of these, and need not be read.
+#[inline]
 fn may_be_digit(c: char) -> bool {
     c.is_ascii_alphanumeric() || digit(c).is_some() || starts_native_digit(c)
 }
 
 /// Whether `c` is the first syllable of a word in [`NATIVE_DIGITS`].
+#[inline]
 fn starts_native_digit(c: char) -> bool {
     matches!(c, '하' | '둘' | '셋' | '넷' | '다' | '여' | '일' | '아')
 }
@@ -765,6 +767,7 @@ const NATIVE_DIGITS: [(&str, u8); 9] = [
 
 /// A digit in `c`, reading Korean number words too (공일공 = 010, and
 /// `빵` for zero as it is read out in numbers).
+#[inline]
 fn digit(c: char) -> Option<(u8, bool)> {
     let korean = match c {
         '0'..='9' => return Some((c as u8 - b'0', false)),

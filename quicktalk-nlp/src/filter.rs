@@ -129,7 +129,6 @@ struct Scratch {
     /// The view's text, for the lines that need it (see `View::build_units`).
     text: String,
     plain: String,
-    plain_source: Vec<(u32, u32)>,
     hits: Vec<(usize, usize, Kind)>,
     /// The allowed words among `hits`, as unit ranges.
     allows: Vec<(usize, usize)>,
@@ -632,7 +631,6 @@ impl Filter {
             view,
             text: view_text,
             plain,
-            plain_source,
             hits,
             allows,
             found,
@@ -702,17 +700,16 @@ impl Filter {
         art.clear();
         spam.clear();
         if contact_worth || features.art || numbers_worth {
-            view.plain(plain, plain_source);
+            view.plain(plain);
         } else {
             plain.clear();
-            plain_source.clear();
         }
         if contact_worth {
             self.contact().find(plain, found);
         }
         let source = |range: &Range<usize>| {
-            let start = plain_source[range.start].0 as usize;
-            let end = plain_source[range.end - 1].1 as usize;
+            let start = view.plain_source(range.start).0 as usize;
+            let end = view.plain_source(range.end - 1).1 as usize;
             start + offset..end + offset
         };
         for f in found.iter() {

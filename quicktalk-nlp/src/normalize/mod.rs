@@ -166,22 +166,26 @@ impl View {
     }
 
     /// The folded source without word tricks undone: lowercase, NFKD, with
-    /// punctuation and spaces kept, for the contact and spam patterns. For
-    /// each byte of `out`, `source` gets the source byte range it came from.
-    pub(crate) fn plain(&self, out: &mut String, source: &mut Vec<(u32, u32)>) {
+    /// punctuation and spaces kept, for the contact and spam patterns.
+    pub(crate) fn plain(&self, out: &mut String) {
         out.clear();
-        source.clear();
+        out.extend(self.atoms.iter().map(|atom| atom.ch));
+    }
+
+    /// The source byte range that byte `at` of the [`View::plain`] text came
+    /// from. A walk over the line: it is asked only for what was found.
+    pub(crate) fn plain_source(&self, at: usize) -> (u32, u32) {
+        let mut offset = 0;
         for atom in &self.atoms {
-            out.push(atom.ch);
-            if atom.ch.is_ascii() {
-                source.push((atom.start, atom.end));
-            } else {
-                source.extend(std::iter::repeat_n(
-                    (atom.start, atom.end),
-                    atom.ch.len_utf8(),
-                ));
+            offset += atom.ch.len_utf8();
+            if offset > at {
+                return (atom.start, atom.end);
             }
         }
+        // Not reached for a byte of the plain text.
+        self.atoms
+            .last()
+            .map_or((0, 0), |atom| (atom.start, atom.end))
     }
 
     /// Normalises a lexicon entry: like [`View::build`], without shadow

@@ -682,12 +682,40 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
 /// line are none of these, and need not be read.
 #[inline]
 fn may_be_digit(c: char) -> bool {
-    c.is_ascii_alphanumeric() || digit(c).is_some() || starts_native_digit(c)
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    // One bit a syllable: a `match` over twenty syllables is a chain of
+    // compares and mispredicted branches on every syllable of a line.
+    let Some(index) = u32::from(c).checked_sub(SYLLABLE_BASE) else {
+        return false;
+    };
+    DIGIT_SYLLABLES
+        .get(index as usize / 64)
+        .is_some_and(|bits| bits & (1 << (index % 64)) != 0)
 }
+
+const SYLLABLE_BASE: u32 = 0xAC00;
+
+/// The syllables that [`digit`] reads or that start a native number word,
+/// one bit each: every other syllable starts no digit.
+static DIGIT_SYLLABLES: [u64; 175] = {
+    let mut bits = [0u64; 175];
+    let mut index = 0;
+    while index < 11_172 {
+        if let Some(c) = char::from_u32(SYLLABLE_BASE + index)
+            && (digit(c).is_some() || starts_native_digit(c))
+        {
+            bits[(index / 64) as usize] |= 1 << (index % 64);
+        }
+        index += 1;
+    }
+    bits
+};
 
 /// Whether `c` is the first syllable of a word in [`NATIVE_DIGITS`].
 #[inline]
-fn starts_native_digit(c: char) -> bool {
+const fn starts_native_digit(c: char) -> bool {
     matches!(c, '하' | '둘' | '셋' | '넷' | '다' | '여' | '일' | '아')
 }
 
@@ -768,7 +796,7 @@ const NATIVE_DIGITS: [(&str, u8); 9] = [
 /// A digit in `c`, reading Korean number words too (공일공 = 010, and
 /// `빵` for zero as it is read out in numbers).
 #[inline]
-fn digit(c: char) -> Option<(u8, bool)> {
+const fn digit(c: char) -> Option<(u8, bool)> {
     let korean = match c {
         '0'..='9' => return Some((c as u8 - b'0', false)),
         '공' | '영' | '빵' => 0,

@@ -25,22 +25,22 @@ const LOW_END: u32 = 0x3190;
 const SYLLABLE_BASE: u32 = 0xAC00;
 const SYLLABLES: u32 = 11_172;
 
-/// Patterns that end at a state: `len` pattern ids from `start` in
-/// [`CharAutomaton::matches`].
+/// One state: its transitions and failure link, and the patterns that end
+/// there.
 #[derive(Debug, Clone, Copy, Default)]
 struct State {
     /// This state's transitions: `edges[first..first + count]`, by class.
     first: u32,
     count: u32,
     fail: u32,
+    /// Patterns that end here: `matches[match_start..][..match_len]`.
     match_start: u32,
     match_len: u32,
-    /// This state's row in [`CharAutomaton::ascii`], or [`NO_ROW`].
-    row: u32,
 }
 
-/// A state too deep for a row of ASCII transitions.
-const NO_ROW: u32 = u32::MAX;
+/// Set on a state's id, wherever a transition leads to it, when patterns
+/// end at that state: a search tests the bit instead of loading the state.
+const MATCHES: u32 = 1 << 31;
 
 /// States this close to the root get a row of ASCII transitions: a search
 /// spends most of its steps there, and deeper states are many (a row for
@@ -61,10 +61,13 @@ pub(crate) struct CharAutomaton {
     /// Classes `1..=ascii_classes` are the ASCII characters in patterns.
     ascii_classes: u32,
     /// For each state up to [`ROW_DEPTH`], where each ASCII class leads,
-    /// failure links already followed: `ascii[row * (ascii_classes + 1) +
-    /// class]`. Most of an English line (and a Korean line's spaces) is one
-    /// lookup a character.
+    /// failure links already followed: `ascii[state * width + class]`.
+    /// States are numbered breadth first, so these are states
+    /// `0..row_states`. Most of an English line (and a Korean line's
+    /// spaces) is one lookup a character.
     ascii: Vec<u32>,
+    width: usize,
+    row_states: u32,
     states: Vec<State>,
     /// Every state's transitions, `(class, target)`, sorted by class.
     edges: Vec<(u32, u32)>,
@@ -83,6 +86,8 @@ impl CharAutomaton {
             root: vec![ROOT],
             ascii_classes: 0,
             ascii: Vec::new(),
+            width: 1,
+            row_states: 1,
             states: Vec::new(),
             edges: Vec::new(),
             matches: Vec::new(),
@@ -183,52 +188,66 @@ impl CharAutomaton {
                 child = trie.next_sibling[child as usize];
             }
         }
-        // The ASCII rows, in breadth-first order: a state's failure state is
-        // shallower, so its row is done first. The root's row is row 0.
-        let width = self.ascii_classes as usize + 1;
+        // States are numbered breadth first (the root 0), so the shallow
+        // ones, where a search spends most steps, sit together and own the
+        // first rows; an id that leads to patterns carries MATCHES.
+        let mut id = vec![ROOT; nodes];
+        for (index, &node) in order.iter().enumerate() {
+            id[node as usize] = index as u32 + 1;
+        }
+        let target = |node: u32| {
+            id[node as usize]
+                | if matches[node as usize].is_empty() {
+                    0
+                } else {
+                    MATCHES
+                }
+        };
+        for to in self.root.iter_mut() {
+            *to = target(*to);
+        }
+        // The ASCII rows, in the same order: a state's failure state is
+        // shallower, so its row is done first.
+        self.width = self.ascii_classes as usize + 1;
+        let width = self.width;
         let mut depth = vec![0u32; nodes];
-        let mut rows = vec![NO_ROW; nodes];
-        rows[ROOT as usize] = 0;
         self.ascii = self.root[..width].to_vec();
         for &node in &order {
-            let parent_depth = depth[trie.parent[node as usize] as usize];
-            depth[node as usize] = parent_depth + 1;
-            if parent_depth + 1 > ROW_DEPTH {
-                continue;
+            depth[node as usize] = depth[trie.parent[node as usize] as usize] + 1;
+            if depth[node as usize] > ROW_DEPTH {
+                break;
             }
-            let fail_row = rows[fail[node as usize] as usize] as usize * width;
-            rows[node as usize] = (self.ascii.len() / width) as u32;
-            for class in 0..width {
-                let to = match class {
-                    0 => ROOT,
-                    _ => trie
-                        .child(node, class as u32)
-                        .unwrap_or(self.ascii[fail_row + class]),
+            let fail_row = id[fail[node as usize] as usize] as usize * width;
+            self.ascii.push(ROOT);
+            for class in 1..width {
+                let to = match trie.child(node, class as u32) {
+                    Some(child) => target(child),
+                    None => self.ascii[fail_row + class],
                 };
                 self.ascii.push(to);
             }
         }
+        self.row_states = (self.ascii.len() / width) as u32;
         self.states = Vec::with_capacity(nodes);
         let mut edges = Vec::new();
-        for node in 0..nodes {
+        for node in std::iter::once(ROOT).chain(order.iter().copied()) {
+            let node = node as usize;
             edges.clear();
             let mut child = trie.first_child[node];
             while child != ROOT {
-                edges.push((trie.class[child as usize], child));
+                edges.push((trie.class[child as usize], target(child)));
                 child = trie.next_sibling[child as usize];
             }
             edges.sort_unstable();
-            let state = State {
+            self.states.push(State {
                 first: self.edges.len() as u32,
                 count: edges.len() as u32,
-                fail: fail[node],
+                fail: id[fail[node] as usize],
                 match_start: self.matches.len() as u32,
                 match_len: matches[node].len() as u32,
-                row: rows[node],
-            };
+            });
             self.edges.extend_from_slice(&edges);
             self.matches.extend_from_slice(&matches[node]);
-            self.states.push(state);
         }
         self.edges.shrink_to_fit();
         self.matches.shrink_to_fit();
@@ -254,21 +273,21 @@ impl CharAutomaton {
 
     /// The state after reading `ch` in `state`.
     #[inline]
-    pub(crate) fn next(&self, mut state: u32, ch: char) -> u32 {
+    pub(crate) fn next(&self, state: u32, ch: char) -> u32 {
         let class = self.class(ch);
         if class == 0 {
             return ROOT;
         }
         let ascii = class <= self.ascii_classes;
+        let mut state = state & !MATCHES;
         loop {
+            if ascii && state < self.row_states {
+                return self.ascii[state as usize * self.width + class as usize];
+            }
             if state == ROOT {
                 return self.root[class as usize];
             }
             let s = self.states[state as usize];
-            if ascii && s.row != NO_ROW {
-                let width = self.ascii_classes as usize + 1;
-                return self.ascii[s.row as usize * width + class as usize];
-            }
             let edges = &self.edges[s.first as usize..(s.first + s.count) as usize];
             let found = if edges.len() <= 8 {
                 edges.iter().find(|&&(c, _)| c == class).map(|&(_, to)| to)
@@ -293,12 +312,11 @@ impl CharAutomaton {
     /// The patterns that end on reaching `state`, longest first.
     #[inline]
     pub(crate) fn matches(&self, state: u32) -> &[u32] {
-        match self.states.get(state as usize) {
-            Some(s) if s.match_len > 0 => {
-                &self.matches[s.match_start as usize..(s.match_start + s.match_len) as usize]
-            }
-            _ => &[],
+        if state & MATCHES == 0 {
+            return &[];
         }
+        let s = self.states[(state & !MATCHES) as usize];
+        &self.matches[s.match_start as usize..(s.match_start + s.match_len) as usize]
     }
 
     /// The length of pattern `id` in characters.

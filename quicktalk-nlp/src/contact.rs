@@ -1098,6 +1098,39 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_byte_walk_agrees_with_splitting_on_spaces() {
+        // Four one-character words in a row: four consecutive pieces of a
+        // split on single spaces, each of one char.
+        let reference = |text: &str| {
+            let mut run = 0;
+            text.split(' ').any(|word| {
+                run = if word.chars().count() == 1 {
+                    run + 1
+                } else {
+                    0
+                };
+                run >= 4
+            })
+        };
+        let alphabet = ['a', ' ', ' ', 'ㅋ', '가', 'é', '😀', 'b'];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            for k in 0..(seed % 24) {
+                text.push(alphabet[((seed >> (k * 2 % 60)) % 8) as usize]);
+            }
+            assert_eq!(
+                four_spelled_in_a_row(text.as_bytes()),
+                reference(&text),
+                "{text:?}"
+            );
+        }
+    }
+
     /// The one-pass scan says what the `contains` tests it replaced said.
     #[test]
     fn the_byte_scan_agrees_with_plain_searches() {

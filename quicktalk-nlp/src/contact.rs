@@ -12,6 +12,8 @@ use regex::Regex;
 
 use quicktalk_core::ports::moderator::Category;
 
+use crate::normalize::hangul::SyllableSet;
+
 /// A contact or link found in the plain text, as plain-text byte offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Found {
@@ -694,30 +696,23 @@ fn may_be_digit(c: char) -> bool {
     }
     // One bit a syllable: a `match` over twenty syllables is a chain of
     // compares and mispredicted branches on every syllable of a line.
-    let Some(index) = u32::from(c).checked_sub(SYLLABLE_BASE) else {
-        return false;
-    };
-    DIGIT_SYLLABLES
-        .get(index as usize / 64)
-        .is_some_and(|bits| bits & (1 << (index % 64)) != 0)
+    DIGIT_SYLLABLES.contains(c)
 }
 
-const SYLLABLE_BASE: u32 = 0xAC00;
-
-/// The syllables that [`digit`] reads or that start a native number word,
-/// one bit each: every other syllable starts no digit.
-static DIGIT_SYLLABLES: [u64; 175] = {
-    let mut bits = [0u64; 175];
-    let mut index = 0;
-    while index < 11_172 {
-        if let Some(c) = char::from_u32(SYLLABLE_BASE + index)
+/// The syllables that [`digit`] reads or that start a native number word:
+/// every other syllable starts no digit.
+static DIGIT_SYLLABLES: SyllableSet = {
+    let mut set = SyllableSet::new(&[]);
+    let mut code = '가' as u32;
+    while code <= '힣' as u32 {
+        if let Some(c) = char::from_u32(code)
             && (digit(c).is_some() || starts_native_digit(c))
         {
-            bits[(index / 64) as usize] |= 1 << (index % 64);
+            set = set.with(c);
         }
-        index += 1;
+        code += 1;
     }
-    bits
+    set
 };
 
 /// Whether `c` is the first syllable of a word in [`NATIVE_DIGITS`].

@@ -38,6 +38,48 @@ pub(crate) fn syllable_at(bytes: &[u8], at: usize) -> Option<char> {
     char::from_u32(code).filter(|&c| is_syllable(c))
 }
 
+/// A set of syllables, one bit each: a test costs one load, where a
+/// `match` over a few syllables is a tree of compares whose branches go
+/// either way on running text (and mispredict).
+pub(crate) struct SyllableSet([u64; SYLLABLE_WORDS]);
+
+const SYLLABLE_WORDS: usize = ((SYLLABLE_LAST - SYLLABLE_BASE) / 64 + 1) as usize;
+
+impl SyllableSet {
+    /// The set of the syllables in `members` (other characters are left
+    /// out).
+    pub(crate) const fn new(members: &[char]) -> Self {
+        let mut set = Self([0; SYLLABLE_WORDS]);
+        let mut index = 0;
+        while index < members.len() {
+            set = set.with(members[index]);
+            index += 1;
+        }
+        set
+    }
+
+    /// The set with `c` added, if it is a syllable.
+    pub(crate) const fn with(mut self, c: char) -> Self {
+        let code = c as u32;
+        if code >= SYLLABLE_BASE && code <= SYLLABLE_LAST {
+            let offset = code - SYLLABLE_BASE;
+            self.0[(offset / 64) as usize] |= 1 << (offset % 64);
+        }
+        self
+    }
+
+    /// Whether `c` is in the set.
+    #[inline]
+    pub(crate) fn contains(&self, c: char) -> bool {
+        let Some(offset) = (c as u32).checked_sub(SYLLABLE_BASE) else {
+            return false;
+        };
+        self.0
+            .get(offset as usize / 64)
+            .is_some_and(|bits| bits & (1 << (offset % 64)) != 0)
+    }
+}
+
 /// `true` for a precomposed Hangul syllable.
 pub(crate) fn is_syllable(c: char) -> bool {
     (SYLLABLE_BASE..=SYLLABLE_LAST).contains(&(c as u32))

@@ -91,8 +91,15 @@ impl Features {
     }
 
     /// Notes a syllable or jamo.
+    #[inline]
     fn add_hangul(&mut self, ch: char) {
+        /// The syllables below: one bit test for every other syllable.
+        static NOTED: hangul::SyllableSet =
+            hangul::SyllableSet::new(&['공', '영', '빵', '닷', '원']);
         self.hangul = true;
+        if !NOTED.contains(ch) {
+            return;
+        }
         match ch {
             '공' | '영' | '빵' => self.zero_word = true,
             '닷' => self.dat = true,

@@ -141,3 +141,13 @@ fn the_syllables_that_start_with_ieung_are_one_range() {
         assert_eq!(('아'..='잏').contains(&c), initial == Some(11), "{c}");
     }
 }
+
+#[test]
+fn a_syllable_set_holds_exactly_its_syllables() {
+    let set = super::hangul::SyllableSet::new(&['가', '힣', '공', 'a', 'ㄱ']);
+    for code in 0..=0x10FFFF {
+        if let Some(c) = char::from_u32(code) {
+            assert_eq!(set.contains(c), matches!(c, '가' | '힣' | '공'), "{c:?}");
+        }
+    }
+}

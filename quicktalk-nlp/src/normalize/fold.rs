@@ -164,7 +164,7 @@ static ASCII: [(char, char, Class); 128] = {
 };
 
 /// ASCII: letters, digits, leet and mask symbols, separators.
-const fn ascii(c: char) -> (char, char, Class) {
+pub(crate) const fn ascii(c: char) -> (char, char, Class) {
     match c {
         'a'..='z' => (c, c, Class::Latin),
         // A capital I looks like a small l (`heII`): read it as `i`, which

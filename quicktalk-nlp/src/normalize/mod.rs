@@ -66,28 +66,74 @@ pub(crate) struct Features {
 }
 
 impl Features {
+    const NONE: Self = Self {
+        digits: false,
+        latin: false,
+        hangul: false,
+        zero_word: false,
+        marks: false,
+        dat: false,
+        art: false,
+        currency: false,
+    };
+
+    /// What a folded character that is not Hangul shows.
+    const fn of(ch: char, class: Class) -> Self {
+        let mut features = Self::NONE;
+        match class {
+            Class::Digit => features.digits = true,
+            Class::Latin => features.latin = true,
+            _ => {}
+        }
+        match ch {
+            '@' | '.' | ':' | '/' => features.marks = true,
+            '_' | '=' => {
+                features.marks = true;
+                features.art = true;
+            }
+            '(' | '🖕' | '╰' => features.art = true,
+            '£' | '$' | '€' => features.currency = true,
+            _ => {}
+        }
+        features
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.digits |= other.digits;
+        self.latin |= other.latin;
+        self.hangul |= other.hangul;
+        self.zero_word |= other.zero_word;
+        self.marks |= other.marks;
+        self.dat |= other.dat;
+        self.art |= other.art;
+        self.currency |= other.currency;
+    }
+
     /// Notes a folded character.
     fn add(&mut self, atom: &Atom) {
-        match atom.class {
-            Class::Digit => self.digits = true,
-            Class::Latin => self.latin = true,
-            Class::Hangul | Class::Jamo => {
-                // None of the marks below is Hangul.
-                self.add_hangul(atom.ch);
-                return;
-            }
-            _ => {}
+        if matches!(atom.class, Class::Hangul | Class::Jamo) {
+            // None of the marks is Hangul.
+            self.add_hangul(atom.ch);
+        } else {
+            self.merge(Self::of(atom.ch, atom.class));
         }
-        match atom.ch {
-            '@' | '.' | ':' | '/' => self.marks = true,
-            '_' | '=' => {
-                self.marks = true;
-                self.art = true;
+    }
+
+    /// Notes an ASCII character, looked up: a `match` on the character is
+    /// a tree of compares that goes either way on running text.
+    #[inline]
+    fn add_ascii(&mut self, byte: u8) {
+        static ASCII: [Features; 128] = {
+            let mut table = [Features::NONE; 128];
+            let mut byte = 0;
+            while byte < 128 {
+                let (ch, _, class) = fold::ascii(byte as u8 as char);
+                table[byte] = Features::of(ch, class);
+                byte += 1;
             }
-            '(' | '🖕' | '╰' => self.art = true,
-            '£' | '$' | '€' => self.currency = true,
-            _ => {}
-        }
+            table
+        };
+        self.merge(ASCII[usize::from(byte & 0x7f)]);
     }
 
     /// Notes a syllable or jamo.
@@ -229,9 +275,7 @@ impl View {
             if bytes[index].is_ascii() {
                 // Most characters: no UTF-8 decoding.
                 fold::fold_ascii(char::from(bytes[index]), start, &mut self.atoms);
-                if let Some(atom) = self.atoms.last() {
-                    self.features.add(atom);
-                }
+                self.features.add_ascii(bytes[index]);
                 index += 1;
             } else if let Some(c) = hangul::syllable_at(bytes, index) {
                 // Most of the rest in a Korean line, without the general

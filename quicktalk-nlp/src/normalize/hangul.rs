@@ -290,11 +290,21 @@ pub(crate) fn keyboard_jamo(key: char) -> Option<char> {
 /// exactly one consonant, have at least two vowel runs of at most two keys,
 /// at most three consonants between vowels and at most two at the end.
 pub(crate) fn keys_could_be_syllables(keys: &[u8]) -> bool {
+    // The vowel keys `y u i o p h j k l b n m`, one bit a letter: a
+    // `match` is a tree of compares that goes either way on English words.
+    const VOWEL_KEYS: u32 = {
+        let keys = *b"yuiophjklbnm";
+        let mut mask = 0;
+        let mut index = 0;
+        while index < keys.len() {
+            mask |= 1 << (keys[index] - b'a');
+            index += 1;
+        }
+        mask
+    };
     let is_vowel = |k: u8| {
-        matches!(
-            k.to_ascii_lowercase(),
-            b'y' | b'u' | b'i' | b'o' | b'p' | b'h' | b'j' | b'k' | b'l' | b'b' | b'n' | b'm'
-        )
+        let k = k.to_ascii_lowercase();
+        k.is_ascii_lowercase() && VOWEL_KEYS & (1 << (k - b'a')) != 0
     };
     let (mut vowel_runs, mut run, mut consonants) = (0, 0, 0);
     for (index, &key) in keys.iter().enumerate() {

@@ -123,6 +123,8 @@ impl CharAutomaton {
                 length += 1;
             }
             automaton.lengths.push(length);
+            // An empty pattern matches nothing (the filter never makes one:
+            // an entry that normalises to nothing is skipped).
             if length > 0 {
                 trie.own[node as usize].push(id as u32);
             }
@@ -345,17 +347,24 @@ impl CharAutomaton {
 }
 
 /// The trie while it is built: children as sibling lists (no allocation
-/// per node), the root's children also in a list.
+/// per node), and for a node with many children (the root, or a custom
+/// lexicon's wide node) a map as well, so no lookup scans more than
+/// [`WIDE`] siblings.
 #[derive(Debug)]
 struct Trie {
     class: Vec<u32>,
     parent: Vec<u32>,
     first_child: Vec<u32>,
     next_sibling: Vec<u32>,
+    children: Vec<u32>,
     own: Vec<Vec<u32>>,
-    /// The root's child of each class, to skip scanning its long list.
-    root_children: std::collections::HashMap<u32, u32>,
+    /// `(node, class) -> child` for the nodes with more than [`WIDE`]
+    /// children.
+    wide: std::collections::HashMap<(u32, u32), u32>,
 }
+
+/// Children a node may have before its lookups go through the map.
+const WIDE: u32 = 16;
 
 impl Default for Trie {
     fn default() -> Self {
@@ -365,16 +374,17 @@ impl Default for Trie {
             // ROOT (0) doubles as "none": the root is nobody's child.
             first_child: vec![ROOT],
             next_sibling: vec![ROOT],
+            children: vec![0],
             own: vec![Vec::new()],
-            root_children: std::collections::HashMap::new(),
+            wide: std::collections::HashMap::new(),
         }
     }
 }
 
 impl Trie {
     fn child(&self, node: u32, class: u32) -> Option<u32> {
-        if node == ROOT {
-            return self.root_children.get(&class).copied();
+        if self.children[node as usize] > WIDE {
+            return self.wide.get(&(node, class)).copied();
         }
         let mut child = self.first_child[node as usize];
         while child != ROOT {
@@ -395,10 +405,21 @@ impl Trie {
         self.parent.push(node);
         self.first_child.push(ROOT);
         self.next_sibling.push(self.first_child[node as usize]);
+        self.children.push(0);
         self.own.push(Vec::new());
         self.first_child[node as usize] = child;
-        if node == ROOT {
-            self.root_children.insert(class, child);
+        let count = &mut self.children[node as usize];
+        *count += 1;
+        if *count == WIDE + 1 {
+            // Now wide: every child so far goes into the map.
+            let mut sibling = child;
+            while sibling != ROOT {
+                self.wide
+                    .insert((node, self.class[sibling as usize]), sibling);
+                sibling = self.next_sibling[sibling as usize];
+            }
+        } else if *count > WIDE + 1 {
+            self.wide.insert((node, class), child);
         }
         child
     }
@@ -490,6 +511,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_node_with_many_children_finds_each() {
+        // `a` and `ba` followed by each of 200 characters: the nodes of `a`
+        // and `ba`, and the root, are wide (their lookups use the map).
+        let tails: Vec<char> = ('가'..).take(200).collect();
+        let patterns: Vec<String> = tails
+            .iter()
+            .flat_map(|&c| [format!("a{c}"), format!("ba{c}")])
+            .chain(["ab".to_string(), "b".to_string()])
+            .collect();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let automaton = CharAutomaton::new(&refs);
+        let text: String = tails
+            .iter()
+            .step_by(7)
+            .flat_map(|&c| ['b', 'a', c, 'a', 'b'])
+            .collect();
+        assert_eq!(search(&automaton, &text), naive(&refs, &text));
     }
 
     #[test]

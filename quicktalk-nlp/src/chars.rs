@@ -36,6 +36,10 @@ struct State {
     /// Patterns that end here: `matches[match_start..][..match_len]`.
     match_start: u32,
     match_len: u32,
+    /// Bit `class % 32` set for each class of its transitions: most
+    /// characters a state has no transition for are told by this, without
+    /// reading its transitions.
+    classes: u32,
 }
 
 /// Set on a state's id, wherever a transition leads to it, when patterns
@@ -247,6 +251,9 @@ impl CharAutomaton {
                 fail: id[fail[node] as usize],
                 match_start: self.matches.len() as u32,
                 match_len: matches[node].len() as u32,
+                classes: edges
+                    .iter()
+                    .fold(0, |bits, &(class, _)| bits | 1 << (class % 32)),
             });
             self.edges.extend_from_slice(&edges);
             self.matches.extend_from_slice(&matches[node]);
@@ -290,6 +297,10 @@ impl CharAutomaton {
                 return self.root[class as usize];
             }
             let s = self.states[state as usize];
+            if s.classes & (1 << (class % 32)) == 0 {
+                state = s.fail;
+                continue;
+            }
             let edges = &self.edges[s.first as usize..(s.first + s.count) as usize];
             let found = if edges.len() <= 8 {
                 edges.iter().find(|&&(c, _)| c == class).map(|&(_, to)| to)

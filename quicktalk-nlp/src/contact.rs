@@ -218,7 +218,11 @@ impl ContactDetector {
         if scan.ascii_word && (scan.id_marks || !scan.ascii) {
             self.handles(plain, out);
         }
-        // The same read on the letters typed one per word.
+        // The same read on the letters typed one per word (an id is ASCII:
+        // a line with no ASCII letter or digit has none, squeezed or not).
+        if !scan.ascii_word {
+            return;
+        }
         if let Some((squeezed, from)) = squeeze_spelled(plain) {
             let scan = Scan::of(&squeezed);
             if scan.ascii_word && (scan.id_marks || !scan.ascii) {

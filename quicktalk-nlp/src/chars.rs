@@ -14,6 +14,8 @@
 //! position, every pattern that ends there, longest first (patterns of equal
 //! text in the order given).
 
+use crate::normalize::hangul::{SYLLABLE_BASE, SYLLABLE_LAST};
+
 /// The root state: where a search starts and where a character no pattern
 /// continues leads back to.
 const ROOT: u32 = 0;
@@ -21,9 +23,8 @@ const ROOT: u32 = 0;
 /// Characters below this get their class from a table: ASCII, the Latin,
 /// Greek and Cyrillic blocks, and the compatibility jamo (U+3131-318E).
 const LOW_END: u32 = 0x3190;
-/// The first Hangul syllable; [`SYLLABLES`] of them in a row.
-const SYLLABLE_BASE: u32 = 0xAC00;
-const SYLLABLES: u32 = 11_172;
+/// Hangul syllables get their class from a table of their own.
+const SYLLABLES: u32 = SYLLABLE_LAST - SYLLABLE_BASE + 1;
 
 /// One state: its transitions and failure link, and the patterns that end
 /// there.
@@ -149,7 +150,7 @@ impl CharAutomaton {
         let code = u32::from(ch);
         if code < LOW_END {
             &mut self.low[code as usize]
-        } else if (SYLLABLE_BASE..SYLLABLE_BASE + SYLLABLES).contains(&code) {
+        } else if (SYLLABLE_BASE..=SYLLABLE_LAST).contains(&code) {
             &mut self.syllables[(code - SYLLABLE_BASE) as usize]
         } else {
             others.entry(ch).or_insert(0)

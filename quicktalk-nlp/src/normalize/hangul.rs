@@ -5,8 +5,9 @@
 //! compatibility jamo block (`ㄱ`..`ㅣ`) is what people type for
 //! initial-consonant slang (`ㅅㅂ`), so every other jamo form is mapped to it.
 
-const SYLLABLE_BASE: u32 = 0xAC00;
-const SYLLABLE_LAST: u32 = 0xD7A3;
+/// The first and last precomposed Hangul syllables.
+pub(crate) const SYLLABLE_BASE: u32 = 0xAC00;
+pub(crate) const SYLLABLE_LAST: u32 = 0xD7A3;
 const VOWELS: u32 = 21;
 const FINALS: u32 = 28;
 

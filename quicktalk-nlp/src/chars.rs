@@ -47,6 +47,9 @@ struct State {
 /// end at that state: a search tests the bit instead of loading the state.
 const MATCHES: u32 = 1 << 31;
 
+/// MATCHES in a row's 16-bit ids: rows hold ids below this.
+const ROW_MATCHES: u32 = 1 << 15;
+
 /// States this close to the root get a row of ASCII transitions: a search
 /// spends most of its steps there, and deeper states are many (a row for
 /// each would take megabytes).
@@ -66,11 +69,12 @@ pub(crate) struct CharAutomaton {
     /// Classes `1..=ascii_classes` are the ASCII characters in patterns.
     ascii_classes: u32,
     /// For each state up to [`ROW_DEPTH`], where each ASCII class leads,
-    /// failure links already followed: `ascii[state * width + class]`.
+    /// failure links already followed: `ascii[state * width + class]`, an
+    /// id with [`ROW_MATCHES`] for [`MATCHES`].
     /// States are numbered breadth first, so these are states
     /// `0..row_states`. Most of an English line (and a Korean line's
     /// spaces) is one lookup a character.
-    ascii: Vec<u32>,
+    ascii: Vec<u16>,
     width: usize,
     row_states: u32,
     states: Vec<State>,
@@ -214,24 +218,54 @@ impl CharAutomaton {
             *to = target(*to);
         }
         // The ASCII rows, in the same order: a state's failure state is
-        // shallower, so its row is done first.
+        // shallower, so its row is done first. A row holds 16-bit ids (half
+        // the cache a 32-bit one takes), so the rows stop at the depth whose
+        // targets (one deeper) all have ids below ROW_MATCHES; a huge
+        // custom lexicon gets fewer rows, or none (then the root's
+        // transitions come from `root`).
         self.width = self.ascii_classes as usize + 1;
         let width = self.width;
         let mut depth = vec![0u32; nodes];
-        self.ascii = self.root[..width].to_vec();
         for &node in &order {
             depth[node as usize] = depth[trie.parent[node as usize] as usize] + 1;
-            if depth[node as usize] > ROW_DEPTH {
-                break;
-            }
-            let fail_row = id[fail[node as usize] as usize] as usize * width;
-            self.ascii.push(ROOT);
-            for class in 1..width {
-                let to = match trie.child(node, class as u32) {
-                    Some(child) => target(child),
-                    None => self.ascii[fail_row + class],
-                };
-                self.ascii.push(to);
+        }
+        // States up to depth `d` are the root and a prefix of `order`.
+        let up_to = |d: u32| {
+            1 + order
+                .iter()
+                .take_while(|&&n| depth[n as usize] <= d)
+                .count()
+        };
+        let row_depth = (0..=ROW_DEPTH)
+            .rev()
+            .find(|&d| up_to(d + 1) <= ROW_MATCHES as usize);
+        let row = |to: u32| {
+            let id = to & !MATCHES;
+            debug_assert!(id < ROW_MATCHES);
+            id as u16
+                | if to & MATCHES == 0 {
+                    0
+                } else {
+                    ROW_MATCHES as u16
+                }
+        };
+        self.ascii.clear();
+        if let Some(row_depth) = row_depth {
+            self.ascii
+                .extend(self.root[..width].iter().map(|&to| row(to)));
+            for &node in &order {
+                if depth[node as usize] > row_depth {
+                    break;
+                }
+                let fail_row = id[fail[node as usize] as usize] as usize * width;
+                self.ascii.push(0);
+                for class in 1..width {
+                    let to = match trie.child(node, class as u32) {
+                        Some(child) => row(target(child)),
+                        None => self.ascii[fail_row + class],
+                    };
+                    self.ascii.push(to);
+                }
             }
         }
         self.row_states = (self.ascii.len() / width) as u32;
@@ -292,7 +326,9 @@ impl CharAutomaton {
         let mut state = state & !MATCHES;
         loop {
             if ascii && state < self.row_states {
-                return self.ascii[state as usize * self.width + class as usize];
+                let to = self.ascii[state as usize * self.width + class as usize];
+                // ROW_MATCHES, the sign bit, spread to MATCHES.
+                return (i32::from(to as i16) as u32) & (MATCHES | (ROW_MATCHES - 1));
             }
             if state == ROOT {
                 return self.root[class as usize];
@@ -350,7 +386,7 @@ impl CharAutomaton {
             + self.syllables.capacity() * size_of::<u32>()
             + self.other.capacity() * size_of::<(char, u32)>()
             + self.root.capacity() * size_of::<u32>()
-            + self.ascii.capacity() * size_of::<u32>()
+            + self.ascii.capacity() * size_of::<u16>()
             + self.states.capacity() * size_of::<State>()
             + self.edges.capacity() * size_of::<(u32, u32)>()
             + self.matches.capacity() * size_of::<u32>()
@@ -543,6 +579,40 @@ mod tests {
             .flat_map(|&c| ['b', 'a', c, 'a', 'b'])
             .collect();
         assert_eq!(search(&automaton, &text), naive(&refs, &text));
+    }
+
+    /// Rows hold 16-bit ids: a lexicon with more states near the root than
+    /// that gets rows for fewer depths (40,000 words of four letters), or
+    /// none (33,000 characters of their own), and still finds everything.
+    #[test]
+    fn a_lexicon_too_big_for_short_ids_keeps_fewer_rows() {
+        let letters: Vec<char> = ('a'..='z').collect();
+        let words: Vec<String> = (0..40_000usize)
+            .map(|n| {
+                (0..4)
+                    .map(|place| letters[n / 26usize.pow(place) % 26])
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        let automaton = CharAutomaton::new(&refs);
+        // The root, 26 and 676 states: depths 0 to 2 (depth 3 would lead
+        // to ids of depth 4, past 15 bits).
+        assert_eq!(automaton.row_states, 1 + 26 + 26 * 26);
+        for text in ["abcdzyxwvutsqq aaaa zzzz", "bcbcbcbcb qwertyuiopasdfghjkl"] {
+            assert_eq!(search(&automaton, text), naive(&refs, text), "{text}");
+        }
+        let singles: Vec<String> = ('一'..).take(33_000).map(String::from).collect();
+        let refs: Vec<&str> = singles
+            .iter()
+            .map(String::as_str)
+            .chain(["ab", "b", "一a"])
+            .collect();
+        let automaton = CharAutomaton::new(&refs);
+        assert_eq!(automaton.row_states, 0);
+        for text in ["ab 一ab 丁 bab", "zzz 一 a 七"] {
+            assert_eq!(search(&automaton, text), naive(&refs, text), "{text}");
+        }
     }
 
     #[test]

@@ -307,30 +307,27 @@ pub(crate) fn keys_could_be_syllables(keys: &[u8]) -> bool {
         let k = k.to_ascii_lowercase();
         k.is_ascii_lowercase() && VOWEL_KEYS & (1 << (k - b'a')) != 0
     };
-    let (mut vowel_runs, mut run, mut consonants) = (0, 0, 0);
-    for (index, &key) in keys.iter().enumerate() {
-        if is_vowel(key) {
-            if index == 0 {
-                return false;
-            }
-            if run == 0 {
-                vowel_runs += 1;
-                let most = if vowel_runs == 1 { 1 } else { 3 };
-                if consonants > most {
-                    return false;
-                }
-            }
-            run += 1;
-            consonants = 0;
-            if run > 2 {
-                return false;
-            }
-        } else {
-            run = 0;
-            consonants += 1;
-        }
+    // One bit a key, vowel keys set: the rules below are tests on the bits,
+    // with no branch a key (an English word's keys go either way).
+    if keys.is_empty() || keys.len() > 32 {
+        return false; // callers pass 2 to 12 keys
     }
-    vowel_runs >= 2 && consonants <= 2
+    let all = u32::MAX >> (32 - keys.len());
+    let vowels = keys.iter().enumerate().fold(0u32, |bits, (index, &key)| {
+        bits | u32::from(is_vowel(key)) << index
+    });
+    let consonants = !vowels & all;
+    // Exactly one consonant first: key 0 a consonant, key 1 a vowel.
+    let one_initial = vowels & 0b11 == 0b10;
+    // Vowel runs of at most two keys, and at least two runs.
+    let short_vowels = vowels & (vowels >> 1) & (vowels >> 2) == 0;
+    let two_runs = (vowels & !(vowels << 1)).count_ones() >= 2;
+    // At most three consonants between vowels (at most two at the end,
+    // below, and one at the start, above: no four anywhere).
+    let short_consonants =
+        consonants & (consonants >> 1) & (consonants >> 2) & (consonants >> 3) == 0;
+    let trailing = keys.len() as u32 - (32 - vowels.leading_zeros());
+    one_initial && short_vowels && two_runs && short_consonants && trailing <= 2
 }
 
 /// The Hangul reading of hanja (and CJK look-alikes) that people use to spell
@@ -413,6 +410,65 @@ mod tests {
         assert!(!keys_could_be_syllables(b"hello"));
         assert!(!keys_could_be_syllables(b"the"));
         assert!(keys_could_be_syllables(b"tlqkf"));
+    }
+
+    /// The test on bits says what the test a key at a time (as first
+    /// written) says, for every pattern of vowel and consonant keys of 1 to
+    /// 12 keys, in both cases.
+    #[test]
+    fn the_key_test_on_bits_agrees_with_the_test_a_key_at_a_time() {
+        fn by_key(keys: &[u8]) -> bool {
+            let is_vowel = |k: u8| b"yuiophjklbnm".contains(&k.to_ascii_lowercase());
+            let (mut vowel_runs, mut run, mut consonants) = (0, 0, 0);
+            for (index, &key) in keys.iter().enumerate() {
+                if is_vowel(key) {
+                    if index == 0 {
+                        return false;
+                    }
+                    if run == 0 {
+                        vowel_runs += 1;
+                        let most = if vowel_runs == 1 { 1 } else { 3 };
+                        if consonants > most {
+                            return false;
+                        }
+                    }
+                    run += 1;
+                    consonants = 0;
+                    if run > 2 {
+                        return false;
+                    }
+                } else {
+                    run = 0;
+                    consonants += 1;
+                }
+            }
+            vowel_runs >= 2 && consonants <= 2
+        }
+        let mut kept = 0;
+        for len in 1..=12u32 {
+            for pattern in 0..1u32 << len {
+                for upper in [false, true] {
+                    let keys: Vec<u8> = (0..len)
+                        .map(|i| match (pattern >> i & 1 == 1, upper && i % 2 == 0) {
+                            (true, false) => b'k',
+                            (true, true) => b'K',
+                            (false, false) => b'r',
+                            (false, true) => b'R',
+                        })
+                        .collect();
+                    let expected = by_key(&keys);
+                    kept += usize::from(expected);
+                    assert_eq!(
+                        keys_could_be_syllables(&keys),
+                        expected,
+                        "{:?}",
+                        String::from_utf8_lossy(&keys)
+                    );
+                }
+            }
+        }
+        assert!(kept > 100, "{kept}");
+        assert!(!keys_could_be_syllables(b""));
     }
 
     fn composed(jamo: &str) -> String {

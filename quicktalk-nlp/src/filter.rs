@@ -111,6 +111,9 @@ struct Rule {
     multiword: bool,
     /// Minimum run per unit (0 for a wildcard): `ass` needs two `s`.
     runs: Box<[u16]>,
+    /// Every minimum is 1, as for most patterns: [`accepts`] then needs
+    /// only the units, not `runs`.
+    single_runs: bool,
 }
 
 /// The context words a line has (see [`Kind::Context`] and [`Kind::Game`]).
@@ -298,14 +301,26 @@ struct WordSet {
     /// The automaton itself, walked one unit of the view at a time (see
     /// [`WordSet::find`]).
     automaton: CharAutomaton,
-    rules: Vec<Vec<Rule>>,
+    /// Every pattern's rules, one after another: pattern `p`'s are
+    /// `rules[first_rule[p]..first_rule[p + 1]]` (one array, not one per
+    /// pattern: a match reads fewer places in memory).
+    rules: Vec<Rule>,
+    first_rule: Vec<u32>,
 }
 
 impl WordSet {
     fn new(literals: Literals) -> Self {
+        let mut first_rule = Vec::with_capacity(literals.rules.len() + 1);
+        first_rule.push(0);
+        let mut rules = Vec::new();
+        for pattern_rules in literals.rules {
+            rules.extend(pattern_rules);
+            first_rule.push(rules.len() as u32);
+        }
         Self {
             automaton: CharAutomaton::new(&literals.texts),
-            rules: literals.rules,
+            rules,
+            first_rule,
         }
     }
 
@@ -336,7 +351,8 @@ impl WordSet {
         hits: &mut Vec<(usize, usize, Kind)>,
     ) {
         let pushed = hits.len();
-        for rule in &self.rules[pattern] {
+        let (from, to) = (self.first_rule[pattern], self.first_rule[pattern + 1]);
+        for rule in &self.rules[from as usize..to as usize] {
             // Rules that differ only in what they require give the same
             // hit once.
             if !hits[pushed..].iter().any(|&(_, _, kind)| kind == rule.kind)
@@ -369,12 +385,8 @@ fn compile(entries: &[Entry], want_masked: bool) -> Literals {
         if units.is_empty() {
             continue;
         }
-        let rule = |units: &[Unit]| Rule {
-            kind: entry.kind,
-            starts_word: entry.starts_word,
-            ends_word: entry.ends_word,
-            multiword: entry.text.trim().contains(' '),
-            runs: units
+        let rule = |units: &[Unit]| {
+            let runs: Box<[u16]> = units
                 .iter()
                 .map(|u| {
                     if u.ch == WILDCARD && u.run < 2 {
@@ -383,7 +395,15 @@ fn compile(entries: &[Entry], want_masked: bool) -> Literals {
                         u.run
                     }
                 })
-                .collect(),
+                .collect();
+            Rule {
+                kind: entry.kind,
+                starts_word: entry.starts_word,
+                ends_word: entry.ends_word,
+                multiword: entry.text.trim().contains(' '),
+                single_runs: runs.iter().all(|&min| min == 1),
+                runs,
+            }
         };
         // Allow entries stay as written: an `l` read as `i` would let
         // `title` (as `titie`) cover `titties`.
@@ -835,11 +855,15 @@ fn accepts(rule: &Rule, units: &[Unit]) -> bool {
     // (`ass`, not `as`). An allow entry is taken literally, so `niger`
     // does not cover `nigger`.
     let exact = rule.kind == Kind::Allow;
-    if units
-        .iter()
-        .zip(rule.runs.iter())
-        .any(|(u, &min)| u.run < min || (exact && min > 0 && u.run != min))
-    {
+    let too_few = if rule.single_runs {
+        units.iter().any(|u| u.run < 1 || (exact && u.run != 1))
+    } else {
+        units
+            .iter()
+            .zip(rule.runs.iter())
+            .any(|(u, &min)| u.run < min || (exact && min > 0 && u.run != min))
+    };
+    if too_few {
         return false;
     }
     if rule.starts_word && !first.has(STARTS) {

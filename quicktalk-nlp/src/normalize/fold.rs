@@ -151,6 +151,13 @@ pub(crate) fn fold_ascii(c: char, start: u32, out: &mut Vec<Atom>) {
     });
 }
 
+/// What an ASCII byte folds to (an ASCII byte: whitespace is a space,
+/// a capital its small letter), as [`fold_ascii`] folds it.
+#[inline]
+pub(crate) fn ascii_folded(byte: u8) -> u8 {
+    ASCII[usize::from(byte & 0x7f)].0 as u8
+}
+
 /// [`ascii`] for every ASCII character, looked up rather than matched: the
 /// match is a chain of branches that mispredict on mixed text.
 static ASCII: [(char, char, Class); 128] = {

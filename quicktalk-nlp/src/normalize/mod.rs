@@ -188,6 +188,12 @@ pub struct View {
     no_shadow: bool,
     /// The view as a string, one char per unit.
     pub(crate) text: String,
+    /// For a line of ASCII only, its folded bytes: the plain text (see
+    /// [`View::plain`]); the atoms then cover only the words that took the
+    /// general way.
+    folded: Vec<u8>,
+    /// Whether the line was all ASCII (see [`View::build_ascii`]).
+    ascii_line: bool,
     /// Whether a unit is a masking wildcard (`f*ck`).
     wildcard: bool,
     /// See [`View::features`].
@@ -222,12 +228,21 @@ impl View {
     /// punctuation and spaces kept, for the contact and spam patterns.
     pub(crate) fn plain(&self, out: &mut String) {
         out.clear();
+        if self.ascii_line {
+            // Folded ASCII is ASCII.
+            out.extend(self.folded.iter().map(|&byte| char::from(byte)));
+            return;
+        }
         out.extend(self.atoms.iter().map(|atom| atom.ch));
     }
 
     /// The source byte range that byte `at` of the [`View::plain`] text came
     /// from. A walk over the line: it is asked only for what was found.
     pub(crate) fn plain_source(&self, at: usize) -> (u32, u32) {
+        if self.ascii_line {
+            // One byte of plain text for each byte of the line.
+            return (at as u32, at as u32 + 1);
+        }
         let mut offset = 0;
         for atom in &self.atoms {
             offset += atom.ch.len_utf8();
@@ -259,12 +274,91 @@ impl View {
     /// searches the units, and writes the text (three bytes for each
     /// syllable) only for a line that needs it ([`View::write_text`]).
     pub(crate) fn build_units(&mut self, source: &str) {
+        self.build_units_by(source, source.is_ascii());
+    }
+
+    /// [`View::build_units`], the ASCII way ([`View::build_ascii`]) or the
+    /// general way: both give an ASCII line the same view.
+    fn build_units_by(&mut self, source: &str, ascii_line: bool) {
         self.atoms.clear();
         self.features = Features::default();
         self.raw.clear();
         self.shadow.clear();
         self.units.clear();
         self.text.clear();
+        self.folded.clear();
+        self.ascii_line = ascii_line;
+        if ascii_line {
+            self.build_ascii(source.as_bytes());
+        } else {
+            self.build_general(source);
+        }
+        self.collapse();
+        // Each shadow reading starts with a sentinel (see `begin_shadow`),
+        // so no match runs from the text into a reading or between two.
+        self.units.append(&mut self.shadow);
+        self.wildcard = self.units.iter().any(|unit| unit.ch == WILDCARD);
+    }
+
+    /// The atoms and pieces of a line of ASCII only, most of an English
+    /// chat: a word of letters (with trailing punctuation) becomes units
+    /// straight from its bytes, as [`View::latin`] makes them from atoms;
+    /// every other word is folded into atoms and goes the general way.
+    fn build_ascii(&mut self, bytes: &[u8]) {
+        self.folded.reserve(bytes.len());
+        for &byte in bytes {
+            self.folded.push(fold::ascii_folded(byte));
+            self.features.add_ascii(byte);
+        }
+        let space = |byte: u8| byte.is_ascii_whitespace();
+        let mut index = 0;
+        while index < bytes.len() {
+            if space(bytes[index]) {
+                index += 1;
+                continue;
+            }
+            let begin = index;
+            while index < bytes.len() && !space(bytes[index]) {
+                index += 1;
+            }
+            self.ascii_token(&bytes[begin..index], begin as u32);
+        }
+    }
+
+    /// One whitespace-free token of an ASCII line, starting at byte `at`.
+    fn ascii_token(&mut self, token: &[u8], at: u32) {
+        let letters = token.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let punctuated = letters > 0
+            && token[letters..]
+                .iter()
+                .all(|b| matches!(b, b',' | b'.' | b':' | b';' | b'"' | b')'));
+        if punctuated {
+            // What `latin` gives such a word from its atoms.
+            let piece = self.raw.len();
+            for (offset, &byte) in token[..letters].iter().enumerate() {
+                let start = at + offset as u32;
+                push_unit(
+                    &mut self.raw,
+                    char::from(byte.to_ascii_lowercase()),
+                    start,
+                    start + 1,
+                );
+            }
+            close_piece(&mut self.raw, piece);
+            if letters == token.len() && !self.no_shadow {
+                self.keyboard_shadow(token, KeySpans::Bytes(at));
+            }
+            return;
+        }
+        let begin = self.atoms.len();
+        for (offset, &byte) in token.iter().enumerate() {
+            fold::fold_ascii(char::from(byte), at + offset as u32, &mut self.atoms);
+        }
+        self.token(begin, self.atoms.len());
+    }
+
+    /// The atoms and pieces of a line with characters beyond ASCII.
+    fn build_general(&mut self, source: &str) {
         // Offsets are u32: a chat line is a few KiB at most, and the filter
         // refuses nothing longer than u32::MAX anyway (see Filter::check).
         self.atoms.reserve(source.len());
@@ -312,11 +406,6 @@ impl View {
             }
             begin = end;
         }
-        self.collapse();
-        // Each shadow reading starts with a sentinel (see `begin_shadow`),
-        // so no match runs from the text into a reading or between two.
-        self.units.append(&mut self.shadow);
-        self.wildcard = self.units.iter().any(|unit| unit.ch == WILDCARD);
     }
 
     fn write_text_to_self(&mut self) {
@@ -586,7 +675,7 @@ impl View {
                 && (2..=12).contains(&letters)
                 && token.iter().all(|a| a.orig.is_ascii_alphabetic());
             if keys && !self.no_shadow {
-                self.keyboard_shadow(begin, end);
+                self.keyboard_shadow_atoms(begin, end);
             }
             return;
         }
@@ -688,7 +777,7 @@ impl View {
         }
         close_piece(raw, piece);
         if pure_ascii_letters && !self.no_shadow {
-            self.keyboard_shadow(begin, end);
+            self.keyboard_shadow_atoms(begin, end);
         }
         if look_alike_only && !self.no_shadow {
             self.look_alike_shadow(begin, end);
@@ -792,7 +881,7 @@ impl View {
 
     /// Reads a Latin word as Korean typed on an English keyboard, and keeps
     /// the reading when it makes whole syllables (`tlqkf` = 시발).
-    fn keyboard_shadow(&mut self, begin: usize, end: usize) {
+    fn keyboard_shadow_atoms(&mut self, begin: usize, end: usize) {
         // Called for words of 2-12 ASCII letters (`pure_ascii_letters`).
         let mut keys = [0u8; 12];
         let Some(keys) = keys.get_mut(..end - begin) else {
@@ -801,10 +890,19 @@ impl View {
         for (key, atom) in keys.iter_mut().zip(&self.atoms[begin..end]) {
             *key = atom.orig as u8;
         }
-        if !hangul::keys_could_be_syllables(keys) {
+        self.keyboard_shadow(keys, KeySpans::Atoms(begin));
+    }
+
+    /// [`View::keyboard_shadow_atoms`] for the word typed with `keys`, whose
+    /// sources `spans` tells.
+    fn keyboard_shadow(&mut self, typed: &[u8], spans: KeySpans) {
+        if !(2..=12).contains(&typed.len()) || !hangul::keys_could_be_syllables(typed) {
             return;
         }
-        self.keyboard_reading(begin, keys);
+        let mut buffer = [0u8; 12];
+        let keys = &mut buffer[..typed.len()];
+        keys.copy_from_slice(typed);
+        self.keyboard_reading(spans, keys);
         // Shift held for the whole word (caps lock) or for its first letter
         // only (a phone's automatic capital): `QUDTLS` and `Qudtls` meant
         // 병신, not 뼝씬. Such a word is read unshifted too.
@@ -813,13 +911,12 @@ impl View {
         let capitalised = upper == keys.len() || (upper == 1 && keys[0].is_ascii_uppercase());
         if capitalised && keys.iter().any(shifted) {
             keys.make_ascii_lowercase();
-            self.keyboard_reading(begin, keys);
+            self.keyboard_reading(spans, keys);
         }
     }
 
-    /// One keyboard reading of the word whose atoms start at `begin`, typed
-    /// with `keys`.
-    fn keyboard_reading(&mut self, begin: usize, keys: &[u8]) {
+    /// One keyboard reading of the word typed with `keys`, from `spans`.
+    fn keyboard_reading(&mut self, spans: KeySpans, keys: &[u8]) {
         self.jamo.clear();
         for &key in keys {
             match hangul::keyboard_jamo(char::from(key)) {
@@ -835,10 +932,13 @@ impl View {
         let reading = self.begin_shadow();
         for index in 0..self.composed.len() {
             let composed = self.composed[index];
-            let (start, end) = (
-                self.atoms[begin + composed.first].start,
-                self.atoms[begin + composed.last].end,
-            );
+            let (start, end) = match spans {
+                KeySpans::Atoms(begin) => (
+                    self.atoms[begin + composed.first].start,
+                    self.atoms[begin + composed.last].end,
+                ),
+                KeySpans::Bytes(at) => (at + composed.first as u32, at + composed.last as u32 + 1),
+            };
             self.push_shadow(reading, composed.ch, start, end, SHADOW | KEYBOARD);
         }
         close_piece(&mut self.shadow, reading);
@@ -884,6 +984,15 @@ impl View {
             self.units.push(unit);
         }
     }
+}
+
+/// Where the keys of a word typed on a keyboard came from: its atoms from
+/// the given one on, or (a word of an ASCII line that has no atoms) its bytes
+/// from the given offset on, one key a byte.
+#[derive(Debug, Clone, Copy)]
+enum KeySpans {
+    Atoms(usize),
+    Bytes(u32),
 }
 
 fn push_unit(raw: &mut Vec<Unit>, ch: char, start: u32, end: u32) {

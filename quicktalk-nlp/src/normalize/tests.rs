@@ -151,3 +151,54 @@ fn a_syllable_set_holds_exactly_its_syllables() {
         }
     }
 }
+
+/// An ASCII line gets the same view the ASCII way as the general way:
+/// units, shadows, plain text, its sources and features, for the table above
+/// and for generated lines of letters, digits, leet and mask symbols,
+/// punctuation and whitespace.
+#[test]
+fn the_ascii_way_gives_the_view_the_general_way_gives() {
+    let alphabet: Vec<char> = "aeiouKTQtlqkfsxy01357 \t.,:;\")(@$!|+*#?-_'/\\[]<>=&%^~`"
+        .chars()
+        .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |bound: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound as u64) as usize
+    };
+    let mut lines: Vec<String> = VIEWS
+        .iter()
+        .map(|(input, _)| input.to_string())
+        .filter(|line| line.is_ascii())
+        .collect();
+    lines.extend(["tlqkf", "Qudtls wkth", "hello, world:", "x", "", "   "].map(String::from));
+    for _ in 0..20_000 {
+        let len = next(24);
+        lines.push((0..len).map(|_| alphabet[next(alphabet.len())]).collect());
+    }
+    let (mut ascii, mut general) = (View::new(), View::new());
+    let (mut ascii_plain, mut general_plain) = (String::new(), String::new());
+    for line in &lines {
+        ascii.build_units_by(line, true);
+        general.build_units_by(line, false);
+        assert_eq!(ascii.units, general.units, "{line:?}");
+        assert_eq!(ascii.wildcard, general.wildcard, "{line:?}");
+        assert_eq!(
+            format!("{:?}", ascii.features),
+            format!("{:?}", general.features),
+            "{line:?}"
+        );
+        ascii.plain(&mut ascii_plain);
+        general.plain(&mut general_plain);
+        assert_eq!(ascii_plain, general_plain, "{line:?}");
+        for at in 0..general_plain.len() {
+            assert_eq!(
+                ascii.plain_source(at),
+                general.plain_source(at),
+                "{line:?} {at}"
+            );
+        }
+    }
+}

@@ -831,21 +831,27 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     // `oh one oh`): only then are English words read as digits.
     // Or run into digits (`1two3four`).
     let bytes = plain.as_bytes();
-    let english = plain.contains("zero")
-        || plain.contains("oh one")
-        || (1..bytes.len()).any(|at| {
-            bytes[at - 1].is_ascii_digit()
-                && bytes[at].is_ascii_alphabetic()
-                && english_digit(&plain[at..]).is_some()
-        });
     // Enough digit characters settle it at once; only a line short of them
     // counts what reads as digits (number words, letters beside digits).
     let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
+    let english = plain.contains("zero")
+        || plain.contains("oh one")
+        || (ascii_digits > 0
+            && (1..bytes.len()).any(|at| {
+                bytes[at - 1].is_ascii_digit()
+                    && bytes[at].is_ascii_alphabetic()
+                    && english_digit(&plain[at..]).is_some()
+            }));
     // Short of eight ASCII digits, a phone has a digit read from a word or
     // a letter, and such a number is a phone only when it starts with a
     // zero (see `is_phone` below): a line with no character that can read
     // as one has none (most Korean lines, whose 이, 사 and 오 are digits).
-    if ascii_digits < 8 && !english && !plain.contains(['0', 'o', '공', '영', '빵']) {
+    // An ASCII line reads no digit from its letters unless it reads out
+    // English numbers (its digits are counted as they are, below).
+    if ascii_digits < 8
+        && !english
+        && (ascii || !plain.contains(['0', 'o', '공', '영', '빵']))
+    {
         return;
     }
     let digits = if ascii_digits >= 8 || (ascii && !english) {

@@ -848,18 +848,24 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
     // as one has none (most Korean lines, whose 이, 사 and 오 are digits).
     // An ASCII line reads no digit from its letters unless it reads out
     // English numbers (its digits are counted as they are, below).
-    if ascii_digits < 8
-        && !english
-        && (ascii || !plain.contains(['0', 'o', '공', '영', '빵']))
-    {
+    // A zero: `0`, `o`, or a Korean word for it (each a fast substring
+    // search, not one pass decoding every character).
+    let zero = || {
+        plain.contains('0')
+            || plain.contains('o')
+            || ["공", "영", "빵"].iter().any(|word| plain.contains(word))
+    };
+    if ascii_digits < 8 && !english && (ascii || !zero()) {
         return;
     }
     let digits = if ascii_digits >= 8 || (ascii && !english) {
         ascii_digits
     } else {
+        // Eight settle it (below).
         plain
             .char_indices()
             .filter(|&(at, c)| may_be_digit(c) && digit_in(plain, at, None, english).is_some())
+            .take(8)
             .count()
     };
     if digits < 8 {

@@ -531,13 +531,8 @@ mod tests {
         // four-byte characters, so most states have transitions, failures
         // and inherited matches.
         let alphabet = ['a', 'b', 'ㅂ', '시', '발', '😀', 'é'];
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % bound as u64) as usize
-        };
+        let mut rng = crate::rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = |bound: usize| rng.below(bound);
         for _ in 0..50 {
             let patterns: Vec<String> = (0..1 + next(30))
                 .map(|_| {

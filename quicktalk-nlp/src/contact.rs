@@ -1125,12 +1125,10 @@ mod tests {
             })
         };
         let alphabet = ['a', ' ', ' ', 'ㅋ', '가', 'é', '😀', 'b'];
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
             let mut text = String::new();
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = rng.next_u64();
             for k in 0..(seed % 24) {
                 text.push(alphabet[((seed >> (k * 2 % 60)) % 8) as usize]);
             }

@@ -70,6 +70,7 @@ pub mod model;
 mod morphology;
 mod normalize;
 mod policy;
+mod rng;
 mod spam;
 
 pub use filter::{BUILTIN_LEXICONS, BUILTIN_SPAM_SIGNALS, Check, Filter, FilterBuilder, Finding};

@@ -269,14 +269,11 @@ pub fn train(rows: &[(String, bool)], epochs: usize) -> (Vec<f32>, f32) {
         })
         .collect();
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = crate::rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
     let lambda = 1e-6f32;
     for epoch in 0..epochs {
         for i in (1..order.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            order.swap(i, (seed % (i as u64 + 1)) as usize);
+            order.swap(i, rng.below(i + 1));
         }
         let rate = 0.05 / (1.0 + epoch as f32);
         for &row in &order {

@@ -161,13 +161,8 @@ fn the_ascii_way_gives_the_view_the_general_way_gives() {
     let alphabet: Vec<char> = "aeiouKTQtlqkfsxy01357 \t.,:;\")(@$!|+*#?-_'/\\[]<>=&%^~`"
         .chars()
         .collect();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = |bound: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % bound as u64) as usize
-    };
+    let mut rng = crate::rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+    let mut next = |bound: usize| rng.below(bound);
     let mut lines: Vec<String> = VIEWS
         .iter()
         .map(|(input, _)| input.to_string())

@@ -333,16 +333,12 @@ impl View {
                 .iter()
                 .all(|b| matches!(b, b',' | b'.' | b':' | b';' | b'"' | b')'));
         if punctuated {
-            // What `latin` gives such a word from its atoms.
+            // What `latin` gives such a word from its atoms: each letter
+            // folded (as `folded` holds it), one byte a unit.
             let piece = self.raw.len();
-            for (offset, &byte) in token[..letters].iter().enumerate() {
-                let start = at + offset as u32;
-                push_unit(
-                    &mut self.raw,
-                    char::from(byte.to_ascii_lowercase()),
-                    start,
-                    start + 1,
-                );
+            for start in at..at + letters as u32 {
+                let folded = char::from(self.folded[start as usize]);
+                push_unit(&mut self.raw, folded, start, start + 1);
             }
             close_piece(&mut self.raw, piece);
             if letters == token.len() && !self.no_shadow {

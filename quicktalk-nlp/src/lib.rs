@@ -55,7 +55,12 @@
 //! use quicktalk_core::Engine;
 //! use quicktalk_nlp::Filter;
 //!
-//! let builder = Engine::builder().moderator(Arc::new(Filter::new()));
+//! let filter = Arc::new(Filter::new());
+//! // The masked variants and contact patterns are compiled on first use
+//! // (about 70 ms): build them off the request threads now.
+//! let prepared = Arc::clone(&filter);
+//! std::thread::spawn(move || prepared.prepare());
+//! let builder = Engine::builder().moderator(filter);
 //! # let _ = builder;
 //! ```
 

@@ -40,6 +40,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
+    let filter = std::sync::Arc::new(quicktalk_nlp::Filter::new());
+    // The filter compiles its masked variants and contact patterns on first
+    // use: build them now, on a thread of their own, not in the first line
+    // that needs them.
+    let prepared = std::sync::Arc::clone(&filter);
+    std::thread::spawn(move || prepared.prepare());
     // The engine with the reference server's filter (quicktalk-nlp, its
     // built-in Korean and English lists) and an in-memory store (this
     // example keeps no files), and one change: a person reading in `nc`
@@ -49,7 +55,7 @@ async fn main() -> std::io::Result<()> {
             idle_timeout: Duration::from_secs(600),
             ..EngineConfig::default()
         })
-        .moderator(std::sync::Arc::new(quicktalk_nlp::Filter::new()))
+        .moderator(filter)
         .build()
         .map_err(std::io::Error::other)?;
     let listener = match TcpListener::bind(args.bind).await {

@@ -182,6 +182,13 @@ impl Verdict {
 pub trait Moderator: Send + Sync + 'static {
     /// Judges one line.
     fn check(&self, text: &str) -> Verdict;
+
+    /// Builds now whatever the moderator would otherwise build when a line
+    /// first needs it, so no line waits for it. A host that would rather
+    /// spend that memory at start-up than stall the first such line calls
+    /// it once, on a thread of its own; a check that comes first still
+    /// works, and pays for what it uses. The default does nothing.
+    fn prepare(&self) {}
 }
 
 /// Lets everything through: the engine's default until a real filter is plugged in.

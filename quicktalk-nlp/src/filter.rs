@@ -545,7 +545,7 @@ impl Filter {
     /// Compiles what is otherwise compiled on the first line that needs it:
     /// the masked variants (`f*ck`, `씨*`: most of the literals; about 70 ms
     /// and a few MB) and the contact patterns (a few ms). [`Filter::new`]
-    /// stays fast (about 10 ms) and leaves them out, so a process that never
+    /// stays fast (10-20 ms) and leaves them out, so a process that never
     /// sees a masked line never holds them, and the first masked line waits
     /// for their compiling. A host that would rather spend the memory at
     /// start-up than stall the thread of that first line calls this on a

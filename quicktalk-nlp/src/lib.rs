@@ -56,8 +56,8 @@
 //! use quicktalk_nlp::Filter;
 //!
 //! let filter = Arc::new(Filter::new());
-//! // The masked variants and contact patterns are compiled on first use
-//! // (about 70 ms): build them off the request threads now.
+//! // The masked variants' index and the contact patterns are built on
+//! // first use (about 20 ms): build them off the request threads now.
 //! let prepared = Arc::clone(&filter);
 //! std::thread::spawn(move || prepared.prepare());
 //! let builder = Engine::builder().moderator(filter);
@@ -71,6 +71,7 @@ mod contact;
 pub mod datasets;
 mod filter;
 pub mod lexicon;
+mod masked;
 pub mod model;
 mod morphology;
 mod normalize;

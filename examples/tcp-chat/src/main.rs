@@ -41,9 +41,9 @@ struct Args {
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let filter = std::sync::Arc::new(quicktalk_nlp::Filter::new());
-    // The filter compiles its masked variants and contact patterns on first
-    // use: build them now, on a thread of their own, not in the first line
-    // that needs them.
+    // The filter builds its masked variants' index and contact patterns on
+    // first use: build them now, on a thread of their own, not in the first
+    // line that needs them.
     let prepared = std::sync::Arc::clone(&filter);
     std::thread::spawn(move || prepared.prepare());
     // The engine with the reference server's filter (quicktalk-nlp, its

@@ -593,9 +593,14 @@ impl ServeConfig {
             .map_err(|e| lexicons_invalid(e.to_string()))?;
         // What the filter would otherwise build on the first line that needs
         // it (the masked variants' index, the contact patterns: about 20 ms
-        // and 3 MB), built before the server listens: no chat line waits for
-        // it, and the memory a node holds is what it holds from the start.
-        filter.prepare();
+        // and 2.3 MB of RSS), built before the server listens: no chat line
+        // waits for it, and the memory a node holds is what it holds from
+        // the start. On a thread of its own that then ends: built on the
+        // main thread, the same work left the idle round's memory per
+        // connection 0.7 KiB higher (mimalloc; docs/performance.md).
+        std::thread::scope(|scope| {
+            scope.spawn(|| filter.prepare());
+        });
         Ok(Arc::new(filter))
     }
 

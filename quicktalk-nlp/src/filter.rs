@@ -672,25 +672,25 @@ impl Filter {
         // digit atoms fold to one), but for a number in Korean words
         // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
         // (`그래...`, `:)`) runs none.
-        let contact_worth = features.digits
-            || features.zero_word
-            || (features.latin
-                && (features.hangul
-                    || features.marks
+        let contact_worth = features.digits()
+            || features.zero_word()
+            || (features.latin()
+                && (features.hangul()
+                    || features.marks()
                     // Spelled out: `naver dot com`, `name at gmail`.
                     || {
                         view.write_text(view_text);
                         self.contact().has_spelled_keyword(view_text)
                     }))
-            || (features.marks && features.dat);
+            || (features.marks() && features.dat());
         let signals = hits
             .iter()
             .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));
-        let numbers_worth = features.digits && (signals || features.currency);
+        let numbers_worth = features.digits() && (signals || features.currency());
         found.clear();
         art.clear();
         spam.clear();
-        if contact_worth || features.art || numbers_worth {
+        if contact_worth || features.art() || numbers_worth {
             view.plain(plain);
         } else {
             plain.clear();
@@ -710,7 +710,7 @@ impl Filter {
                 span: source(&f.span),
             });
         }
-        if features.art {
+        if features.art() {
             self.art.find(plain, art);
         }
         for (category, range) in art.iter() {

@@ -47,66 +47,67 @@ pub(crate) const WILDCARD: char = '*';
 /// Separates the text from its shadow readings; no pattern contains it.
 const SENTINEL: char = ' ';
 
-/// See [`View::features`].
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Features {
-    pub digits: bool,
-    pub latin: bool,
-    pub hangul: bool,
-    /// `공`, `영` or `빵`: a phone number spelled in Korean starts with one.
-    pub zero_word: bool,
-    /// `@ . : / _ =`: e-mails, links, ids.
-    pub marks: bool,
-    /// `닷`, as in `닷컴`: with a number in Korean words (`zero_word`), what
-    /// a contact pattern can match in a line without ASCII letters or digits.
-    pub dat: bool,
-    /// Characters ASCII art is made of.
-    pub art: bool,
-    pub currency: bool,
-}
+/// See [`View::features`]: one bit a kind of character, so noting a
+/// character is one `or`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Features(u8);
 
 impl Features {
-    const NONE: Self = Self {
-        digits: false,
-        latin: false,
-        hangul: false,
-        zero_word: false,
-        marks: false,
-        dat: false,
-        art: false,
-        currency: false,
-    };
+    const NONE: Self = Self(0);
+    const DIGITS: u8 = 1;
+    const LATIN: u8 = 2;
+    const HANGUL: u8 = 4;
+    /// `공`, `영` or `빵`: a phone number spelled in Korean starts with one.
+    const ZERO_WORD: u8 = 8;
+    /// `@ . : / _ =`: e-mails, links, ids.
+    const MARKS: u8 = 16;
+    /// `닷`, as in `닷컴`: with a number in Korean words (`zero_word`), what
+    /// a contact pattern can match in a line without ASCII letters or digits.
+    const DAT: u8 = 32;
+    /// Characters ASCII art is made of.
+    const ART: u8 = 64;
+    const CURRENCY: u8 = 128;
+
+    pub fn digits(self) -> bool {
+        self.0 & Self::DIGITS != 0
+    }
+    pub fn latin(self) -> bool {
+        self.0 & Self::LATIN != 0
+    }
+    pub fn hangul(self) -> bool {
+        self.0 & Self::HANGUL != 0
+    }
+    pub fn zero_word(self) -> bool {
+        self.0 & Self::ZERO_WORD != 0
+    }
+    pub fn marks(self) -> bool {
+        self.0 & Self::MARKS != 0
+    }
+    pub fn dat(self) -> bool {
+        self.0 & Self::DAT != 0
+    }
+    pub fn art(self) -> bool {
+        self.0 & Self::ART != 0
+    }
+    pub fn currency(self) -> bool {
+        self.0 & Self::CURRENCY != 0
+    }
 
     /// What a folded character that is not Hangul shows.
     const fn of(ch: char, class: Class) -> Self {
-        let mut features = Self::NONE;
-        match class {
-            Class::Digit => features.digits = true,
-            Class::Latin => features.latin = true,
-            _ => {}
-        }
-        match ch {
-            '@' | '.' | ':' | '/' => features.marks = true,
-            '_' | '=' => {
-                features.marks = true;
-                features.art = true;
-            }
-            '(' | '🖕' | '╰' => features.art = true,
-            '£' | '$' | '€' => features.currency = true,
-            _ => {}
-        }
-        features
-    }
-
-    fn merge(&mut self, other: Self) {
-        self.digits |= other.digits;
-        self.latin |= other.latin;
-        self.hangul |= other.hangul;
-        self.zero_word |= other.zero_word;
-        self.marks |= other.marks;
-        self.dat |= other.dat;
-        self.art |= other.art;
-        self.currency |= other.currency;
+        let mut bits = match class {
+            Class::Digit => Self::DIGITS,
+            Class::Latin => Self::LATIN,
+            _ => 0,
+        };
+        bits |= match ch {
+            '@' | '.' | ':' | '/' => Self::MARKS,
+            '_' | '=' => Self::MARKS | Self::ART,
+            '(' | '🖕' | '╰' => Self::ART,
+            '£' | '$' | '€' => Self::CURRENCY,
+            _ => 0,
+        };
+        Self(bits)
     }
 
     /// Notes a folded character.
@@ -115,25 +116,21 @@ impl Features {
             // None of the marks is Hangul.
             self.add_hangul(atom.ch);
         } else {
-            self.merge(Self::of(atom.ch, atom.class));
+            self.0 |= Self::of(atom.ch, atom.class).0;
         }
     }
 
-    /// Notes an ASCII character, looked up: a `match` on the character is
-    /// a tree of compares that goes either way on running text.
+    /// Notes an ASCII character.
     #[inline]
     fn add_ascii(&mut self, byte: u8) {
-        static ASCII: [Features; 128] = {
-            let mut table = [Features::NONE; 128];
-            let mut byte = 0;
-            while byte < 128 {
-                let (ch, _, class) = fold::ascii(byte as u8 as char);
-                table[byte] = Features::of(ch, class);
-                byte += 1;
-            }
-            table
-        };
-        self.merge(ASCII[usize::from(byte & 0x7f)]);
+        self.0 |= ASCII_FEATURES[usize::from(byte & 0x7f)].0;
+    }
+
+    /// Notes a line of ASCII characters.
+    fn add_ascii_line(&mut self, bytes: &[u8]) {
+        self.0 |= bytes.iter().fold(0, |bits, &byte| {
+            bits | ASCII_FEATURES[usize::from(byte & 0x7f)].0
+        });
     }
 
     /// Notes a syllable or jamo.
@@ -142,18 +139,31 @@ impl Features {
         /// The syllables below: one bit test for every other syllable.
         static NOTED: hangul::SyllableSet =
             hangul::SyllableSet::new(&['공', '영', '빵', '닷', '원']);
-        self.hangul = true;
+        self.0 |= Self::HANGUL;
         if !NOTED.contains(ch) {
             return;
         }
-        match ch {
-            '공' | '영' | '빵' => self.zero_word = true,
-            '닷' => self.dat = true,
-            '원' => self.currency = true,
-            _ => {}
-        }
+        self.0 |= match ch {
+            '공' | '영' | '빵' => Self::ZERO_WORD,
+            '닷' => Self::DAT,
+            '원' => Self::CURRENCY,
+            _ => 0,
+        };
     }
 }
+
+/// What each ASCII character shows ([`Features`]), looked up: a `match` on
+/// the character is a tree of compares that goes either way on running text.
+static ASCII_FEATURES: [Features; 128] = {
+    let mut table = [Features::NONE; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let (ch, _, class) = fold::ascii(byte as u8 as char);
+        table[byte] = Features::of(ch, class);
+        byte += 1;
+    }
+    table
+};
 
 /// One character of the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,8 +239,11 @@ impl View {
     pub(crate) fn plain(&self, out: &mut String) {
         out.clear();
         if self.ascii_line {
-            // Folded ASCII is ASCII.
-            out.extend(self.folded.iter().map(|&byte| char::from(byte)));
+            // Folded ASCII is ASCII: one copy.
+            match std::str::from_utf8(&self.folded) {
+                Ok(text) => out.push_str(text),
+                Err(_) => out.extend(self.folded.iter().map(|&byte| char::from(byte))),
+            }
             return;
         }
         out.extend(self.atoms.iter().map(|atom| atom.ch));
@@ -305,11 +318,9 @@ impl View {
     /// straight from its bytes, as [`View::latin`] makes them from atoms;
     /// every other word is folded into atoms and goes the general way.
     fn build_ascii(&mut self, bytes: &[u8]) {
-        self.folded.reserve(bytes.len());
-        for &byte in bytes {
-            self.folded.push(fold::ascii_folded(byte));
-            self.features.add_ascii(byte);
-        }
+        self.folded
+            .extend(bytes.iter().map(|&byte| fold::ascii_folded(byte)));
+        self.features.add_ascii_line(bytes);
         let space = |byte: u8| byte.is_ascii_whitespace();
         let mut index = 0;
         while index < bytes.len() {
@@ -336,10 +347,15 @@ impl View {
             // What `latin` gives such a word from its atoms: each letter
             // folded (as `folded` holds it), one byte a unit.
             let piece = self.raw.len();
-            for start in at..at + letters as u32 {
-                let folded = char::from(self.folded[start as usize]);
-                push_unit(&mut self.raw, folded, start, start + 1);
-            }
+            let folded = &self.folded[at as usize..][..letters];
+            self.raw
+                .extend(folded.iter().zip(at..).map(|(&byte, start)| Unit {
+                    ch: char::from(byte),
+                    start,
+                    end: start + 1,
+                    run: 1,
+                    flags: 0,
+                }));
             close_piece(&mut self.raw, piece);
             if letters == token.len() && !self.no_shadow {
                 self.keyboard_shadow(token, KeySpans::Bytes(at));

@@ -422,8 +422,20 @@ impl MaskedSet {
                     if first + len > units.len() {
                         continue;
                     }
-                    let fits = (0..len)
-                        .all(|i| i == star || units[first + i].ch == self.char_at(literal, i));
+                    // The text's characters before and after the wildcard.
+                    let spelled = self.spelled(literal);
+                    let (head, tail) = match literal.shape {
+                        Shape::AsWritten => (&spelled[..star], &spelled[star + 1..]),
+                        Shape::Star { at, removed, .. } => (
+                            &spelled[..usize::from(at)],
+                            &spelled[usize::from(at) + usize::from(removed)..],
+                        ),
+                    };
+                    let same = |units: &[Unit], chars: &[char]| {
+                        units.iter().zip(chars).all(|(unit, &ch)| unit.ch == ch)
+                    };
+                    let fits =
+                        same(&units[first..w], head) && same(&units[w + 1..first + len], tail);
                     if fits {
                         matches.push(Match {
                             first: first as u32,

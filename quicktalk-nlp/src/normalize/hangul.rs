@@ -303,10 +303,20 @@ pub(crate) fn keys_could_be_syllables(keys: &[u8]) -> bool {
         }
         mask
     };
-    let is_vowel = |k: u8| {
-        let k = k.to_ascii_lowercase();
-        k.is_ascii_lowercase() && VOWEL_KEYS & (1 << (k - b'a')) != 0
+    /// 1 for a vowel key in either case, looked up.
+    static IS_VOWEL: [u8; 256] = {
+        let mut table = [0; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let k = (byte as u8).to_ascii_lowercase();
+            if k.is_ascii_lowercase() && VOWEL_KEYS & (1 << (k - b'a')) != 0 {
+                table[byte] = 1;
+            }
+            byte += 1;
+        }
+        table
     };
+    let is_vowel = |k: u8| IS_VOWEL[usize::from(k)] != 0;
     // One bit a key, vowel keys set: the rules below are tests on the bits,
     // with no branch a key (an English word's keys go either way).
     if keys.is_empty() || keys.len() > 32 {

@@ -339,10 +339,15 @@ impl View {
     /// One whitespace-free token of an ASCII line, starting at byte `at`.
     fn ascii_token(&mut self, token: &[u8], at: u32) {
         let letters = token.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-        let punctuated = letters > 0
-            && token[letters..]
-                .iter()
-                .all(|b| matches!(b, b',' | b'.' | b':' | b';' | b'"' | b')'));
+        let dropped = |rest: &[u8]| {
+            rest.iter()
+                .all(|b| matches!(b, b',' | b'.' | b':' | b';' | b'"' | b')'))
+        };
+        let punctuated = letters > 0 && dropped(&token[letters..]);
+        if !punctuated && letters > 0 && matches!(token[letters], b'\'' | b'`') {
+            self.apostrophe_token(token, at, &dropped);
+            return;
+        }
         if punctuated {
             // What `latin` gives such a word from its atoms: each letter
             // folded (as `folded` holds it), one byte a unit.
@@ -362,6 +367,45 @@ impl View {
             }
             return;
         }
+        self.general_ascii_token(token, at);
+    }
+
+    /// A token of an ASCII line that starts with letters and then an
+    /// apostrophe (`don't`, `it's`, `dogs'`, `rock'n'roll`): when it is
+    /// letters and apostrophes, then punctuation `dropped` by the general
+    /// way, it becomes what `latin` gives it, its letters in one piece (an
+    /// apostrophe between letters is dropped, one after them ends the word)
+    /// and no keyboard reading (not all letters). Anything else goes the
+    /// general way.
+    fn apostrophe_token(&mut self, token: &[u8], at: u32, dropped: &impl Fn(&[u8]) -> bool) {
+        let word = token
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic() || matches!(b, b'\'' | b'`'))
+            .count();
+        if !dropped(&token[word..]) {
+            self.general_ascii_token(token, at);
+            return;
+        }
+        let piece = self.raw.len();
+        let folded = &self.folded[at as usize..][..word];
+        self.raw.extend(
+            folded
+                .iter()
+                .zip(at..)
+                .filter(|(byte, _)| byte.is_ascii_alphabetic())
+                .map(|(&byte, start)| Unit {
+                    ch: char::from(byte),
+                    start,
+                    end: start + 1,
+                    run: 1,
+                    flags: 0,
+                }),
+        );
+        close_piece(&mut self.raw, piece);
+    }
+
+    /// A token of an ASCII line the general way: folded into atoms.
+    fn general_ascii_token(&mut self, token: &[u8], at: u32) {
         let begin = self.atoms.len();
         for (offset, &byte) in token.iter().enumerate() {
             fold::fold_ascii(char::from(byte), at + offset as u32, &mut self.atoms);

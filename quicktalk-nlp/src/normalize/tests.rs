@@ -168,7 +168,18 @@ fn the_ascii_way_gives_the_view_the_general_way_gives() {
         .map(|(input, _)| input.to_string())
         .filter(|line| line.is_ascii())
         .collect();
-    lines.extend(["tlqkf", "Qudtls wkth", "hello, world:", "x", "", "   "].map(String::from));
+    lines.extend(
+        [
+            "tlqkf",
+            "Qudtls wkth",
+            "hello, world:",
+            "x",
+            "",
+            "   ",
+            "don't it's 'tis dogs' rock'n'roll, i'm. o'clock\" `quoted` '' a'b'' a'1 a'b?",
+        ]
+        .map(String::from),
+    );
     for _ in 0..20_000 {
         let len = next(24);
         lines.push((0..len).map(|_| alphabet[next(alphabet.len())]).collect());

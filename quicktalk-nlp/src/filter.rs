@@ -16,7 +16,7 @@ use crate::lexicon::{self, Entry, Kind};
 use crate::masked::{MaskedSet, min_run};
 use crate::model::Model;
 use crate::morphology::short_korean_match_is_a_word;
-use crate::normalize::{ENDS, GAP_INSIDE, KEYBOARD, SPLIT, STARTS, Unit, View, WILDCARD};
+use crate::normalize::{ENDS, Features, GAP_INSIDE, KEYBOARD, SPLIT, STARTS, Unit, View, WILDCARD};
 use crate::policy::Policy;
 use crate::spam::SpamDetector;
 
@@ -672,25 +672,26 @@ impl Filter {
         // digit atoms fold to one), but for a number in Korean words
         // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
         // (`그래...`, `:)`) runs none.
-        let contact_worth = features.digits()
-            || features.zero_word()
-            || (features.latin()
-                && (features.hangul()
-                    || features.marks()
+        let contact_worth = features.has(Features::DIGITS)
+            || features.has(Features::ZERO_WORD)
+            || (features.has(Features::LATIN)
+                && (features.has(Features::HANGUL)
+                    || features.has(Features::MARKS)
                     // Spelled out: `naver dot com`, `name at gmail`.
                     || {
                         view.write_text(view_text);
                         self.contact().has_spelled_keyword(view_text)
                     }))
-            || (features.marks() && features.dat());
+            || (features.has(Features::MARKS) && features.has(Features::DAT));
         let signals = hits
             .iter()
             .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));
-        let numbers_worth = features.digits() && (signals || features.currency());
+        let numbers_worth =
+            features.has(Features::DIGITS) && (signals || features.has(Features::CURRENCY));
         found.clear();
         art.clear();
         spam.clear();
-        if contact_worth || features.art() || numbers_worth {
+        if contact_worth || features.has(Features::ART) || numbers_worth {
             view.plain(plain);
         } else {
             plain.clear();
@@ -710,7 +711,7 @@ impl Filter {
                 span: source(&f.span),
             });
         }
-        if features.art() {
+        if features.has(Features::ART) {
             self.art.find(plain, art);
         }
         for (category, range) in art.iter() {

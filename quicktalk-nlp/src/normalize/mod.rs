@@ -54,43 +54,24 @@ pub(crate) struct Features(u8);
 
 impl Features {
     const NONE: Self = Self(0);
-    const DIGITS: u8 = 1;
-    const LATIN: u8 = 2;
-    const HANGUL: u8 = 4;
+    pub const DIGITS: u8 = 1;
+    pub const LATIN: u8 = 2;
+    pub const HANGUL: u8 = 4;
     /// `공`, `영` or `빵`: a phone number spelled in Korean starts with one.
-    const ZERO_WORD: u8 = 8;
+    pub const ZERO_WORD: u8 = 8;
     /// `@ . : / _ =`: e-mails, links, ids.
-    const MARKS: u8 = 16;
+    pub const MARKS: u8 = 16;
     /// `닷`, as in `닷컴`: with a number in Korean words (`zero_word`), what
     /// a contact pattern can match in a line without ASCII letters or digits.
-    const DAT: u8 = 32;
+    pub const DAT: u8 = 32;
     /// Characters ASCII art is made of.
-    const ART: u8 = 64;
-    const CURRENCY: u8 = 128;
+    pub const ART: u8 = 64;
+    pub const CURRENCY: u8 = 128;
 
-    pub fn digits(self) -> bool {
-        self.0 & Self::DIGITS != 0
-    }
-    pub fn latin(self) -> bool {
-        self.0 & Self::LATIN != 0
-    }
-    pub fn hangul(self) -> bool {
-        self.0 & Self::HANGUL != 0
-    }
-    pub fn zero_word(self) -> bool {
-        self.0 & Self::ZERO_WORD != 0
-    }
-    pub fn marks(self) -> bool {
-        self.0 & Self::MARKS != 0
-    }
-    pub fn dat(self) -> bool {
-        self.0 & Self::DAT != 0
-    }
-    pub fn art(self) -> bool {
-        self.0 & Self::ART != 0
-    }
-    pub fn currency(self) -> bool {
-        self.0 & Self::CURRENCY != 0
+    /// Whether the line has a character of `kind` (one of the constants
+    /// above).
+    pub fn has(self, kind: u8) -> bool {
+        self.0 & kind != 0
     }
 
     /// What a folded character that is not Hangul shows.

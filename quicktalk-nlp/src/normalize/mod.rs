@@ -334,14 +334,7 @@ impl View {
             // folded (as `folded` holds it), one byte a unit.
             let piece = self.raw.len();
             let folded = &self.folded[at as usize..][..letters];
-            self.raw
-                .extend(folded.iter().zip(at..).map(|(&byte, start)| Unit {
-                    ch: char::from(byte),
-                    start,
-                    end: start + 1,
-                    run: 1,
-                    flags: 0,
-                }));
+            self.raw.extend(folded.iter().zip(at..).map(byte_unit));
             close_piece(&mut self.raw, piece);
             if letters == token.len() && !self.no_shadow {
                 self.keyboard_shadow(token, KeySpans::Bytes(at));
@@ -374,13 +367,7 @@ impl View {
                 .iter()
                 .zip(at..)
                 .filter(|(byte, _)| byte.is_ascii_alphabetic())
-                .map(|(&byte, start)| Unit {
-                    ch: char::from(byte),
-                    start,
-                    end: start + 1,
-                    run: 1,
-                    flags: 0,
-                }),
+                .map(byte_unit),
         );
         close_piece(&mut self.raw, piece);
     }
@@ -1030,6 +1017,17 @@ impl View {
 enum KeySpans {
     Atoms(usize),
     Bytes(u32),
+}
+
+/// The unit of a folded byte of an ASCII line, at byte `start`.
+fn byte_unit((&byte, start): (&u8, u32)) -> Unit {
+    Unit {
+        ch: char::from(byte),
+        start,
+        end: start + 1,
+        run: 1,
+        flags: 0,
+    }
 }
 
 fn push_unit(raw: &mut Vec<Unit>, ch: char, start: u32, end: u32) {

@@ -213,9 +213,10 @@ impl ContactDetector {
                 }
             }
         }
-        // An id is ASCII: a line with no ASCII letter or digit has none; an
-        // English line needs a digit or an id marker to hold one.
-        if scan.ascii_word && (scan.id_marks || !scan.ascii) {
+        // An id is ASCII: a line with no ASCII letter or digit has none; a
+        // line without Hangul (no Korean name, particle or id word) needs a
+        // digit or an id marker to hold one.
+        if scan.ascii_word && (scan.id_marks || scan.hangul) {
             self.handles(plain, out);
         }
         // The same read on the letters typed one per word (an id is ASCII:
@@ -225,7 +226,7 @@ impl ContactDetector {
         }
         if let Some((squeezed, from)) = squeeze_spelled(plain) {
             let scan = Scan::of(&squeezed);
-            if scan.ascii_word && (scan.id_marks || !scan.ascii) {
+            if scan.ascii_word && (scan.id_marks || scan.hangul) {
                 let mut spelled = Vec::new();
                 self.handles(&squeezed, &mut spelled);
                 for found in spelled {
@@ -455,8 +456,13 @@ fn four_spelled_in_a_row(bytes: &[u8]) -> bool {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Scan {
     ascii: bool,
+    /// A Hangul syllable or jamo (a byte that starts one): only then can a
+    /// Korean messenger name, particle or id word be there.
+    hangul: bool,
     at_sign: bool,
-    /// `at `, `(at)` or `[at]`.
+    /// `at` with white space on each side (`\sat\s`), or `(at)`, `[at]`,
+    /// `{at}`: only then can a spelled `at` of the address patterns match
+    /// (`that `, `what ` cannot).
     spelled_at: bool,
     dot: bool,
     /// `dot`.
@@ -469,7 +475,9 @@ struct Scan {
     spaced_link: bool,
     /// An ASCII letter or digit.
     ascii_word: bool,
-    /// A digit or `_ @ : = .`.
+    /// What an id after a messenger name needs in a line without Hangul: a
+    /// digit or `_ @ : =`, a `.` inside a word (`jenny.kim`; a sentence's
+    /// full stop is none), or `id` starting a word (`kik me add id jenny`).
     id_marks: bool,
 }
 
@@ -479,6 +487,7 @@ const ALNUM: u8 = 1;
 const ID_MARK: u8 = 2;
 const NOT_ASCII: u8 = 4;
 const LOOK: u8 = 8;
+const HANGUL: u8 = 16;
 static BYTES: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
@@ -488,11 +497,16 @@ static BYTES: [u8; 256] = {
         if byte.is_ascii_alphanumeric() {
             bits |= ALNUM;
         }
-        if byte.is_ascii_digit() || matches!(byte, b'_' | b'@' | b':' | b'=' | b'.') {
+        if byte.is_ascii_digit() || matches!(byte, b'_' | b'@' | b':' | b'=') {
             bits |= ID_MARK;
         }
         if !byte.is_ascii() {
             bits |= NOT_ASCII;
+        }
+        // The first bytes of U+1100-11FF (jamo), U+3000-3FFF (compatibility
+        // jamo) and U+A000-DFFF (syllables).
+        if matches!(byte, 0xE1 | 0xE3 | 0xEA..=0xED) {
+            bits |= HANGUL;
         }
         if matches!(byte, b'@' | b'.' | b'a' | b'd' | b':' | b'w' | b'/') {
             bits |= LOOK;
@@ -519,6 +533,7 @@ impl Scan {
                 b'@' => scan.at_sign = true,
                 b'.' => {
                     scan.dot = true;
+                    scan.id_marks |= is_id_byte(at(i + 1));
                     scan.link |= i > 0
                         && bytes[i - 1].is_ascii_alphanumeric()
                         && at(i + 1).is_ascii_alphabetic();
@@ -531,12 +546,16 @@ impl Scan {
                         && bytes[i - 1].is_ascii_alphanumeric();
                 }
                 b'a' if at(i + 1) == b't' => {
-                    let before = if i > 0 { bytes[i - 1] } else { 0 };
-                    scan.spelled_at |= at(i + 2) == b' '
-                        || (before == b'(' && at(i + 2) == b')')
-                        || (before == b'[' && at(i + 2) == b']');
+                    let (before, after) = (if i > 0 { bytes[i - 1] } else { 0 }, at(i + 2));
+                    scan.spelled_at |= (may_be_space(before) && may_be_space(after))
+                        || matches!((before, after), (b'(', b')') | (b'[', b']') | (b'{', b'}'));
                 }
-                b'd' => scan.dot_word |= at(i + 1) == b'o' && at(i + 2) == b't',
+                b'd' => {
+                    scan.dot_word |= at(i + 1) == b'o' && at(i + 2) == b't';
+                    scan.id_marks |= i > 0
+                        && bytes[i - 1] == b'i'
+                        && (i < 2 || !bytes[i - 2].is_ascii_alphanumeric());
+                }
                 b':' => scan.link |= at(i + 1) == b'/' && at(i + 2) == b'/',
                 b'w' => scan.link |= at(i + 1) == b'w' && at(i + 2) == b'w',
                 _ => {}
@@ -544,9 +563,21 @@ impl Scan {
         }
         scan.ascii = seen & NOT_ASCII == 0;
         scan.ascii_word = seen & ALNUM != 0;
-        scan.id_marks = seen & ID_MARK != 0;
+        scan.id_marks |= seen & ID_MARK != 0;
+        scan.hangul = seen & HANGUL != 0;
         scan
     }
+}
+
+/// A byte that may end a white-space character (`\s` in a pattern): ASCII
+/// white space, or the last byte of a wider character.
+fn may_be_space(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || byte == 0x0B || byte >= 0x80
+}
+
+/// A byte an id may have after its first (`[a-z0-9_.-]`).
+fn is_id_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-')
 }
 
 /// Mail providers people name instead of writing an address.
@@ -1143,10 +1174,24 @@ mod tests {
     /// The one-pass scan says what the `contains` tests it replaced said.
     #[test]
     fn the_byte_scan_agrees_with_plain_searches() {
-        let naive = |plain: &str| Scan {
+        let naive = |plain: &str| {
+            Scan {
             ascii: plain.is_ascii(),
+            hangul: plain.chars().any(|c| {
+                matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3000}'..='\u{3FFF}' | '\u{A000}'..='\u{D7FF}')
+            }),
             at_sign: plain.contains('@'),
-            spelled_at: plain.contains("at ") || plain.contains("(at)") || plain.contains("[at]"),
+            spelled_at: plain.contains("(at)")
+                || plain.contains("[at]")
+                || plain.contains("{at}")
+                // White space on each side, or a character the byte scan
+                // cannot tell from it without decoding (any non-ASCII one).
+                || plain.char_indices().any(|(i, c)| {
+                    let space = |c: char| c.is_whitespace() || !c.is_ascii();
+                    space(c)
+                        && plain[i + c.len_utf8()..].starts_with("at")
+                        && plain[i + c.len_utf8() + 2..].chars().next().is_some_and(space)
+                }),
             dot: plain.contains('.'),
             dot_word: plain.contains("dot"),
             link: plain.contains("://")
@@ -1164,11 +1209,19 @@ mod tests {
             ascii_word: plain.bytes().any(|b| b.is_ascii_alphanumeric()),
             id_marks: plain
                 .bytes()
-                .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'@' | b':' | b'=' | b'.')),
+                .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'@' | b':' | b'='))
+                || plain
+                    .as_bytes()
+                    .windows(2)
+                    .any(|w| w[0] == b'.' && (w[1].is_ascii_alphanumeric() || b"_.-".contains(&w[1])))
+                || plain.match_indices("id").any(|(i, _)| {
+                    !plain[..i].bytes().next_back().is_some_and(|b| b.is_ascii_alphanumeric())
+                }),
+        }
         };
         let pieces = [
-            "a", "t", " ", "(", ")", "[", "]", "@", ".", "d", "o", "w", ":", "/", "1", "_", "=",
-            "x", "점", "ㅎ",
+            "a", "t", " ", "(", ")", "[", "]", "{", "}", "@", ".", "d", "o", "i", "w", ":", "/",
+            "1", "_", "=", "-", "x", "\t", "\u{3000}", "점", "ㅎ", "ᄀ", "’", "é",
         ];
         // Every string of up to four pieces, and some whole lines.
         let mut texts = vec![
@@ -1280,6 +1333,19 @@ mod tests {
         assert_eq!(found("minji99@gmail.com"), [Category::Contact]);
         assert_eq!(found("minji99 at gmail dot com"), [Category::Contact]);
         assert_eq!(found("minji99 골뱅이 naver.com"), [Category::Contact]);
+        // Every spelled `at` the pattern knows, braces too (the line's byte
+        // scan once let `{at}` through), and white space other than a space.
+        assert_eq!(found("minji99{at}gmail{dot}com"), [Category::Contact]);
+        assert_eq!(found("minji99 [at] naver.com"), [Category::Contact]);
+        assert_eq!(
+            found("minji99\u{3000}at\u{3000}naver.com"),
+            [Category::Contact]
+        );
+        // An id word, and a `.` inside an id, are what lets a line with no
+        // digit or `_ @ : =` hold one; a sentence's full stop is not.
+        assert_eq!(found("kik me add id jenny."), [Category::Contact]);
+        assert_eq!(found("kik jenny.kim"), [Category::Contact]);
+        assert_eq!(found("what is that line about."), []);
         assert_eq!(found("카톡 아이디 minji99"), [Category::Contact]);
         assert_eq!(found("ㅋㅌ minji99"), [Category::Contact]);
         assert_eq!(found("insta: @cool_kid"), [Category::Contact]);

@@ -155,7 +155,7 @@ impl ContactDetector {
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<Found>) {
         // Cheap byte checks first: most lines have nothing a pattern needs.
         let scan = Scan::of(plain);
-        phones(plain, scan.ascii, out);
+        phones(plain, &scan, out);
         let contact = |span: Range<usize>| Found {
             category: Category::Contact,
             span,
@@ -854,7 +854,8 @@ const fn digit(c: char) -> Option<(u8, bool)> {
 /// Phone numbers: Korean mobile and landline numbers, `+` international
 /// numbers and 3-3-4 North American numbers, written with any mix of
 /// separators, fullwidth digits or Korean number words.
-fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
+fn phones(plain: &str, scan: &Scan, out: &mut Vec<Found>) {
+    let ascii = scan.ascii;
     // Korean number words count in any line that is not ASCII (`010
     // 일이삼사 5678`); they make a phone only when it starts like a mobile
     // number (below).
@@ -886,7 +887,11 @@ fn phones(plain: &str, ascii: bool, out: &mut Vec<Found>) {
             || plain.contains('o')
             || ["공", "영", "빵"].iter().any(|word| plain.contains(word))
     };
-    if ascii_digits < 8 && !english && (ascii || !zero()) {
+    // Without Hangul (no Korean number word) and with no ASCII digit (no
+    // letter beside one), nothing reads as a digit: `it’s` or `café` make a
+    // line not ASCII, not a line with digits.
+    let no_digit = ascii_digits == 0 && !scan.hangul;
+    if ascii_digits < 8 && !english && (ascii || no_digit || !zero()) {
         return;
     }
     let digits = if ascii_digits >= 8 || (ascii && !english) {

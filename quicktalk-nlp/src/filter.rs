@@ -134,6 +134,32 @@ impl Rule {
             runs,
         }
     }
+
+    /// Makes this rule what [`Rule::new`] gives for these fields and the
+    /// `len` runs, keeping the allocation of its runs when the length is
+    /// the same.
+    pub(crate) fn refill(
+        &mut self,
+        kind: Kind,
+        starts_word: bool,
+        ends_word: bool,
+        multiword: bool,
+        len: usize,
+        runs: impl Iterator<Item = u16>,
+    ) {
+        if self.runs.len() == len {
+            for (slot, run) in self.runs.iter_mut().zip(runs) {
+                *slot = run;
+            }
+        } else {
+            self.runs = runs.collect();
+        }
+        self.kind = kind;
+        self.starts_word = starts_word;
+        self.ends_word = ends_word;
+        self.multiword = multiword;
+        self.single_runs = self.runs.iter().all(|&min| min == 1);
+    }
 }
 
 /// The context words a line has (see [`Kind::Context`] and [`Kind::Game`]).
@@ -159,7 +185,7 @@ struct Scratch {
     art: Vec<(Category, Range<usize>)>,
     spam: Vec<Range<usize>>,
     /// For [`MaskedSet::find`].
-    masked: Vec<crate::masked::Match>,
+    masked: crate::masked::Scratch,
 }
 
 thread_local! {
@@ -1075,7 +1101,7 @@ mod tests {
             let reference = masked_reference(&entries);
             let set = MaskedSet::new(spelled(&entries));
             let mut view = View::new();
-            let mut scratch = Vec::new();
+            let mut scratch = crate::masked::Scratch::default();
             let mut lines = masked_lines(&entries, 4000, seed);
             lines.extend(
                 [

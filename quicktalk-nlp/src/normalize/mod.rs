@@ -979,8 +979,22 @@ impl View {
     /// Collapses repeats into runs. Across a word gap only single-letter
     /// words merge, so `a s s` is `ass` but `as salam` stays two words.
     fn collapse(&mut self) {
-        for index in 0..self.raw.len() {
+        // The last unit is the last raw one with its repeats merged in, so
+        // only a raw unit with the character of the one before can merge:
+        // the units between two such are copied as they are, at once.
+        let mut index = 0;
+        while index < self.raw.len() {
+            let mut end = index;
+            while end < self.raw.len() && (end == 0 || self.raw[end].ch != self.raw[end - 1].ch) {
+                end += 1;
+            }
+            if end > index {
+                self.units.extend_from_slice(&self.raw[index..end]);
+                index = end;
+                continue;
+            }
             let unit = self.raw[index];
+            index += 1;
             if let Some(prev) = self.units.last_mut()
                 && prev.ch == unit.ch
             {

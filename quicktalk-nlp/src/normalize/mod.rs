@@ -984,11 +984,11 @@ impl View {
         // the units between two such are copied as they are, at once.
         let mut index = 0;
         while index < self.raw.len() {
-            let mut end = index;
-            while end < self.raw.len() && (end == 0 || self.raw[end].ch != self.raw[end - 1].ch) {
-                end += 1;
-            }
-            if end > index {
+            if index == 0 || self.raw[index].ch != self.raw[index - 1].ch {
+                let end = self.raw[index..]
+                    .windows(2)
+                    .position(|pair| pair[0].ch == pair[1].ch)
+                    .map_or(self.raw.len(), |before| index + before + 1);
                 self.units.extend_from_slice(&self.raw[index..end]);
                 index = end;
                 continue;

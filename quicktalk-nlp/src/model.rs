@@ -99,6 +99,28 @@ pub fn for_each_feature(text: &str, mut each: impl FnMut(usize)) {
     }
 }
 
+/// FNV-1a's offset basis and prime: the n-gram hash.
+const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// [`ASCII_KEYS`]' mark for white space (`char::is_whitespace`).
+const ASCII_SPACE: u8 = 0xFF;
+
+/// Each ASCII byte lowercased, or [`ASCII_SPACE`] for white space (the
+/// rest of the table is not read: it serves lines of ASCII).
+static ASCII_KEYS: [u8; 256] = {
+    let mut keys = [0u8; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        keys[byte] = match byte as u8 {
+            b'\t'..=b'\r' | b' ' => ASCII_SPACE,
+            other => other.to_ascii_lowercase(),
+        };
+        byte += 1;
+    }
+    keys
+};
+
 /// The last [`MAX_N`] characters of a line, newest last; at the start only
 /// the space before the line counts.
 struct Window {
@@ -114,9 +136,9 @@ impl Window {
         let [_, a, b, d] = self.chars;
         self.chars = [a, b, d, u32::from(c)];
         self.filled = (self.filled + 1).min(MAX_N);
-        let step = |hash: u64, c: u32| (hash ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3);
+        let step = |hash: u64, c: u32| (hash ^ u64::from(c)).wrapping_mul(PRIME);
         let bucket = |hash: u64| (hash as usize) & (DIM - 1);
-        let mut hash = step(0xcbf2_9ce4_8422_2325, self.chars[3]);
+        let mut hash = step(BASIS, self.chars[3]);
         each(bucket(hash));
         if self.filled == MAX_N {
             // Past the line's first characters: the four steps unrolled.
@@ -242,8 +264,73 @@ impl Model {
 
     /// The sum of the weights of the line's features.
     fn sum(&self, text: &str) -> i32 {
+        if text.is_ascii() {
+            return self.ascii_sum(text.as_bytes());
+        }
         let mut sum = 0i32;
         for_each_feature(text, |index| sum += i32::from(self.weights[index]));
+        sum
+    }
+
+    /// [`Model::sum`] of a line of ASCII (most English chat): the features
+    /// of [`for_each_feature`], with a byte read from a table (white space,
+    /// lowercase) and, once the window holds four characters, the four
+    /// hashes of each new one computed in a row (half the instructions of
+    /// the general walk).
+    fn ascii_sum(&self, bytes: &[u8]) -> i32 {
+        let weights = &*self.weights;
+        let weight = |hash: u64| i32::from(weights[(hash as usize) & (DIM - 1)]);
+        let mut sum = 0i32;
+        let mut window = Window {
+            chars: [u32::from(' '); MAX_N],
+            filled: 1,
+        };
+        let mut last_space = true;
+        let mut rest = bytes;
+        // The line's first characters, while the window fills.
+        while window.filled < MAX_N {
+            let Some((&byte, after)) = rest.split_first() else {
+                break;
+            };
+            rest = after;
+            let key = ASCII_KEYS[usize::from(byte)];
+            let space = key == ASCII_SPACE;
+            if space && last_space {
+                continue;
+            }
+            last_space = space;
+            let c = if space { ' ' } else { char::from(key) };
+            window.push(c, &mut |index| sum += i32::from(weights[index]));
+        }
+        if window.filled < MAX_N {
+            // A line of fewer characters: its closing space, as above.
+            if !last_space {
+                window.push(' ', &mut |index| sum += i32::from(weights[index]));
+            }
+            return sum;
+        }
+        // The window full: the three characters before the next one.
+        let [_, mut oldest, mut older, mut newest] = window.chars.map(u64::from);
+        let mut step = |c: u64| {
+            let hash = (BASIS ^ c).wrapping_mul(PRIME);
+            let two = (hash ^ newest).wrapping_mul(PRIME);
+            let three = (two ^ older).wrapping_mul(PRIME);
+            let four = (three ^ oldest).wrapping_mul(PRIME);
+            sum += weight(hash) + weight(two) + weight(three) + weight(four);
+            (oldest, older, newest) = (older, newest, c);
+        };
+        for &byte in rest {
+            let key = ASCII_KEYS[usize::from(byte)];
+            let space = key == ASCII_SPACE;
+            if space && last_space {
+                continue;
+            }
+            last_space = space;
+            step(u64::from(if space { b' ' } else { key }));
+        }
+        if !last_space {
+            step(u64::from(b' '));
+        }
         sum
     }
 }
@@ -306,6 +393,42 @@ mod tests {
         for_each_feature("Hello   World", |i| upper.push(i));
         for_each_feature("hello world", |i| lower.push(i));
         assert_eq!(upper, lower, "case and spacing do not change the features");
+    }
+
+    #[test]
+    fn the_ascii_table_agrees_with_char_methods() {
+        for byte in 0..128u8 {
+            let c = char::from(byte);
+            let key = ASCII_KEYS[usize::from(byte)];
+            if c.is_whitespace() {
+                assert_eq!(key, ASCII_SPACE, "{byte:#x}");
+            } else {
+                assert_eq!(char::from(key), c.to_ascii_lowercase(), "{byte:#x}");
+            }
+        }
+    }
+
+    /// The ASCII walk sums the weights of the features the general one
+    /// gives, for lines of every length around the window's fill.
+    #[test]
+    fn the_ascii_sum_is_the_sum_of_the_features() {
+        let model = Model::builtin();
+        let mut rng = crate::rng::XorShift::new(7);
+        let pieces = [
+            "a", "B", " ", "  ", "\t", "\n", "x", "Z", "1", "!", "'", "ab", "the ",
+        ];
+        let mut lines: Vec<String> =
+            vec![String::new(), " ".into(), "a".into(), "hello world".into()];
+        for len in 0..40 {
+            for _ in 0..50 {
+                lines.push((0..len).map(|_| pieces[rng.below(pieces.len())]).collect());
+            }
+        }
+        for line in &lines {
+            let mut expected = 0i32;
+            for_each_feature(line, |index| expected += i32::from(model.weights[index]));
+            assert_eq!(model.ascii_sum(line.as_bytes()), expected, "{line:?}");
+        }
     }
 
     #[test]

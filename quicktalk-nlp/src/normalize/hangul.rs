@@ -290,6 +290,7 @@ pub(crate) fn keyboard_jamo(key: char) -> Option<char> {
 /// two vowel keys and at most two final consonants, so the keys start with
 /// exactly one consonant, have at least two vowel runs of at most two keys,
 /// at most three consonants between vowels and at most two at the end.
+#[inline]
 pub(crate) fn keys_could_be_syllables(keys: &[u8]) -> bool {
     // The vowel keys `y u i o p h j k l b n m`, one bit a letter: a
     // `match` is a tree of compares that goes either way on English words.

@@ -336,7 +336,13 @@ impl View {
             let folded = &self.folded[at as usize..][..letters];
             self.raw.extend(folded.iter().zip(at..).map(byte_unit));
             close_piece(&mut self.raw, piece);
-            if letters == token.len() && !self.no_shadow {
+            // Most English words fail the keyboard reading's first test:
+            // asked here, they skip the call.
+            if letters == token.len()
+                && !self.no_shadow
+                && (2..=12).contains(&letters)
+                && hangul::keys_could_be_syllables(token)
+            {
                 self.keyboard_shadow(token, KeySpans::Bytes(at));
             }
             return;

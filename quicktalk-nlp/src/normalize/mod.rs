@@ -322,7 +322,7 @@ impl View {
         let letters = token.iter().take_while(|b| b.is_ascii_alphabetic()).count();
         let dropped = |rest: &[u8]| {
             rest.iter()
-                .all(|b| matches!(b, b',' | b'.' | b':' | b';' | b'"' | b')'))
+                .all(|b| matches!(b, b',' | b'.' | b':' | b';' | b'"' | b')' | b'?' | b'!'))
         };
         let punctuated = letters > 0 && dropped(&token[letters..]);
         if !punctuated && letters > 0 && matches!(token[letters], b'\'' | b'`') {
@@ -685,12 +685,13 @@ impl View {
         let (token, raw) = (&self.atoms[begin..end], &mut self.raw);
         let letters = token.iter().take_while(|a| a.class == Class::Latin).count();
         // Punctuation after the letters that the general path below drops
-        // (`hello,`, `ubuntu:`, `so...`): none of it is a leet or mask
-        // symbol, part of one (`\/`, `()`) or syntax.
+        // (`hello,`, `ubuntu:`, `so...`, `what?!`): none of it is a mask
+        // symbol or part of one (`\/`, `()`), and a `!` there is syntax,
+        // not a leet `i`.
         let punctuated = letters > 0
             && token[letters..]
                 .iter()
-                .all(|a| matches!(a.ch, ',' | '.' | ':' | ';' | '"' | ')'));
+                .all(|a| matches!(a.ch, ',' | '.' | ':' | ';' | '"' | ')' | '?' | '!'));
         if punctuated {
             // A word of letters, most words of a line: read as written (what
             // the general path gives such a word, without its leet, mask

@@ -184,6 +184,28 @@ fn the_ascii_way_gives_the_view_the_general_way_gives() {
         let len = next(24);
         lines.push((0..len).map(|_| alphabet[next(alphabet.len())]).collect());
     }
+    // Words with marks after them, the shape the ASCII way takes at once
+    // (`what?`, `hi!`, `so...`, `ok?!)`), and with marks inside.
+    let (letters, marks): (Vec<char>, Vec<char>) = (
+        "aeioutlqkfsxyhcnKTQ".chars().collect(),
+        ",.:;\")?!'`*@".chars().collect(),
+    );
+    for _ in 0..20_000 {
+        let words = 1 + next(4);
+        let line: Vec<String> = (0..words)
+            .map(|_| {
+                let mut word: String = (0..1 + next(6))
+                    .map(|_| letters[next(letters.len())])
+                    .collect();
+                if next(4) == 0 {
+                    word.insert(next(word.len() + 1), marks[next(marks.len())]);
+                }
+                word.extend((0..next(4)).map(|_| marks[next(marks.len())]));
+                word
+            })
+            .collect();
+        lines.push(line.join(" "));
+    }
     let (mut ascii, mut general) = (View::new(), View::new());
     let (mut ascii_plain, mut general_plain) = (String::new(), String::new());
     for line in &lines {

@@ -784,13 +784,16 @@ fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<
     })
 }
 
-/// Whether [`digit_in`] can read a digit at `c`: an ASCII letter or digit,
-/// or the first syllable of a number word. Most syllables of a Korean
-/// line are none of these, and need not be read.
+/// Whether [`digit_in`] can read a digit at `c`: an ASCII digit, `o l i`
+/// (beside a digit), any ASCII letter in a line read for `english` number
+/// words, or the first syllable of a number word. Most letters of an
+/// English line and syllables of a Korean one are none of these, and need
+/// not be read.
 #[inline]
-fn may_be_digit(c: char) -> bool {
+fn may_be_digit(c: char, english: bool) -> bool {
     if c.is_ascii() {
-        return c.is_ascii_alphanumeric();
+        return c.is_ascii_digit()
+            || (c.is_ascii_alphabetic() && (english || matches!(c, 'o' | 'l' | 'i')));
     }
     // One bit a syllable: a `match` over twenty syllables is a chain of
     // compares and mispredicted branches on every syllable of a line.
@@ -963,7 +966,9 @@ fn phones(plain: &str, scan: &Scan, out: &mut Vec<Found>) {
         // Eight settle it (below).
         plain
             .char_indices()
-            .filter(|&(at, c)| may_be_digit(c) && digit_in(plain, at, None, english).is_some())
+            .filter(|&(at, c)| {
+                may_be_digit(c, english) && digit_in(plain, at, None, english).is_some()
+            })
             .take(8)
             .count()
     };
@@ -976,7 +981,7 @@ fn phones(plain: &str, scan: &Scan, out: &mut Vec<Found>) {
     let mut prev: Option<char> = None;
     while let Some(c) = plain[at..].chars().next() {
         let start = at;
-        if !may_be_digit(c)
+        if !may_be_digit(c, english)
             || digit_in(plain, at, prev, english).is_none()
             || prev.is_some_and(|p| p.is_ascii_digit())
         {
@@ -1169,13 +1174,15 @@ mod tests {
         // What follows matters only to a char that may be a digit (a number
         // word's first syllable, `o` beside a digit): two contexts suffice.
         let mut text = String::new();
-        for c in ('\0'..='\u{10FFFF}').filter(|c| !may_be_digit(*c)) {
-            for rest in ["1", "나"] {
-                text.clear();
-                text.push(c);
-                text.push_str(rest);
-                for prev in [None, Some('1')] {
-                    assert_eq!(digit_in(&text, 0, prev, true), None, "{text:?}");
+        for english in [false, true] {
+            for c in ('\0'..='\u{10FFFF}').filter(|&c| !may_be_digit(c, english)) {
+                for rest in ["1", "나", "ne 2", "ero"] {
+                    text.clear();
+                    text.push(c);
+                    text.push_str(rest);
+                    for prev in [None, Some('1'), Some(' ')] {
+                        assert_eq!(digit_in(&text, 0, prev, english), None, "{text:?}");
+                    }
                 }
             }
         }

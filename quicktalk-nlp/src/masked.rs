@@ -109,13 +109,14 @@ struct Match {
 }
 
 /// What [`MaskedSet::find`] reuses from line to line: the texts a line
-/// matched, and the rules of one match (refilled in place: a masked line
-/// builds a dozen rules, and allocating each one's runs cost a tenth of
-/// en-evasion-rustrict's instructions).
+/// matched, and the rules of one match, kept by the length of the text
+/// (every rule of a text is as long as it) and refilled in place: a masked
+/// line builds a dozen rules, and allocating each one's runs cost a tenth
+/// of en-evasion-rustrict's instructions.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     matches: Vec<Match>,
-    rules: Vec<Rule>,
+    rules_by_len: Vec<Vec<Rule>>,
 }
 
 impl MaskedSet {
@@ -408,7 +409,10 @@ impl MaskedSet {
         scratch: &mut Scratch,
         mut found: impl FnMut(usize, usize, &[Rule]),
     ) {
-        let Scratch { matches, rules } = scratch;
+        let Scratch {
+            matches,
+            rules_by_len,
+        } = scratch;
         matches.clear();
         for (w, unit) in units.iter().enumerate() {
             if unit.ch != WILDCARD {
@@ -473,6 +477,11 @@ impl MaskedSet {
         // Distinct texts never cover the same units.
         matches.sort_unstable_by_key(|m| (m.last, m.first));
         for m in matches.iter() {
+            let len = (m.last - m.first + 1) as usize;
+            if rules_by_len.len() <= len {
+                rules_by_len.resize_with(len + 1, Vec::new);
+            }
+            let rules = &mut rules_by_len[len];
             let mut used = 0;
             for literal in self.rule_literals(m.text as usize) {
                 match rules.get_mut(used) {

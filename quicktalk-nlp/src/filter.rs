@@ -664,12 +664,18 @@ impl Filter {
         // within the match and runs on past it (`my ass` in `my
         // assumptions`: the last word is `assumptions`). The allowed words
         // are few; a line can have thousands of hits (`ㅅㅂㅅㅂ...`).
+        // One pass over the hits for what the rest asks of them.
         allows.clear();
-        allows.extend(
-            hits.iter()
-                .filter(|&&(_, _, kind)| kind == Kind::Allow)
-                .map(|&(a, b, _)| (a, b)),
-        );
+        let (mut about, mut game, mut signals) = (false, false, false);
+        for &(first, last, kind) in hits.iter() {
+            match kind {
+                Kind::Allow => allows.push((first, last)),
+                Kind::Context => about = true,
+                Kind::Game => game = true,
+                Kind::Signal(_) => signals = true,
+                Kind::Danger(..) => {}
+            }
+        }
         let allowed = |first: usize, last: usize| {
             allows
                 .iter()
@@ -687,10 +693,7 @@ impl Filter {
                 });
             }
         }
-        let context = Contexts {
-            about: hits.iter().any(|&(_, _, kind)| kind == Kind::Context),
-            game: hits.iter().any(|&(_, _, kind)| kind == Kind::Game),
-        };
+        let context = Contexts { about, game };
         // The plain text only for lines the contact, art or number patterns
         // could match (most chat lines skip all three).
         let features = view.features();
@@ -709,9 +712,6 @@ impl Filter {
                         self.contact().has_spelled_keyword(view_text)
                     }))
             || (features.has(Features::MARKS) && features.has(Features::DAT));
-        let signals = hits
-            .iter()
-            .any(|&(_, _, kind)| matches!(kind, Kind::Signal(_)));
         let numbers_worth =
             features.has(Features::DIGITS) && (signals || features.has(Features::CURRENCY));
         found.clear();
@@ -752,7 +752,8 @@ impl Filter {
         let mut score = if found.is_empty() { 0 } else { 2 };
         let mut seen: [u16; 16] = [u16::MAX; 16];
         let mut distinct = 0;
-        for &(_, _, kind) in hits.iter() {
+        let signal_hits = if signals { &hits[..] } else { &[] };
+        for &(_, _, kind) in signal_hits {
             if let Kind::Signal(index) = kind
                 && !seen[..distinct].contains(&index)
             {

@@ -32,10 +32,6 @@ pub(crate) struct ContactDetector {
     spaced_url: Regex,
     handle: Regex,
     messenger: AhoCorasick,
-    /// The ASCII names of [`MESSENGERS`] (all a line without Hangul can
-    /// hold), and a bit for each's [`name_bit`]: most words miss every bit.
-    ascii_names: Vec<&'static str>,
-    name_bits: [u64; 16],
     /// `dot` and mail providers: the spelled-out forms' keywords.
     spelled: AhoCorasick,
 }
@@ -139,19 +135,6 @@ impl ContactDetector {
                 .prefilter(false)
                 .build(MESSENGERS)
                 .expect("built-in messenger names"),
-            ascii_names: MESSENGERS
-                .iter()
-                .copied()
-                .filter(|name| name.is_ascii())
-                .collect(),
-            name_bits: MESSENGERS.iter().filter(|name| name.is_ascii()).fold(
-                [0; 16],
-                |mut bits, name| {
-                    let bit = name_bit(name.as_bytes());
-                    bits[bit / 64] |= 1 << (bit % 64);
-                    bits
-                },
-            ),
             spelled: AhoCorasick::new(["dot", "zero", "ohoneoh"].into_iter().chain(MAIL_HOSTS))
                 .expect("built-in mail hosts"),
         }
@@ -234,7 +217,7 @@ impl ContactDetector {
         // line without Hangul (no Korean name, particle or id word) needs a
         // digit or an id marker to hold one.
         if scan.ascii_word && (scan.id_marks || scan.hangul) {
-            self.handles(plain, scan.hangul, out);
+            self.handles(plain, out);
         }
         // The same read on the letters typed one per word (an id is ASCII:
         // a line with no ASCII letter or digit has none, squeezed or not).
@@ -245,7 +228,7 @@ impl ContactDetector {
             let scan = Scan::of(&squeezed);
             if scan.ascii_word && (scan.id_marks || scan.hangul) {
                 let mut spelled = Vec::new();
-                self.handles(&squeezed, scan.hangul, &mut spelled);
+                self.handles(&squeezed, &mut spelled);
                 for found in spelled {
                     let span = from[found.span.start]..from[found.span.end - 1] + 1;
                     if !overlaps(out, &span) {
@@ -256,138 +239,92 @@ impl ContactDetector {
         }
     }
 
-    /// A messenger name followed by something that looks like an id, in a
-    /// line with Hangul or without (`hangul`).
-    fn handles(&self, plain: &str, hangul: bool, out: &mut Vec<Found>) {
-        if hangul {
-            for name in self.messenger.find_iter(plain) {
-                self.handle_after(plain, name.range(), out);
-            }
-            return;
-        }
-        // Without Hangul a name is an ASCII one, and counts only as a word
-        // of its own (`handle_after`): the words that are names are the
-        // matches of the automaton's leftmost-longest search it keeps (a
-        // match that overlaps a word would hold the byte before it or run
-        // past its end, neither a letter or digit), found by a walk over
-        // the words at a fraction of the automaton's cost.
-        let bytes = plain.as_bytes();
-        let word_byte = |at: usize| BYTES[usize::from(bytes[at])] & ALNUM != 0;
-        let mut at = 0;
-        while at < bytes.len() {
-            if !word_byte(at) {
-                at += 1;
+    /// A messenger name followed by something that looks like an id.
+    fn handles(&self, plain: &str, out: &mut Vec<Found>) {
+        for name in self.messenger.find_iter(plain) {
+            let before = plain[..name.start()].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric()) {
                 continue;
             }
-            let start = at;
-            at += 1;
-            while at < bytes.len() && word_byte(at) {
-                at += 1;
+            let rest = &plain[name.end()..];
+            // An English name must be a word of its own: `installed` is not
+            // `insta` + `lled`.
+            let ascii_name = plain.as_bytes()[name.start()].is_ascii();
+            // A product is no id: `insta360`, `line6` (an id follows a space
+            // or a mark).
+            if ascii_name && rest.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                continue;
             }
-            let word = &bytes[start..at];
-            let bit = name_bit(word);
-            if self.name_bits[bit / 64] & 1 << (bit % 64) != 0
-                && self.ascii_names.iter().any(|name| name.as_bytes() == word)
-            {
-                self.handle_after(plain, start..at, out);
+            // The id may follow after a particle (카톡은, 인스타는) or a colon,
+            // and after words that ask to add or look it up (`카톡 친추
+            // minji99`, `my snap is jennyx22`, `kik me: jenny_x`).
+            let mut skip = particles(rest);
+            let mut fillers = 0;
+            while fillers < 2 {
+                let Some(next) = filler(&rest[skip..]) else {
+                    break;
+                };
+                skip += next;
+                skip += particles(&rest[skip..]);
+                fillers += 1;
             }
-        }
-    }
-
-    /// What [`ContactDetector::handles`] makes of the messenger name at
-    /// `name`: an id after it, pushed to `out`.
-    fn handle_after(&self, plain: &str, name: Range<usize>, out: &mut Vec<Found>) {
-        let before = plain[..name.start].chars().next_back();
-        if before.is_some_and(|c| c.is_ascii_alphanumeric()) {
-            return;
-        }
-        let rest = &plain[name.end..];
-        // An English name must be a word of its own: `installed` is not
-        // `insta` + `lled`.
-        let ascii_name = plain.as_bytes()[name.start].is_ascii();
-        // A product is no id: `insta360`, `line6` (an id follows a space
-        // or a mark).
-        if ascii_name && rest.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return;
-        }
-        // The id may follow after a particle (카톡은, 인스타는) or a colon,
-        // and after words that ask to add or look it up (`카톡 친추
-        // minji99`, `my snap is jennyx22`, `kik me: jenny_x`).
-        let mut skip = particles(rest);
-        let mut fillers = 0;
-        while fillers < 2 {
-            let Some(next) = filler(&rest[skip..]) else {
-                break;
+            let Some(captures) = self.handle.captures(&rest[skip..]) else {
+                continue;
             };
-            skip += next;
-            skip += particles(&rest[skip..]);
-            fillers += 1;
+            let Some(id) = captures.get(2) else {
+                continue;
+            };
+            let marked = skip > 0
+                || captures
+                    .get(1)
+                    .is_some_and(|m| !m.as_str().trim().is_empty());
+            // A sentence's full stop is not part of the id (`line out.`).
+            let id_like = id
+                .as_str()
+                .trim_end_matches(['.', '-', '_'])
+                .contains(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
+            // After a Korean messenger name any Latin word is an id (Korean
+            // chat has few English words there); after an English one it
+            // must look like an id or be introduced as one. After a name
+            // that is an everyday English word (`line 344`, `snap 2`) only
+            // an introduced id counts (`line: abc12`, `line id abc12`).
+            let everyday = matches!(&plain[name.range()], "line" | "snap");
+            let named = captures.get(1).is_some_and(|m| {
+                let marker = m.as_str();
+                marker.contains('@') || marker.contains("id") || marker.contains("아이디")
+            });
+            let found = if fillers > 0 {
+                // After words between the name and it, only what is plainly an
+                // id: `@name`, or letters with digits or `_ .`, four or more
+                // (`snap me at 5pm` is a time).
+                named
+                    || (id_like
+                        && id.len() >= 4
+                        && id.as_str().contains(|c: char| c.is_ascii_alphabetic()))
+            } else if everyday {
+                // `line: cool_kid99`, `line id dexter`, not `this line: dexter`;
+                // an id of letters and digits needs no introduction (`snap
+                // sora77`), a number alone does (`line 344`, `snap ps5`).
+                let letters_and_digits = id.len() >= 5
+                    && id.as_str().contains(|c: char| c.is_ascii_alphabetic())
+                    && id.as_str().contains(|c: char| c.is_ascii_digit());
+                named || (marked && id_like) || letters_and_digits
+            } else {
+                marked || id_like || !ascii_name
+            };
+            if !found {
+                continue;
+            }
+            let end = name.end() + skip + id.end();
+            if overlaps(out, &(name.start()..end)) {
+                continue;
+            }
+            out.push(Found {
+                category: Category::Contact,
+                span: name.start()..end,
+            });
         }
-        let Some(captures) = self.handle.captures(&rest[skip..]) else {
-            return;
-        };
-        let Some(id) = captures.get(2) else {
-            return;
-        };
-        let marked = skip > 0
-            || captures
-                .get(1)
-                .is_some_and(|m| !m.as_str().trim().is_empty());
-        // A sentence's full stop is not part of the id (`line out.`).
-        let id_like = id
-            .as_str()
-            .trim_end_matches(['.', '-', '_'])
-            .contains(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
-        // After a Korean messenger name any Latin word is an id (Korean
-        // chat has few English words there); after an English one it
-        // must look like an id or be introduced as one. After a name
-        // that is an everyday English word (`line 344`, `snap 2`) only
-        // an introduced id counts (`line: abc12`, `line id abc12`).
-        let everyday = matches!(&plain[name.clone()], "line" | "snap");
-        let named = captures.get(1).is_some_and(|m| {
-            let marker = m.as_str();
-            marker.contains('@') || marker.contains("id") || marker.contains("아이디")
-        });
-        let found = if fillers > 0 {
-            // After words between the name and it, only what is plainly an
-            // id: `@name`, or letters with digits or `_ .`, four or more
-            // (`snap me at 5pm` is a time).
-            named
-                || (id_like
-                    && id.len() >= 4
-                    && id.as_str().contains(|c: char| c.is_ascii_alphabetic()))
-        } else if everyday {
-            // `line: cool_kid99`, `line id dexter`, not `this line: dexter`;
-            // an id of letters and digits needs no introduction (`snap
-            // sora77`), a number alone does (`line 344`, `snap ps5`).
-            let letters_and_digits = id.len() >= 5
-                && id.as_str().contains(|c: char| c.is_ascii_alphabetic())
-                && id.as_str().contains(|c: char| c.is_ascii_digit());
-            named || (marked && id_like) || letters_and_digits
-        } else {
-            marked || id_like || !ascii_name
-        };
-        if !found {
-            return;
-        }
-        let end = name.end + skip + id.end();
-        if overlaps(out, &(name.start..end)) {
-            return;
-        }
-        out.push(Found {
-            category: Category::Contact,
-            span: name.start..end,
-        });
     }
-}
-
-/// One of 1,024 bits for a word, from its length and first, second and
-/// last bytes (a word is at least one byte long).
-fn name_bit(word: &[u8]) -> usize {
-    let (first, last) = (word[0], word[word.len() - 1]);
-    let second = word.get(1).copied().unwrap_or(0);
-    (usize::from(first) * 31 + usize::from(second) * 7 + usize::from(last) * 3 + word.len() * 131)
-        % 1024
 }
 
 /// Bytes of Korean particles and marks at the start of `text` (`은 `,
@@ -1456,56 +1393,6 @@ mod tests {
         ] {
             assert_eq!(found(text), [Category::Contact], "{text}");
         }
-    }
-
-    /// In a line without Hangul the walk over its words finds the names
-    /// the automaton does, with the same ids after them.
-    #[test]
-    fn the_word_walk_finds_what_the_name_automaton_finds() {
-        let detector = ContactDetector::new();
-        let pieces = [
-            "line",
-            "snap",
-            "kik",
-            "ig",
-            "insta",
-            "instagram",
-            "kakaotalk",
-            "kakao",
-            "talk",
-            "telegram",
-            "tg",
-            " ",
-            " ",
-            ": ",
-            "@",
-            "id ",
-            "me ",
-            "add ",
-            "99",
-            "_x",
-            ".",
-            "-",
-            "jenny",
-            "sora77",
-            "x",
-            "’",
-            "é",
-        ];
-        let mut rng = crate::rng::XorShift::new(11);
-        let mut found = 0;
-        for _ in 0..20_000 {
-            let count = 1 + rng.below(8);
-            let line: String = (0..count)
-                .map(|_| pieces[rng.below(pieces.len())])
-                .collect();
-            let (mut walked, mut searched) = (Vec::new(), Vec::new());
-            detector.handles(&line, false, &mut walked);
-            detector.handles(&line, true, &mut searched);
-            assert_eq!(walked, searched, "{line:?}");
-            found += walked.len();
-        }
-        assert!(found > 300, "the lines hold ids: {found}");
     }
 
     #[test]

@@ -1186,12 +1186,15 @@ mod tests {
     /// The one-pass scan says what the `contains` tests it replaced said.
     #[test]
     fn the_byte_scan_agrees_with_plain_searches() {
-        let naive = |plain: &str| {
-            Scan {
+        let hangul = |c: char| {
+            matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3000}'..='\u{3FFF}')
+                || ('\u{A000}'..='\u{D7FF}').contains(&c)
+        };
+        let id_mark_after_dot =
+            |w: &[u8]| w[0] == b'.' && (w[1].is_ascii_alphanumeric() || b"_.-".contains(&w[1]));
+        let naive = |plain: &str| Scan {
             ascii: plain.is_ascii(),
-            hangul: plain.chars().any(|c| {
-                matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3000}'..='\u{3FFF}' | '\u{A000}'..='\u{D7FF}')
-            }),
+            hangul: plain.chars().any(hangul),
             at_sign: plain.contains('@'),
             spelled_at: plain.contains("(at)")
                 || plain.contains("[at]")
@@ -1222,14 +1225,13 @@ mod tests {
             id_marks: plain
                 .bytes()
                 .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'@' | b':' | b'='))
-                || plain
-                    .as_bytes()
-                    .windows(2)
-                    .any(|w| w[0] == b'.' && (w[1].is_ascii_alphanumeric() || b"_.-".contains(&w[1])))
+                || plain.as_bytes().windows(2).any(id_mark_after_dot)
                 || plain.match_indices("id").any(|(i, _)| {
-                    !plain[..i].bytes().next_back().is_some_and(|b| b.is_ascii_alphanumeric())
+                    !plain[..i]
+                        .bytes()
+                        .next_back()
+                        .is_some_and(|b| b.is_ascii_alphanumeric())
                 }),
-        }
         };
         let pieces = [
             "a", "t", " ", "(", ")", "[", "]", "{", "}", "@", ".", "d", "o", "i", "w", ":", "/",

@@ -275,8 +275,8 @@ impl Model {
     /// [`Model::sum`] of a line of ASCII (most English chat): the features
     /// of [`for_each_feature`], with a byte read from a table (white space,
     /// lowercase) and, once the window holds four characters, the four
-    /// hashes of each new one computed in a row (half the instructions of
-    /// the general walk).
+    /// hashes of each new one computed in a row: a third fewer
+    /// instructions than the general walk on English chat.
     fn ascii_sum(&self, bytes: &[u8]) -> i32 {
         let weights = &*self.weights;
         let weight = |hash: u64| i32::from(weights[(hash as usize) & (DIM - 1)]);

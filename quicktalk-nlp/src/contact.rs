@@ -792,12 +792,13 @@ const CONNECTORS: [&str; 10] = [
 /// The English number word `text` starts with, whole (not `one` of
 /// `onest`): its value and length.
 fn english_digit(text: &str) -> Option<(u8, usize)> {
+    // A number word must end where the letters do (`one`, not `once`): it
+    // is the whole run of letters, so only a run of a number word's length
+    // is compared (`m45terbate` compares none).
+    let run = text.bytes().take_while(u8::is_ascii_alphabetic).count();
     ENGLISH_DIGITS
         .iter()
-        .find(|(word, _)| {
-            text.starts_with(word)
-                && !text[word.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
-        })
+        .find(|(word, _)| word.len() == run && text.as_bytes()[..run] == *word.as_bytes())
         .map(|&(word, value)| (value, word.len()))
 }
 
@@ -1123,6 +1124,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An English number word is read only whole: what comparing every
+    /// word with the text's start gives, for every string of up to three
+    /// pieces.
+    #[test]
+    fn english_number_words_are_read_whole() {
+        let naive = |text: &str| {
+            ENGLISH_DIGITS
+                .iter()
+                .find(|(word, _)| {
+                    text.starts_with(word)
+                        && !text[word.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+                })
+                .map(|&(word, value)| (value, word.len()))
+        };
+        let pieces = [
+            "one", "two", "seven", "oh", "zero", "o", "n", "e", "s", "x", "1", " ", "-", "é",
+        ];
+        let mut texts = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|text| pieces.iter().map(move |piece| format!("{text}{piece}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in &texts {
+            assert_eq!(english_digit(text), naive(text), "{text:?}");
+        }
+        assert_eq!(english_digit("seven-1"), Some((7, 5)));
+        assert_eq!(english_digit("sevens"), None);
     }
 
     #[test]

@@ -697,9 +697,13 @@ impl View {
             // the general path gives such a word, without its leet, mask
             // and shadow tests).
             let piece = raw.len();
-            for atom in &token[..letters] {
-                push_unit(raw, atom.ch, atom.start, atom.end);
-            }
+            raw.extend(token[..letters].iter().map(|atom| Unit {
+                ch: atom.ch,
+                start: atom.start,
+                end: atom.end,
+                run: 1,
+                flags: 0,
+            }));
             close_piece(raw, piece);
             // Korean typed on an English keyboard: letters only.
             let keys = letters == token.len()

@@ -409,45 +409,27 @@ fn squeeze_spelled(plain: &str) -> Option<(String, Vec<usize>)> {
 }
 
 /// Whether four or more words of one character each follow each other with
-/// one space between them (what [`squeeze_spelled`] reads): a walk over the
-/// bytes, as most lines have no such run.
+/// one space between them (what [`squeeze_spelled`] reads): the pieces of a
+/// split on single spaces (a search for the next space, not a test of every
+/// byte), as most lines have no such run.
 fn four_spelled_in_a_row(bytes: &[u8]) -> bool {
     let mut run = 0;
-    // Where the last word ended, when it was of one character.
-    let mut single_end = None;
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] == b' ' {
-            at += 1;
-            continue;
-        }
-        let width = match bytes[at] {
-            0..0x80 => 1,
-            0x80..0xE0 => 2,
-            0xE0..0xF0 => 3,
-            _ => 4,
+    bytes.split(|&b| b == b' ').any(|word| {
+        // One character: as long as its first byte says.
+        let width = match word.first() {
+            None => 0,
+            Some(0..0x80) => 1,
+            Some(0x80..0xE0) => 2,
+            Some(0xE0..0xF0) => 3,
+            Some(_) => 4,
         };
-        let end = at + width;
-        if bytes.get(end).is_none_or(|&b| b == b' ') {
-            run = if single_end.is_some_and(|e: usize| e + 1 == at) {
-                run + 1
-            } else {
-                1
-            };
-            if run >= 4 {
-                return true;
-            }
-            single_end = Some(end);
-            at = end;
+        run = if width > 0 && word.len() == width {
+            run + 1
         } else {
-            run = 0;
-            single_end = None;
-            while at < bytes.len() && bytes[at] != b' ' {
-                at += 1;
-            }
-        }
-    }
-    false
+            0
+        };
+        run >= 4
+    })
 }
 
 /// What the patterns need of a line, from one pass over its bytes (a
@@ -1186,7 +1168,7 @@ mod tests {
     }
 
     #[test]
-    fn the_byte_walk_agrees_with_splitting_on_spaces() {
+    fn one_character_words_agree_with_counting_chars() {
         // Four one-character words in a row: four consecutive pieces of a
         // split on single spaces, each of one char.
         let reference = |text: &str| {

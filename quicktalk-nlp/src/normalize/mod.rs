@@ -159,6 +159,17 @@ pub(crate) struct Unit {
 }
 
 impl Unit {
+    /// One character from source bytes `start..end`, not repeated, no flags.
+    pub(crate) fn one(ch: char, start: u32, end: u32) -> Self {
+        Self {
+            ch,
+            start,
+            end,
+            run: 1,
+            flags: 0,
+        }
+    }
+
     pub(crate) fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
@@ -697,13 +708,11 @@ impl View {
             // the general path gives such a word, without its leet, mask
             // and shadow tests).
             let piece = raw.len();
-            raw.extend(token[..letters].iter().map(|atom| Unit {
-                ch: atom.ch,
-                start: atom.start,
-                end: atom.end,
-                run: 1,
-                flags: 0,
-            }));
+            raw.extend(
+                token[..letters]
+                    .iter()
+                    .map(|atom| Unit::one(atom.ch, atom.start, atom.end)),
+            );
             close_piece(raw, piece);
             // Korean typed on an English keyboard: letters only.
             let keys = letters == token.len()
@@ -1046,23 +1055,11 @@ enum KeySpans {
 
 /// The unit of a folded byte of an ASCII line, at byte `start`.
 fn byte_unit((&byte, start): (&u8, u32)) -> Unit {
-    Unit {
-        ch: char::from(byte),
-        start,
-        end: start + 1,
-        run: 1,
-        flags: 0,
-    }
+    Unit::one(char::from(byte), start, start + 1)
 }
 
 fn push_unit(raw: &mut Vec<Unit>, ch: char, start: u32, end: u32) {
-    raw.push(Unit {
-        ch,
-        start,
-        end,
-        run: 1,
-        flags: 0,
-    });
+    raw.push(Unit::one(ch, start, end));
 }
 
 /// Marks the units from `piece` on as one word.

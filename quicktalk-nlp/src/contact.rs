@@ -162,8 +162,10 @@ impl ContactDetector {
         };
         let korean = |word: &str| !scan.ascii && plain.contains(word);
         let at = scan.at_sign || korean("골뱅이");
-        let has_dot = scan.dot || scan.dot_word || korean("점") || korean("쩜") || korean("닷");
-        if at || (scan.spelled_at && has_dot) {
+        // Asked only for a spelled `at` (a Korean line would search its
+        // text three times for nothing).
+        let has_dot = || scan.dot || scan.dot_word || korean("점") || korean("쩜") || korean("닷");
+        if at || (scan.spelled_at && has_dot()) {
             for hit in self.email.find_iter(plain) {
                 if !overlaps(out, &hit.range()) {
                     out.push(contact(hit.range()));
@@ -719,6 +721,18 @@ fn may_be_digit(c: char, english: bool) -> bool {
     DIGIT_SYLLABLES.contains(c)
 }
 
+/// Whether the characters of a plain text with no ASCII letter or digit
+/// could hold a phone number: [`phones`] needs eight characters that read
+/// as digits, and there each is a syllable of [`DIGIT_SYLLABLES`]. Most
+/// Korean lines with a `공` or `영` (`공원`, `영화`) have a few, and need
+/// no contact search at all.
+pub(crate) fn may_hold_a_spelled_phone(chars: impl Iterator<Item = char>) -> bool {
+    chars
+        .filter(|&c| DIGIT_SYLLABLES.contains(c))
+        .nth(7)
+        .is_some()
+}
+
 /// The syllables that [`digit`] reads or that start a native number word:
 /// every other syllable starts no digit.
 static DIGIT_SYLLABLES: SyllableSet = {
@@ -1106,6 +1120,81 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A line with no ASCII letter or digit and no `닷` holds contact only
+    /// when it may hold a phone spelled in Korean: generated lines of
+    /// number words, other syllables, jamo and separators.
+    #[test]
+    fn a_line_without_eight_digit_syllables_holds_no_spelled_contact() {
+        let pieces = [
+            "공",
+            "영",
+            "빵",
+            "일",
+            "이",
+            "삼",
+            "사",
+            "오",
+            "육",
+            "칠",
+            "팔",
+            "구",
+            "하나",
+            "둘",
+            "셋",
+            "넷",
+            "다섯",
+            "여섯",
+            "일곱",
+            "여덟",
+            "아홉",
+            "하고",
+            "그리고",
+            "에",
+            "랑",
+            "원",
+            "화",
+            "점",
+            "골뱅이",
+            "쩜",
+            "카톡",
+            "ㅋ",
+            " ",
+            "-",
+            ".",
+            "@",
+            "+",
+        ];
+        let detector = ContactDetector::new();
+        let mut rng = crate::rng::XorShift::new(0x5eed_0035);
+        let (mut held, mut gated) = (0, 0);
+        for _ in 0..200_000 {
+            let mut line = String::new();
+            if rng.below(2) == 0 {
+                // How a spelled phone starts.
+                line.push_str(["공일공", "영일공", "빵일공 "][rng.below(3)]);
+            }
+            for _ in 0..1 + rng.below(16) {
+                // Digits most of the time: many lines hold eight or so.
+                let piece = if rng.below(3) == 0 {
+                    rng.below(pieces.len())
+                } else {
+                    rng.below(12)
+                };
+                line.push_str(pieces[piece]);
+            }
+            let mut out = Vec::new();
+            detector.find(&line, &mut out);
+            if !may_hold_a_spelled_phone(line.chars()) {
+                gated += 1;
+                assert!(out.is_empty(), "{line:?}: {out:?}");
+            } else if !out.is_empty() {
+                held += 1;
+            }
+        }
+        // Both sides of the gate were seen.
+        assert!(held > 100 && gated > 100, "{held} found, {gated} gated");
     }
 
     /// An English number word is read only whole: what comparing every

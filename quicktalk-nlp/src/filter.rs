@@ -702,7 +702,12 @@ impl Filter {
         // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
         // (`그래...`, `:)`) runs none.
         let contact_worth = features.has(Features::DIGITS)
-            || features.has(Features::ZERO_WORD)
+            // A number word in a line with no ASCII letter (one is asked
+            // below) can make only a phone number spelled in Korean, and
+            // `닷` a `...닷컴` link.
+            || (features.has(Features::ZERO_WORD)
+                && (features.has(Features::DAT)
+                    || crate::contact::may_hold_a_spelled_phone(view.plain_chars())))
             || (features.has(Features::LATIN)
                 && (features.has(Features::HANGUL)
                     || features.has(Features::MARKS)

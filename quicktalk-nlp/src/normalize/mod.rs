@@ -241,6 +241,17 @@ impl View {
         out.extend(self.atoms.iter().map(|atom| atom.ch));
     }
 
+    /// The characters of [`View::plain`], without writing it.
+    pub(crate) fn plain_chars(&self) -> impl Iterator<Item = char> {
+        let (folded, atoms): (&[u8], &[Atom]) = if self.ascii_line {
+            (&self.folded, &[])
+        } else {
+            (&[], &self.atoms)
+        };
+        let ascii = folded.iter().map(|&byte| char::from(byte));
+        ascii.chain(atoms.iter().map(|atom| atom.ch))
+    }
+
     /// The source byte range that byte `at` of the [`View::plain`] text came
     /// from. A walk over the line: it is asked only for what was found.
     pub(crate) fn plain_source(&self, at: usize) -> (u32, u32) {

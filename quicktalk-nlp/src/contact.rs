@@ -459,6 +459,8 @@ struct Scan {
     spaced_link: bool,
     /// An ASCII letter or digit.
     ascii_word: bool,
+    /// An ASCII letter: only then can English number words be read.
+    ascii_letter: bool,
     /// What an id after a messenger name needs in a line without Hangul: a
     /// digit or `_ @ : =`, a `.` inside a word (`jenny.kim`; a sentence's
     /// full stop is none), or `id` starting a word (`kik me add id jenny`).
@@ -472,6 +474,7 @@ const ID_MARK: u8 = 2;
 const NOT_ASCII: u8 = 4;
 const LOOK: u8 = 8;
 const HANGUL: u8 = 16;
+const LETTER: u8 = 32;
 static BYTES: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
@@ -480,6 +483,9 @@ static BYTES: [u8; 256] = {
         let mut bits = 0;
         if byte.is_ascii_alphanumeric() {
             bits |= ALNUM;
+        }
+        if byte.is_ascii_alphabetic() {
+            bits |= LETTER;
         }
         if byte.is_ascii_digit() || matches!(byte, b'_' | b'@' | b':' | b'=') {
             bits |= ID_MARK;
@@ -547,6 +553,7 @@ impl Scan {
         }
         scan.ascii = seen & NOT_ASCII == 0;
         scan.ascii_word = seen & ALNUM != 0;
+        scan.ascii_letter = seen & LETTER != 0;
         scan.id_marks |= seen & ID_MARK != 0;
         scan.hangul = seen & HANGUL != 0;
         scan
@@ -866,14 +873,16 @@ fn phones(plain: &str, scan: &Scan, out: &mut Vec<Found>) {
     // Enough digit characters settle it at once; only a line short of them
     // counts what reads as digits (number words, letters beside digits).
     let ascii_digits = plain.bytes().filter(u8::is_ascii_digit).count();
-    let english = plain.contains("zero")
-        || plain.contains("oh one")
-        || (ascii_digits > 0
-            && (1..bytes.len()).any(|at| {
-                bytes[at - 1].is_ascii_digit()
-                    && bytes[at].is_ascii_alphabetic()
-                    && english_digit(&plain[at..]).is_some()
-            }));
+    // Each needs an ASCII letter (most Korean lines with digits have none).
+    let english = scan.ascii_letter
+        && (plain.contains("zero")
+            || plain.contains("oh one")
+            || (ascii_digits > 0
+                && (1..bytes.len()).any(|at| {
+                    bytes[at - 1].is_ascii_digit()
+                        && bytes[at].is_ascii_alphabetic()
+                        && english_digit(&plain[at..]).is_some()
+                })));
     // Short of eight ASCII digits, a phone has a digit read from a word or
     // a letter, and such a number is a phone only when it starts with a
     // zero (see `is_phone` below): a line with no character that can read
@@ -1326,6 +1335,7 @@ mod tests {
                         && w[3] == b'/'
                 }),
             ascii_word: plain.bytes().any(|b| b.is_ascii_alphanumeric()),
+            ascii_letter: plain.bytes().any(|b| b.is_ascii_alphabetic()),
             id_marks: plain
                 .bytes()
                 .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'@' | b':' | b'='))

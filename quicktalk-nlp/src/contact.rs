@@ -32,8 +32,15 @@ pub(crate) struct ContactDetector {
     spaced_url: Regex,
     handle: Regex,
     messenger: AhoCorasick,
-    /// `dot` and mail providers: the spelled-out forms' keywords.
-    spelled: AhoCorasick,
+}
+
+/// The keywords of a spelled-out address (`naver dot com`, `name at
+/// gmail`) or phone number (`zero one zero ...`): a line of Latin letters
+/// without a digit or mark is searched for contact only when its
+/// normalised text has one. The filter's lexicon automaton finds them
+/// (see `WordSet`), in the same walk as the entries.
+pub(crate) fn spelled_keywords() -> impl Iterator<Item = &'static str> {
+    ["dot", "zero", "ohoneoh"].into_iter().chain(MAIL_HOSTS)
 }
 
 const TLDS: &str = "com|net|org|kr|co|io|me|ly|gg|gl|xyz|info|biz|tk|ru|cn|jp|uk|us|tv|site|online|link|click|top|app|dev|shop|store|club|live|pro|cc|to|be|de|fr|in|edu|gov";
@@ -127,24 +134,14 @@ impl ContactDetector {
             // A small set: a DFA walked without a prefilter costs a few
             // instructions a byte, where the prefilter's set-up on a chat
             // line's few dozen bytes cost more than the walk
-            // (ko-curse-2runo 3% faster, en-clean-ubuntu-irc 4%; the
-            // spelled keywords below gained nothing from the same).
+            // (ko-curse-2runo 3% faster, en-clean-ubuntu-irc 4%).
             messenger: AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
                 .kind(Some(AhoCorasickKind::DFA))
                 .prefilter(false)
                 .build(MESSENGERS)
                 .expect("built-in messenger names"),
-            spelled: AhoCorasick::new(["dot", "zero", "ohoneoh"].into_iter().chain(MAIL_HOSTS))
-                .expect("built-in mail hosts"),
         }
-    }
-
-    /// Whether `text` has a keyword of a spelled-out address (`naver dot
-    /// com`, `name at gmail`) or phone number (`zero one zero ...`): one
-    /// pass instead of a search per keyword.
-    pub(crate) fn has_spelled_keyword(&self, text: &str) -> bool {
-        self.spelled.is_match(text)
     }
 
     /// Everything found in `plain`, pushed to `out`. The filter calls this

@@ -175,8 +175,6 @@ struct Contexts {
 #[derive(Default)]
 struct Scratch {
     view: View,
-    /// The view's text, for the lines that need it (see `View::build_units`).
-    text: String,
     plain: String,
     hits: Vec<(usize, usize, Kind)>,
     /// The allowed words among `hits`, as unit ranges.
@@ -298,7 +296,7 @@ impl FilterBuilder {
     pub fn build(self) -> Result<Filter, Error> {
         let (entries, spam) = self.parse()?;
         Ok(Filter {
-            words: WordSet::new(compile(&entries)),
+            words: WordSet::new(compile(&entries), crate::contact::spelled_keywords()),
             masked_words: std::sync::OnceLock::new(),
             entries,
             contact: std::sync::OnceLock::new(),
@@ -353,10 +351,14 @@ struct WordSet {
     /// pattern: a match reads fewer places in memory).
     rules: Vec<Rule>,
     first_rule: Vec<u32>,
+    /// Patterns from this one on are the keywords of a spelled-out contact
+    /// (`naver dot com`, `zero one zero`): they have no rules, a match
+    /// only tells [`WordSet::find`]'s caller that one is there.
+    keywords_from: u32,
 }
 
 impl WordSet {
-    fn new(literals: Literals) -> Self {
+    fn new<'a>(literals: Literals, keywords: impl IntoIterator<Item = &'a str>) -> Self {
         let mut first_rule = Vec::with_capacity(literals.rules.len() + 1);
         first_rule.push(0);
         let mut rules = Vec::new();
@@ -364,27 +366,39 @@ impl WordSet {
             rules.extend(pattern_rules);
             first_rule.push(rules.len() as u32);
         }
+        let keywords_from = literals.texts.len() as u32;
+        let mut texts = literals.texts;
+        texts.extend(keywords.into_iter().map(str::to_owned));
         Self {
-            automaton: CharAutomaton::new(&literals.texts),
+            automaton: CharAutomaton::new(&texts),
             rules,
             first_rule,
+            keywords_from,
         }
     }
 
     /// Every accepted match in `view`, pushed to `hits`: each pattern that
     /// ends at each unit, longest first, as an overlapping search reports
     /// them. One step per unit: a Hangul syllable is one character, not
-    /// three bytes (see [`CharAutomaton`]).
-    fn find(&self, view: &View, hits: &mut Vec<(usize, usize, Kind)>) {
+    /// three bytes (see [`CharAutomaton`]). Returns whether a spelled
+    /// contact's keyword is in the view's text (the units' characters), as
+    /// a search of that text would tell.
+    fn find(&self, view: &View, hits: &mut Vec<(usize, usize, Kind)>) -> bool {
         let automaton = &self.automaton;
         let mut state = automaton.start();
+        let mut keyword = false;
         for (last, unit) in view.units.iter().enumerate() {
             state = automaton.next(state, unit.ch);
             for &pattern in automaton.matches(state) {
+                if pattern >= self.keywords_from {
+                    keyword = true;
+                    continue;
+                }
                 let first = last + 1 - automaton.pattern_len(pattern);
                 self.accept(view, first, last, pattern as usize, hits);
             }
         }
+        keyword
     }
 
     /// Pushes the rules of `pattern`, found at units `first..=last`, that
@@ -642,7 +656,6 @@ impl Filter {
     ) -> Contexts {
         let Scratch {
             view,
-            text: view_text,
             plain,
             hits,
             allows,
@@ -653,7 +666,7 @@ impl Filter {
         } = scratch;
         view.build_units(text);
         hits.clear();
-        self.words.find(view, hits);
+        let spelled_keyword = self.words.find(view, hits);
         if view.has_wildcard() {
             self.masked_words()
                 .find(&view.units, masked, |first, last, rules| {
@@ -712,10 +725,7 @@ impl Filter {
                 && (features.has(Features::HANGUL)
                     || features.has(Features::MARKS)
                     // Spelled out: `naver dot com`, `name at gmail`.
-                    || {
-                        view.write_text(view_text);
-                        self.contact().has_spelled_keyword(view_text)
-                    }))
+                    || spelled_keyword))
             || (features.has(Features::MARKS) && features.has(Features::DAT));
         let numbers_worth =
             features.has(Features::DIGITS) && (signals || features.has(Features::CURRENCY));
@@ -1046,7 +1056,7 @@ mod tests {
                 rules.retain(|rule| !other(rule));
             }
         }
-        WordSet::new(literals)
+        WordSet::new(literals, [])
     }
 
     /// Lines of masked entries (`f*ck`, `sh!t`, `f***`, `개*끼`, `씨X`),
@@ -1087,6 +1097,47 @@ mod tests {
                 line
             })
             .collect()
+    }
+
+    /// The lexicon walk tells a spelled contact's keyword exactly when the
+    /// view's text has one: lines of keywords, pieces of them, entries,
+    /// stretched letters and marks.
+    #[test]
+    fn the_walk_finds_a_spelled_keyword_where_the_text_has_one() {
+        let filter = Filter::new();
+        let keywords: Vec<&str> = crate::contact::spelled_keywords().collect();
+        let pieces = [
+            "do", "t", "ze", "ro", "oh", "one", "0", "@", " ", ".", "yahoo", "yaho", "g", "mail",
+            "네이", "버", "다", "음", "d0t", "dooot", "z3ro", "fuck", "시발", "na ver",
+        ];
+        let mut rng = XorShift::new(0x5eed_5e11);
+        let (mut with, mut without) = (0, 0);
+        let mut view = View::new();
+        let mut hits = Vec::new();
+        for _ in 0..50_000 {
+            let mut line = String::new();
+            for _ in 0..1 + rng.below(6) {
+                let piece = match rng.below(3) {
+                    0 => keywords[rng.below(keywords.len())],
+                    _ => pieces[rng.below(pieces.len())],
+                };
+                line.push_str(piece);
+            }
+            view.build(&line);
+            hits.clear();
+            let found = filter.words.find(&view, &mut hits);
+            let searched = keywords.iter().any(|k| view.as_str().contains(k));
+            assert_eq!(found, searched, "{line:?} reads {:?}", view.as_str());
+            if found {
+                with += 1;
+            } else {
+                without += 1;
+            }
+        }
+        assert!(
+            with > 1000 && without > 1000,
+            "{with} with, {without} without"
+        );
     }
 
     /// The indexed search gives the hits the automaton over every masked

@@ -930,18 +930,26 @@ enum Pieces {
 /// Classifies the word pieces of a match across gaps. Entries written as
 /// several words are exempt.
 fn pieces(units: &[Unit]) -> Pieces {
-    let mut pieces: Vec<(usize, char)> = Vec::new();
+    // The first and the last piece, each as its length and first character,
+    // and how many there are: all that is asked of them (no list to build).
+    let mut first = (0, ' ');
+    let mut last = (0, ' ');
+    let mut count = 0;
+    let mut short = true;
     let mut punctuated = false;
     for unit in units {
-        if unit.has(STARTS) || pieces.is_empty() {
-            pieces.push((0, unit.ch));
+        if unit.has(STARTS) || count == 0 {
+            short &= last.0 <= 2;
+            count += 1;
+            last = (0, unit.ch);
             punctuated |= unit.has(SPLIT);
         }
-        if let Some((length, _)) = pieces.last_mut() {
-            *length += 1;
+        last.0 += 1;
+        if count == 1 {
+            first = last;
         }
     }
-    if pieces.iter().all(|&(length, _)| length <= 2) {
+    if short && last.0 <= 2 {
         return Pieces::Short;
     }
     // After a space a lone vowel is usually a word of its own (`put a box`
@@ -949,10 +957,10 @@ fn pieces(units: &[Unit]) -> Pieces {
     let lone = |(length, first): (usize, char)| {
         length == 1 && (punctuated || !matches!(first, 'a' | 'e' | 'i' | 'o' | 'u' | 'y'))
     };
-    match pieces.as_slice() {
-        [first, _] if lone(*first) => Pieces::SplitLetter,
+    match count {
+        2 if lone(first) => Pieces::SplitLetter,
         // `twa t`: split off the end, so the match must end with the word.
-        [_, last] if lone(*last) => Pieces::Short,
+        2 if lone(last) => Pieces::Short,
         _ => Pieces::Long,
     }
 }
@@ -1097,6 +1105,48 @@ mod tests {
                 line
             })
             .collect()
+    }
+
+    /// [`pieces`] gives what listing the pieces gives: every run of units of
+    /// up to six, with word starts and punctuated splits anywhere.
+    #[test]
+    fn pieces_agree_with_a_list_of_the_pieces() {
+        let listed = |units: &[Unit]| {
+            let mut pieces: Vec<(usize, char)> = Vec::new();
+            let mut punctuated = false;
+            for unit in units {
+                if unit.has(STARTS) || pieces.is_empty() {
+                    pieces.push((0, unit.ch));
+                    punctuated |= unit.has(SPLIT);
+                }
+                if let Some((length, _)) = pieces.last_mut() {
+                    *length += 1;
+                }
+            }
+            let lone = |&(length, first): &(usize, char)| {
+                length == 1 && (punctuated || !"aeiouy".contains(first))
+            };
+            if pieces.iter().all(|&(length, _)| length <= 2) {
+                Pieces::Short
+            } else if pieces.len() == 2 && lone(&pieces[0]) {
+                Pieces::SplitLetter
+            } else if pieces.len() == 2 && lone(&pieces[1]) {
+                Pieces::Short
+            } else {
+                Pieces::Long
+            }
+        };
+        let mut rng = XorShift::new(0x5eed_0005);
+        for _ in 0..100_000 {
+            let units: Vec<Unit> = (0..1 + rng.below(6) as u32)
+                .map(|i| {
+                    let mut unit = Unit::one(['a', 'e', 'y', 't', 'w'][rng.below(5)], i, i + 1);
+                    unit.flags = [0, STARTS, STARTS | SPLIT, SPLIT][rng.below(4)];
+                    unit
+                })
+                .collect();
+            assert_eq!(pieces(&units), listed(&units), "{units:?}");
+        }
     }
 
     /// The lexicon walk tells a spelled contact's keyword exactly when the

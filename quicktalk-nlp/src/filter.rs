@@ -869,6 +869,15 @@ fn accepts(rule: &Rule, units: &[Unit]) -> bool {
     if rule.runs.len() != units.len() {
         return false;
     }
+    if rule.starts_word && !first.has(STARTS) {
+        return false;
+    }
+    if rule.ends_word && !last.has(ENDS) {
+        return false;
+    }
+    if first.has(KEYBOARD) && units.len() < 2 {
+        return false;
+    }
     // Stretching only adds repeats: a danger word needs at least its own
     // (`ass`, not `as`). An allow entry is taken literally, so `niger`
     // does not cover `nigger`.
@@ -882,15 +891,6 @@ fn accepts(rule: &Rule, units: &[Unit]) -> bool {
             .any(|(u, &min)| u.run < min || (exact && min > 0 && u.run != min))
     };
     if too_few {
-        return false;
-    }
-    if rule.starts_word && !first.has(STARTS) {
-        return false;
-    }
-    if rule.ends_word && !last.has(ENDS) {
-        return false;
-    }
-    if first.has(KEYBOARD) && units.len() < 2 {
         return false;
     }
     // A match that runs across a word gap must cover whole words, so `fu ck`

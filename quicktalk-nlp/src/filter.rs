@@ -715,9 +715,9 @@ impl Filter {
         // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
         // (`그래...`, `:)`) runs none.
         let contact_worth = features.has(Features::DIGITS)
-            // A number word in a line with no ASCII letter (one is asked
-            // below) can make only a phone number spelled in Korean, and
-            // `닷` a `...닷컴` link.
+            // With no ASCII digit (above) or letter (below), a number word
+            // can make only a phone number spelled in Korean, and `닷` a
+            // `...닷컴` link.
             || (features.has(Features::ZERO_WORD)
                 && (features.has(Features::DAT)
                     || crate::contact::may_hold_a_spelled_phone(view.plain_chars())))

@@ -146,8 +146,9 @@ impl ContactDetector {
 
     /// Everything found in `plain`, pushed to `out`. The filter calls this
     /// only for lines its feature scan says could hold a contact: a digit,
-    /// an `@ . : / _ =`, Latin letters in a Korean line, `공`/`영`/`빵`, or a
-    /// spelled-out keyword, and an ASCII letter or digit, `공`/`영`/`빵` or
+    /// an `@ . : / _ =`, Latin letters in a Korean line, `공`/`영`/`빵` with
+    /// eight digit syllables (see [`may_hold_a_spelled_phone`]) or `닷`, or
+    /// a spelled-out keyword, and an ASCII letter or digit, `공`/`영`/`빵` or
     /// `닷` to match.
     pub(crate) fn find(&self, plain: &str, out: &mut Vec<Found>) {
         // Cheap byte checks first: most lines have nothing a pattern needs.

@@ -726,15 +726,19 @@ fn may_be_digit(c: char, english: bool) -> bool {
     DIGIT_SYLLABLES.contains(c)
 }
 
+/// The fewest characters that read as digits a line needs before
+/// [`phones`] reads it for a number (the shortest phone it takes has more).
+const PHONE_DIGITS: usize = 8;
+
 /// Whether the characters of a plain text with no ASCII letter or digit
-/// could hold a phone number: [`phones`] needs eight characters that read
-/// as digits, and there each is a syllable of [`DIGIT_SYLLABLES`]. Most
-/// Korean lines with a `공` or `영` (`공원`, `영화`) have a few, and need
-/// no contact search at all.
+/// could hold a phone number: [`phones`] needs [`PHONE_DIGITS`] characters
+/// that read as digits, and there each is a syllable of
+/// [`DIGIT_SYLLABLES`]. Most Korean lines with a `공` or `영` (`공원`,
+/// `영화`) have a few, and need no contact search at all.
 pub(crate) fn may_hold_a_spelled_phone(chars: impl Iterator<Item = char>) -> bool {
     chars
         .filter(|&c| DIGIT_SYLLABLES.contains(c))
-        .nth(7)
+        .nth(PHONE_DIGITS - 1)
         .is_some()
 }
 
@@ -898,22 +902,22 @@ fn phones(plain: &str, scan: &Scan, out: &mut Vec<Found>) {
     // letter beside one), nothing reads as a digit: `it’s` or `café` make a
     // line not ASCII, not a line with digits.
     let no_digit = ascii_digits == 0 && !scan.hangul;
-    if ascii_digits < 8 && !english && (ascii || no_digit || !zero()) {
+    if ascii_digits < PHONE_DIGITS && !english && (ascii || no_digit || !zero()) {
         return;
     }
-    let digits = if ascii_digits >= 8 || (ascii && !english) {
+    let digits = if ascii_digits >= PHONE_DIGITS || (ascii && !english) {
         ascii_digits
     } else {
-        // Eight settle it (below).
+        // Enough settle it (below).
         plain
             .char_indices()
             .filter(|&(at, c)| {
                 may_be_digit(c, english) && digit_in(plain, at, None, english).is_some()
             })
-            .take(8)
+            .take(PHONE_DIGITS)
             .count()
     };
-    if digits < 8 {
+    if digits < PHONE_DIGITS {
         return;
     }
     // One pass over the line, no allocation: the scan of a candidate

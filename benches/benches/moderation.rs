@@ -129,7 +129,12 @@ fn datasets(c: &mut Criterion) {
     let folder = std::env::var("QUICKTALK_DATASETS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets")
+            // The folder `cargo bench` runs from, not the one the bench was
+            // compiled in (a shared build cache can keep one of another
+            // clone).
+            let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+            std::path::Path::new(&crate_dir).join("../../shared/datasets")
         });
     let filter = Filter::new();
     let mut group = c.benchmark_group("moderation_dataset");

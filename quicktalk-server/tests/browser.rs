@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use support::*;
@@ -28,7 +27,7 @@ async fn two_browser_pages_find_each_other_and_chat() {
     if !std::path::Path::new(&chromium).exists() {
         return skip_or_fail(&format!("no Chromium at {chromium}"));
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let dir = manifest_dir().join("tests/browser");
     if !dir.join("node_modules/playwright-core").exists() {
         return skip_or_fail(
             "playwright-core is not installed (npm ci in quicktalk-server/tests/browser)",

@@ -20,7 +20,10 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 const IP_KEY: &str = "nginx-test-ip-hash-key";
-const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nginx");
+/// The nginx configuration the deployment ships.
+fn deploy() -> PathBuf {
+    manifest_dir().join("../deploy/nginx")
+}
 
 /// The nginx binary, or `None` (the test skips) when there is none to use.
 fn nginx_bin() -> Option<PathBuf> {
@@ -60,7 +63,7 @@ fn main_conf(prefix: &Path, include: &str) -> String {
 
 /// The deploy file with the test's ports and paths in place of the real ones.
 fn deploy_file(name: &str, prefix: &Path, replacements: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(Path::new(DEPLOY).join(name)).unwrap();
+    let mut text = std::fs::read_to_string(deploy().join(name)).unwrap();
     let snippets = format!("{}/", prefix.display());
     text = text.replace("/etc/nginx/snippets/", &snippets);
     for (from, to) in replacements {
@@ -81,7 +84,7 @@ impl Nginx {
         let prefix = tempfile::tempdir().unwrap();
         let p = prefix.path();
         std::fs::copy(
-            Path::new(DEPLOY).join("quicktalk-proxy.conf"),
+            deploy().join("quicktalk-proxy.conf"),
             p.join("quicktalk-proxy.conf"),
         )
         .unwrap();
@@ -300,12 +303,12 @@ fn the_tls_server_block_is_valid_nginx() {
         String::from_utf8_lossy(&made.stderr)
     );
     std::fs::copy(
-        Path::new(DEPLOY).join("quicktalk-proxy.conf"),
+        deploy().join("quicktalk-proxy.conf"),
         p.join("quicktalk-proxy.conf"),
     )
     .unwrap();
     std::fs::copy(
-        Path::new(DEPLOY).join("quicktalk-upstream.conf"),
+        deploy().join("quicktalk-upstream.conf"),
         p.join("quicktalk-upstream.conf"),
     )
     .unwrap();

@@ -22,6 +22,17 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// This crate's folder, as `cargo test` names it when it runs the test.
+/// Not `env!("CARGO_MANIFEST_DIR")`: that is the folder the test was
+/// compiled in, and a build cache shared by two clones (a
+/// `CARGO_TARGET_DIR` outside them) keeps a test built in one and run from
+/// the other, which then reads the first clone's files, or none.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,

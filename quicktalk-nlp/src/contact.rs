@@ -34,14 +34,23 @@ pub(crate) struct ContactDetector {
     messenger: AhoCorasick,
 }
 
-/// The keywords of a spelled-out address (`naver dot com`, `name at
-/// gmail`) or phone number (`zero one zero ...`): a line of Latin letters
-/// without a digit or mark is searched for contact only when its
-/// normalised text has one. The filter's lexicon automaton finds them
-/// (see `WordSet`), in the same walk as the entries.
-pub(crate) fn spelled_keywords() -> impl Iterator<Item = &'static str> {
-    ["dot", "zero", "ohoneoh"].into_iter().chain(MAIL_HOSTS)
+/// The words that can make a contact in a line of Latin letters without a
+/// digit or mark: the keywords of a spelled-out address (`naver dot com`,
+/// `name at gmail`) or phone number (`zero one zero ...`), and [`ID_WORD`]
+/// (`kik id jenny`). Such a line is searched for contact only when its
+/// normalised text has one. The filter's lexicon automaton finds them (see
+/// `WordSet`), in the same walk as the entries.
+pub(crate) fn keywords() -> impl Iterator<Item = &'static str> {
+    ["dot", "zero", "ohoneoh"]
+        .into_iter()
+        .chain(MAIL_HOSTS)
+        .chain([ID_WORD])
 }
+
+/// The word that introduces an id after a messenger's name (`line id
+/// dexter`, `kik me add id jenny`): a keyword only where a word starts
+/// (not in `kids` or `did`), as the handle pattern reads it.
+pub(crate) const ID_WORD: &str = "id";
 
 const TLDS: &str = "com|net|org|kr|co|io|me|ly|gg|gl|xyz|info|biz|tk|ru|cn|jp|uk|us|tv|site|online|link|click|top|app|dev|shop|store|club|live|pro|cc|to|be|de|fr|in|edu|gov";
 
@@ -260,10 +269,13 @@ impl ContactDetector {
             // minji99`, `my snap is jennyx22`, `kik me: jenny_x`).
             let mut skip = particles(rest);
             let mut fillers = 0;
+            // Whether one of them is an id word (see below).
+            let mut id_word = false;
             while fillers < 2 {
-                let Some(next) = filler(&rest[skip..]) else {
+                let Some((next, word)) = filler(&rest[skip..]) else {
                     break;
                 };
+                id_word |= ID_WORDS.contains(&word);
                 skip += next;
                 skip += particles(&rest[skip..]);
                 fillers += 1;
@@ -298,6 +310,10 @@ impl ContactDetector {
                 // id: `@name`, or letters with digits or `_ .`, four or more
                 // (`snap me at 5pm` is a time).
                 named
+                    // Introduced by an id word (`line id dexter`, `my kik id
+                    // is jenny`); after an everyday name only right before
+                    // the id (`the line id is wrong` names none).
+                    || (id_word && (!everyday || fillers == 1))
                     || (id_like
                         && id.len() >= 4
                         && id.as_str().contains(|c: char| c.is_ascii_alphabetic()))
@@ -357,16 +373,19 @@ const FILLERS: &[&str] = &[
     "handle",
 ];
 
+/// The fillers that say the next word is an id.
+const ID_WORDS: &[&str] = &["id", "아이디", "아뒤", "아디"];
+
 /// The bytes of one filler word (with the spaces before it) at the start of
-/// `text`, when the word ends there.
-fn filler(text: &str) -> Option<usize> {
+/// `text`, when the word ends there, and the word.
+fn filler(text: &str) -> Option<(usize, &'static str)> {
     let trimmed = text.trim_start_matches(' ');
     let spaces = text.len() - trimmed.len();
     let word = FILLERS.iter().find(|word| {
         trimmed.starts_with(*word)
             && !trimmed[word.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
     })?;
-    Some(spaces + word.len())
+    Some((spaces + word.len(), word))
 }
 
 /// Letters typed one per word to get an id past the patterns (`k a k a o
@@ -1527,6 +1546,26 @@ mod tests {
             "gmail is down again",
             "지메일 계정 있어?",
         ] {
+            assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+        }
+    }
+
+    #[test]
+    fn an_id_introduced_by_its_word_is_an_id() {
+        for text in [
+            "line id dexter",
+            "kik id jenny",
+            "snap id jenny",
+            "my kik id is jenny",
+            "kik me add id jenny",
+            "카톡 아이디 minji",
+            "라인 아디 jenny",
+        ] {
+            assert_eq!(found(text), [Category::Contact], "{text}");
+        }
+        // The word with no id after it, or with a word between that is not
+        // a filler, is none.
+        for text in ["what's your kik id", "kik id?", "the line id is wrong"] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
         }
     }

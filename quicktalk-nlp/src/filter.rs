@@ -296,7 +296,7 @@ impl FilterBuilder {
     pub fn build(self) -> Result<Filter, Error> {
         let (entries, spam) = self.parse()?;
         Ok(Filter {
-            words: WordSet::new(compile(&entries), crate::contact::spelled_keywords()),
+            words: WordSet::new(compile(&entries), crate::contact::keywords()),
             masked_words: std::sync::OnceLock::new(),
             entries,
             contact: std::sync::OnceLock::new(),
@@ -351,10 +351,14 @@ struct WordSet {
     /// pattern: a match reads fewer places in memory).
     rules: Vec<Rule>,
     first_rule: Vec<u32>,
-    /// Patterns from this one on are the keywords of a spelled-out contact
-    /// (`naver dot com`, `zero one zero`): they have no rules, a match
-    /// only tells [`WordSet::find`]'s caller that one is there.
+    /// Patterns from this one on are the contact keywords (`naver dot
+    /// com`, `zero one zero`, `kik id jenny`; see `contact::keywords`):
+    /// they have no rules, a match only tells [`WordSet::find`]'s caller
+    /// that one is there.
     keywords_from: u32,
+    /// The keyword [`crate::contact::ID_WORD`], which counts only where a
+    /// word starts.
+    id_word: u32,
 }
 
 impl WordSet {
@@ -369,20 +373,25 @@ impl WordSet {
         let keywords_from = literals.texts.len() as u32;
         let mut texts = literals.texts;
         texts.extend(keywords.into_iter().map(str::to_owned));
+        let id_word = texts[keywords_from as usize..]
+            .iter()
+            .position(|text| text == crate::contact::ID_WORD)
+            .map_or(u32::MAX, |at| keywords_from + at as u32);
         Self {
             automaton: CharAutomaton::new(&texts),
             rules,
             first_rule,
             keywords_from,
+            id_word,
         }
     }
 
     /// Every accepted match in `view`, pushed to `hits`: each pattern that
     /// ends at each unit, longest first, as an overlapping search reports
     /// them. One step per unit: a Hangul syllable is one character, not
-    /// three bytes (see [`CharAutomaton`]). Returns whether a spelled
-    /// contact's keyword is in the view's text (the units' characters), as
-    /// a search of that text would tell.
+    /// three bytes (see [`CharAutomaton`]). Returns whether a contact
+    /// keyword is in the view's text (the units' characters), as a search
+    /// of that text would tell, the id word only where a word starts.
     fn find(&self, view: &View, hits: &mut Vec<(usize, usize, Kind)>) -> bool {
         let automaton = &self.automaton;
         let mut state = automaton.start();
@@ -390,11 +399,11 @@ impl WordSet {
         for (last, unit) in view.units.iter().enumerate() {
             state = automaton.next(state, unit.ch);
             for &pattern in automaton.matches(state) {
+                let first = last + 1 - automaton.pattern_len(pattern);
                 if pattern >= self.keywords_from {
-                    keyword = true;
+                    keyword |= pattern != self.id_word || view.units[first].has(STARTS);
                     continue;
                 }
-                let first = last + 1 - automaton.pattern_len(pattern);
                 self.accept(view, first, last, pattern as usize, hits);
             }
         }
@@ -666,7 +675,7 @@ impl Filter {
         } = scratch;
         view.build_units(text);
         hits.clear();
-        let spelled_keyword = self.words.find(view, hits);
+        let keyword = self.words.find(view, hits);
         if view.has_wildcard() {
             self.masked_words()
                 .find(&view.units, masked, |first, last, rules| {
@@ -710,23 +719,7 @@ impl Filter {
         // The plain text only for lines the contact, art or number patterns
         // could match (most chat lines skip all three).
         let features = view.features();
-        // Every contact pattern needs an ASCII letter or digit (only Latin and
-        // digit atoms fold to one), but for a number in Korean words
-        // (`공일공...`) and `...닷컴`: a line whose only trigger is a mark
-        // (`그래...`, `:)`) runs none.
-        let contact_worth = features.has(Features::DIGITS)
-            // With no ASCII digit (above) or letter (below), a number word
-            // can make only a phone number spelled in Korean, and `닷` a
-            // `...닷컴` link.
-            || (features.has(Features::ZERO_WORD)
-                && (features.has(Features::DAT)
-                    || crate::contact::may_hold_a_spelled_phone(view.plain_chars())))
-            || (features.has(Features::LATIN)
-                && (features.has(Features::HANGUL)
-                    || features.has(Features::MARKS)
-                    // Spelled out: `naver dot com`, `name at gmail`.
-                    || spelled_keyword))
-            || (features.has(Features::MARKS) && features.has(Features::DAT));
+        let contact_worth = contact_worth(features, keyword, view);
         let numbers_worth =
             features.has(Features::DIGITS) && (signals || features.has(Features::CURRENCY));
         found.clear();
@@ -851,6 +844,28 @@ impl Moderator for Filter {
     fn prepare(&self) {
         Filter::prepare(self);
     }
+}
+
+/// Whether a contact pattern could match a line with these `features`
+/// whose walk found a contact `keyword` or not (most chat lines run none;
+/// the plain text is then not even written). Every contact pattern needs
+/// an ASCII letter or digit (only Latin and digit atoms fold to one), but
+/// for a number in Korean words (`공일공...`) and `...닷컴`: a line whose
+/// only trigger is a mark (`그래...`, `:)`) runs none.
+fn contact_worth(features: Features, keyword: bool, view: &View) -> bool {
+    features.has(Features::DIGITS)
+        // With no ASCII digit (above) or letter (below), `닷` can make a
+        // link spelled in Korean (`네이버닷컴`, with or without a mark), and
+        // a number word only a phone number spelled in Korean.
+        || features.has(Features::DAT)
+        || (features.has(Features::ZERO_WORD)
+            && crate::contact::may_hold_a_spelled_phone(view.plain_chars()))
+        || (features.has(Features::LATIN)
+            && (features.has(Features::HANGUL)
+                || features.has(Features::MARKS)
+                // Spelled out (`naver dot com`, `name at gmail`) or an id
+                // introduced by its word (`kik id jenny`).
+                || keyword))
 }
 
 /// The source bytes a match covers: from the smallest start to the largest
@@ -1149,19 +1164,20 @@ mod tests {
         }
     }
 
-    /// The lexicon walk tells a spelled contact's keyword exactly when the
-    /// view's text has one: lines of keywords, pieces of them, entries,
-    /// stretched letters and marks.
+    /// The lexicon walk tells a contact keyword exactly when the view's text
+    /// has one (the id word where a word starts): lines of keywords, pieces
+    /// of them, entries, stretched letters and marks.
     #[test]
-    fn the_walk_finds_a_spelled_keyword_where_the_text_has_one() {
+    fn the_walk_finds_a_contact_keyword_where_the_text_has_one() {
         let filter = Filter::new();
-        let keywords: Vec<&str> = crate::contact::spelled_keywords().collect();
+        let keywords: Vec<&str> = crate::contact::keywords().collect();
         let pieces = [
             "do", "t", "ze", "ro", "oh", "one", "0", "@", " ", ".", "yahoo", "yaho", "g", "mail",
-            "네이", "버", "다", "음", "d0t", "dooot", "z3ro", "fuck", "시발", "na ver",
+            "네이", "버", "다", "음", "d0t", "dooot", "z3ro", "fuck", "시발", "na ver", "i", "d",
+            " id", "kids", "1d", "iid", "ID",
         ];
         let mut rng = XorShift::new(0x5eed_5e11);
-        let (mut with, mut without) = (0, 0);
+        let (mut with, mut without, mut id_words) = (0, 0, 0);
         let mut view = View::new();
         let mut hits = Vec::new();
         for _ in 0..50_000 {
@@ -1176,17 +1192,134 @@ mod tests {
             view.build(&line);
             hits.clear();
             let found = filter.words.find(&view, &mut hits);
-            let searched = keywords.iter().any(|k| view.as_str().contains(k));
+            let id_word = view
+                .units
+                .windows(2)
+                .any(|pair| pair[0].ch == 'i' && pair[1].ch == 'd' && pair[0].has(STARTS));
+            let searched = id_word
+                || keywords
+                    .iter()
+                    .filter(|&&k| k != crate::contact::ID_WORD)
+                    .any(|k| view.as_str().contains(k));
             assert_eq!(found, searched, "{line:?} reads {:?}", view.as_str());
             if found {
                 with += 1;
             } else {
                 without += 1;
             }
+            id_words += usize::from(id_word);
         }
         assert!(
-            with > 1000 && without > 1000,
-            "{with} with, {without} without"
+            with > 1000 && without > 1000 && id_words > 1000,
+            "{with} with, {without} without, {id_words} with the id word"
+        );
+    }
+
+    /// The contact step runs for every line a contact pattern matches: lines
+    /// of messenger names, words that introduce an id, ids, marks, digits,
+    /// spelled keywords, Korean words and letters typed one per word, in
+    /// any order. (The gate was once shut for `line id dexter`: a Latin
+    /// line with no digit or mark and no spelled keyword.)
+    #[test]
+    fn the_contact_gate_never_hides_a_contact() {
+        let filter = Filter::new();
+        let pieces = [
+            "kik",
+            "snap",
+            "line",
+            "insta",
+            "카톡",
+            "kakao",
+            "telegram",
+            "tg",
+            "ig",
+            "discord",
+            "me",
+            "add",
+            "my",
+            "is",
+            "on",
+            "id",
+            "ID",
+            "Id",
+            "아이디",
+            "name",
+            "jenny",
+            "dexter",
+            "minji99",
+            "cool_kid",
+            "sora.77",
+            "abc",
+            "j3nny",
+            "kids",
+            "idea",
+            ":",
+            "@",
+            ".",
+            "=",
+            "_",
+            "-",
+            ",",
+            "!",
+            "~",
+            "'",
+            "#1234",
+            "dot",
+            "at",
+            "gmail",
+            "zero",
+            "one",
+            "oh",
+            "naver",
+            "com",
+            "공일공",
+            "닷컴",
+            "점",
+            "010",
+            "1234",
+            "7",
+            "은",
+            "는",
+            "친추",
+            "해",
+            "k i k",
+            "i d",
+            "j e n n y",
+            "ｉｄ",
+            "ｋｉｋ",
+        ];
+        let gaps = [" ", " ", " ", "  ", "", "\t"];
+        let mut rng = XorShift::new(0x9a7e_0c0d);
+        let (mut contacts, mut skipped) = (0, 0);
+        let mut view = View::new();
+        let (mut hits, mut plain, mut found) = (Vec::new(), String::new(), Vec::new());
+        for _ in 0..200_000 {
+            let mut line = String::new();
+            for at in 0..1 + rng.below(6) {
+                if at > 0 {
+                    line.push_str(gaps[rng.below(gaps.len())]);
+                }
+                line.push_str(pieces[rng.below(pieces.len())]);
+            }
+            view.build_units(&line);
+            hits.clear();
+            let keyword = filter.words.find(&view, &mut hits);
+            let worth = contact_worth(view.features(), keyword, &view);
+            view.plain(&mut plain);
+            found.clear();
+            filter.contact().find(&plain, &mut found);
+            if !found.is_empty() {
+                contacts += 1;
+                assert!(
+                    worth,
+                    "{line:?}: {found:?} in {plain:?}, but the gate is shut"
+                );
+            }
+            skipped += usize::from(!worth);
+        }
+        assert!(
+            contacts > 10_000 && skipped > 10_000,
+            "{contacts} contacts, {skipped} lines skipped"
         );
     }
 

@@ -117,12 +117,21 @@ const CAUGHT: &[(&str, Category)] = &[
     // Korean only, with a full stop: the two contact patterns without ASCII.
     ("공일공 일이삼사 오육칠팔.", Contact),
     ("네이버닷컴.", Spam),
+    // ... and without one: `닷` alone opens the contact step.
+    ("네이버닷컴", Spam),
+    ("쿠팡 닷컴 들어가봐", Spam),
     ("call me +44 20 7946 0958", Contact),
     ("minji99@gmail.com", Contact),
     ("minji99 at gmail dot com", Contact),
     ("minji99 (at) naver (dot) com", Contact),
     ("카톡 아이디 minji99", Contact),
     ("카톡 minjikim 추가해", Contact),
+    // An id introduced by its word, in a line with no digit or mark.
+    ("line id dexter", Contact),
+    ("kik id jenny", Contact),
+    ("my kik id is jenny", Contact),
+    ("kik me add id jenny", Contact),
+    ("add my snap id jenny", Contact),
     ("telegram: @cool_kid", Contact),
     ("insta @kim.minji_", Contact),
     // Links and spam.

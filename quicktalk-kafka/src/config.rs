@@ -93,9 +93,15 @@ pub struct KafkaConfig {
     /// CA certificates (PEM) to verify the brokers, if not the system's.
     pub ca_file: Option<PathBuf>,
     /// How long start-up waits for the brokers (metadata, topic creation)
-    /// before it gives up with an error naming `--bus`. Default 10 s.
+    /// before it gives up with an error naming `--bus`, and how long a
+    /// request to a broker may go unanswered. Default 10 s; 1 s to 300 s
+    /// (librdkafka's longest socket timeout).
     pub connect_timeout: Duration,
 }
+
+/// The longest [`KafkaConfig::connect_timeout`]: librdkafka refuses a
+/// `socket.timeout.ms` above 300,000.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl fmt::Debug for KafkaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -175,6 +181,15 @@ impl KafkaConfig {
     /// # Errors
     /// [`Error::Config`] naming the first wrong setting.
     pub fn validate(&self) -> Result<()> {
+        if !(Duration::from_secs(1)..=MAX_CONNECT_TIMEOUT).contains(&self.connect_timeout) {
+            return Err(Error::config(
+                "kafka-timeout-secs",
+                format!(
+                    "must be 1 to {} seconds (the Kafka client's longest socket timeout)",
+                    MAX_CONNECT_TIMEOUT.as_secs()
+                ),
+            ));
+        }
         if self.partitions < 1 {
             return Err(Error::config("kafka-partitions", "must be at least 1"));
         }
@@ -270,7 +285,7 @@ impl KafkaConfig {
             // start-up bound instead of librdkafka's 60 s.
             .set(
                 "socket.timeout.ms",
-                self.connect_timeout.as_millis().max(1000).to_string(),
+                self.connect_timeout.as_millis().to_string(),
             )
             // librdkafka logs through its own callback; keep it to what
             // matters (errors) so a broker restart is one line, not a flood.

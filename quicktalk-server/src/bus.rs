@@ -78,7 +78,8 @@ pub struct BusArgs {
         action = clap::ArgAction::Set
     )]
     pub cluster: bool,
-    /// Seconds start-up waits for the brokers before giving up.
+    /// Seconds start-up waits for the brokers before giving up, and a
+    /// request to a broker may go unanswered (1 to 300).
     #[arg(long, env = "QUICKTALK_KAFKA_TIMEOUT_SECS", default_value_t = 10)]
     pub kafka_timeout_secs: u64,
 }
@@ -176,6 +177,7 @@ pub(crate) fn kafka_error(error: quicktalk_kafka::Error) -> ConfigError {
                 }
                 "kafka-username" => ("kafka-username", "QUICKTALK_KAFKA_USERNAME"),
                 "kafka-ca-file" => ("kafka-ca-file", "QUICKTALK_KAFKA_CA_FILE"),
+                "kafka-timeout-secs" => ("kafka-timeout-secs", "QUICKTALK_KAFKA_TIMEOUT_SECS"),
                 _ => ("bus", "QUICKTALK_BUS"),
             };
             invalid(flag, env, reason)
@@ -239,7 +241,7 @@ impl BusArgs {
         config.username = self.kafka_username.clone();
         config.password = self.kafka_password.clone();
         config.ca_file = self.kafka_ca_file.clone();
-        config.connect_timeout = Duration::from_secs(self.kafka_timeout_secs.max(1));
+        config.connect_timeout = Duration::from_secs(self.kafka_timeout_secs);
         config.validate().map_err(kafka_error)?;
         Ok(Some(config))
     }

@@ -279,6 +279,10 @@ pub(crate) fn invalid(
     }
 }
 
+/// The longest time any `*-secs` setting may be: a year (a time beyond any
+/// clock's reach overflowed when added to now).
+pub(crate) const MAX_SECS: u64 = 365 * 24 * 3600;
+
 impl ServeConfig {
     /// The admin token; an empty value (an unset variable in an env file or
     /// a Compose file) means none.
@@ -298,8 +302,6 @@ impl ServeConfig {
     /// # Errors
     /// [`ConfigError`] naming the first bad setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        /// The longest time any `*-secs` setting may be.
-        const MAX_SECS: u64 = 365 * 24 * 3600;
         self.storage.validate()?;
         if self.store_queue == 0 {
             return Err(invalid(
@@ -801,6 +803,44 @@ mod tests {
                 "--allowed-origins",
             ),
             (&["--node-id", "a b/c"], "--node-id (QUICKTALK_NODE_ID)"),
+            // The Kafka client's timeout: 0 was taken as 1, over 300 s the
+            // client refused it naming --bus, a year wrapped around.
+            (
+                &[
+                    "--bus",
+                    "kafka://127.0.0.1:9092",
+                    "--kafka-timeout-secs",
+                    "0",
+                ],
+                "--kafka-timeout-secs (QUICKTALK_KAFKA_TIMEOUT_SECS)",
+            ),
+            (
+                &[
+                    "--bus",
+                    "kafka://127.0.0.1:9092",
+                    "--kafka-timeout-secs",
+                    "301",
+                ],
+                "--kafka-timeout-secs (QUICKTALK_KAFKA_TIMEOUT_SECS)",
+            ),
+            (
+                &[
+                    "--bus",
+                    "kafka://127.0.0.1:9092",
+                    "--kafka-timeout-secs",
+                    "31536001",
+                ],
+                "--kafka-timeout-secs",
+            ),
+            (
+                &[
+                    "--store",
+                    "mongodb://127.0.0.1:1",
+                    "--mongo-timeout-secs",
+                    "31536001",
+                ],
+                "--mongo-timeout-secs (QUICKTALK_MONGO_TIMEOUT_SECS)",
+            ),
         ];
         for (args, expected) in cases {
             let error = parse(args).validate().unwrap_err().to_string();

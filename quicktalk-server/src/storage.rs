@@ -117,6 +117,13 @@ impl StoreArgs {
                 "must be at least 1",
             ));
         }
+        if self.mongo_timeout_secs > crate::config::MAX_SECS {
+            return Err(invalid(
+                "mongo-timeout-secs",
+                "QUICKTALK_MONGO_TIMEOUT_SECS",
+                format!("must be at most {} (a year)", crate::config::MAX_SECS),
+            ));
+        }
         if self.mongo_password.is_some() && self.mongo_password_file.is_some() {
             return Err(invalid(
                 "mongo-password-file",

@@ -127,6 +127,18 @@ const DATASETS: &[Dataset] = &[
 ];
 
 pub(crate) fn run(args: &EvalArgs) -> Result<(), String> {
+    // A misspelt name would otherwise measure nothing and succeed.
+    if let Some(unknown) = args
+        .datasets
+        .iter()
+        .find(|name| !DATASETS.iter().any(|d| d.name == name.as_str()))
+    {
+        let known: Vec<&str> = DATASETS.iter().map(|d| d.name).collect();
+        return Err(format!(
+            "--dataset {unknown}: no such dataset; the datasets are {}",
+            known.join(", ")
+        ));
+    }
     let filter = args.filter.build()?;
     println!("data: {}", args.data.display());
     for dataset in DATASETS {

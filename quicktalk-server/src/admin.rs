@@ -32,7 +32,8 @@ pub(crate) async fn require_token(
     next: Next,
 ) -> Response {
     let Some(token) = &state.inner.admin_token else {
-        return StatusCode::NOT_FOUND.into_response();
+        // No API at all: the 404 any unknown path gets, not cached either.
+        return (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")]).into_response();
     };
     // The scheme's name is case-insensitive (RFC 9110): `bearer` too.
     let given = request
@@ -62,6 +63,19 @@ pub(crate) async fn require_token(
         )
             .into_response(),
     }
+}
+
+/// An admin path that is not one of the API's.
+pub(crate) async fn not_found() -> Response {
+    unreadable(StatusCode::NOT_FOUND, "no such admin endpoint".into())
+}
+
+/// A known admin path with a method it does not take.
+pub(crate) async fn method_not_allowed() -> Response {
+    unreadable(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this admin endpoint".into(),
+    )
 }
 
 /// A request the API cannot read (a bad `?limit=`, a body that is not the

@@ -38,7 +38,11 @@ fn router(state: AppState) -> Router {
         .route("/bans/{client_key}", delete(admin::remove_ban))
         .route("/rooms/{room}", get(admin::room_history))
         .route("/rooms/{room}/events", get(admin::room_events))
-        .route_layer(middleware::from_fn_with_state(
+        // Unknown paths and methods answer like the rest of the API: after
+        // the token check, in JSON, never cached.
+        .fallback(admin::not_found)
+        .method_not_allowed_fallback(admin::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,
         ));

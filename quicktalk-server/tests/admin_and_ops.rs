@@ -142,6 +142,40 @@ async fn bans_the_api_cannot_carry_out_are_refused_and_expired_ones_are_not_list
     );
 }
 
+/// An unknown admin path or method answers like the API: the token first,
+/// then a JSON error, never cached (they were bare 404s and 405s).
+#[tokio::test]
+async fn unknown_admin_paths_and_methods_get_json_errors_after_the_token() {
+    let server = Server::start(config(&["--admin-token", TOKEN])).await;
+    let (status, body) = admin(&server, "GET", "/api/admin/nonexistent", "").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    let (status, body) = admin(&server, "PUT", "/api/admin/bans", "").await;
+    assert_eq!(status, 405, "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    for (method, path) in [
+        ("GET", "/api/admin/nonexistent"),
+        ("PUT", "/api/admin/bans"),
+    ] {
+        let (status, head, _) = http_full(&server, method, path, &[], "").await;
+        assert_eq!(status, 401, "{method} {path} without the token");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("cache-control: no-store"),
+            "{head}"
+        );
+    }
+    // Without a token configured there is no API, and nothing to cache.
+    let server = Server::start(config(&[])).await;
+    let (status, head, _) = http_full(&server, "GET", "/api/admin/reports", &[], "").await;
+    assert_eq!(status, 404);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("cache-control: no-store"),
+        "{head}"
+    );
+}
+
 #[tokio::test]
 async fn admin_requests_it_cannot_read_get_json_errors() {
     let server = Server::start(config(&["--admin-token", TOKEN])).await;

@@ -657,7 +657,7 @@ impl ServeConfig {
              max_connections_per_ip={} connect_rate_per_ip={} max_connections={} send_queue={} idle_timeout_secs={} ping_interval_secs={} \
              resume_grace_secs={} delivery_settle_secs={} interest_wait_secs={} rematch_cooldown_secs={} header_read_timeout_secs={} \
              shutdown_timeout_secs={} moderation={:?} moderation_lexicons={:?} moderation_actions={:?} \
-             moderation_low_severity={} moderation_learned={:?} allow_bots={} log_format={:?}",
+             moderation_low_severity={} moderation_learned={:?} allow_bots={} log_format={:?} log={:?}",
             self.bind,
             self.storage.redacted(),
             self.store_queue,
@@ -692,6 +692,7 @@ impl ServeConfig {
             self.moderation_learned,
             self.allow_bots,
             self.log_format,
+            self.log,
         )
     }
 }
@@ -888,6 +889,12 @@ mod tests {
         let line = config.redacted();
         assert!(!line.contains("secret"), "{line}");
         assert!(line.contains("admin_token=<set>"));
+    }
+
+    #[test]
+    fn the_start_up_line_names_the_log_filter() {
+        let line = parse(&["--log", "quicktalk=debug"]).redacted();
+        assert!(line.contains(r#"log="quicktalk=debug""#), "{line}");
     }
 
     #[test]

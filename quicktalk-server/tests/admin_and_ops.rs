@@ -24,6 +24,15 @@ async fn admin(server: &Server, method: &str, path: &str, body: &str) -> (u16, V
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// The answer's head forbids caches to keep it.
+fn assert_not_cached(head: &str) {
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("cache-control: no-store"),
+        "{head}"
+    );
+}
+
 /// `b` says `line` to `a`, and `a` reports `b`.
 async fn say_then_report(a: &mut Client, b: &mut Client, line: &str, reason: &str) {
     b.send(json!({"type": "send", "text": line, "cid": "b1"}))
@@ -135,11 +144,7 @@ async fn bans_the_api_cannot_carry_out_are_refused_and_expired_ones_are_not_list
     // A refused token is not cached either.
     let (status, head, _) = http_full(&server, "GET", "/api/admin/bans", &[], "").await;
     assert_eq!(status, 401);
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("cache-control: no-store"),
-        "{head}"
-    );
+    assert_not_cached(&head);
 }
 
 /// An unknown admin path or method answers like the API: the token first,
@@ -159,21 +164,13 @@ async fn unknown_admin_paths_and_methods_get_json_errors_after_the_token() {
     ] {
         let (status, head, _) = http_full(&server, method, path, &[], "").await;
         assert_eq!(status, 401, "{method} {path} without the token");
-        assert!(
-            head.to_ascii_lowercase()
-                .contains("cache-control: no-store"),
-            "{head}"
-        );
+        assert_not_cached(&head);
     }
     // Without a token configured there is no API, and nothing to cache.
     let server = Server::start(config(&[])).await;
     let (status, head, _) = http_full(&server, "GET", "/api/admin/reports", &[], "").await;
     assert_eq!(status, 404);
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("cache-control: no-store"),
-        "{head}"
-    );
+    assert_not_cached(&head);
 }
 
 #[tokio::test]

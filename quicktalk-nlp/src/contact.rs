@@ -679,6 +679,17 @@ struct Digit {
 /// number that starts like a mobile one is a phone.
 fn digit_in(text: &str, at: usize, prev: Option<char>, english: bool) -> Option<Digit> {
     let rest = &text[at..];
+    // Most of what is read: a digit character, which nothing below reads
+    // otherwise ([`digit`] gives it its value).
+    if let Some(&byte) = rest.as_bytes().first()
+        && byte.is_ascii_digit()
+    {
+        return Some(Digit {
+            value: byte - b'0',
+            spelled: false,
+            width: 1,
+        });
+    }
     let c = rest.chars().next()?;
     if matches!(c, 'o' | 'l' | 'i') {
         let next = text.as_bytes().get(at + 1);
@@ -786,6 +797,12 @@ const fn starts_native_digit(c: char) -> bool {
 /// The length of the connector word `text` starts with, when one does and
 /// a space or a digit follows it.
 fn connector(text: &str) -> Option<usize> {
+    // Each starts with Hangul or one of these letters: no search after a
+    // digit of a long number.
+    let first = *text.as_bytes().first()?;
+    if first.is_ascii() && !matches!(first, b'a' | b't' | b'd') {
+        return None;
+    }
     CONNECTORS
         .iter()
         .find(|word| {
@@ -1547,6 +1564,19 @@ mod tests {
             "지메일 계정 있어?",
         ] {
             assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+        }
+    }
+
+    /// `connector` looks for a word only where one of them can start.
+    #[test]
+    fn every_connector_starts_where_the_search_looks() {
+        for word in CONNECTORS {
+            let first = word.as_bytes()[0];
+            assert!(
+                !first.is_ascii() || matches!(first, b'a' | b't' | b'd'),
+                "{word}: add its first letter to `connector`'s test"
+            );
+            assert_eq!(connector(&format!("{word} 1")), Some(word.len()), "{word}");
         }
     }
 

@@ -734,6 +734,36 @@ impl View {
             }
             return;
         }
+        // A number (`10:30`, `2024.12.07`, `123:45:678`): digits and
+        // punctuation only, no letter, leet or mask symbol, apostrophe or
+        // dash. What the loop below gives it, without its tests: each digit
+        // a unit, each mark a split between pieces.
+        if token.iter().all(|a| {
+            a.class == Class::Digit
+                || (a.class == Class::Sep && !matches!(a.ch, '\'' | '’' | '`' | '-' | '_'))
+        }) {
+            let mut piece = raw.len();
+            let mut split_next = false;
+            for atom in token {
+                if atom.class == Class::Digit {
+                    let flags = if std::mem::take(&mut split_next) {
+                        SPLIT
+                    } else {
+                        0
+                    };
+                    raw.push(Unit {
+                        flags,
+                        ..Unit::one(atom.ch, atom.start, atom.end)
+                    });
+                } else {
+                    close_piece(raw, piece);
+                    split_next |= raw.len() > piece;
+                    piece = raw.len();
+                }
+            }
+            close_piece(raw, piece);
+            return;
+        }
         // One pass over the token for everything the reading depends on.
         let (mut latin_count, mut words, mut unmapped_words, mut leets, mut digits) =
             (0, 0, 0, 0, 0);

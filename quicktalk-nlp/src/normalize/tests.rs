@@ -109,6 +109,49 @@ fn word_gaps_are_kept_as_flags() {
     assert!(s.has(GAP_INSIDE) && s.has(ENDS));
 }
 
+/// A number's pieces, split at its marks: each a word of its own, the
+/// ones after a mark marked as split off (as for `a.rse`), in a line of
+/// ASCII and in one with Hangul.
+#[test]
+fn a_number_splits_into_pieces_at_its_marks() {
+    let cases: [(&str, &[(char, u8)]); 4] = [
+        (
+            "10:30",
+            &[
+                ('1', STARTS),
+                ('0', ENDS),
+                ('3', STARTS | SPLIT),
+                ('0', ENDS),
+            ],
+        ),
+        ("::5", &[('5', STARTS | ENDS)]),
+        (
+            "12::34.5",
+            &[
+                ('1', STARTS),
+                ('2', ENDS),
+                ('3', STARTS | SPLIT),
+                ('4', ENDS),
+                ('5', STARTS | ENDS | SPLIT),
+            ],
+        ),
+        ("7.", &[('7', STARTS | ENDS)]),
+    ];
+    let mut view = View::new();
+    for (number, expected) in cases {
+        for line in [number.to_string(), format!("가 {number}")] {
+            view.build(&line);
+            let units: Vec<(char, u8)> = view
+                .units
+                .iter()
+                .filter(|u| u.ch.is_ascii_digit())
+                .map(|u| (u.ch, u.flags))
+                .collect();
+            assert_eq!(units, expected, "{line}");
+        }
+    }
+}
+
 /// The filter runs the contact patterns, which need an ASCII letter or
 /// digit, only on a line with a Latin or digit atom (or one of the Korean
 /// forms): no character of any class folds to an ASCII letter or digit

@@ -507,6 +507,34 @@ async fn lines_the_numbering_node_never_numbered_are_rejected_when_the_chat_ends
     cluster.matcher.abort();
 }
 
+/// A typing sent as the partner leaves reaches nobody: the one who left
+/// has no chat any more (it used to get `typing` after its `leave`).
+#[tokio::test]
+async fn a_typing_sent_as_the_partner_leaves_does_not_follow_it() {
+    // b's typing leaves its node only once its link is back, after a left.
+    let (cluster, down) = cluster_with_flaky(1).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    down.store(true, Ordering::SeqCst);
+    b.handle().typing(true);
+    a.handle().leave();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    down.store(false, Ordering::SeqCst);
+    until(&mut b, "b told", |f| {
+        is_partner_left(f, PartnerLeftReason::Left)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.drain();
+    assert!(
+        !a.received
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Typing { .. })),
+        "{:?}",
+        a.received
+    );
+    cluster.matcher.abort();
+}
+
 /// What one client did and saw, in order.
 #[derive(Debug, Clone)]
 enum Seen {

@@ -258,10 +258,16 @@ impl Hub {
                 ..
             } => self.numbered(room, seq, from, text, ts, masked, cid),
             BusEvent::Typing { room, from, active } => {
-                if self.remote_member(room) == Some(from) {
-                    if let Some(partner) = self.partner_in(room, from) {
-                        self.push(partner, ServerFrame::Typing { active });
-                    }
+                // Only to a member still in that chat: one typed as our
+                // member left (or skipped) is for a chat it no longer has.
+                if self.remote_member(room) == Some(from)
+                    && let Some(partner) = self.partner_in(room, from)
+                    && self
+                        .sessions
+                        .get(&partner)
+                        .is_some_and(|s| s.phase == Phase::Chatting(room))
+                {
+                    self.push(partner, ServerFrame::Typing { active });
                 }
             }
             BusEvent::PartnerLeft {

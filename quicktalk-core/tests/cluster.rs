@@ -507,6 +507,77 @@ async fn lines_the_numbering_node_never_numbered_are_rejected_when_the_chat_ends
     cluster.matcher.abort();
 }
 
+/// The frames `client` got after its first `waiting`-or-later state, as
+/// "echo cid", "line text", "partner_left", "waiting" (the rest left out).
+fn answers_after_match(client: &Client) -> Vec<String> {
+    client
+        .received
+        .iter()
+        .skip_while(|f| matched(std::slice::from_ref(f)).is_none())
+        .filter_map(|f| match f {
+            ServerFrame::Message(m) if m.from == Sender::You => Some(format!(
+                "echo {} {}",
+                m.seq,
+                m.cid.as_deref().unwrap_or("-")
+            )),
+            ServerFrame::Message(m) => Some(format!("line {} {}", m.seq, m.text)),
+            ServerFrame::PartnerLeft { .. } => Some("partner_left".to_owned()),
+            ServerFrame::Waiting => Some("waiting".to_owned()),
+            ServerFrame::Rejected(r) => Some(format!("rejected {:?}", r.cid)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A line sent right before the sender's own `leave`, from the node that
+/// numbers the room, reaches the partner and is echoed to the sender once
+/// it is back from the bus (it used to get neither echo nor `rejected`).
+#[tokio::test]
+async fn a_line_sent_just_before_leave_is_echoed_when_the_numbering_node_sent_it() {
+    let (cluster, down) = cluster_with_flaky(0).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    down.store(true, Ordering::SeqCst);
+    a.send("last words", "lw");
+    a.handle().leave();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    down.store(false, Ordering::SeqCst);
+    until(&mut b, "b told", |f| {
+        is_partner_left(f, PartnerLeftReason::Left)
+    })
+    .await;
+    until(&mut a, "a's echo", |f| !Client::messages(f).is_empty()).await;
+    assert_eq!(
+        answers_after_match(&b),
+        ["line 1 last words", "partner_left"]
+    );
+    assert_eq!(answers_after_match(&a), ["echo 1 lw"]);
+    cluster.matcher.abort();
+}
+
+/// The same from the other node, with `next`: the partner's node numbers
+/// the line, and the echo reaches the sender while it waits.
+#[tokio::test]
+async fn a_line_sent_just_before_next_is_echoed_when_the_partner_node_numbered_it() {
+    let (cluster, down) = cluster_with_flaky(1).await;
+    let (mut a, mut b) = cross_pair(&cluster).await;
+    down.store(true, Ordering::SeqCst);
+    b.send("last words", "lw");
+    b.handle().next(request(&["chess"], Some("en")));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    down.store(false, Ordering::SeqCst);
+    until(&mut a, "a told", |f| {
+        is_partner_left(f, PartnerLeftReason::Skipped)
+    })
+    .await;
+    until(&mut b, "b's echo", |f| !Client::messages(f).is_empty()).await;
+    assert_eq!(
+        answers_after_match(&a),
+        ["line 1 last words", "partner_left"]
+    );
+    assert_eq!(answers_after_match(&b), ["waiting", "echo 1 lw"]);
+    cluster.matcher.abort();
+}
+
 /// A typing sent as the partner leaves reaches nobody: the one who left
 /// has no chat any more (it used to get `typing` after its `leave`).
 #[tokio::test]

@@ -54,6 +54,8 @@ pub(crate) struct Room {
     pub(crate) members: [SessionId; 2],
     pub(crate) keys: [ClientKey; 2],
     pub(crate) ended: bool,
+    /// Who ended the chat (left, skipped, or was taken for gone).
+    pub(crate) ender: Option<SessionId>,
     /// Sessions whose current or most recent room this is; the room is
     /// dropped when it has ended and nobody refers to it.
     pub(crate) refs: u8,
@@ -116,6 +118,7 @@ impl Room {
             members,
             keys,
             ended: false,
+            ender: None,
             refs: 2,
             remote: None,
             numbers: true,

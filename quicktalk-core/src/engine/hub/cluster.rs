@@ -39,7 +39,7 @@ use super::{Hub, Phase, Timer};
 use crate::ids::{ClientKey, RoomId, SessionId};
 use crate::ports::chat_store::unix_ms;
 use crate::ports::event_bus::{BusEvent, ClusterMember, ClusterSeat};
-use crate::protocol::{CloseReason, PartnerLeftReason, ServerFrame};
+use crate::protocol::{CloseReason, MessageFrame, PartnerLeftReason, ServerFrame};
 
 /// How often a node says it is alive.
 pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
@@ -658,26 +658,48 @@ impl Hub {
             return;
         };
         tracing::trace!(room = %room_id, seq, %from, numbers = room.numbers, last = room.last_seq(), sent = room.sent, "numbered");
+        let local = 1 - remote;
         if room.numbers {
             // Our own line back from the bus: now it can be echoed.
-            let local = 1 - remote;
-            if room.member_index(from) == Some(local) && !room.ended {
+            if room.member_index(from) == Some(local) {
                 room.set_on_bus(seq, true);
-                self.send_in_order(room_id);
+                if !room.ended {
+                    self.send_in_order(room_id);
+                } else if let Some(echo) = room.line_at(seq).map(|line| line.frame_for(local)) {
+                    let to = room.members[local];
+                    self.late_echo(room_id, to, echo);
+                }
+            }
+            return;
+        }
+        let Some(writer) = room.member_index(from) else {
+            return;
+        };
+        if room.ended && writer == local && seq > room.last_seq() {
+            // A line our member forwarded before it left, numbered there.
+            let cid_known = room.unechoed.iter().any(|c| c.as_deref() == cid.as_deref());
+            if cid_known {
+                room.echoed(cid.as_deref());
+                let echo = MessageFrame {
+                    seq,
+                    from: crate::protocol::Sender::You,
+                    text,
+                    ts,
+                    cid,
+                    masked,
+                };
+                let to = room.members[local];
+                self.late_echo(room_id, to, echo);
             }
             return;
         }
         if room.ended || seq <= room.last_seq() {
             return;
         }
-        let Some(writer) = room.member_index(from) else {
-            return;
-        };
         if seq != room.last_seq() + 1 {
             tracing::warn!(room = %room_id, expected = room.last_seq() + 1, got = seq, "lines of a room across nodes were lost on the bus");
             room.continue_at(seq);
         }
-        let local = 1 - remote;
         let to = room.members[local];
         let cid = if writer == local { cid } else { None };
         if writer == local {
@@ -686,6 +708,25 @@ impl Hub {
         let line = room.append(writer, text, ts, cid, masked);
         let frame = line.frame_for(local);
         self.push(to, ServerFrame::Message(frame));
+    }
+
+    /// The echo of a line our member sent right before its own `leave` or
+    /// `next`, back from the bus after the chat ended here: the partner
+    /// reads it, so the sender gets its ack, unless it is in another chat
+    /// by now (where the old `seq` would name another line). Only when our
+    /// member ended the chat: after a `partner_left` its client has given
+    /// such lines up as not delivered (docs/cluster.md).
+    fn late_echo(&mut self, room_id: RoomId, to: SessionId, echo: MessageFrame) {
+        let ended_by_it = self
+            .rooms
+            .get(&room_id)
+            .is_some_and(|room| room.ender == Some(to));
+        let in_no_other_chat = self.sessions.get(&to).is_some_and(|session| {
+            session.last_room == Some(room_id) && !matches!(session.phase, Phase::Chatting(_))
+        });
+        if ended_by_it && in_no_other_chat {
+            self.push(to, ServerFrame::Message(echo));
+        }
     }
 
     /// A heartbeat from another node.

@@ -305,6 +305,7 @@ impl Hub {
             return;
         }
         room.ended = true;
+        room.ender = Some(leaver);
         let members = room.members;
         // Cluster mode, the partner's node numbers the room: the member who
         // stays gets a `rejected` before `partner_left` for each line that

@@ -54,8 +54,9 @@ pub(crate) struct Room {
     pub(crate) members: [SessionId; 2],
     pub(crate) keys: [ClientKey; 2],
     pub(crate) ended: bool,
-    /// Who ended the chat (left, skipped, or was taken for gone).
-    pub(crate) ender: Option<SessionId>,
+    /// Which member (0 or 1) ended the chat: left, skipped, or was taken
+    /// for gone (one byte, where a session id would add 16 to every room).
+    pub(crate) ender: Option<u8>,
     /// Sessions whose current or most recent room this is; the room is
     /// dropped when it has ended and nobody refers to it.
     pub(crate) refs: u8,

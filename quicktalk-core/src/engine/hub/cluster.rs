@@ -717,10 +717,10 @@ impl Hub {
     /// member ended the chat: after a `partner_left` its client has given
     /// such lines up as not delivered (docs/cluster.md).
     fn late_echo(&mut self, room_id: RoomId, to: SessionId, echo: MessageFrame) {
-        let ended_by_it = self
-            .rooms
-            .get(&room_id)
-            .is_some_and(|room| room.ender == Some(to));
+        let ended_by_it = self.rooms.get(&room_id).is_some_and(|room| {
+            room.member_index(to)
+                .is_some_and(|member| room.ender == Some(member as u8))
+        });
         let in_no_other_chat = self.sessions.get(&to).is_some_and(|session| {
             session.last_room == Some(room_id) && !matches!(session.phase, Phase::Chatting(_))
         });

@@ -305,7 +305,7 @@ impl Hub {
             return;
         }
         room.ended = true;
-        room.ender = Some(leaver);
+        room.ender = room.member_index(leaver).map(|member| member as u8);
         let members = room.members;
         // Cluster mode, the partner's node numbers the room: the member who
         // stays gets a `rejected` before `partner_left` for each line that

@@ -529,53 +529,48 @@ fn answers_after_match(client: &Client) -> Vec<String> {
         .collect()
 }
 
-/// A line sent right before the sender's own `leave`, from the node that
-/// numbers the room, reaches the partner and is echoed to the sender once
-/// it is back from the bus (it used to get neither echo nor `rejected`).
-#[tokio::test]
-async fn a_line_sent_just_before_leave_is_echoed_when_the_numbering_node_sent_it() {
-    let (cluster, down) = cluster_with_flaky(0).await;
-    let (mut a, mut b) = cross_pair(&cluster).await;
+/// The sender (on node `sender_node`, whose link to the bus is down) sends
+/// a line and then `exit`s the chat; the link comes back. Returns what the
+/// sender and the partner got after `matched` (see `answers_after_match`),
+/// once the partner was told `reason` and the sender got an echo.
+async fn a_line_then(
+    sender_node: usize,
+    exit: impl FnOnce(&quicktalk_core::SessionHandle),
+    reason: PartnerLeftReason,
+) -> (Vec<String>, Vec<String>) {
+    let (cluster, down) = cluster_with_flaky(sender_node).await;
+    let (a, b) = cross_pair(&cluster).await;
+    let (mut sender, mut partner) = if sender_node == 0 { (a, b) } else { (b, a) };
     down.store(true, Ordering::SeqCst);
-    a.send("last words", "lw");
-    a.handle().leave();
+    sender.send("last words", "lw");
+    exit(sender.handle());
     tokio::time::sleep(Duration::from_millis(100)).await;
     down.store(false, Ordering::SeqCst);
-    until(&mut b, "b told", |f| {
-        is_partner_left(f, PartnerLeftReason::Left)
-    })
-    .await;
-    until(&mut a, "a's echo", |f| !Client::messages(f).is_empty()).await;
-    assert_eq!(
-        answers_after_match(&b),
-        ["line 1 last words", "partner_left"]
-    );
-    assert_eq!(answers_after_match(&a), ["echo 1 lw"]);
+    until(&mut partner, "partner told", |f| is_partner_left(f, reason)).await;
+    until(&mut sender, "the echo", |f| !Client::messages(f).is_empty()).await;
     cluster.matcher.abort();
+    (answers_after_match(&sender), answers_after_match(&partner))
+}
+
+/// A line sent right before the sender's own `leave`, from the node that
+/// numbers the room (a waited longer), reaches the partner and is echoed to
+/// the sender once it is back from the bus (it used to get neither echo nor
+/// `rejected`).
+#[tokio::test]
+async fn a_line_sent_just_before_leave_is_echoed_when_the_numbering_node_sent_it() {
+    let (sender, partner) = a_line_then(0, |h| h.leave(), PartnerLeftReason::Left).await;
+    assert_eq!(partner, ["line 1 last words", "partner_left"]);
+    assert_eq!(sender, ["echo 1 lw"]);
 }
 
 /// The same from the other node, with `next`: the partner's node numbers
 /// the line, and the echo reaches the sender while it waits.
 #[tokio::test]
 async fn a_line_sent_just_before_next_is_echoed_when_the_partner_node_numbered_it() {
-    let (cluster, down) = cluster_with_flaky(1).await;
-    let (mut a, mut b) = cross_pair(&cluster).await;
-    down.store(true, Ordering::SeqCst);
-    b.send("last words", "lw");
-    b.handle().next(request(&["chess"], Some("en")));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    down.store(false, Ordering::SeqCst);
-    until(&mut a, "a told", |f| {
-        is_partner_left(f, PartnerLeftReason::Skipped)
-    })
-    .await;
-    until(&mut b, "b's echo", |f| !Client::messages(f).is_empty()).await;
-    assert_eq!(
-        answers_after_match(&a),
-        ["line 1 last words", "partner_left"]
-    );
-    assert_eq!(answers_after_match(&b), ["waiting", "echo 1 lw"]);
-    cluster.matcher.abort();
+    let next = |h: &quicktalk_core::SessionHandle| h.next(request(&["chess"], Some("en")));
+    let (sender, partner) = a_line_then(1, next, PartnerLeftReason::Skipped).await;
+    assert_eq!(partner, ["line 1 last words", "partner_left"]);
+    assert_eq!(sender, ["waiting", "echo 1 lw"]);
 }
 
 /// A typing sent as the partner leaves reaches nobody: the one who left

@@ -16,8 +16,8 @@ pub struct HealthcheckArgs {
         default_value = "http://127.0.0.1:8080/livez"
     )]
     pub url: String,
-    /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 3)]
+    /// Seconds to wait for the answer (1 to 3600).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout_secs: u64,
 }
 
@@ -28,7 +28,7 @@ pub struct HealthcheckArgs {
 /// timeout, or a status other than 200.
 pub fn check(args: &HealthcheckArgs) -> Result<String, String> {
     let (host, path) = split_url(&args.url)?;
-    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let timeout = Duration::from_secs(args.timeout_secs);
     let address: SocketAddr = host
         .to_socket_addrs()
         .map_err(|error| format!("cannot resolve {host}: {error}"))?
@@ -160,5 +160,18 @@ mod tests {
             error.contains("no answer") && error.contains("within 1 s"),
             "{error}"
         );
+    }
+
+    /// A timeout of 0 was quietly taken as 1 s.
+    #[test]
+    fn a_timeout_out_of_range_is_refused_naming_it() {
+        use clap::Parser;
+        for value in ["0", "3601"] {
+            let error =
+                crate::Cli::try_parse_from(["quicktalk", "healthcheck", "--timeout-secs", value])
+                    .unwrap_err()
+                    .to_string();
+            assert!(error.contains("--timeout-secs"), "{value}: {error}");
+        }
     }
 }

@@ -374,7 +374,7 @@ const FILLERS: &[&str] = &[
 ];
 
 /// The fillers that say the next word is an id.
-const ID_WORDS: &[&str] = &["id", "아이디", "아뒤", "아디"];
+const ID_WORDS: &[&str] = &[ID_WORD, "아이디", "아뒤", "아디"];
 
 /// The bytes of one filler word (with the spaces before it) at the start of
 /// `text`, when the word ends there, and the word.
